@@ -1,0 +1,119 @@
+"""The canonical deal card: a pure function of a CardView."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blocks import kit
+from blocks.ids import Action, MoreOption
+from blocks.metadata import CardRef
+from bot.viewmodels import CardView, MemberView, StepView
+
+ROLE_LABEL = {"seller": "Seller", "alliance": "Alliance", "partner": "Partner"}
+STEP_TEXT_LIMIT = 600
+NAME_LIMIT = 120
+
+
+def build_deal_card(card: CardView) -> dict[str, Any]:
+    """Message payload (`blocks` + `text` fallback) of the deal card."""
+    ref = CardRef(d=card.deal_id, v=card.version)
+    blocks = [
+        kit.header(f"{card.key} · {kit.truncate(card.name, NAME_LIMIT)}"),
+        kit.section(_account_line(card), fields=_fields(card)),
+        kit.section(_trio_text(card.members)),
+        kit.section(_step_text(card.next_step)),
+        kit.context(_cosell_text(card.cosell)),
+        {"type": "actions", "block_id": ref.block_id("controls"), "elements": _controls(card)},
+        kit.context(
+            f"v{card.version} · last change by {kit.mention(card.updated_by)} "
+            f"{kit.slack_date(card.updated_at)}"
+        ),
+    ]
+    return {"blocks": blocks, "text": card_fallback(card)}
+
+
+def card_fallback(card: CardView) -> str:
+    """Notification / screen-reader text of the card."""
+    step = card.next_step.text if card.next_step else "no next step"
+    return kit.user_text(f"{card.key} {card.name} — {card.stage}, next: {step}", 300)
+
+
+def _account_line(card: CardView) -> str:
+    account = f"*{kit.user_text(card.account, 200)}*" if card.account else "_No account yet (Edit deal)_"
+    closed = {"won": "  :trophy: *Won*", "lost": "  *Lost*"}.get(card.status, "")
+    return f"{account}{closed}"
+
+
+def _fields(card: CardView) -> list[str]:
+    return [
+        f"*Stage*\n{card.stage}",
+        f"*Amount*\n{card.amount}",
+        f"*Close date*\n{card.close_date.isoformat() if card.close_date else '—'}",
+        f"*Attribution*\n{card.attribution or 'not set'}",
+        f"*Partner*\n{kit.user_text(card.partner, 100) if card.partner else 'not matched yet'}",
+    ]
+
+
+def _trio_text(members: tuple[MemberView, ...]) -> str:
+    lines = ["*Trio*"]
+    for m in members:
+        label = ROLE_LABEL.get(m.role, m.role)
+        if m.user_id is None:
+            lines.append(f"{label}: _not named — `/ptm trio {m.role} @user`_")
+            continue
+        org = " (partner org)" if m.is_external else ""
+        if m.synced:
+            mark = ":white_check_mark: synced"
+        elif m.synced_version:
+            mark = f":hourglass: behind (saw v{m.synced_version})"
+        else:
+            mark = ":hourglass: not synced yet"
+        lines.append(f"{label}: {kit.mention(m.user_id)}{org} · {mark}")
+    return "\n".join(lines)
+
+
+def _step_text(step: StepView | None) -> str:
+    if step is None:
+        return "*Next step*: none yet — press *Set next step* so someone owns the next move."
+    owner = kit.mention(step.owner_user) if step.owner_user else "_unassigned_"
+    role = f" ({step.owner_role})" if step.owner_role else ""
+    due = f" · due {step.due.isoformat()}" if step.due else ""
+    late = " · :warning: *overdue*" if step.overdue else ""
+    return f"*Next step*: {kit.user_text(step.text, STEP_TEXT_LIMIT)}\nOwner {owner}{role}{due}{late}"
+
+
+def _cosell_text(cosell: tuple[tuple[str, bool], ...]) -> str:
+    marks = [f"{':white_check_mark:' if done else ':white_circle:'} {name}" for name, done in cosell]
+    return "Co-sell: " + "  →  ".join(marks)
+
+
+def _controls(card: CardView) -> list[dict[str, Any]]:
+    stage_options = [kit.option(s, s) for s in card.stages]
+    elements: list[dict[str, Any]] = [
+        {
+            "type": "static_select",
+            "action_id": Action.STAGE_SELECT,
+            "placeholder": kit.plain("Change stage"),
+            "options": stage_options,
+            "initial_option": kit.option(card.stage, card.stage),
+        }
+    ]
+    if card.next_step is not None:
+        elements.append(
+            kit.button(
+                "Mark step done", Action.STEP_DONE, value=str(card.next_step.id), style="primary"
+            )
+        )
+    elements.append(kit.button("Set next step", Action.STEP_SET))
+    elements.append(kit.button("I'm synced", Action.SYNCED))
+    elements.append(
+        {
+            "type": "overflow",
+            "action_id": Action.MORE,
+            "options": [
+                kit.option("Edit deal", MoreOption.EDIT),
+                kit.option("History", MoreOption.HISTORY),
+            ],
+        }
+    )
+    return elements

@@ -1,0 +1,43 @@
+"""Every Slack id PTM uses: action, block and callback ids. Builders and handlers share them."""
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    STAGE_SELECT = "ptm_card_stage"
+    STEP_DONE = "ptm_card_step_done"
+    STEP_SET = "ptm_card_step_set"
+    SYNCED = "ptm_card_synced"
+    MORE = "ptm_card_more"
+
+
+class MoreOption(StrEnum):
+    """Values of the card's overflow menu."""
+
+    EDIT = "edit"
+    HISTORY = "history"
+
+
+class Callback(StrEnum):
+    NEW_DEAL = "ptm_new_deal"
+    EDIT_DEAL = "ptm_edit_deal"
+    NEXT_STEP = "ptm_next_step"
+
+
+class Field(StrEnum):
+    """block_id of each modal input; the element inside is always action_id `value`."""
+
+    NAME = "name"
+    ACCOUNT = "account"
+    AMOUNT = "amount"
+    CURRENCY = "currency"
+    CLOSE_DATE = "close_date"
+    STAGE = "stage"
+    ATTRIBUTION = "attribution"
+    STEP_TEXT = "step_text"
+    STEP_OWNER = "step_owner"
+    STEP_DUE = "step_due"
+
+
+INPUT_ACTION = "value"
+CARD_BLOCK_PREFIX = "ptm_card"

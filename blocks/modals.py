@@ -1,0 +1,141 @@
+"""Modals (new deal, edit deal, next step) and the readers that turn their state back into forms."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from blocks import kit
+from blocks.ids import INPUT_ACTION, Callback, Field
+from blocks.metadata import EditDealMeta, NewDealMeta, NextStepMeta
+from bot.viewmodels import EditForm, NextStepForm
+
+ATTRIBUTIONS = ("sourced", "co-sell", "influenced")
+STAGES = ("Qualify", "Discover", "Validate", "Propose", "Negotiate")
+
+
+def _modal(callback: Callback, title: str, submit: str, blocks: list[Any], meta: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": callback,
+        "title": kit.plain(title, 24),
+        "submit": kit.plain(submit, 24),
+        "close": kit.plain("Cancel", 24),
+        "private_metadata": meta,
+        "blocks": blocks,
+    }
+
+
+def _text_input(
+    field: Field, label: str, *, initial: str = "", max_length: int = 200, optional: bool = False,
+    multiline: bool = False, hint: str | None = None,
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": INPUT_ACTION,
+        "max_length": max_length,
+        "multiline": multiline,
+    }
+    if initial:
+        element["initial_value"] = initial[:max_length]
+    block: dict[str, Any] = {
+        "type": "input", "block_id": field, "label": kit.plain(label, 2000), "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = kit.plain(hint, 2000)
+    return block
+
+
+def _date_input(field: Field, label: str, initial: date | None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "datepicker", "action_id": INPUT_ACTION}
+    if initial:
+        element["initial_date"] = initial.isoformat()
+    return {"type": "input", "block_id": field, "label": kit.plain(label), "element": element,
+            "optional": True}
+
+
+def _select(field: Field, label: str, options: list[tuple[str, str]], initial: str | None,
+            *, optional: bool = True) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": INPUT_ACTION,
+        "placeholder": kit.plain("Choose"),
+        "options": [kit.option(text, value) for text, value in options],
+    }
+    chosen = [o for o in element["options"] if o["value"] == initial]
+    if chosen:
+        element["initial_option"] = chosen[0]
+    return {"type": "input", "block_id": field, "label": kit.plain(label), "element": element,
+            "optional": optional}
+
+
+def _deal_fields(form: EditForm | None) -> list[dict[str, Any]]:
+    return [
+        _text_input(Field.NAME, "Deal name", initial=form.name if form else ""),
+        _text_input(Field.ACCOUNT, "Account", initial=form.account if form else "", optional=True),
+        _text_input(Field.AMOUNT, "Amount", initial=form.amount if form else "", max_length=20,
+                    optional=True, hint="Digits only, e.g. 120000 or 120000.50"),
+        _text_input(Field.CURRENCY, "Currency", initial=form.currency if form else "USD",
+                    max_length=3, optional=True, hint="3-letter code, e.g. USD, EUR"),
+        _date_input(Field.CLOSE_DATE, "Expected close date", form.close_date if form else None),
+        _select(Field.ATTRIBUTION, "Attribution", [(a, a) for a in ATTRIBUTIONS],
+                form.attribution if form else None),
+    ]
+
+
+def build_new_deal_modal(channel_id: str | None) -> dict[str, Any]:
+    blocks = _deal_fields(None)
+    blocks.insert(5, _select(Field.STAGE, "Stage", [(s, s) for s in STAGES], "Qualify",
+                             optional=False))
+    return _modal(Callback.NEW_DEAL, "New deal", "Create", blocks,
+                  NewDealMeta(channel=channel_id).encode(3000))
+
+
+def build_edit_deal_modal(form: EditForm, channel_id: str | None) -> dict[str, Any]:
+    meta = EditDealMeta(d=form.deal_id, v=form.version, channel=channel_id, original=edit_original(form))
+    blocks = [kit.context(f"Editing {form.key} as of v{form.version}")] + _deal_fields(form)
+    return _modal(Callback.EDIT_DEAL, f"Edit {form.key}", "Save", blocks, meta.encode(3000))
+
+
+def edit_original(form: EditForm) -> dict[str, str | None]:
+    """The modal's fields as strings, exactly as `read_deal_fields` would read them back."""
+    return {
+        "name": form.name,
+        "account": form.account,
+        "amount": form.amount,
+        "currency": form.currency,
+        "close_date": form.close_date.isoformat() if form.close_date else None,
+        "attribution": form.attribution,
+    }
+
+
+def build_next_step_modal(form: NextStepForm, channel_id: str | None) -> dict[str, Any]:
+    owners = [
+        (f"{role} ({'named' if user else 'not named yet'})", role) for role, user in form.roles
+    ]
+    blocks = [
+        kit.context(f"Next step for {form.key}. One open step at a time: this replaces the "
+                    "current one."),
+        _text_input(Field.STEP_TEXT, "What needs to happen", initial=form.text, max_length=500,
+                    multiline=True),
+        _select(Field.STEP_OWNER, "Owner (role)", owners, form.owner_role),
+        _date_input(Field.STEP_DUE, "Due date", form.due),
+    ]
+    meta = NextStepMeta(d=form.deal_id, v=form.version, channel=channel_id)
+    return _modal(Callback.NEXT_STEP, "Set next step", "Save", blocks, meta.encode(3000))
+
+
+def read_inputs(view: dict[str, Any]) -> dict[str, str | None]:
+    """Flatten a submitted view's state to block_id -> string value (None when empty)."""
+    values: dict[str, str | None] = {}
+    for block_id, actions in view.get("state", {}).get("values", {}).items():
+        element = actions.get(INPUT_ACTION, {})
+        if "selected_option" in element:
+            chosen = element["selected_option"]
+            values[block_id] = chosen["value"] if chosen else None
+        elif "selected_date" in element:
+            values[block_id] = element["selected_date"]
+        else:
+            values[block_id] = element.get("value")
+    return values

@@ -1,0 +1,73 @@
+"""Ephemeral answers: help, notices, deal lists and history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blocks import kit
+from bot.domain import USER_ID_RE
+from bot.viewmodels import DealLine
+
+HELP = """*PTM keeps one deal card that seller, alliance manager and partner rep share.*
+`/ptm new Acme expansion` — create a deal; this channel becomes its deal room (no name: a form)
+`/ptm trio @seller @alliance @partner` — name the trio (or `/ptm trio partner @user`)
+`/ptm stage Propose` — move the deal (stages: Qualify, Discover, Validate, Propose, Negotiate, Closed Won, Closed Lost; a unique prefix works)
+`/ptm next send the security questionnaire partner by 2026-12-01` — set the next step (owner: `@user` or a role; without one the stage's default role owns it)
+`/ptm done` — complete the open next step
+`/ptm card` — post another copy of the card here (every copy stays in step)
+`/ptm list` — your open deals and their next steps
+Outside a deal room, name the deal by key: `/ptm stage PTM-12 Validate`.
+Partner reps can use every button on the card."""
+
+
+def build_help() -> dict[str, Any]:
+    return {"text": "PTM help", "blocks": kit.chunk_sections(HELP)}
+
+
+def build_notice(text: str) -> dict[str, Any]:
+    """A short ephemeral answer; `text` is our own mrkdwn with user parts already escaped."""
+    return {"text": kit.truncate(text, 3000), "blocks": kit.chunk_sections(text)[:5]}
+
+
+def build_deal_list(lines: tuple[DealLine, ...], *, limit: int = 40) -> dict[str, Any]:
+    if not lines:
+        return build_notice("You have no open deals. Start one with `/ptm new <name>`.")
+    blocks = [kit.header("Your open deals")]
+    for line in lines[:limit]:
+        if line.next_step:
+            owner = kit.mention(line.owner_user) if line.owner_user else "_unassigned_"
+            due = f" · due {line.due.isoformat()}" if line.due else ""
+            late = " · :warning: overdue" if line.overdue else ""
+            step = f"Next: {kit.user_text(line.next_step, 300)} — {owner}{due}{late}"
+        else:
+            step = "_No next step — set one._"
+        blocks.append(kit.section(f"*{line.key}* {kit.user_text(line.name, 150)} · {line.stage}\n{step}"))
+    if len(lines) > limit:
+        blocks.append(kit.context(f"…and {len(lines) - limit} more."))
+    return {"text": f"Your open deals ({len(lines)})", "blocks": blocks[: kit.MESSAGE_BLOCK_LIMIT]}
+
+
+def build_history(key: str, name: str, events: list[Any]) -> dict[str, Any]:
+    """The latest audit events of a deal: who (and which org) changed what, old → new."""
+    lines = [f"*History of {key}* {kit.user_text(name, 100)}"]
+    for event in events:
+        team = f" ({event.actor_team})" if event.actor_team else ""
+        changes = "; ".join(
+            f"{field}: {_shown(field, old)} → {_shown(field, new)}" for field, (old, new) in event.changes.items()
+        )
+        lines.append(
+            f"v{event.version} · {kit.mention(event.actor)}{team} via {event.source} "
+            f"{kit.slack_date(event.at)} — {changes}"
+        )
+    return {"text": f"History of {key}", "blocks": kit.chunk_sections("\n".join(lines))[:20]}
+
+
+USER_FIELDS = ("trio.", "next_step.owner")
+
+
+def _shown(field: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if field.startswith(USER_FIELDS) and USER_ID_RE.fullmatch(str(value)):
+        return kit.mention(str(value))
+    return kit.user_text(str(value), 120)

@@ -1,0 +1,69 @@
+"""`python app.py` and the `ptm` command line: run the bot (HTTP or Socket Mode)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from aiohttp import web
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.factory import build_runtime
+from bot.server import make_web_app
+
+log = logging.getLogger("ptm")
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT, then finish in-flight requests and close the database."""
+    runtime = await build_runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            assert settings.app_token is not None
+            handler = AsyncSocketModeHandler(runtime.app, settings.app_token.get_secret_value())
+            await handler.connect_async()
+            log.info("PTM running in Socket Mode")
+            await stop.wait()
+            await handler.close_async()
+        else:
+            runner = web.AppRunner(make_web_app(runtime.app, runtime.engine), shutdown_timeout=10)
+            await runner.setup()
+            await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()
+            log.info("PTM listening on port %s (POST /slack/events, GET /healthz)", settings.port)
+            await stop.wait()
+            await runner.cleanup()
+    finally:
+        await runtime.close()
+
+
+def run_bot() -> int:
+    """Entry point of `python app.py` / `ptm serve`: one clear line on bad configuration."""
+    logging.basicConfig(level=os.environ.get("PTM_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(os.environ)
+    except ConfigError as err:
+        print(f"ptm: configuration error: {err}", file=sys.stderr)  # noqa: T201
+        return 2
+    asyncio.run(serve(settings))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ptm", description="PTM: partner co-sell deal cards in Slack.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the bot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set)")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return run_bot()
+    return 2

@@ -1,0 +1,128 @@
+"""Settings from the environment, exactly as PRODUCT.md "Running it" names them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from pydantic import SecretStr
+
+
+class ConfigError(Exception):
+    """A missing or malformed setting; the message names the variable and what is expected."""
+
+
+DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_DB_URL = "sqlite+aiosqlite:///ptm.db"
+USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+
+
+@dataclass(frozen=True)
+class CrmTarget:
+    url: str
+    secret: SecretStr
+
+
+@dataclass(frozen=True)
+class Settings:
+    bot_token: SecretStr
+    signing_secret: SecretStr | None
+    app_token: SecretStr | None
+    slack_api_url: str
+    database_url: str
+    port: int
+    digest_hour: int
+    admins: frozenset[str]
+    crm_ours: CrmTarget | None
+    crm_partner: CrmTarget | None
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app_token is not None
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Read and validate every setting; raise ConfigError naming the first bad variable."""
+    app_token = _optional(env, "SLACK_APP_TOKEN")
+    if app_token is not None and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    signing = _optional(env, "SLACK_SIGNING_SECRET")
+    if app_token is None and signing is None:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
+        )
+    return Settings(
+        bot_token=SecretStr(_bot_token(env)),
+        signing_secret=SecretStr(signing) if signing else None,
+        app_token=SecretStr(app_token) if app_token else None,
+        slack_api_url=_api_url(env),
+        database_url=_database_url(env),
+        port=_int(env, "PORT", 3000, low=1, high=65535),
+        digest_hour=_int(env, "PTM_DIGEST_HOUR", 8, low=0, high=23),
+        admins=_admins(env),
+        crm_ours=_crm(env, "PTM_CRM_OURS"),
+        crm_partner=_crm(env, "PTM_CRM_PARTNER"),
+    )
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _bot_token(env: Mapping[str, str]) -> str:
+    token = _optional(env, "SLACK_BOT_TOKEN")
+    if token is None:
+        raise ConfigError("SLACK_BOT_TOKEN is required: the bot token (xoxb-…) of the Slack app")
+    if not token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+    return token
+
+
+def _api_url(env: Mapping[str, str]) -> str:
+    url = _optional(env, "SLACK_API_URL") or DEFAULT_API_URL
+    if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
+        raise ConfigError(f"SLACK_API_URL must be an http(s) URL such as {DEFAULT_API_URL}")
+    return url if url.endswith("/") else url + "/"
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    url = _optional(env, "DATABASE_URL") or DEFAULT_DB_URL
+    if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            "DATABASE_URL must be an async SQLAlchemy URL: sqlite+aiosqlite:///FILE "
+            "or postgresql+asyncpg://USER@HOST/DB"
+        )
+    return url
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = _optional(env, name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high} (got {raw!r})")
+    return int(raw)
+
+
+def _admins(env: Mapping[str, str]) -> frozenset[str]:
+    ids = [part.strip() for part in env.get("PTM_ADMINS", "").split(",") if part.strip()]
+    bad = [i for i in ids if not USER_ID_RE.fullmatch(i)]
+    if bad:
+        raise ConfigError(
+            f"PTM_ADMINS must be comma-separated Slack user ids like U012AB3CD (got {bad[0]!r})"
+        )
+    return frozenset(ids)
+
+
+def _crm(env: Mapping[str, str], prefix: str) -> CrmTarget | None:
+    url, secret = _optional(env, f"{prefix}_URL"), _optional(env, f"{prefix}_SECRET")
+    if url is None:
+        return None
+    if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
+        raise ConfigError(f"{prefix}_URL must be an http(s) URL (the CRM webhook target)")
+    if secret is None:
+        raise ConfigError(f"{prefix}_SECRET is required when {prefix}_URL is set (HMAC key)")
+    return CrmTarget(url=url, secret=SecretStr(secret))

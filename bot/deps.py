@@ -1,0 +1,50 @@
+"""What listeners need, in one typed object put into Bolt's context by one middleware."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from bot.cardsync import CardSyncer
+    from bot.config import Settings
+    from bot.services import Ctx
+    from bot.slack import SlackGateway
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    ctx: Ctx
+    slack: SlackGateway
+    cards: CardSyncer
+
+
+DEPS_KEY = "ptm_deps"
+
+
+def deps_of(context: Any) -> Deps:
+    deps = context[DEPS_KEY]
+    assert isinstance(deps, Deps)
+    return deps
+
+
+def inject_middleware(deps: Deps) -> Callable[..., Awaitable[Any]]:
+    """A global middleware that only hands the Deps over; it never opens a DB session."""
+
+    async def inject(context: Any, next: Callable[[], Awaitable[Any]]) -> Any:  # noqa: A002
+        context[DEPS_KEY] = deps
+        return await next()
+
+    return inject

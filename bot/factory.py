@@ -1,0 +1,79 @@
+"""Build the PTM Bolt app and everything it depends on; no module-level state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import services
+from bot.cardsync import CardSyncer
+from bot.config import Settings
+from bot.deps import Clock, Deps, SystemClock, inject_middleware
+from bot.slack import SlackGateway, make_client
+from handlers import register_all
+from store import create_schema, make_engine, make_session_factory, uow_factory
+
+
+@dataclass
+class Runtime:
+    """The app plus the resources whose lifetime the entry point owns."""
+
+    app: AsyncApp
+    deps: Deps
+    engine: AsyncEngine
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build_deps(settings: Settings, engine: AsyncEngine, *, clock: Clock) -> Deps:
+    client = make_client(settings.bot_token.get_secret_value(), settings.slack_api_url)
+    slack = SlackGateway(client)
+    ctx = services.Ctx(
+        uow=uow_factory(make_session_factory(engine)),
+        today=lambda: clock.now().date(),
+        now=clock.now,
+        admins=settings.admins,
+        team_of=slack.team_of,
+    )
+    cards = CardSyncer(
+        slack,
+        load=lambda deal_id: services.card_and_copies(ctx, deal_id),
+        rendered=lambda ids, version: services.copies_rendered(ctx, ids, version),
+        gone=lambda ids, _version: services.forget_copies(ctx, ids),
+    )
+    return Deps(settings=settings, ctx=ctx, slack=slack, cards=cards)
+
+
+def create_app(
+    settings: Settings, deps: Deps, *, process_before_response: bool = False,
+    raise_error_for_unhandled_request: bool = False,
+) -> AsyncApp:
+    """The Bolt AsyncApp with PTM's listeners; tests pass process_before_response=True."""
+    app = AsyncApp(
+        token=settings.bot_token.get_secret_value(),
+        signing_secret=settings.signing_secret.get_secret_value() if settings.signing_secret else "",
+        client=deps.slack.client,
+        process_before_response=process_before_response,
+        raise_error_for_unhandled_request=raise_error_for_unhandled_request,
+    )
+    app.use(inject_middleware(deps))
+    register_all(app)
+    return app
+
+
+async def build_runtime(
+    settings: Settings, *, clock: Clock | None = None, process_before_response: bool = False,
+    raise_error_for_unhandled_request: bool = False,
+) -> Runtime:
+    """Connect the database (creating the schema if absent) and build the app."""
+    engine = make_engine(settings.database_url)
+    await create_schema(engine)
+    deps = build_deps(settings, engine, clock=clock or SystemClock())
+    app = create_app(
+        settings, deps, process_before_response=process_before_response,
+        raise_error_for_unhandled_request=raise_error_for_unhandled_request,
+    )
+    return Runtime(app=app, deps=deps, engine=engine)

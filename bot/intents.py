@@ -1,0 +1,194 @@
+"""Parse what a user typed after `/ptm` into a typed intent. Pure: no Slack client, no database."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from bot.domain import (
+    MAX_NAME,
+    MAX_STEP_TEXT,
+    ROLES,
+    BadInput,
+    Role,
+    Stage,
+    clean_text,
+    esc,
+    parse_deal_key,
+    parse_due,
+    parse_role,
+    parse_stage,
+)
+
+# Slack sends mentions in command text as <@U123|name> (or <@U123>) when escaping is on.
+MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
+DATEISH_RE = re.compile(r"^[0-9][0-9/.\-]*$")
+MAX_COMMAND_TEXT = 3000
+
+SUBCOMMANDS = ("help", "new", "trio", "stage", "next", "done", "card", "list")
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class NewDeal:
+    name: str | None
+
+
+@dataclass(frozen=True)
+class SetTrio:
+    members: dict[Role, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SetStage:
+    stage: Stage
+
+
+@dataclass(frozen=True)
+class SetNext:
+    text: str
+    role: Role | None = None
+    user_id: str | None = None
+    due: date | None = None
+
+
+@dataclass(frozen=True)
+class Done:
+    pass
+
+
+@dataclass(frozen=True)
+class PostCard:
+    pass
+
+
+@dataclass(frozen=True)
+class ListDeals:
+    pass
+
+
+Intent = Help | NewDeal | SetTrio | SetStage | SetNext | Done | PostCard | ListDeals
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """An intent plus the deal it names explicitly (`PTM-<n>`), if any."""
+
+    intent: Intent
+    deal_number: int | None = None
+
+
+def unescape_slack(text: str) -> str:
+    """Undo Slack's escaping of &, < and > in text it sends us (we escape again on output)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def mention_id(token: str) -> str | None:
+    found = MENTION_RE.fullmatch(token)
+    return found.group(1) if found else None
+
+
+def parse_command(text: str, *, today: date) -> Parsed:
+    """Turn `/ptm` text into a Parsed intent, or raise BadInput saying what is accepted."""
+    if len(text) > MAX_COMMAND_TEXT:
+        raise BadInput(f"That command is {len(text)} characters; the limit is {MAX_COMMAND_TEXT}.")
+    tokens = text.split()
+    if not tokens:
+        return Parsed(Help())
+    sub, rest = tokens[0].casefold(), tokens[1:]
+    if sub not in SUBCOMMANDS:
+        raise BadInput(
+            f"`{_quote(tokens[0])}` is not a PTM command. "
+            f"Commands: {', '.join(SUBCOMMANDS)}. Try `/ptm help`."
+        )
+    deal_number = None
+    if sub != "new" and rest and parse_deal_key(rest[0]) is not None:
+        deal_number, rest = parse_deal_key(rest[0]), rest[1:]
+    return Parsed(_PARSERS[sub](rest, today), deal_number)
+
+
+def _parse_help(_rest: list[str], _today: date) -> Intent:
+    return Help()
+
+
+def _parse_new(rest: list[str], _today: date) -> Intent:
+    if not rest:
+        return NewDeal(None)
+    return NewDeal(clean_text(unescape_slack(" ".join(rest)), what="deal name", limit=MAX_NAME))
+
+
+TRIO_USAGE = (
+    "Use `/ptm trio @seller @alliance @partner`, or one role at a time: "
+    "`/ptm trio partner @user` (roles: seller, alliance, partner)."
+)
+
+
+def _parse_trio(rest: list[str], _today: date) -> Intent:
+    ids = [mention_id(t) for t in rest]
+    if len(rest) == 3 and all(ids):
+        return SetTrio({role: uid for role, uid in zip(ROLES, ids, strict=True) if uid})
+    if rest and len(rest) % 2 == 0:
+        members: dict[Role, str] = {}
+        for role_token, user_token in zip(rest[::2], rest[1::2], strict=True):
+            role, uid = parse_role(role_token), mention_id(user_token)
+            if role is None or uid is None or role in members:
+                break
+            members[role] = uid
+        else:
+            return SetTrio(members)
+    raise BadInput(f"I could not read that trio. {TRIO_USAGE}")
+
+
+def _parse_stage(rest: list[str], _today: date) -> Intent:
+    return SetStage(parse_stage(" ".join(rest)))
+
+
+def _parse_next(rest: list[str], today: date) -> Intent:
+    words = list(rest)
+    due = None
+    if len(words) >= 2 and words[-2].casefold() == "by" and DATEISH_RE.fullmatch(words[-1]):
+        due = parse_due(words[-1], today=today)
+        words = words[:-2]
+    role, user_id = None, None
+    if words and mention_id(words[-1]):
+        user_id = mention_id(words.pop())
+    elif len(words) > 1 and parse_role(words[-1]):
+        role = parse_role(words.pop())
+    if not words:
+        raise BadInput(
+            "The next step is empty. Use `/ptm next <text> [@user or role] [by YYYY-MM-DD]`, "
+            "e.g. `/ptm next send the security questionnaire partner by 2026-12-01`."
+        )
+    text = clean_text(unescape_slack(" ".join(words)), what="next step", limit=MAX_STEP_TEXT)
+    return SetNext(text=text, role=role, user_id=user_id, due=due)
+
+
+def _parse_bare(intent: Intent):  # type: ignore[no-untyped-def]
+    def parse(rest: list[str], _today: date) -> Intent:
+        if rest:
+            raise BadInput(f"`{_quote(' '.join(rest))}` was not expected here. Try `/ptm help`.")
+        return intent
+
+    return parse
+
+
+def _quote(text: str) -> str:
+    """Make user text safe inside our inline code quotes (it is escaped again on output)."""
+    return esc(text.replace("`", "'"))
+
+
+_PARSERS = {
+    "help": _parse_help,
+    "new": _parse_new,
+    "trio": _parse_trio,
+    "stage": _parse_stage,
+    "next": _parse_next,
+    "done": _parse_bare(Done()),
+    "card": _parse_bare(PostCard()),
+    "list": _parse_bare(ListDeals()),
+}

@@ -1,0 +1,86 @@
+"""The Slack Web API as PTM uses it: cards, ephemerals, modals, user look-ups; with retries."""
+
+from __future__ import annotations
+
+import logging
+import time
+from enum import Enum
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+log = logging.getLogger(__name__)
+
+# Errors after which a card message can never be updated again: stop tracking it.
+GONE_ERRORS = frozenset({"message_not_found", "channel_not_found", "is_archived", "cant_update_message"})
+TEAM_CACHE_SECONDS = 3600.0
+
+
+def make_client(token: str, base_url: str) -> AsyncWebClient:
+    """A Web API client that retries dropped connections, 429s (per Retry-After) and 5xx."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        timeout=10,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+class UpdateResult(Enum):
+    OK = "ok"
+    GONE = "gone"
+    FAILED = "failed"
+
+
+class SlackGateway:
+    """Thin async helpers over the Web API with text fallbacks and error mapping."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._teams: dict[str, tuple[float, str | None]] = {}
+
+    async def post(self, channel: str, message: dict[str, Any], *, thread_ts: str | None = None) -> str:
+        response = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
+        return str(response["ts"])
+
+    async def update(self, channel: str, ts: str, message: dict[str, Any]) -> UpdateResult:
+        try:
+            await self.client.chat_update(channel=channel, ts=ts, **message)
+        except SlackApiError as err:
+            code = err.response.get("error", "")
+            if code in GONE_ERRORS:
+                log.info("card copy %s/%s is gone (%s)", channel, ts, code)
+                return UpdateResult.GONE
+            log.warning("chat.update %s/%s failed: %s", channel, ts, code)
+            return UpdateResult.FAILED
+        return UpdateResult.OK
+
+    async def ephemeral(self, channel: str, user: str, message: dict[str, Any]) -> None:
+        await self.client.chat_postEphemeral(channel=channel, user=user, **message)
+
+    async def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None:
+        await self.client.views_open(trigger_id=trigger_id, view=view)
+
+    async def team_of(self, user_id: str) -> str | None:
+        """The Slack team a user belongs to (cached); None when Slack will not say."""
+        cached = self._teams.get(user_id)
+        if cached and time.monotonic() - cached[0] < TEAM_CACHE_SECONDS:
+            return cached[1]
+        try:
+            response = await self.client.users_info(user=user_id)
+            team = response["user"].get("team_id")
+        except SlackApiError as err:
+            log.info("users.info %s failed: %s", user_id, err.response.get("error"))
+            team = None
+        self._teams[user_id] = (time.monotonic(), team)
+        return team

@@ -1,0 +1,100 @@
+"""Frozen view models that services return and `blocks/` renders. Stdlib only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class MemberView:
+    role: str
+    user_id: str | None
+    synced: bool = False
+    synced_version: int = 0
+    is_external: bool = False
+
+
+@dataclass(frozen=True)
+class StepView:
+    id: int
+    text: str
+    owner_user: str | None
+    owner_role: str | None
+    due: date | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class CardView:
+    """Everything the canonical deal card shows, already decided; the builder only lays it out."""
+
+    deal_id: int
+    key: str
+    name: str
+    account: str
+    stage: str
+    status: str
+    amount: str
+    close_date: date | None
+    attribution: str | None
+    partner: str | None
+    members: tuple[MemberView, ...]
+    next_step: StepView | None
+    cosell: tuple[tuple[str, bool], ...]
+    version: int
+    updated_by: str
+    updated_at: datetime
+    stages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DealLine:
+    """One row of `/ptm list`."""
+
+    key: str
+    name: str
+    stage: str
+    next_step: str | None
+    owner_user: str | None
+    due: date | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class EditForm:
+    """The edit-deal modal's fields as strings, as the user sees and types them."""
+
+    deal_id: int
+    key: str
+    version: int
+    name: str
+    account: str
+    amount: str
+    currency: str
+    close_date: date | None
+    attribution: str | None
+
+
+@dataclass(frozen=True)
+class NextStepForm:
+    deal_id: int
+    key: str
+    version: int
+    text: str = ""
+    owner_role: str | None = None
+    due: date | None = None
+    roles: tuple[tuple[str, str | None], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a use case says back to the caller, and which deal's card must be refreshed."""
+
+    text: str
+    kind: str = "notice"  # "notice" (a sentence) or "list" (the caller's deals in `lines`)
+    deal_id: int | None = None
+    changed: bool = False
+    card: CardView | None = None
+    lines: tuple[DealLine, ...] = ()
+    post_card: bool = False

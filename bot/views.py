@@ -1,0 +1,105 @@
+"""Turn domain deals into view models: what the card and lists show, decided in one place."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from bot.domain import COSELL_STEPS, ROLES, STAGES, Deal, is_overdue
+from bot.viewmodels import CardView, DealLine, EditForm, MemberView, NextStepForm, StepView
+
+
+def card_view(deal: Deal, today: date) -> CardView:
+    """The canonical card for `deal` as of `today` (which decides what is overdue)."""
+    members = []
+    for role in ROLES:
+        member = deal.member(role)
+        members.append(
+            MemberView(
+                role=role.value,
+                user_id=member.user_id if member else None,
+                synced=bool(member and member.synced_version >= deal.version),
+                synced_version=member.synced_version if member else 0,
+                is_external=bool(member and member.is_external),
+            )
+        )
+    step = deal.next_step
+    return CardView(
+        deal_id=deal.id,
+        key=deal.key,
+        name=deal.name,
+        account=deal.account,
+        stage=deal.stage.value,
+        status=deal.status.value,
+        amount=format_amount(deal.amount, deal.currency),
+        close_date=deal.close_date,
+        attribution=deal.attribution.value if deal.attribution else None,
+        partner=deal.partner,
+        members=tuple(members),
+        next_step=(
+            StepView(
+                id=step.id,
+                text=step.text,
+                owner_user=step.owner_user,
+                owner_role=step.owner_role.value if step.owner_role else None,
+                due=step.due,
+                overdue=is_overdue(step, today),
+            )
+            if step
+            else None
+        ),
+        cosell=tuple((name, name in deal.cosell) for name in COSELL_STEPS),
+        version=deal.version,
+        updated_by=deal.updated_by,
+        updated_at=deal.updated_at,
+        stages=tuple(s.value for s in STAGES),
+    )
+
+
+def deal_line(deal: Deal, today: date) -> DealLine:
+    step = deal.next_step
+    return DealLine(
+        key=deal.key,
+        name=deal.name,
+        stage=deal.stage.value,
+        next_step=step.text if step else None,
+        owner_user=step.owner_user if step else None,
+        due=step.due if step else None,
+        overdue=is_overdue(step, today),
+    )
+
+
+def edit_form(deal: Deal) -> EditForm:
+    return EditForm(
+        deal_id=deal.id,
+        key=deal.key,
+        version=deal.version,
+        name=deal.name,
+        account=deal.account,
+        amount="" if deal.amount is None else f"{deal.amount:f}",
+        currency=deal.currency,
+        close_date=deal.close_date,
+        attribution=deal.attribution.value if deal.attribution else None,
+    )
+
+
+def next_step_form(deal: Deal) -> NextStepForm:
+    step = deal.next_step
+    return NextStepForm(
+        deal_id=deal.id,
+        key=deal.key,
+        version=deal.version,
+        text=step.text if step else "",
+        owner_role=step.owner_role.value if step and step.owner_role else None,
+        due=step.due if step else None,
+        roles=tuple(
+            (role.value, m.user_id if (m := deal.member(role)) else None) for role in ROLES
+        ),
+    )
+
+
+def format_amount(amount: Decimal | None, currency: str) -> str:
+    if amount is None:
+        return "—"
+    shown = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+    return f"{currency} {shown}"

@@ -1,0 +1,10 @@
+"""Thin Bolt listeners; `register_all` wires every kind into an app."""
+
+from slack_bolt.async_app import AsyncApp
+
+from handlers import actions, commands, errors, events, views
+
+
+def register_all(app: AsyncApp) -> None:
+    for module in (commands, actions, views, events, errors):
+        module.register(app)

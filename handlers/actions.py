@@ -1,0 +1,98 @@
+"""Card controls (block_actions): stage select, step done, set next step, synced, more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from blocks.ids import Action, MoreOption
+from blocks.metadata import CardRef
+from blocks.modals import build_edit_deal_modal, build_next_step_modal
+from blocks.replies import build_history, build_notice
+from bot import services
+from bot.deps import Deps, deps_of
+from bot.domain import DomainError, Source, parse_stage
+from bot.services import Caller
+from handlers.parsing import action_value, caller_from_interaction, card_block_id
+from handlers.publish import publish
+
+
+def register(app: AsyncApp) -> None:
+    app.action(Action.STAGE_SELECT.value)(handle_card_stage)
+    app.action(Action.STEP_DONE.value)(handle_card_step_done)
+    app.action(Action.STEP_SET.value)(handle_card_step_set)
+    app.action(Action.SYNCED.value)(handle_card_synced)
+    app.action(Action.MORE.value)(handle_card_more)
+
+
+async def handle_card_stage(ack: Any, body: dict[str, Any], context: Any) -> None:
+    await ack()
+    await _run(context, body, lambda d, c, ref: services.move_stage(
+        d.ctx, c, ref.d, parse_stage(action_value(body)), source=Source.BUTTON))
+
+
+async def handle_card_step_done(ack: Any, body: dict[str, Any], context: Any) -> None:
+    await ack()
+    step_id = int(action_value(body)) if action_value(body).isdigit() else -1
+    await _run(context, body, lambda d, c, ref: services.complete_step(
+        d.ctx, c, ref.d, step_id=step_id, source=Source.BUTTON))
+
+
+async def handle_card_synced(ack: Any, body: dict[str, Any], context: Any) -> None:
+    await ack()
+    await _run(context, body, lambda d, c, ref: services.mark_synced(d.ctx, c, ref.d, ref.v),
+               always_tell=True)
+
+
+async def handle_card_step_set(ack: Any, body: dict[str, Any], context: Any) -> None:
+    await ack()
+    deps, caller = deps_of(context), caller_from_interaction(body, context)
+    try:
+        ref = CardRef.from_block_id(card_block_id(body))
+        form = await services.next_step_form_for(deps.ctx, caller, ref.d)
+    except DomainError as err:
+        await _tell(deps, caller, err.message)
+        return
+    await deps.slack.open_modal(body["trigger_id"], build_next_step_modal(form, caller.channel_id))
+
+
+async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None:
+    await ack()
+    deps, caller = deps_of(context), caller_from_interaction(body, context)
+    try:
+        ref = CardRef.from_block_id(card_block_id(body))
+        if action_value(body) == MoreOption.HISTORY:
+            deal, events = await services.history(deps.ctx, ref.d)
+            await _send(deps, caller, build_history(deal.key, deal.name, events))
+            return
+        form = await services.edit_form_for(deps.ctx, caller, ref.d)
+    except DomainError as err:
+        await _tell(deps, caller, err.message)
+        return
+    await deps.slack.open_modal(body["trigger_id"], build_edit_deal_modal(form, caller.channel_id))
+
+
+async def _run(context: Any, body: dict[str, Any], use_case: Any, *, always_tell: bool = False) -> None:
+    """Run a card use case; errors and (optionally) results go to the clicker only."""
+    deps, caller = deps_of(context), caller_from_interaction(body, context)
+    try:
+        ref = CardRef.from_block_id(card_block_id(body))
+        reply = await use_case(deps, caller, ref)
+    except DomainError as err:
+        await _tell(deps, caller, err.message)
+        if err.deal_id is not None:
+            await deps.cards.sync(err.deal_id)
+        return
+    await publish(deps, reply, channel_id=caller.channel_id, actor_id=caller.actor.user_id)
+    if always_tell or not reply.changed:
+        await _tell(deps, caller, reply.text)
+
+
+async def _tell(deps: Deps, caller: Caller, text: str) -> None:
+    await _send(deps, caller, build_notice(text))
+
+
+async def _send(deps: Deps, caller: Caller, message: dict[str, Any]) -> None:
+    if caller.channel_id:
+        await deps.slack.ephemeral(caller.channel_id, caller.actor.user_id, message)

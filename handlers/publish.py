@@ -1,0 +1,47 @@
+"""After a use case: answer the caller, post a card copy if asked, and re-sync every copy."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from blocks.card import build_deal_card
+from bot import services
+from bot.deps import Deps
+from bot.viewmodels import Reply
+
+log = logging.getLogger(__name__)
+
+CANNOT_POST = {
+    "not_in_channel": "I am not in this channel yet. Invite me with `/invite @PTM`, then run `/ptm card`.",
+    "channel_not_found": "I cannot see this channel. Invite me with `/invite @PTM`, then run `/ptm card`.",
+    "is_archived": "This channel is archived, so I cannot post the card here.",
+}
+
+
+async def publish(deps: Deps, reply: Reply, *, channel_id: str | None, actor_id: str) -> str | None:
+    """Post the card (when asked) and bring every copy up to date; returns a problem to tell."""
+    problem, stale = None, False
+    if reply.post_card and reply.card is not None and channel_id:
+        problem, stale = await _post_copy(deps, reply, channel_id=channel_id, actor_id=actor_id)
+    if reply.deal_id is not None and (reply.changed or stale):
+        await deps.cards.sync(reply.deal_id)
+    return problem
+
+
+async def _post_copy(
+    deps: Deps, reply: Reply, *, channel_id: str, actor_id: str
+) -> tuple[str | None, bool]:
+    """Post one more copy; returns (problem to tell, whether the deal moved on meanwhile)."""
+    assert reply.card is not None and reply.deal_id is not None
+    try:
+        ts = await deps.slack.post(channel_id, build_deal_card(reply.card))
+    except SlackApiError as err:
+        code = err.response.get("error", "")
+        log.info("could not post card of deal %s in %s: %s", reply.deal_id, channel_id, code)
+        return CANNOT_POST.get(code, f"I could not post the card here (Slack said `{code}`)."), False
+    latest = await services.record_copy(
+        deps.ctx, reply.deal_id, channel_id, ts, version=reply.card.version, actor=actor_id
+    )
+    return None, latest > reply.card.version

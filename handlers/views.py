@@ -1,0 +1,106 @@
+"""Modal submissions: new deal, edit deal, next step. Field problems stay in the modal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from blocks.ids import Callback
+from blocks.metadata import EditDealMeta, NewDealMeta, NextStepMeta
+from blocks.modals import read_inputs
+from blocks.replies import build_notice
+from bot import forms, services
+from bot.deps import Deps, deps_of
+from bot.domain import Conflict, DomainError, Role, Source, Stage
+from bot.services import Caller
+from bot.viewmodels import Reply
+from handlers.parsing import caller_from_interaction
+from handlers.publish import publish
+
+
+def register(app: AsyncApp) -> None:
+    app.view(Callback.NEW_DEAL.value)(handle_new_deal_submission)
+    app.view(Callback.EDIT_DEAL.value)(handle_edit_deal_submission)
+    app.view(Callback.NEXT_STEP.value)(handle_next_step_submission)
+
+
+async def handle_new_deal_submission(
+    ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
+) -> None:
+    deps = deps_of(context)
+    meta = NewDealMeta.decode(view.get("private_metadata", ""))
+    caller = caller_from_interaction(body, context, channel_id=meta.channel)
+    try:
+        fields, stage = forms.read_new_deal(read_inputs(view))
+    except forms.FormErrors as err:
+        await ack(response_action="errors", errors=err.errors)
+        return
+    await ack()
+    name, account = str(fields.pop("name")), str(fields.pop("account"))
+    assert isinstance(stage, Stage)
+    reply = await services.create_deal(
+        deps.ctx, caller, name=name, account=account, fields=fields, stage=stage
+    )
+    await _finish(deps, caller, reply)
+
+
+async def handle_edit_deal_submission(
+    ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
+) -> None:
+    deps = deps_of(context)
+    meta = EditDealMeta.decode(view.get("private_metadata", ""))
+    caller = caller_from_interaction(body, context, channel_id=meta.channel)
+    try:
+        submitted = forms.read_deal_fields(read_inputs(view))
+        original = forms.read_deal_fields(meta.original)
+        reply = await services.edit_deal(
+            deps.ctx, caller, meta.d, original=original, submitted=submitted
+        )
+    except forms.FormErrors as err:
+        await ack(response_action="errors", errors=err.errors)
+        return
+    except Conflict as err:
+        await ack(response_action="errors", errors={f: err.message for f in err.fields or ("name",)})
+        return
+    except DomainError as err:
+        await ack()
+        await _tell(deps, caller, err.message)
+        return
+    await ack()
+    await _finish(deps, caller, reply)
+
+
+async def handle_next_step_submission(
+    ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
+) -> None:
+    deps = deps_of(context)
+    meta = NextStepMeta.decode(view.get("private_metadata", ""))
+    caller = caller_from_interaction(body, context, channel_id=meta.channel)
+    try:
+        form = forms.read_next_step(read_inputs(view), today=deps.ctx.today())
+        role = form["step_owner"]
+        reply = await services.set_next(
+            deps.ctx, caller, meta.d, str(form["step_text"]),
+            role=role if isinstance(role, Role) else None, user_id=None,
+            due=form["step_due"], source=Source.MODAL,  # type: ignore[arg-type]
+        )
+    except forms.FormErrors as err:
+        await ack(response_action="errors", errors=err.errors)
+        return
+    except DomainError as err:
+        await ack(response_action="errors", errors={"step_text": err.message[:1900]})
+        return
+    await ack()
+    await _finish(deps, caller, reply)
+
+
+async def _finish(deps: Deps, caller: Caller, reply: Reply) -> None:
+    problem = await publish(deps, reply, channel_id=caller.channel_id, actor_id=caller.actor.user_id)
+    if problem:
+        await _tell(deps, caller, problem)
+
+
+async def _tell(deps: Deps, caller: Caller, text: str) -> None:
+    if caller.channel_id:
+        await deps.slack.ephemeral(caller.channel_id, caller.actor.user_id, build_notice(text))

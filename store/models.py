@@ -1,0 +1,128 @@
+"""SQLModel tables: deals, trio members, next steps, card copies, deal events, channel bindings."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from store.types import UTCDateTime
+
+
+def _utc(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class DealRow(SQLModel, table=True):
+    __tablename__ = "deals"
+    # AUTOINCREMENT on SQLite so a deal number (and so its key) is never reused.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str | None = Field(default=None, unique=True, max_length=20)
+    name: str = Field(max_length=300)
+    account: str = Field(default="", max_length=300)
+    amount: Decimal | None = Field(default=None, sa_type=sa.Numeric(16, 2))
+    currency: str = Field(default="USD", max_length=3)
+    close_date: date | None = None
+    stage: str = Field(max_length=20)
+    status: str = Field(default="open", max_length=10, index=True)
+    attribution: str | None = Field(default=None, max_length=20)
+    partner: str | None = Field(default=None, max_length=200)
+    cosell: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    version: int = Field(default=1)
+    created_by: str = Field(max_length=32)
+    created_at: datetime = _utc()
+    updated_by: str = Field(max_length=32)
+    updated_at: datetime = _utc()
+
+
+class TrioMemberRow(SQLModel, table=True):
+    __tablename__ = "trio_members"
+    __table_args__ = (sa.UniqueConstraint("deal_id", "role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deals.id", index=True)
+    role: str = Field(max_length=10)
+    user_id: str = Field(max_length=32, index=True)
+    team_id: str | None = Field(default=None, max_length=32)
+    is_external: bool = False
+    synced_version: int = 0
+    last_acted_at: datetime | None = _utc(default=None)
+
+
+class NextStepRow(SQLModel, table=True):
+    __tablename__ = "next_steps"
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deals.id", index=True)
+    text: str = Field(max_length=600)
+    owner_role: str | None = Field(default=None, max_length=10)
+    owner_user: str | None = Field(default=None, max_length=32)
+    due: date | None = None
+    # open, done, or replaced (superseded by a newer step before it was done)
+    status: str = Field(default="open", max_length=10)
+    set_by: str = Field(max_length=32)
+    set_at: datetime = _utc()
+    done_by: str | None = Field(default=None, max_length=32)
+    done_at: datetime | None = _utc(default=None)
+
+
+# At most one open next step per deal, enforced by the database as well as the rules.
+sa.Index(
+    "one_open_step_per_deal",
+    NextStepRow.__table__.c.deal_id,  # type: ignore[attr-defined]
+    unique=True,
+    sqlite_where=sa.text("status = 'open'"),
+    postgresql_where=sa.text("status = 'open'"),
+)
+
+
+class CardCopyRow(SQLModel, table=True):
+    __tablename__ = "card_copies"
+    __table_args__ = (sa.UniqueConstraint("channel_id", "ts"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deals.id", index=True)
+    channel_id: str = Field(max_length=32)
+    ts: str = Field(max_length=32)
+    is_shared: bool | None = None
+    rendered_version: int = 0
+    posted_by: str = Field(max_length=32)
+    posted_at: datetime = _utc()
+
+
+class DealEventRow(SQLModel, table=True):
+    """Append-only audit trail: one row per change (and per sync acknowledgement)."""
+
+    __tablename__ = "deal_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deals.id", index=True)
+    version: int
+    actor: str = Field(max_length=32)
+    actor_team: str | None = Field(default=None, max_length=32)
+    changes: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    source: str = Field(max_length=10)
+    at: datetime = _utc()
+
+
+class ChannelBindingRow(SQLModel, table=True):
+    __tablename__ = "channel_bindings"
+
+    channel_id: str = Field(primary_key=True, max_length=32)
+    deal_id: int = Field(foreign_key="deals.id", index=True)
+    bound_by: str = Field(max_length=32)
+    bound_at: datetime = _utc()
+
+
+class ProcessedEventRow(SQLModel, table=True):
+    """Slack event ids already handled, so a re-delivered event changes nothing twice."""
+
+    __tablename__ = "processed_events"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: datetime = _utc(index=True)

@@ -1,0 +1,440 @@
+"""Async repositories: rows in, domain dataclasses out; every deal change is a compare-and-swap."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import (
+    Actor,
+    Attribution,
+    Deal,
+    Mutation,
+    NextStep,
+    Role,
+    Source,
+    Stage,
+    Status,
+    TrioMember,
+    deal_key,
+)
+from store.models import (
+    CardCopyRow,
+    ChannelBindingRow,
+    DealEventRow,
+    DealRow,
+    NextStepRow,
+    ProcessedEventRow,
+    TrioMemberRow,
+)
+
+
+@dataclass(frozen=True)
+class CardCopy:
+    id: int
+    deal_id: int
+    channel_id: str
+    ts: str
+    is_shared: bool | None
+    rendered_version: int
+
+
+@dataclass(frozen=True)
+class DealEvent:
+    version: int
+    actor: str
+    actor_team: str | None
+    changes: dict[str, Any]
+    source: str
+    at: datetime
+
+
+class DealRepository:
+    """Deals with their trio and open next step, read and changed as one aggregate."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self,
+        *,
+        name: str,
+        account: str,
+        amount: Decimal | None,
+        currency: str,
+        close_date: date | None,
+        stage: Stage,
+        actor: Actor,
+        attribution: Attribution | None = None,
+        now: datetime,
+    ) -> int:
+        row = DealRow(
+            name=name,
+            account=account,
+            amount=amount,
+            currency=currency,
+            close_date=close_date,
+            stage=stage.value,
+            attribution=attribution.value if attribution else None,
+            created_by=actor.user_id,
+            created_at=now,
+            updated_by=actor.user_id,
+            updated_at=now,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        assert row.id is not None
+        row.key = deal_key(row.id)
+        self.session.add(
+            DealEventRow(
+                deal_id=row.id,
+                version=1,
+                actor=actor.user_id,
+                actor_team=actor.team_id,
+                changes={"created": [None, name]},
+                source=Source.COMMAND.value,
+                at=now,
+            )
+        )
+        await self.session.flush()
+        return row.id
+
+    async def get(self, deal_id: int) -> Deal | None:
+        row = await self.session.get(DealRow, deal_id, populate_existing=True)
+        if row is None:
+            return None
+        trio = (
+            await self.session.scalars(
+                sa.select(TrioMemberRow).where(TrioMemberRow.deal_id == deal_id)
+            )
+        ).all()
+        step = (
+            await self.session.scalars(
+                sa.select(NextStepRow).where(
+                    NextStepRow.deal_id == deal_id, NextStepRow.status == "open"
+                )
+            )
+        ).first()
+        return _to_deal(row, trio, step)
+
+    async def apply(
+        self, deal: Deal, mutation: Mutation, *, actor: Actor, source: Source, now: datetime
+    ) -> bool:
+        """Compare-and-swap the deal's version, then write the change and its audit event.
+
+        Returns False (having written nothing) when the deal is no longer at `deal.version`.
+        """
+        values = {k: _column_value(v) for k, v in mutation.fields.items()}
+        result = await self.session.execute(
+            sa.update(DealRow)
+            .where(DealRow.id == deal.id, DealRow.version == deal.version)  # type: ignore[arg-type]
+            .values(**values, version=deal.version + 1, updated_by=actor.user_id, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        for member in mutation.trio:
+            await self._put_member(deal.id, member)
+        if mutation.step is not None:
+            await self._apply_step(deal, mutation, actor=actor, now=now)
+        await self._touch(deal.id, actor.user_id, now)
+        self.session.add(
+            DealEventRow(
+                deal_id=deal.id,
+                version=deal.version + 1,
+                actor=actor.user_id,
+                actor_team=actor.team_id,
+                changes={k: [old, new] for k, (old, new) in mutation.audit.items()},
+                source=source.value,
+                at=now,
+            )
+        )
+        await self.session.flush()
+        return True
+
+    async def _put_member(self, deal_id: int, member: TrioMember) -> None:
+        await self.session.execute(
+            sa.delete(TrioMemberRow).where(
+                TrioMemberRow.deal_id == deal_id,  # type: ignore[arg-type]
+                TrioMemberRow.role == member.role.value,  # type: ignore[arg-type]
+            )
+        )
+        self.session.add(
+            TrioMemberRow(
+                deal_id=deal_id,
+                role=member.role.value,
+                user_id=member.user_id,
+                team_id=member.team_id,
+                is_external=member.is_external,
+            )
+        )
+        await self.session.flush()
+
+    async def _apply_step(
+        self, deal: Deal, mutation: Mutation, *, actor: Actor, now: datetime
+    ) -> None:
+        step = mutation.step
+        assert step is not None
+        open_step = sa.update(NextStepRow).where(
+            NextStepRow.deal_id == deal.id,  # type: ignore[arg-type]
+            NextStepRow.status == "open",  # type: ignore[arg-type]
+        )
+        if step.kind == "complete":
+            await self.session.execute(
+                open_step.values(status="done", done_by=actor.user_id, done_at=now)
+            )
+            return
+        await self.session.execute(open_step.values(status="replaced"))
+        self.session.add(
+            NextStepRow(
+                deal_id=deal.id,
+                text=step.text,
+                owner_role=step.owner_role.value if step.owner_role else None,
+                owner_user=step.owner_user,
+                due=step.due,
+                set_by=actor.user_id,
+                set_at=now,
+            )
+        )
+        await self.session.flush()
+
+    async def _touch(self, deal_id: int, user_id: str, now: datetime) -> None:
+        await self.session.execute(
+            sa.update(TrioMemberRow)
+            .where(TrioMemberRow.deal_id == deal_id, TrioMemberRow.user_id == user_id)  # type: ignore[arg-type]
+            .values(last_acted_at=now)
+        )
+
+    async def record_sync(self, deal: Deal, actor: Actor, seen_version: int, now: datetime) -> None:
+        """Record that `actor` saw `seen_version`; an acknowledgement, not a change of the deal."""
+        await self.session.execute(
+            sa.update(TrioMemberRow)
+            .where(
+                TrioMemberRow.deal_id == deal.id,  # type: ignore[arg-type]
+                TrioMemberRow.user_id == actor.user_id,  # type: ignore[arg-type]
+                TrioMemberRow.synced_version < seen_version,  # type: ignore[arg-type]
+            )
+            .values(synced_version=seen_version)
+        )
+        await self._touch(deal.id, actor.user_id, now)
+        self.session.add(
+            DealEventRow(
+                deal_id=deal.id,
+                version=deal.version,
+                actor=actor.user_id,
+                actor_team=actor.team_id,
+                changes={"synced": [None, seen_version]},
+                source=Source.BUTTON.value,
+                at=now,
+            )
+        )
+
+    async def touch_activity(self, deal_id: int, user_id: str, now: datetime) -> bool:
+        """Record a trio member's activity; returns whether the user is in the trio."""
+        await self._touch(deal_id, user_id, now)
+        found = await self.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(TrioMemberRow)
+            .where(TrioMemberRow.deal_id == deal_id, TrioMemberRow.user_id == user_id)  # type: ignore[arg-type]
+        )
+        return bool(found)
+
+    async def list_for_user(self, user_id: str, *, limit: int = 40) -> list[Deal]:
+        """Open deals where the user is in the trio or is the creator; three queries in all."""
+        member_of = sa.select(TrioMemberRow.deal_id).where(TrioMemberRow.user_id == user_id)  # type: ignore[arg-type]
+        rows = (
+            await self.session.scalars(
+                sa.select(DealRow)
+                .where(
+                    DealRow.status == "open",  # type: ignore[arg-type]
+                    sa.or_(DealRow.id.in_(member_of), DealRow.created_by == user_id),  # type: ignore[union-attr]
+                )
+                .order_by(DealRow.updated_at.desc())  # type: ignore[attr-defined]
+                .limit(limit)
+            )
+        ).all()
+        ids = [r.id for r in rows]
+        trios = (
+            await self.session.scalars(
+                sa.select(TrioMemberRow).where(TrioMemberRow.deal_id.in_(ids))  # type: ignore[attr-defined]
+            )
+        ).all()
+        steps = (
+            await self.session.scalars(
+                sa.select(NextStepRow).where(
+                    NextStepRow.deal_id.in_(ids),  # type: ignore[attr-defined]
+                    NextStepRow.status == "open",  # type: ignore[arg-type]
+                )
+            )
+        ).all()
+        return [
+            _to_deal(
+                r,
+                [m for m in trios if m.deal_id == r.id],
+                next((s for s in steps if s.deal_id == r.id), None),
+            )
+            for r in rows
+        ]
+
+    async def recent_events(self, deal_id: int, *, limit: int) -> list[DealEvent]:
+        rows = (
+            await self.session.scalars(
+                sa.select(DealEventRow)
+                .where(DealEventRow.deal_id == deal_id)  # type: ignore[arg-type]
+                .order_by(DealEventRow.id.desc())  # type: ignore[union-attr]
+                .limit(limit)
+            )
+        ).all()
+        return [
+            DealEvent(r.version, r.actor, r.actor_team, r.changes, r.source, r.at) for r in rows
+        ]
+
+    async def events_since(self, deal_id: int, version: int) -> list[DealEvent]:
+        rows = (
+            await self.session.scalars(
+                sa.select(DealEventRow)
+                .where(DealEventRow.deal_id == deal_id, DealEventRow.version > version)  # type: ignore[arg-type]
+                .order_by(DealEventRow.id)  # type: ignore[arg-type]
+            )
+        ).all()
+        return [
+            DealEvent(r.version, r.actor, r.actor_team, r.changes, r.source, r.at) for r in rows
+        ]
+
+
+class CardCopyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self, *, deal_id: int, channel_id: str, ts: str, version: int, actor: str, now: datetime
+    ) -> None:
+        self.session.add(
+            CardCopyRow(
+                deal_id=deal_id,
+                channel_id=channel_id,
+                ts=ts,
+                rendered_version=version,
+                posted_by=actor,
+                posted_at=now,
+            )
+        )
+        await self.session.flush()
+
+    async def list_for_deal(self, deal_id: int) -> list[CardCopy]:
+        rows = (
+            await self.session.scalars(
+                sa.select(CardCopyRow).where(CardCopyRow.deal_id == deal_id).order_by(CardCopyRow.id)  # type: ignore[arg-type]
+            )
+        ).all()
+        return [_to_copy(r) for r in rows]
+
+    async def mark_rendered(self, copy_id: int, version: int) -> None:
+        await self.session.execute(
+            sa.update(CardCopyRow)
+            .where(CardCopyRow.id == copy_id, CardCopyRow.rendered_version < version)  # type: ignore[arg-type]
+            .values(rendered_version=version)
+        )
+
+    async def remove(self, copy_id: int) -> None:
+        await self.session.execute(sa.delete(CardCopyRow).where(CardCopyRow.id == copy_id))  # type: ignore[arg-type]
+
+
+class BindingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def deal_for(self, channel_id: str) -> int | None:
+        return await self.session.scalar(
+            sa.select(ChannelBindingRow.deal_id).where(ChannelBindingRow.channel_id == channel_id)  # type: ignore[arg-type]
+        )
+
+    async def bind(self, channel_id: str, deal_id: int, *, actor: str, now: datetime) -> None:
+        self.session.add(
+            ChannelBindingRow(channel_id=channel_id, deal_id=deal_id, bound_by=actor, bound_at=now)
+        )
+        await self.session.flush()
+
+
+class ProcessedEventRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim(self, event_id: str, now: datetime) -> bool:
+        """Insert the event id; False if it was already there (a re-delivery)."""
+        dialect = self.session.bind.dialect.name  # type: ignore[union-attr]
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        result = await self.session.execute(
+            insert(ProcessedEventRow)
+            .values(event_id=event_id, received_at=now)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _column_value(value: object) -> object:
+    if isinstance(value, Stage | Status | Attribution):
+        return value.value
+    return value
+
+
+def _to_deal(row: DealRow, trio: Sequence[TrioMemberRow], step: NextStepRow | None) -> Deal:
+    assert row.id is not None and row.key is not None
+    return Deal(
+        id=row.id,
+        key=row.key,
+        name=row.name,
+        account=row.account,
+        amount=row.amount,
+        currency=row.currency,
+        close_date=row.close_date,
+        stage=Stage(row.stage),
+        status=Status(row.status),
+        attribution=Attribution(row.attribution) if row.attribution else None,
+        partner=row.partner,
+        cosell=frozenset(row.cosell or ()),
+        version=row.version,
+        created_by=row.created_by,
+        updated_by=row.updated_by,
+        updated_at=row.updated_at,
+        trio=tuple(
+            sorted(
+                (
+                    TrioMember(
+                        role=Role(m.role),
+                        user_id=m.user_id,
+                        team_id=m.team_id,
+                        is_external=m.is_external,
+                        synced_version=m.synced_version,
+                        last_acted_at=m.last_acted_at,
+                    )
+                    for m in trio
+                ),
+                key=lambda m: list(Role).index(m.role),
+            )
+        ),
+        next_step=(
+            NextStep(
+                id=step.id or 0,
+                text=step.text,
+                owner_role=Role(step.owner_role) if step.owner_role else None,
+                owner_user=step.owner_user,
+                due=step.due,
+                set_by=step.set_by,
+            )
+            if step
+            else None
+        ),
+    )
+
+
+def _to_copy(row: CardCopyRow) -> CardCopy:
+    assert row.id is not None
+    return CardCopy(row.id, row.deal_id, row.channel_id, row.ts, row.is_shared, row.rendered_version)

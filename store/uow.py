@@ -1,0 +1,60 @@
+"""Unit of work: one session and its repositories; commit is explicit, leaving rolls back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from store.repository import (
+    BindingRepository,
+    CardCopyRepository,
+    DealRepository,
+    ProcessedEventRepository,
+)
+
+
+class UnitOfWork:
+    """`async with uow:` opens a transaction; nothing persists unless `commit()` is awaited."""
+
+    deals: DealRepository
+    copies: CardCopyRepository
+    bindings: BindingRepository
+    events: ProcessedEventRepository
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._session = self._session_factory()
+        self.deals = DealRepository(self._session)
+        self.copies = CardCopyRepository(self._session)
+        self.bindings = BindingRepository(self._session)
+        self.events = ProcessedEventRepository(self._session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._session is not None
+        try:
+            await self._session.rollback()
+        finally:
+            await self._session.close()
+            self._session = None
+
+    async def commit(self) -> None:
+        assert self._session is not None
+        await self._session.commit()
+
+
+UowFactory = Callable[[], UnitOfWork]
+
+
+def uow_factory(session_factory: async_sessionmaker[AsyncSession]) -> UowFactory:
+    return lambda: UnitOfWork(session_factory)

@@ -1,0 +1,57 @@
+"""Shared fixtures: the fake Slack Web API, databases (SQLite always, PostgreSQL when
+PTM_TEST_DATABASE_URL is set) and a running bot."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import SQLModel
+
+import store.models  # noqa: F401
+from tests.fakes.slack_api import FakeSlack
+from tests.support.harness import RunningBot, start_bot
+
+PG_URL = os.environ.get("PTM_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+async def fresh_postgres(url: str) -> None:
+    """Start a PostgreSQL test from empty tables."""
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.drop_all)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    fake.users.update({"USELLER": "T0URS", "UALLY": "T0URS", "UPARTNER": "TPARTNER"})
+    await fake.start()
+    yield fake
+    await fake.stop()
+    assert not fake.invalid, f"invalid Block Kit sent to Slack: {fake.invalid}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: object) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path}/ptm.db"
+
+
+@pytest.fixture(params=BACKENDS)
+async def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    if request.param == "postgresql":
+        assert PG_URL
+        await fresh_postgres(PG_URL)
+        return PG_URL
+    return sqlite_url
+
+
+@pytest.fixture
+async def bot(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBot]:
+    running = await start_bot(fake_slack, sqlite_url)
+    yield running
+    await running.stop()

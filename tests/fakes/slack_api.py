@@ -1,0 +1,183 @@
+"""A fake Slack Web API on a random local port: records every call with its body, answers like
+Slack, keeps posted messages so tests can read what each card copy shows, and can inject faults."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+OUR_TEAM = "T0URS"
+BOT_USER = "UPTMBOT"
+
+
+@dataclass
+class Call:
+    method: str
+    payload: dict[str, Any]
+
+
+@dataclass
+class Fault:
+    status: int = 200
+    error: str | None = None
+    retry_after: int | None = None
+    drop: bool = False
+
+
+@dataclass
+class FakeSlack:
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)  # user id -> team id
+    invalid: list[str] = field(default_factory=list)
+    faults: dict[str, list[Fault]] = field(default_factory=lambda: defaultdict(list))
+    cannot_post: set[str] = field(default_factory=set)
+    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+    port: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, name: str = "cmd") -> str:
+        return f"http://127.0.0.1:{self.port}/respond/{name}"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/respond/{name}", self._respond)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    # --- what tests read ---------------------------------------------------------------
+
+    def of(self, method: str) -> list[dict[str, Any]]:
+        return [c.payload for c in self.calls if c.method == method]
+
+    def count(self, method: str) -> int:
+        return len(self.of(method))
+
+    def message(self, channel: str, ts: str) -> dict[str, Any]:
+        return self.messages[(channel, ts)]
+
+    def fail(self, method: str, *faults: Fault) -> None:
+        self.faults[method].extend(faults)
+
+    # --- the wire ----------------------------------------------------------------------
+
+    async def _payload(self, request: web.Request) -> dict[str, Any]:
+        payload: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                payload.update(await request.json())
+            else:
+                payload.update(dict(await request.post()))
+        for key in ("blocks", "view", "attachments"):
+            if isinstance(payload.get(key), str):
+                payload[key] = json.loads(payload[key])
+        return payload
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        payload = await self._payload(request)
+        self.calls.append(Call("response_url", payload))
+        self._validate("response_url", payload)
+        return web.json_response({"ok": True})
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        payload = await self._payload(request)
+        self.calls.append(Call(method, payload))
+        if self.faults.get(method):
+            fault = self.faults[method].pop(0)
+            if fault.drop:
+                assert request.transport is not None
+                request.transport.close()
+                await asyncio.sleep(0.01)
+                return web.Response(status=500)
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+            body = {"ok": False, "error": fault.error or "internal_error"}
+            return web.json_response(body, status=fault.status, headers=headers)
+        self._validate(method, payload)
+        return web.json_response(self._answer(method, payload))
+
+    def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "team_id": OUR_TEAM, "team": "Ours", "user_id": BOT_USER,
+                    "bot_id": "BPTM", "url": "https://ours.slack.com/"}
+        if method == "chat.postMessage":
+            channel = p["channel"]
+            if channel in self.cannot_post:
+                return {"ok": False, "error": "not_in_channel"}
+            ts = f"1700000000.{next(self._ts):06d}"
+            self.messages[(channel, ts)] = {"blocks": p.get("blocks"), "text": p.get("text")}
+            return {"ok": True, "channel": channel, "ts": ts}
+        if method == "chat.update":
+            key = (p["channel"], p["ts"])
+            if key not in self.messages:
+                return {"ok": False, "error": "message_not_found"}
+            self.messages[key] = {"blocks": p.get("blocks"), "text": p.get("text")}
+            return {"ok": True, "channel": p["channel"], "ts": p["ts"]}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": "1700000000.999999"}
+        if method == "views.open":
+            return {"ok": True, "view": {"id": "V123", **p.get("view", {})}}
+        if method == "users.info":
+            team = self.users.get(p.get("user", ""))
+            if team is None:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "user": {"id": p["user"], "team_id": team, "tz": "Europe/Paris"}}
+        return {"ok": True}
+
+    def _validate(self, method: str, payload: dict[str, Any]) -> None:
+        """Everything the bot sends must pass slack_sdk's own Block Kit validation."""
+        problems = []
+        if "view" in payload:
+            problems += validate_view(payload["view"])
+        if "blocks" in payload:
+            problems += validate_blocks(payload["blocks"])
+            if not payload.get("text"):
+                problems.append("message without a text fallback")
+        self.invalid += [f"{method}: {p}" for p in problems]
+
+
+def validate_blocks(blocks: list[dict[str, Any]] | None, *, limit: int = 50) -> list[str]:
+    problems = []
+    if blocks is None:
+        return problems
+    if len(blocks) > limit:
+        problems.append(f"{len(blocks)} blocks (limit {limit})")
+    for raw in blocks:
+        try:
+            block = Block.parse(raw)
+            if block is None:
+                problems.append(f"unknown block {raw.get('type')}")
+                continue
+            block.validate_json()
+            Block.parse(raw).to_dict()  # type: ignore[union-attr]
+        except Exception as err:  # noqa: BLE001
+            problems.append(f"{raw.get('type')}: {err}")
+    return problems
+
+
+def validate_view(view: dict[str, Any]) -> list[str]:
+    try:
+        View(**view).validate_json()
+    except Exception as err:  # noqa: BLE001
+        return [f"view: {err}"]
+    return validate_blocks(view.get("blocks"), limit=100)

@@ -1,0 +1,70 @@
+"""Run the real PTM app over HTTP on a random port, wired to the fake Slack Web API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from bot.config import load_settings
+from bot.factory import Runtime, build_runtime
+from bot.server import EVENTS_PATH, make_web_app
+from tests.fakes.clock import FixedClock
+from tests.fakes.slack_api import FakeSlack
+from tests.support.slack_requests import SECRET, Inbound
+
+
+def env_for(fake: FakeSlack, db_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": fake.base_url,
+        "DATABASE_URL": db_url,
+        **extra,
+    }
+
+
+@dataclass
+class RunningBot:
+    fake: FakeSlack
+    slack: Inbound
+    runtime: Runtime
+    runner: web.AppRunner
+    clock: FixedClock
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+        await self.runtime.close()
+
+    async def rows(self, sql: str, **params: Any) -> list[Any]:
+        async with self.runtime.engine.connect() as conn:
+            return list((await conn.execute(sa.text(sql), params)).all())
+
+    def card(self, channel: str, ts: str) -> dict[str, Any]:
+        return self.fake.message(channel, ts)
+
+    def posted_cards(self) -> list[tuple[str, str]]:
+        return [k for k, v in self.fake.messages.items() if _is_card(v)]
+
+
+def _is_card(message: dict[str, Any]) -> bool:
+    return any(b.get("type") == "actions" for b in message.get("blocks") or [])
+
+
+async def start_bot(
+    fake: FakeSlack, db_url: str, *, clock: FixedClock | None = None, **env: str
+) -> RunningBot:
+    clock = clock or FixedClock()
+    settings = load_settings(env_for(fake, db_url, **env))
+    runtime = await build_runtime(
+        settings, clock=clock, process_before_response=True, raise_error_for_unhandled_request=True
+    )
+    runner = web.AppRunner(make_web_app(runtime.app, runtime.engine))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    inbound = Inbound(f"http://127.0.0.1:{port}{EVENTS_PATH}", response_url=fake.response_url())
+    return RunningBot(fake=fake, slack=inbound, runtime=runtime, runner=runner, clock=clock)

@@ -1,0 +1,156 @@
+"""Build and send Slack-shaped, signed HTTP requests to a running PTM server."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from slack_sdk.signature import SignatureVerifier
+
+from tests.fakes.slack_api import OUR_TEAM
+
+SECRET = "test-signing-secret-0123456789"
+
+
+class Inbound:
+    """What Slack would POST to /slack/events: commands, interactions and events."""
+
+    def __init__(self, url: str, *, response_url: str, secret: str = SECRET) -> None:
+        self.url = url
+        self.response_url = response_url
+        self.verifier = SignatureVerifier(secret)
+        self._trigger = 0
+
+    async def send(
+        self, body: str, content_type: str, *, timestamp: int | None = None,
+        signature: str | None = None, headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        ts = str(timestamp if timestamp is not None else int(time.time()))
+        sig = signature or self.verifier.generate_signature(timestamp=ts, body=body)
+        all_headers = {
+            "content-type": content_type,
+            "x-slack-request-timestamp": ts,
+            "x-slack-signature": sig,
+            **(headers or {}),
+        }
+        async with aiohttp.ClientSession() as session:
+            async with session.post(self.url, data=body.encode(), headers=all_headers) as resp:
+                text = await resp.text()
+                try:
+                    return resp.status, json.loads(text) if text else None
+                except json.JSONDecodeError:
+                    return resp.status, text
+
+    def _trigger_id(self) -> str:
+        self._trigger += 1
+        return f"trigger-{self._trigger}"
+
+    async def command(
+        self, text: str, *, user: str = "USELLER", channel: str = "CROOM", team: str = OUR_TEAM,
+        **send_kw: Any,
+    ) -> tuple[int, Any]:
+        form = {
+            "token": "legacy", "team_id": team, "team_domain": "ours", "channel_id": channel,
+            "channel_name": "deal-room", "user_id": user, "user_name": user.lower(),
+            "command": "/ptm", "text": text, "api_app_id": "APTM", "is_enterprise_install": "false",
+            "response_url": self.response_url, "trigger_id": self._trigger_id(),
+        }
+        return await self.send(urlencode(form), "application/x-www-form-urlencoded", **send_kw)
+
+    async def interaction(self, payload: dict[str, Any], **send_kw: Any) -> tuple[int, Any]:
+        body = urlencode({"payload": json.dumps(payload)})
+        return await self.send(body, "application/x-www-form-urlencoded", **send_kw)
+
+    async def click(
+        self, message: dict[str, Any], action_id: str, *, channel: str, ts: str,
+        user: str = "USELLER", user_team: str = OUR_TEAM, value: str | None = None,
+        option: str | None = None,
+    ) -> tuple[int, Any]:
+        """Click a control of a posted message, taking its block_id and element from the blocks."""
+        block, element = find_element(message["blocks"], action_id)
+        action: dict[str, Any] = {
+            "action_id": action_id, "block_id": block["block_id"], "type": element["type"],
+            "action_ts": str(time.time()),
+        }
+        if element["type"] in ("static_select", "overflow"):
+            chosen = next(o for o in element["options"] if o["value"] == option)
+            action["selected_option"] = chosen
+        else:
+            action["value"] = value if value is not None else element.get("value", "")
+        payload = {
+            "type": "block_actions",
+            "team": {"id": OUR_TEAM, "domain": "ours"},
+            "user": {"id": user, "username": user.lower(), "team_id": user_team},
+            "api_app_id": "APTM",
+            "token": "legacy",
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel},
+            "trigger_id": self._trigger_id(),
+            "channel": {"id": channel, "name": "deal-room"},
+            "message": {"ts": ts, "blocks": message["blocks"], "text": message.get("text")},
+            "response_url": self.response_url,
+            "actions": [action],
+        }
+        return await self.interaction(payload)
+
+    async def submit(
+        self, view: dict[str, Any], values: dict[str, Any], *, user: str = "USELLER",
+        user_team: str = OUR_TEAM,
+    ) -> tuple[int, Any]:
+        """Submit a modal the bot opened, with `values` as block_id -> typed value."""
+        state: dict[str, Any] = {}
+        for block in view["blocks"]:
+            if block["type"] != "input":
+                continue
+            element = block["element"]
+            raw = values.get(block["block_id"])
+            state[block["block_id"]] = {element["action_id"]: _element_state(element, raw)}
+        payload = {
+            "type": "view_submission",
+            "team": {"id": user_team, "domain": "x"},
+            "user": {"id": user, "username": user.lower(), "team_id": user_team},
+            "api_app_id": "APTM",
+            "token": "legacy",
+            "trigger_id": self._trigger_id(),
+            "view": {
+                **view, "id": "V123", "team_id": user_team, "app_installed_team_id": OUR_TEAM,
+                "state": {"values": state}, "hash": "h",
+            },
+            "response_urls": [],
+        }
+        return await self.interaction(payload)
+
+    async def event(
+        self, event: dict[str, Any], *, event_id: str, retry_num: int | None = None,
+    ) -> tuple[int, Any]:
+        envelope = {
+            "token": "legacy", "team_id": OUR_TEAM, "api_app_id": "APTM", "event": event,
+            "type": "event_callback", "event_id": event_id, "event_time": int(time.time()),
+            "authorizations": [{"team_id": OUR_TEAM, "user_id": "UPTMBOT", "is_bot": True,
+                                "enterprise_id": None, "is_enterprise_install": False}],
+            "is_ext_shared_channel": False,
+        }
+        headers = {}
+        if retry_num is not None:
+            headers = {"x-slack-retry-num": str(retry_num), "x-slack-retry-reason": "http_timeout"}
+        return await self.send(json.dumps(envelope), "application/json", headers=headers)
+
+
+def find_element(blocks: list[dict[str, Any]], action_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    for block in blocks:
+        for element in block.get("elements", []) if block["type"] == "actions" else []:
+            if element.get("action_id") == action_id:
+                return block, element
+    raise AssertionError(f"no control {action_id} on this message")
+
+
+def _element_state(element: dict[str, Any], raw: Any) -> dict[str, Any]:
+    kind = element["type"]
+    if kind == "datepicker":
+        return {"type": kind, "selected_date": raw}
+    if kind == "static_select":
+        option = next((o for o in element["options"] if o["value"] == raw), None)
+        return {"type": kind, "selected_option": option}
+    return {"type": kind, "value": raw}
