@@ -53,7 +53,6 @@ def create_app(
 ) -> AsyncApp:
     """The Bolt AsyncApp with PTM's listeners; tests pass process_before_response=True."""
     app = AsyncApp(
-        token=settings.bot_token.get_secret_value(),
         signing_secret=settings.signing_secret.get_secret_value() if settings.signing_secret else "",
         client=deps.slack.client,
         process_before_response=process_before_response,

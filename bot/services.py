@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -97,9 +98,9 @@ async def change(
     source: Source,
 ) -> tuple[Deal, bool]:
     """Apply `plan` with compare-and-swap, re-planning on fresh state when another change won."""
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         async with ctx.uow() as uow:
-            deal = await uow.deals.get(deal_id)
+            deal = await uow.deals.get(deal_id, for_update=True)
             if deal is None:
                 raise NotFound(f"Deal {deal_id} no longer exists.")
             require_change_right(deal, caller.actor, ctx.admins)
@@ -112,7 +113,8 @@ async def change(
                 await uow.commit()
                 assert fresh is not None
                 return fresh, True
-        await asyncio.sleep(0)
+        # Lost the race (the row lock makes this rare): back off a little, with jitter.
+        await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
     raise Conflict(
         "The deal is changing fast and your change did not get in. Nothing was changed; "
         "the card shows the current state — try again.",

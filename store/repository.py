@@ -106,8 +106,15 @@ class DealRepository:
         await self.session.flush()
         return row.id
 
-    async def get(self, deal_id: int) -> Deal | None:
-        row = await self.session.get(DealRow, deal_id, populate_existing=True)
+    async def get(self, deal_id: int, *, for_update: bool = False) -> Deal | None:
+        """The deal aggregate; `for_update` locks its row until commit (PostgreSQL), so
+        concurrent changes queue instead of losing their compare-and-swap and retrying."""
+        query = sa.select(DealRow).where(DealRow.id == deal_id)  # type: ignore[arg-type]
+        if for_update:
+            query = query.with_for_update()
+        row = (
+            await self.session.scalars(query.execution_options(populate_existing=True))
+        ).first()
         if row is None:
             return None
         trio = (
