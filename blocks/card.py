@@ -39,7 +39,9 @@ def card_fallback(card: CardView) -> str:
 
 
 def _account_line(card: CardView) -> str:
-    account = f"*{kit.user_text(card.account, 200)}*" if card.account else "_No account yet (Edit deal)_"
+    account = (
+        f"*{kit.user_text(card.account, 200)}*" if card.account else "_No account yet (Edit deal)_"
+    )
     closed = {"won": "  :trophy: *Won*", "lost": "  *Lost*"}.get(card.status, "")
     return f"{account}{closed}"
 
@@ -79,11 +81,15 @@ def _step_text(step: StepView | None) -> str:
     role = f" ({step.owner_role})" if step.owner_role else ""
     due = f" · due {step.due.isoformat()}" if step.due else ""
     late = " · :warning: *overdue*" if step.overdue else ""
-    return f"*Next step*: {kit.user_text(step.text, STEP_TEXT_LIMIT)}\nOwner {owner}{role}{due}{late}"
+    return (
+        f"*Next step*: {kit.user_text(step.text, STEP_TEXT_LIMIT)}\nOwner {owner}{role}{due}{late}"
+    )
 
 
 def _cosell_text(cosell: tuple[tuple[str, bool], ...]) -> str:
-    marks = [f"{':white_check_mark:' if done else ':white_circle:'} {name}" for name, done in cosell]
+    marks = [
+        f"{':white_check_mark:' if done else ':white_circle:'} {name}" for name, done in cosell
+    ]
     return "Co-sell: " + "  →  ".join(marks)
 
 

@@ -29,12 +29,21 @@ def truncate(text: str, limit: int) -> str:
 
 
 def user_text(text: str, limit: int) -> str:
-    """User text made safe for mrkdwn and bounded; cut before escaping so no entity is split."""
-    out = escape(truncate(text, limit))
-    while len(out) > limit:
-        limit -= 10
-        out = escape(truncate(text, limit))
-    return out
+    """User text made safe for mrkdwn and at most `limit` characters once escaped.
+
+    Cut before escaping, by escaped length, so no `&amp;` entity is ever split in two.
+    """
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    out, used = [], 0
+    for char in text:
+        piece = escape(char)
+        if used + len(piece) > limit - 1:
+            break
+        out.append(piece)
+        used += len(piece)
+    return "".join(out).rstrip() + "…"
 
 
 def mention(user_id: str | None) -> str:
@@ -77,7 +86,11 @@ def divider() -> Block:
 
 
 def button(text: str, action_id: str, *, value: str = "", style: str | None = None) -> Block:
-    element: Block = {"type": "button", "text": plain(text, BUTTON_TEXT_LIMIT), "action_id": action_id}
+    element: Block = {
+        "type": "button",
+        "text": plain(text, BUTTON_TEXT_LIMIT),
+        "action_id": action_id,
+    }
     if value:
         element["value"] = value
     if style:

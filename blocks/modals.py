@@ -14,7 +14,9 @@ ATTRIBUTIONS = ("sourced", "co-sell", "influenced")
 STAGES = ("Qualify", "Discover", "Validate", "Propose", "Negotiate")
 
 
-def _modal(callback: Callback, title: str, submit: str, blocks: list[Any], meta: str) -> dict[str, Any]:
+def _modal(
+    callback: Callback, title: str, submit: str, blocks: list[Any], meta: str
+) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": callback,
@@ -27,8 +29,14 @@ def _modal(callback: Callback, title: str, submit: str, blocks: list[Any], meta:
 
 
 def _text_input(
-    field: Field, label: str, *, initial: str = "", max_length: int = 200, optional: bool = False,
-    multiline: bool = False, hint: str | None = None,
+    field: Field,
+    label: str,
+    *,
+    initial: str = "",
+    max_length: int = 200,
+    optional: bool = False,
+    multiline: bool = False,
+    hint: str | None = None,
 ) -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "plain_text_input",
@@ -39,7 +47,10 @@ def _text_input(
     if initial:
         element["initial_value"] = initial[:max_length]
     block: dict[str, Any] = {
-        "type": "input", "block_id": field, "label": kit.plain(label, 2000), "element": element,
+        "type": "input",
+        "block_id": field,
+        "label": kit.plain(label, 2000),
+        "element": element,
         "optional": optional,
     }
     if hint:
@@ -51,12 +62,23 @@ def _date_input(field: Field, label: str, initial: date | None) -> dict[str, Any
     element: dict[str, Any] = {"type": "datepicker", "action_id": INPUT_ACTION}
     if initial:
         element["initial_date"] = initial.isoformat()
-    return {"type": "input", "block_id": field, "label": kit.plain(label), "element": element,
-            "optional": True}
+    return {
+        "type": "input",
+        "block_id": field,
+        "label": kit.plain(label),
+        "element": element,
+        "optional": True,
+    }
 
 
-def _select(field: Field, label: str, options: list[tuple[str, str]], initial: str | None,
-            *, optional: bool = True) -> dict[str, Any]:
+def _select(
+    field: Field,
+    label: str,
+    options: list[tuple[str, str]],
+    initial: str | None,
+    *,
+    optional: bool = True,
+) -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "static_select",
         "action_id": INPUT_ACTION,
@@ -66,34 +88,63 @@ def _select(field: Field, label: str, options: list[tuple[str, str]], initial: s
     chosen = [o for o in element["options"] if o["value"] == initial]
     if chosen:
         element["initial_option"] = chosen[0]
-    return {"type": "input", "block_id": field, "label": kit.plain(label), "element": element,
-            "optional": optional}
+    return {
+        "type": "input",
+        "block_id": field,
+        "label": kit.plain(label),
+        "element": element,
+        "optional": optional,
+    }
 
 
 def _deal_fields(form: EditForm | None) -> list[dict[str, Any]]:
     return [
         _text_input(Field.NAME, "Deal name", initial=form.name if form else ""),
         _text_input(Field.ACCOUNT, "Account", initial=form.account if form else "", optional=True),
-        _text_input(Field.AMOUNT, "Amount", initial=form.amount if form else "", max_length=20,
-                    optional=True, hint="Digits only, e.g. 120000 or 120000.50"),
-        _text_input(Field.CURRENCY, "Currency", initial=form.currency if form else "USD",
-                    max_length=3, optional=True, hint="3-letter code, e.g. USD, EUR"),
+        _text_input(
+            Field.AMOUNT,
+            "Amount",
+            initial=form.amount if form else "",
+            max_length=20,
+            optional=True,
+            hint="Digits only, e.g. 120000 or 120000.50",
+        ),
+        _text_input(
+            Field.CURRENCY,
+            "Currency",
+            initial=form.currency if form else "USD",
+            max_length=3,
+            optional=True,
+            hint="3-letter code, e.g. USD, EUR",
+        ),
         _date_input(Field.CLOSE_DATE, "Expected close date", form.close_date if form else None),
-        _select(Field.ATTRIBUTION, "Attribution", [(a, a) for a in ATTRIBUTIONS],
-                form.attribution if form else None),
+        _select(
+            Field.ATTRIBUTION,
+            "Attribution",
+            [(a, a) for a in ATTRIBUTIONS],
+            form.attribution if form else None,
+        ),
     ]
 
 
 def build_new_deal_modal(channel_id: str | None) -> dict[str, Any]:
     blocks = _deal_fields(None)
-    blocks.insert(5, _select(Field.STAGE, "Stage", [(s, s) for s in STAGES], "Qualify",
-                             optional=False))
-    return _modal(Callback.NEW_DEAL, "New deal", "Create", blocks,
-                  NewDealMeta(channel=channel_id).encode(3000))
+    blocks.insert(
+        5, _select(Field.STAGE, "Stage", [(s, s) for s in STAGES], "Qualify", optional=False)
+    )
+    return _modal(
+        Callback.NEW_DEAL,
+        "New deal",
+        "Create",
+        blocks,
+        NewDealMeta(channel=channel_id).encode(3000),
+    )
 
 
 def build_edit_deal_modal(form: EditForm, channel_id: str | None) -> dict[str, Any]:
-    meta = EditDealMeta(d=form.deal_id, v=form.version, channel=channel_id, original=edit_original(form))
+    meta = EditDealMeta(
+        d=form.deal_id, v=form.version, channel=channel_id, original=edit_original(form)
+    )
     blocks = [kit.context(f"Editing {form.key} as of v{form.version}")] + _deal_fields(form)
     return _modal(Callback.EDIT_DEAL, f"Edit {form.key}", "Save", blocks, meta.encode(3000))
 
@@ -115,10 +166,16 @@ def build_next_step_modal(form: NextStepForm, channel_id: str | None) -> dict[st
         (f"{role} ({'named' if user else 'not named yet'})", role) for role, user in form.roles
     ]
     blocks = [
-        kit.context(f"Next step for {form.key}. One open step at a time: this replaces the "
-                    "current one."),
-        _text_input(Field.STEP_TEXT, "What needs to happen", initial=form.text, max_length=500,
-                    multiline=True),
+        kit.context(
+            f"Next step for {form.key}. One open step at a time: this replaces the current one."
+        ),
+        _text_input(
+            Field.STEP_TEXT,
+            "What needs to happen",
+            initial=form.text,
+            max_length=500,
+            multiline=True,
+        ),
         _select(Field.STEP_OWNER, "Owner (role)", owners, form.owner_role),
         _date_input(Field.STEP_DUE, "Due date", form.due),
     ]

@@ -8,16 +8,20 @@ from blocks import kit
 from bot.domain import USER_ID_RE
 from bot.viewmodels import DealLine
 
-HELP = """*PTM keeps one deal card that seller, alliance manager and partner rep share.*
+HELP = (  # one line per command; mrkdwn, so backticks show commands as code
+    """*PTM keeps one deal card that seller, alliance manager and partner rep share.*
 `/ptm new Acme expansion` — create a deal; this channel becomes its deal room (no name: a form)
 `/ptm trio @seller @alliance @partner` — name the trio (or `/ptm trio partner @user`)
-`/ptm stage Propose` — move the deal (stages: Qualify, Discover, Validate, Propose, Negotiate, Closed Won, Closed Lost; a unique prefix works)
-`/ptm next send the security questionnaire partner by 2026-12-01` — set the next step (owner: `@user` or a role; without one the stage's default role owns it)
+`/ptm stage Propose` — move the deal (Qualify, Discover, Validate, Propose, Negotiate,\
+ Closed Won, Closed Lost; a unique prefix works)
+`/ptm next send the security questionnaire partner by 2026-12-01` — set the next step\
+ (owner: `@user` or a role; without one, the stage's default role owns it)
 `/ptm done` — complete the open next step
 `/ptm card` — post another copy of the card here (every copy stays in step)
 `/ptm list` — your open deals and their next steps
 Outside a deal room, name the deal by key: `/ptm stage PTM-12 Validate`.
 Partner reps can use every button on the card."""
+)
 
 
 def build_help() -> dict[str, Any]:
@@ -41,7 +45,9 @@ def build_deal_list(lines: tuple[DealLine, ...], *, limit: int = 40) -> dict[str
             step = f"Next: {kit.user_text(line.next_step, 300)} — {owner}{due}{late}"
         else:
             step = "_No next step — set one._"
-        blocks.append(kit.section(f"*{line.key}* {kit.user_text(line.name, 150)} · {line.stage}\n{step}"))
+        blocks.append(
+            kit.section(f"*{line.key}* {kit.user_text(line.name, 150)} · {line.stage}\n{step}")
+        )
     if len(lines) > limit:
         blocks.append(kit.context(f"…and {len(lines) - limit} more."))
     return {"text": f"Your open deals ({len(lines)})", "blocks": blocks[: kit.MESSAGE_BLOCK_LIMIT]}
@@ -53,7 +59,8 @@ def build_history(key: str, name: str, events: list[Any]) -> dict[str, Any]:
     for event in events:
         team = f" ({event.actor_team})" if event.actor_team else ""
         changes = "; ".join(
-            f"{field}: {_shown(field, old)} → {_shown(field, new)}" for field, (old, new) in event.changes.items()
+            f"{field}: {_shown(field, old)} → {_shown(field, new)}"
+            for field, (old, new) in event.changes.items()
         )
         lines.append(
             f"v{event.version} · {kit.mention(event.actor)}{team} via {event.source} "

@@ -33,7 +33,9 @@ class CardSyncer:
     while a pass is waiting are served by the next single pass (coalescing a burst).
     """
 
-    def __init__(self, gateway: SlackGateway, *, load: Loader, rendered: Marker, gone: Marker) -> None:
+    def __init__(
+        self, gateway: SlackGateway, *, load: Loader, rendered: Marker, gone: Marker
+    ) -> None:
         self.gateway = gateway
         self._load = load
         self._rendered = rendered

@@ -48,8 +48,10 @@ async def serve(settings: Settings) -> None:
 
 def run_bot() -> int:
     """Entry point of `python app.py` / `ptm serve`: one clear line on bad configuration."""
-    logging.basicConfig(level=os.environ.get("PTM_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("PTM_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         settings = load_settings(os.environ)
     except ConfigError as err:
@@ -60,7 +62,9 @@ def run_bot() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ptm", description="PTM: partner co-sell deal cards in Slack.")
+    parser = argparse.ArgumentParser(
+        prog="ptm", description="PTM: partner co-sell deal cards in Slack."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the bot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set)")
     args = parser.parse_args(argv)

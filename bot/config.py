@@ -45,6 +45,7 @@ class Settings:
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Read and validate every setting; raise ConfigError naming the first bad variable."""
+    bot_token = _bot_token(env)
     app_token = _optional(env, "SLACK_APP_TOKEN")
     if app_token is not None and not app_token.startswith("xapp-"):
         raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
@@ -54,7 +55,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
         )
     return Settings(
-        bot_token=SecretStr(_bot_token(env)),
+        bot_token=SecretStr(bot_token),
         signing_secret=SecretStr(signing) if signing else None,
         app_token=SecretStr(app_token) if app_token else None,
         slack_api_url=_api_url(env),

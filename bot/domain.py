@@ -269,7 +269,9 @@ def parse_amount(text: str) -> Decimal | None:
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise BadInput(f"“{esc(text)}” is not an amount. Use digits, e.g. 120000 or 120000.50.") from None
+        raise BadInput(
+            f"“{esc(text)}” is not an amount. Use digits, e.g. 120000 or 120000.50."
+        ) from None
     if not value.is_finite() or value < 0 or value >= MAX_AMOUNT:
         raise BadInput("The amount must be a positive number below 1,000,000,000,000.")
     return value.quantize(Decimal("0.01"))

@@ -48,12 +48,17 @@ def build_deps(settings: Settings, engine: AsyncEngine, *, clock: Clock) -> Deps
 
 
 def create_app(
-    settings: Settings, deps: Deps, *, process_before_response: bool = False,
+    settings: Settings,
+    deps: Deps,
+    *,
+    process_before_response: bool = False,
     raise_error_for_unhandled_request: bool = False,
 ) -> AsyncApp:
     """The Bolt AsyncApp with PTM's listeners; tests pass process_before_response=True."""
     app = AsyncApp(
-        signing_secret=settings.signing_secret.get_secret_value() if settings.signing_secret else "",
+        signing_secret=settings.signing_secret.get_secret_value()
+        if settings.signing_secret
+        else "",
         client=deps.slack.client,
         process_before_response=process_before_response,
         raise_error_for_unhandled_request=raise_error_for_unhandled_request,
@@ -64,7 +69,10 @@ def create_app(
 
 
 async def build_runtime(
-    settings: Settings, *, clock: Clock | None = None, process_before_response: bool = False,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    process_before_response: bool = False,
     raise_error_for_unhandled_request: bool = False,
 ) -> Runtime:
     """Connect the database (creating the schema if absent) and build the app."""
@@ -72,7 +80,9 @@ async def build_runtime(
     await create_schema(engine)
     deps = build_deps(settings, engine, clock=clock or SystemClock())
     app = create_app(
-        settings, deps, process_before_response=process_before_response,
+        settings,
+        deps,
+        process_before_response=process_before_response,
         raise_error_for_unhandled_request=raise_error_for_unhandled_request,
     )
     return Runtime(app=app, deps=deps, engine=engine)

@@ -26,8 +26,8 @@ from bot.domain import (
     Stage,
     TrioMember,
     clean_text,
-    esc,
     complete_next_step,
+    esc,
     require_change_right,
     set_next_step,
     set_trio,
@@ -77,7 +77,10 @@ async def resolve_deal(uow: UnitOfWork, *, number: int | None, caller: Caller) -
     if deal is not None:
         return deal
     mine = await uow.deals.list_for_user(caller.actor.user_id, limit=10)
-    yours = ", ".join(f"{d.key} ({esc(d.name, 40)})" for d in mine) or "none yet — start one with `/ptm new`"
+    yours = (
+        ", ".join(f"{d.key} ({esc(d.name, 40)})" for d in mine)
+        or "none yet — start one with `/ptm new`"
+    )
     if number is not None:
         raise NotFound(f"There is no deal PTM-{number}. Your open deals: {yours}.")
     raise NoDealHere(
@@ -176,7 +179,9 @@ async def run_intent(ctx: Ctx, caller: Caller, parsed: intents.Parsed) -> Reply:
         deal = await resolve_deal(uow, number=parsed.deal_number, caller=caller)
     if isinstance(intent, intents.PostCard):
         return Reply(
-            text=f"Posted {deal.key} here.", deal_id=deal.id, card=card_view(deal, ctx.today()),
+            text=f"Posted {deal.key} here.",
+            deal_id=deal.id,
+            card=card_view(deal, ctx.today()),
             post_card=True,
         )
     if isinstance(intent, intents.SetTrio):
@@ -185,8 +190,14 @@ async def run_intent(ctx: Ctx, caller: Caller, parsed: intents.Parsed) -> Reply:
         return await move_stage(ctx, caller, deal.id, intent.stage, source=Source.COMMAND)
     if isinstance(intent, intents.SetNext):
         return await set_next(
-            ctx, caller, deal.id, intent.text, role=intent.role, user_id=intent.user_id,
-            due=intent.due, source=Source.COMMAND,
+            ctx,
+            caller,
+            deal.id,
+            intent.text,
+            role=intent.role,
+            user_id=intent.user_id,
+            due=intent.due,
+            source=Source.COMMAND,
         )
     if isinstance(intent, intents.Done):
         return await complete_step(ctx, caller, deal.id, step_id=None, source=Source.COMMAND)
@@ -198,8 +209,11 @@ async def name_trio(ctx: Ctx, caller: Caller, deal_id: int, members: Mapping[Rol
     teams = await asyncio.gather(*(ctx.team_of(uid) for uid in members.values()))
     named = {
         role: TrioMember(
-            role=role, user_id=uid, team_id=team,
-            is_external=team is not None and caller.home_team is not None
+            role=role,
+            user_id=uid,
+            team_id=team,
+            is_external=team is not None
+            and caller.home_team is not None
             and team != caller.home_team,
         )
         for (role, uid), team in zip(members.items(), teams, strict=True)
@@ -215,7 +229,9 @@ async def name_trio(ctx: Ctx, caller: Caller, deal_id: int, members: Mapping[Rol
 async def move_stage(
     ctx: Ctx, caller: Caller, deal_id: int, stage: Stage, *, source: Source
 ) -> Reply:
-    deal, changed = await change(ctx, caller, deal_id, lambda d: stage_rule(d, stage), source=source)
+    deal, changed = await change(
+        ctx, caller, deal_id, lambda d: stage_rule(d, stage), source=source
+    )
     text = (
         f"{deal.key} moved to *{stage.value}* (v{deal.version})."
         if changed
@@ -245,7 +261,9 @@ async def set_next(
     assert step is not None
     owner = f"<@{step.owner_user}>" if step.owner_user else f"the {step.owner_role} (not named yet)"
     when = f" by {step.due}" if step.due else ""
-    return _changed(ctx, deal, changed, f"Next step on {deal.key} for {owner}{when}: {esc(step.text, 500)}")
+    return _changed(
+        ctx, deal, changed, f"Next step on {deal.key} for {owner}{when}: {esc(step.text, 500)}"
+    )
 
 
 async def complete_step(
@@ -295,7 +313,9 @@ async def edit_deal(
     mine = {k: v for k, v in submitted.items() if original.get(k) != v}
 
     def plan(deal: Deal) -> Mutation:
-        clashes = [k for k in mine if getattr(deal, k) != original.get(k) and getattr(deal, k) != mine[k]]
+        clashes = [
+            k for k in mine if getattr(deal, k) != original.get(k) and getattr(deal, k) != mine[k]
+        ]
         if clashes:
             raise Conflict(
                 f"While you were editing, someone else changed {', '.join(clashes)} on "
@@ -317,7 +337,9 @@ async def list_deals(ctx: Ctx, caller: Caller) -> Reply:
     async with ctx.uow() as uow:
         deals = await uow.deals.list_for_user(caller.actor.user_id)
     today = ctx.today()
-    return Reply(text="Your open deals", kind="list", lines=tuple(deal_line(d, today) for d in deals))
+    return Reply(
+        text="Your open deals", kind="list", lines=tuple(deal_line(d, today) for d in deals)
+    )
 
 
 async def load_deal(ctx: Ctx, deal_id: int) -> Deal:
@@ -338,7 +360,11 @@ async def record_copy(
     """Track a posted card message; returns the deal's current version (newer = re-sync)."""
     async with ctx.uow() as uow:
         await uow.copies.add(
-            deal_id=deal_id, channel_id=channel_id, ts=ts, version=version, actor=actor,
+            deal_id=deal_id,
+            channel_id=channel_id,
+            ts=ts,
+            version=version,
+            actor=actor,
             now=ctx.now(),
         )
         deal = await uow.deals.get(deal_id)

@@ -18,7 +18,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 log = logging.getLogger(__name__)
 
 # Errors after which a card message can never be updated again: stop tracking it.
-GONE_ERRORS = frozenset({"message_not_found", "channel_not_found", "is_archived", "cant_update_message"})
+GONE_ERRORS = frozenset(
+    {"message_not_found", "channel_not_found", "is_archived", "cant_update_message"}
+)
 TEAM_CACHE_SECONDS = 3600.0
 
 
@@ -49,8 +51,12 @@ class SlackGateway:
         self.client = client
         self._teams: dict[str, tuple[float, str | None]] = {}
 
-    async def post(self, channel: str, message: dict[str, Any], *, thread_ts: str | None = None) -> str:
-        response = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
+    async def post(
+        self, channel: str, message: dict[str, Any], *, thread_ts: str | None = None
+    ) -> str:
+        response = await self.client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, **message
+        )
         return str(response["ts"])
 
     async def update(self, channel: str, ts: str, message: dict[str, Any]) -> UpdateResult:

@@ -28,21 +28,35 @@ def register(app: AsyncApp) -> None:
 
 async def handle_card_stage(ack: Any, body: dict[str, Any], context: Any) -> None:
     await ack()
-    await _run(context, body, lambda d, c, ref: services.move_stage(
-        d.ctx, c, ref.d, parse_stage(action_value(body)), source=Source.BUTTON))
+    await _run(
+        context,
+        body,
+        lambda d, c, ref: services.move_stage(
+            d.ctx, c, ref.d, parse_stage(action_value(body)), source=Source.BUTTON
+        ),
+    )
 
 
 async def handle_card_step_done(ack: Any, body: dict[str, Any], context: Any) -> None:
     await ack()
     step_id = int(action_value(body)) if action_value(body).isdigit() else -1
-    await _run(context, body, lambda d, c, ref: services.complete_step(
-        d.ctx, c, ref.d, step_id=step_id, source=Source.BUTTON))
+    await _run(
+        context,
+        body,
+        lambda d, c, ref: services.complete_step(
+            d.ctx, c, ref.d, step_id=step_id, source=Source.BUTTON
+        ),
+    )
 
 
 async def handle_card_synced(ack: Any, body: dict[str, Any], context: Any) -> None:
     await ack()
-    await _run(context, body, lambda d, c, ref: services.mark_synced(d.ctx, c, ref.d, ref.v),
-               always_tell=True)
+    await _run(
+        context,
+        body,
+        lambda d, c, ref: services.mark_synced(d.ctx, c, ref.d, ref.v),
+        always_tell=True,
+    )
 
 
 async def handle_card_step_set(ack: Any, body: dict[str, Any], context: Any) -> None:
@@ -73,7 +87,9 @@ async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None
     await deps.slack.open_modal(body["trigger_id"], build_edit_deal_modal(form, caller.channel_id))
 
 
-async def _run(context: Any, body: dict[str, Any], use_case: Any, *, always_tell: bool = False) -> None:
+async def _run(
+    context: Any, body: dict[str, Any], use_case: Any, *, always_tell: bool = False
+) -> None:
     """Run a card use case; errors and (optionally) results go to the clicker only."""
     deps, caller = deps_of(context), caller_from_interaction(body, context)
     try:

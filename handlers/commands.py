@@ -31,7 +31,9 @@ async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, re
             return
         if isinstance(parsed.intent, intents.NewDeal) and parsed.intent.name is None:
             await ack()
-            await deps.slack.open_modal(command["trigger_id"], build_new_deal_modal(caller.channel_id))
+            await deps.slack.open_modal(
+                command["trigger_id"], build_new_deal_modal(caller.channel_id)
+            )
             return
         reply = await services.run_intent(deps.ctx, caller, parsed)
     except DomainError as err:
@@ -40,7 +42,9 @@ async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, re
             await deps.cards.sync(err.deal_id)
         return
     await ack(**_render(reply))
-    problem = await publish(deps, reply, channel_id=caller.channel_id, actor_id=caller.actor.user_id)
+    problem = await publish(
+        deps, reply, channel_id=caller.channel_id, actor_id=caller.actor.user_id
+    )
     if problem:
         await respond(response_type="ephemeral", replace_original=False, **build_notice(problem))
 

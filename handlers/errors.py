@@ -1,4 +1,4 @@
-"""The one error path for anything a listener did not expect: log with a reference, tell the user."""
+"""The one error path for what no listener expected: log it with a reference, tell the user."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ def register(app: AsyncApp) -> None:
 async def handle_unexpected_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
     ref = uuid.uuid4().hex[:8]
     log.error(
-        "unexpected error (ref %s) on %s", ref, body.get("type") or body.get("command"),
+        "unexpected error (ref %s) on %s",
+        ref,
+        body.get("type") or body.get("command"),
         exc_info=error,
     )
     if respond is not None and body.get("response_url"):

@@ -18,11 +18,17 @@ def caller_from_command(command: dict[str, Any], context: Any) -> Caller:
     )
 
 
-def caller_from_interaction(body: dict[str, Any], context: Any, channel_id: str | None = None) -> Caller:
+def caller_from_interaction(
+    body: dict[str, Any], context: Any, channel_id: str | None = None
+) -> Caller:
     """block_actions / view_submission: `user.team_id` is the clicker's own org."""
     user = body.get("user", {})
     team = user.get("team_id") or body.get("team", {}).get("id")
-    channel = channel_id or (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    channel = (
+        channel_id
+        or (body.get("channel") or {}).get("id")
+        or (body.get("container") or {}).get("channel_id")
+    )
     return Caller(
         actor=Actor(user_id=user["id"], team_id=team),
         channel_id=channel,

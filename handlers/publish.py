@@ -13,9 +13,10 @@ from bot.viewmodels import Reply
 
 log = logging.getLogger(__name__)
 
+INVITE_ME = "Invite me with `/invite @PTM`, then run `/ptm card`."
 CANNOT_POST = {
-    "not_in_channel": "I am not in this channel yet. Invite me with `/invite @PTM`, then run `/ptm card`.",
-    "channel_not_found": "I cannot see this channel. Invite me with `/invite @PTM`, then run `/ptm card`.",
+    "not_in_channel": f"I am not in this channel yet. {INVITE_ME}",
+    "channel_not_found": f"I cannot see this channel. {INVITE_ME}",
     "is_archived": "This channel is archived, so I cannot post the card here.",
 }
 
@@ -40,7 +41,9 @@ async def _post_copy(
     except SlackApiError as err:
         code = err.response.get("error", "")
         log.info("could not post card of deal %s in %s: %s", reply.deal_id, channel_id, code)
-        return CANNOT_POST.get(code, f"I could not post the card here (Slack said `{code}`)."), False
+        return CANNOT_POST.get(
+            code, f"I could not post the card here (Slack said `{code}`)."
+        ), False
     latest = await services.record_copy(
         deps.ctx, reply.deal_id, channel_id, ts, version=reply.card.version, actor=actor_id
     )

@@ -61,7 +61,9 @@ async def handle_edit_deal_submission(
         await ack(response_action="errors", errors=err.errors)
         return
     except Conflict as err:
-        await ack(response_action="errors", errors={f: err.message for f in err.fields or ("name",)})
+        await ack(
+            response_action="errors", errors=dict.fromkeys(err.fields or ("name",), err.message)
+        )
         return
     except DomainError as err:
         await ack()
@@ -81,9 +83,14 @@ async def handle_next_step_submission(
         form = forms.read_next_step(read_inputs(view), today=deps.ctx.today())
         role = form["step_owner"]
         reply = await services.set_next(
-            deps.ctx, caller, meta.d, str(form["step_text"]),
-            role=role if isinstance(role, Role) else None, user_id=None,
-            due=form["step_due"], source=Source.MODAL,  # type: ignore[arg-type]
+            deps.ctx,
+            caller,
+            meta.d,
+            str(form["step_text"]),
+            role=role if isinstance(role, Role) else None,
+            user_id=None,
+            due=form["step_due"],
+            source=Source.MODAL,  # type: ignore[arg-type]
         )
     except forms.FormErrors as err:
         await ack(response_action="errors", errors=err.errors)
@@ -96,7 +103,9 @@ async def handle_next_step_submission(
 
 
 async def _finish(deps: Deps, caller: Caller, reply: Reply) -> None:
-    problem = await publish(deps, reply, channel_id=caller.channel_id, actor_id=caller.actor.user_id)
+    problem = await publish(
+        deps, reply, channel_id=caller.channel_id, actor_id=caller.actor.user_id
+    )
     if problem:
         await _tell(deps, caller, problem)
 

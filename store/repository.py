@@ -112,9 +112,7 @@ class DealRepository:
         query = sa.select(DealRow).where(DealRow.id == deal_id)  # type: ignore[arg-type]
         if for_update:
             query = query.with_for_update()
-        row = (
-            await self.session.scalars(query.execution_options(populate_existing=True))
-        ).first()
+        row = (await self.session.scalars(query.execution_options(populate_existing=True))).first()
         if row is None:
             return None
         trio = (
@@ -338,7 +336,9 @@ class CardCopyRepository:
     async def list_for_deal(self, deal_id: int) -> list[CardCopy]:
         rows = (
             await self.session.scalars(
-                sa.select(CardCopyRow).where(CardCopyRow.deal_id == deal_id).order_by(CardCopyRow.id)  # type: ignore[arg-type]
+                sa.select(CardCopyRow)
+                .where(CardCopyRow.deal_id == deal_id)
+                .order_by(CardCopyRow.id)  # type: ignore[arg-type]
             )
         ).all()
         return [_to_copy(r) for r in rows]
@@ -444,4 +444,6 @@ def _to_deal(row: DealRow, trio: Sequence[TrioMemberRow], step: NextStepRow | No
 
 def _to_copy(row: CardCopyRow) -> CardCopy:
     assert row.id is not None
-    return CardCopy(row.id, row.deal_id, row.channel_id, row.ts, row.is_shared, row.rendered_version)
+    return CardCopy(
+        row.id, row.deal_id, row.channel_id, row.ts, row.is_shared, row.rendered_version
+    )

@@ -118,8 +118,14 @@ class FakeSlack:
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
-            return {"ok": True, "team_id": OUR_TEAM, "team": "Ours", "user_id": BOT_USER,
-                    "bot_id": "BPTM", "url": "https://ours.slack.com/"}
+            return {
+                "ok": True,
+                "team_id": OUR_TEAM,
+                "team": "Ours",
+                "user_id": BOT_USER,
+                "bot_id": "BPTM",
+                "url": "https://ours.slack.com/",
+            }
         if method == "chat.postMessage":
             channel = p["channel"]
             if channel in self.cannot_post:

@@ -28,8 +28,11 @@ async def deal(bot: RunningBot) -> RunningBot:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("stage Prospecting", "is not a stage. Stages are: Qualify, Discover, Validate, Propose, "
-                              "Negotiate, Closed Won, Closed Lost"),
+        (
+            "stage Prospecting",
+            "is not a stage. Stages are: Qualify, Discover, Validate, Propose, "
+            "Negotiate, Closed Won, Closed Lost",
+        ),
         ("stage closed", "could be Closed Won or Closed Lost"),
         ("stage", "Which stage?"),
         ("next call them by 2026-13-45", "is not a real calendar day. Use YYYY-MM-DD"),
@@ -71,15 +74,25 @@ async def test_no_deal_in_channel_lists_callers_deals(deal: RunningBot) -> None:
 async def test_outsider_is_told_who_can_change(deal: RunningBot) -> None:
     before = await snapshot(deal)
     _, body = await deal.slack.command("stage Propose", user="UOUTSIDER")
-    assert "Only the trio of PTM-1 (seller <@USELLER>, alliance <@UALLY>, partner <@UPARTNER>)" in body["text"]
+    assert (
+        "Only the trio of PTM-1 (seller <@USELLER>, alliance <@UALLY>, partner <@UPARTNER>)"
+        in body["text"]
+    )
     assert await snapshot(deal) == before
 
 
 async def test_outsider_click_is_refused_ephemerally(deal: RunningBot) -> None:
     ts = deal.posted_cards()[0][1]
     before = await snapshot(deal)
-    await deal.slack.click(deal.card("CROOM", ts), "ptm_card_stage", channel="CROOM", ts=ts,
-                           option="Propose", user="UOUTSIDER", user_team="TOTHER")
+    await deal.slack.click(
+        deal.card("CROOM", ts),
+        "ptm_card_stage",
+        channel="CROOM",
+        ts=ts,
+        option="Propose",
+        user="UOUTSIDER",
+        user_team="TOTHER",
+    )
     [ephemeral] = deal.fake.of("chat.postEphemeral")
     assert ephemeral["user"] == "UOUTSIDER" and "Only the trio of PTM-1" in ephemeral["text"]
     assert await snapshot(deal) == before
@@ -104,7 +117,9 @@ async def test_hostile_text_cannot_forge_mentions_or_links(deal: RunningBot) -> 
     ts = deal.posted_cards()[0][1]
     blocks = str(deal.card("CROOM", ts)["blocks"])
     assert "<!channel>" not in blocks and "<https://evil" not in blocks
-    assert "&lt;!channel&gt; &lt;@UALLY&gt; &lt;https://evil.example|click&gt; &amp; *bold*" in blocks
+    assert (
+        "&lt;!channel&gt; &lt;@UALLY&gt; &lt;https://evil.example|click&gt; &amp; *bold*" in blocks
+    )
     assert "<!channel>" not in body["text"]
 
 

@@ -27,9 +27,9 @@ async def test_twenty_concurrent_next_steps(any_db_bot: RunningBot) -> None:
     [(version_before,)] = await bot.rows("SELECT version FROM deals")
 
     users = ["USELLER", "UALLY", "UPARTNER"]
-    answers = await asyncio.gather(*(
-        bot.slack.command(f"next step number {i}", user=users[i % 3]) for i in range(20)
-    ))
+    answers = await asyncio.gather(
+        *(bot.slack.command(f"next step number {i}", user=users[i % 3]) for i in range(20))
+    )
     assert all(status == 200 for status, _ in answers)
     texts = [body["text"] for _, body in answers]
     successes = [t for t in texts if t.startswith("Next step on PTM-1")]
@@ -40,7 +40,9 @@ async def test_twenty_concurrent_next_steps(any_db_bot: RunningBot) -> None:
     [(version_after,)] = await bot.rows("SELECT version FROM deals")
     assert version_after - version_before == len(successes)
     assert await bot.rows("SELECT count(*) FROM next_steps WHERE status = 'open'") == [(1,)]
-    events = await bot.rows("SELECT version FROM deal_events WHERE CAST(changes AS TEXT) LIKE '%next_step%'")
+    events = await bot.rows(
+        "SELECT version FROM deal_events WHERE CAST(changes AS TEXT) LIKE '%next_step%'"
+    )
     assert sorted(v for (v,) in events) == list(range(version_before + 1, version_after + 1))
 
     copies = bot.posted_cards()
@@ -61,12 +63,20 @@ async def test_concurrent_clicks_on_both_copies_converge(any_db_bot: RunningBot)
     await bot.slack.command("card PTM-1", channel="CSHARED")
     (c1, t1), (c2, t2) = bot.posted_cards()
     stages = ["Discover", "Validate", "Propose", "Negotiate"] * 3
-    await asyncio.gather(*(
-        bot.slack.click(bot.card(c, t), "ptm_card_stage", channel=c, ts=t, option=stage,
-                        user="USELLER" if i % 2 else "UPARTNER",
-                        user_team="T0URS" if i % 2 else "TPARTNER")
-        for i, (stage, (c, t)) in enumerate(zip(stages, [(c1, t1), (c2, t2)] * 6, strict=True))
-    ))
+    await asyncio.gather(
+        *(
+            bot.slack.click(
+                bot.card(c, t),
+                "ptm_card_stage",
+                channel=c,
+                ts=t,
+                option=stage,
+                user="USELLER" if i % 2 else "UPARTNER",
+                user_team="T0URS" if i % 2 else "TPARTNER",
+            )
+            for i, (stage, (c, t)) in enumerate(zip(stages, [(c1, t1), (c2, t2)] * 6, strict=True))
+        )
+    )
     [(version, stage)] = await bot.rows("SELECT version, stage FROM deals")
     for channel, ts in ((c1, t1), (c2, t2)):
         assert card_version(bot.card(channel, ts)) == version

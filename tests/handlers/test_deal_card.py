@@ -42,7 +42,9 @@ async def test_trio_updates_the_same_message_in_place(bot: RunningBot) -> None:
     text = card_text(bot.card("CROOM", ts))
     assert "Seller: <@USELLER>" in text and "Alliance: <@UALLY>" in text
     assert "Partner: <@UPARTNER> (partner org)" in text
-    members = await bot.rows("SELECT role, user_id, team_id, is_external FROM trio_members ORDER BY role")
+    members = await bot.rows(
+        "SELECT role, user_id, team_id, is_external FROM trio_members ORDER BY role"
+    )
     assert members == [
         ("alliance", "UALLY", "T0URS", False),
         ("partner", "UPARTNER", "TPARTNER", True),
@@ -108,7 +110,11 @@ async def test_next_step_by_command_with_default_owner_and_done_by_button(bot: R
     assert "Owner <@UPARTNER> (partner) · due 2026-12-01" in text
 
     status, _ = await bot.slack.click(
-        bot.card("CROOM", ts), "ptm_card_step_done", channel="CROOM", ts=ts, user="UPARTNER",
+        bot.card("CROOM", ts),
+        "ptm_card_step_done",
+        channel="CROOM",
+        ts=ts,
+        user="UPARTNER",
         user_team="TPARTNER",
     )
     assert status == 200
@@ -150,7 +156,11 @@ async def test_synced_marks_member_and_card(bot: RunningBot) -> None:
     await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
     ts = card_ts(bot, "CROOM")
     await bot.slack.click(
-        bot.card("CROOM", ts), "ptm_card_synced", channel="CROOM", ts=ts, user="UPARTNER",
+        bot.card("CROOM", ts),
+        "ptm_card_synced",
+        channel="CROOM",
+        ts=ts,
+        user="UPARTNER",
         user_team="TPARTNER",
     )
     [ephemeral] = bot.fake.of("chat.postEphemeral")
@@ -185,7 +195,9 @@ async def test_history_shows_who_changed_what(bot: RunningBot) -> None:
     await new_deal(bot)
     await bot.slack.command("stage discover")
     ts = card_ts(bot, "CROOM")
-    await bot.slack.click(bot.card("CROOM", ts), "ptm_card_more", channel="CROOM", ts=ts, option="history")
+    await bot.slack.click(
+        bot.card("CROOM", ts), "ptm_card_more", channel="CROOM", ts=ts, option="history"
+    )
     [ephemeral] = bot.fake.of("chat.postEphemeral")
     assert "stage: Qualify → Discover" in str(ephemeral["blocks"])
     assert "<@USELLER> (T0URS) via command" in str(ephemeral["blocks"])
@@ -211,7 +223,8 @@ async def test_done_clicked_on_a_stale_card_is_refused_and_card_refreshed(bot: R
     [ephemeral] = bot.fake.of("chat.postEphemeral")
     assert "changed since you looked: it is now “second step”" in ephemeral["text"]
     assert await bot.rows("SELECT text, status FROM next_steps ORDER BY id") == [
-        ("first step", "replaced"), ("second step", "open"),
+        ("first step", "replaced"),
+        ("second step", "open"),
     ]
     assert bot.fake.count("chat.update") == updates_before + 1
     assert "*Next step*: second step" in card_text(bot.card("CROOM", ts))

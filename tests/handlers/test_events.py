@@ -5,9 +5,18 @@ from __future__ import annotations
 from tests.support.harness import RunningBot
 
 
-def message(user: str, text: str = "hello", channel: str = "CROOM", **extra: object) -> dict[str, object]:
-    return {"type": "message", "channel": channel, "user": user, "text": text,
-            "ts": "1700000100.000100", "team": "T0URS", **extra}
+def message(
+    user: str, text: str = "hello", channel: str = "CROOM", **extra: object
+) -> dict[str, object]:
+    return {
+        "type": "message",
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "ts": "1700000100.000100",
+        "team": "T0URS",
+        **extra,
+    }
 
 
 async def test_trio_message_counts_as_activity_once_despite_retries(bot: RunningBot) -> None:

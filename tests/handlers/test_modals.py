@@ -24,12 +24,26 @@ async def test_new_without_name_opens_modal_and_submission_creates_deal(bot: Run
     [opened] = bot.fake.of("views.open")
     assert opened["trigger_id"].startswith("trigger-")
     view = last_view(bot)
-    assert {b["block_id"] for b in view["blocks"]} >= {"name", "account", "amount", "close_date", "stage"}
+    assert {b["block_id"] for b in view["blocks"]} >= {
+        "name",
+        "account",
+        "amount",
+        "close_date",
+        "stage",
+    }
 
-    status, body = await bot.slack.submit(view, {
-        "name": "Globex renewal", "account": "Globex", "amount": "250,000", "currency": "eur",
-        "close_date": "2027-01-15", "stage": "Discover", "attribution": "co-sell",
-    })
+    status, body = await bot.slack.submit(
+        view,
+        {
+            "name": "Globex renewal",
+            "account": "Globex",
+            "amount": "250,000",
+            "currency": "eur",
+            "close_date": "2027-01-15",
+            "stage": "Discover",
+            "attribution": "co-sell",
+        },
+    )
     assert status == 200 and not body, body
     [posted] = bot.fake.of("chat.postMessage")
     text = card_text(posted)
@@ -41,9 +55,15 @@ async def test_new_without_name_opens_modal_and_submission_creates_deal(bot: Run
 
 async def test_new_deal_modal_errors_stay_in_the_modal(bot: RunningBot) -> None:
     await bot.slack.command("new")
-    status, body = await bot.slack.submit(last_view(bot), {
-        "name": "  ", "amount": "lots", "currency": "euros", "stage": "Qualify",
-    })
+    status, body = await bot.slack.submit(
+        last_view(bot),
+        {
+            "name": "  ",
+            "amount": "lots",
+            "currency": "euros",
+            "stage": "Qualify",
+        },
+    )
     assert status == 200
     assert body["response_action"] == "errors"
     assert set(body["errors"]) == {"name", "amount", "currency"}
@@ -53,19 +73,32 @@ async def test_new_deal_modal_errors_stay_in_the_modal(bot: RunningBot) -> None:
 
 async def test_set_next_step_by_modal(bot: RunningBot) -> None:
     ts = await started_deal(bot)
-    await bot.slack.click(bot.card("CROOM", ts), "ptm_card_step_set", channel="CROOM", ts=ts,
-                          user="UPARTNER", user_team="TPARTNER")
+    await bot.slack.click(
+        bot.card("CROOM", ts),
+        "ptm_card_step_set",
+        channel="CROOM",
+        ts=ts,
+        user="UPARTNER",
+        user_team="TPARTNER",
+    )
     view = last_view(bot)
-    status, body = await bot.slack.submit(view, {
-        "step_text": "Send <!channel> the questionnaire", "step_owner": "partner",
-        "step_due": "2026-12-01",
-    }, user="UPARTNER", user_team="TPARTNER")
+    status, body = await bot.slack.submit(
+        view,
+        {
+            "step_text": "Send <!channel> the questionnaire",
+            "step_owner": "partner",
+            "step_due": "2026-12-01",
+        },
+        user="UPARTNER",
+        user_team="TPARTNER",
+    )
     assert status == 200 and not body, body
     text = card_text(bot.card("CROOM", ts))
     assert "Send &lt;!channel&gt; the questionnaire" in text
     assert "Owner <@UPARTNER> (partner) · due 2026-12-01" in text
-    assert (await bot.rows("SELECT source, actor_team FROM deal_events ORDER BY id DESC LIMIT 1")
-            == [("modal", "TPARTNER")])
+    assert await bot.rows(
+        "SELECT source, actor_team FROM deal_events ORDER BY id DESC LIMIT 1"
+    ) == [("modal", "TPARTNER")]
 
 
 async def test_next_step_modal_rejects_past_date_and_empty_text(bot: RunningBot) -> None:
@@ -79,14 +112,27 @@ async def test_next_step_modal_rejects_past_date_and_empty_text(bot: RunningBot)
 
 async def test_edit_deal_modal_saves_changed_fields(bot: RunningBot) -> None:
     ts = await started_deal(bot)
-    await bot.slack.click(bot.card("CROOM", ts), "ptm_card_more", channel="CROOM", ts=ts, option="edit")
+    await bot.slack.click(
+        bot.card("CROOM", ts), "ptm_card_more", channel="CROOM", ts=ts, option="edit"
+    )
     view = last_view(bot)
-    initial = {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"] if b["type"] == "input"}
+    initial = {
+        b["block_id"]: b["element"].get("initial_value")
+        for b in view["blocks"]
+        if b["type"] == "input"
+    }
     assert initial["name"] == "Acme expansion"
-    status, body = await bot.slack.submit(view, {
-        "name": "Acme expansion EMEA", "account": "Acme", "amount": "120000", "currency": "USD",
-        "close_date": "2027-03-31", "attribution": "sourced",
-    })
+    status, body = await bot.slack.submit(
+        view,
+        {
+            "name": "Acme expansion EMEA",
+            "account": "Acme",
+            "amount": "120000",
+            "currency": "USD",
+            "close_date": "2027-03-31",
+            "attribution": "sourced",
+        },
+    )
     assert status == 200 and not body, body
     text = card_text(bot.card("CROOM", ts))
     assert "Acme expansion EMEA" in text and "USD 120,000" in text and "sourced" in text
@@ -99,7 +145,9 @@ async def test_concurrent_edits_merge_or_conflict_never_overwrite(bot: RunningBo
     card = bot.card("CROOM", ts)
     await bot.slack.click(card, "ptm_card_more", channel="CROOM", ts=ts, option="edit")
     seller_view = last_view(bot)
-    await bot.slack.click(card, "ptm_card_more", channel="CROOM", ts=ts, option="edit", user="UALLY")
+    await bot.slack.click(
+        card, "ptm_card_more", channel="CROOM", ts=ts, option="edit", user="UALLY"
+    )
     ally_view = last_view(bot)
     base = {"name": "Acme expansion", "account": "", "amount": "", "currency": "USD"}
 
@@ -112,6 +160,9 @@ async def test_concurrent_edits_merge_or_conflict_never_overwrite(bot: RunningBo
     assert "Acme by seller" in text and "USD 5,000" in text
     # A third, stale edit of the same field is refused in the modal, and nothing changes.
     _, body = await bot.slack.submit(ally_view, {**base, "name": "Acme by ally"}, user="UALLY")
-    assert body["response_action"] == "errors" and "someone else changed name" in body["errors"]["name"]
+    assert (
+        body["response_action"] == "errors"
+        and "someone else changed name" in body["errors"]["name"]
+    )
     assert await bot.rows("SELECT name, version FROM deals") == [("Acme by seller", 4)]
     assert card_version(bot.card("CROOM", ts)) == 4

@@ -7,7 +7,9 @@ from tests.support.cards import card_stage
 from tests.support.harness import start_bot
 
 
-async def test_restart_keeps_updating_the_original_message(fake_slack: FakeSlack, sqlite_url: str) -> None:
+async def test_restart_keeps_updating_the_original_message(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
     first = await start_bot(fake_slack, sqlite_url)
     await first.slack.command("new Acme expansion")
     [(channel, ts)] = first.posted_cards()

@@ -26,8 +26,9 @@ async def test_signed_with_another_secret_is_rejected(bot: RunningBot) -> None:
 
     ts = str(int(time.time()))
     forged = SignatureVerifier("not-our-secret").generate_signature(timestamp=ts, body="x")
-    status, _ = await bot.slack.send("x", "application/x-www-form-urlencoded",
-                                     timestamp=int(ts), signature=forged)
+    status, _ = await bot.slack.send(
+        "x", "application/x-www-form-urlencoded", timestamp=int(ts), signature=forged
+    )
     assert status == 401
 
 

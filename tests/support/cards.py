@@ -34,5 +34,7 @@ def card_stage(message: dict[str, Any]) -> str:
 def has_control(message: dict[str, Any], action_id: str) -> bool:
     return any(
         e.get("action_id") == action_id
-        for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]
+        for b in message["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
     )

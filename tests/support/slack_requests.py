@@ -25,8 +25,13 @@ class Inbound:
         self._trigger = 0
 
     async def send(
-        self, body: str, content_type: str, *, timestamp: int | None = None,
-        signature: str | None = None, headers: dict[str, str] | None = None,
+        self,
+        body: str,
+        content_type: str,
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         ts = str(timestamp if timestamp is not None else int(time.time()))
         sig = signature or self.verifier.generate_signature(timestamp=ts, body=body)
@@ -49,14 +54,28 @@ class Inbound:
         return f"trigger-{self._trigger}"
 
     async def command(
-        self, text: str, *, user: str = "USELLER", channel: str = "CROOM", team: str = OUR_TEAM,
+        self,
+        text: str,
+        *,
+        user: str = "USELLER",
+        channel: str = "CROOM",
+        team: str = OUR_TEAM,
         **send_kw: Any,
     ) -> tuple[int, Any]:
         form = {
-            "token": "legacy", "team_id": team, "team_domain": "ours", "channel_id": channel,
-            "channel_name": "deal-room", "user_id": user, "user_name": user.lower(),
-            "command": "/ptm", "text": text, "api_app_id": "APTM", "is_enterprise_install": "false",
-            "response_url": self.response_url, "trigger_id": self._trigger_id(),
+            "token": "legacy",
+            "team_id": team,
+            "team_domain": "ours",
+            "channel_id": channel,
+            "channel_name": "deal-room",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/ptm",
+            "text": text,
+            "api_app_id": "APTM",
+            "is_enterprise_install": "false",
+            "response_url": self.response_url,
+            "trigger_id": self._trigger_id(),
         }
         return await self.send(urlencode(form), "application/x-www-form-urlencoded", **send_kw)
 
@@ -65,14 +84,23 @@ class Inbound:
         return await self.send(body, "application/x-www-form-urlencoded", **send_kw)
 
     async def click(
-        self, message: dict[str, Any], action_id: str, *, channel: str, ts: str,
-        user: str = "USELLER", user_team: str = OUR_TEAM, value: str | None = None,
+        self,
+        message: dict[str, Any],
+        action_id: str,
+        *,
+        channel: str,
+        ts: str,
+        user: str = "USELLER",
+        user_team: str = OUR_TEAM,
+        value: str | None = None,
         option: str | None = None,
     ) -> tuple[int, Any]:
         """Click a control of a posted message, taking its block_id and element from the blocks."""
         block, element = find_element(message["blocks"], action_id)
         action: dict[str, Any] = {
-            "action_id": action_id, "block_id": block["block_id"], "type": element["type"],
+            "action_id": action_id,
+            "block_id": block["block_id"],
+            "type": element["type"],
             "action_ts": str(time.time()),
         }
         if element["type"] in ("static_select", "overflow"):
@@ -96,7 +124,11 @@ class Inbound:
         return await self.interaction(payload)
 
     async def submit(
-        self, view: dict[str, Any], values: dict[str, Any], *, user: str = "USELLER",
+        self,
+        view: dict[str, Any],
+        values: dict[str, Any],
+        *,
+        user: str = "USELLER",
         user_team: str = OUR_TEAM,
     ) -> tuple[int, Any]:
         """Submit a modal the bot opened, with `values` as block_id -> typed value."""
@@ -115,21 +147,41 @@ class Inbound:
             "token": "legacy",
             "trigger_id": self._trigger_id(),
             "view": {
-                **view, "id": "V123", "team_id": user_team, "app_installed_team_id": OUR_TEAM,
-                "state": {"values": state}, "hash": "h",
+                **view,
+                "id": "V123",
+                "team_id": user_team,
+                "app_installed_team_id": OUR_TEAM,
+                "state": {"values": state},
+                "hash": "h",
             },
             "response_urls": [],
         }
         return await self.interaction(payload)
 
     async def event(
-        self, event: dict[str, Any], *, event_id: str, retry_num: int | None = None,
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str,
+        retry_num: int | None = None,
     ) -> tuple[int, Any]:
         envelope = {
-            "token": "legacy", "team_id": OUR_TEAM, "api_app_id": "APTM", "event": event,
-            "type": "event_callback", "event_id": event_id, "event_time": int(time.time()),
-            "authorizations": [{"team_id": OUR_TEAM, "user_id": "UPTMBOT", "is_bot": True,
-                                "enterprise_id": None, "is_enterprise_install": False}],
+            "token": "legacy",
+            "team_id": OUR_TEAM,
+            "api_app_id": "APTM",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "team_id": OUR_TEAM,
+                    "user_id": "UPTMBOT",
+                    "is_bot": True,
+                    "enterprise_id": None,
+                    "is_enterprise_install": False,
+                }
+            ],
             "is_ext_shared_channel": False,
         }
         headers = {}
@@ -138,7 +190,9 @@ class Inbound:
         return await self.send(json.dumps(envelope), "application/json", headers=headers)
 
 
-def find_element(blocks: list[dict[str, Any]], action_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def find_element(
+    blocks: list[dict[str, Any]], action_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     for block in blocks:
         for element in block.get("elements", []) if block["type"] == "actions" else []:
             if element.get("action_id") == action_id:

@@ -1,0 +1,191 @@
+"""The store on a real database (SQLite always, PostgreSQL when PTM_TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from bot.domain import Actor, Mutation, Role, Source, Stage, StepChange, TrioMember, change_stage
+from store import UnitOfWork, create_schema, make_engine, make_session_factory
+
+NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+ACTOR = Actor("U0SELLER", "T0URS")
+
+
+@pytest.fixture
+async def uow(db_url: str) -> AsyncIterator[UnitOfWork]:
+    engine = make_engine(db_url)
+    await create_schema(engine)
+    await create_schema(engine)  # idempotent: an existing schema is left alone
+    factory = make_session_factory(engine)
+    yield UnitOfWork(factory)
+    await engine.dispose()
+
+
+async def new_deal(uow: UnitOfWork, name: str = "Acme") -> int:
+    async with uow:
+        deal_id = await uow.deals.add(
+            name=name,
+            account="Acme Corp",
+            amount=Decimal("1200.50"),
+            currency="EUR",
+            close_date=date(2027, 1, 31),
+            stage=Stage.QUALIFY,
+            actor=ACTOR,
+            now=NOW,
+        )
+        await uow.commit()
+    return deal_id
+
+
+async def test_add_and_read_back_with_utc_times(uow: UnitOfWork) -> None:
+    deal_id = await new_deal(uow)
+    async with uow:
+        deal = await uow.deals.get(deal_id)
+    assert deal is not None
+    assert (deal.key, deal.version, deal.amount, deal.currency) == (
+        f"PTM-{deal_id}",
+        1,
+        Decimal("1200.50"),
+        "EUR",
+    )
+    assert deal.updated_at == NOW and deal.updated_at.tzinfo is not None
+    assert deal.close_date == date(2027, 1, 31)
+
+
+async def test_non_utc_times_are_stored_as_utc(uow: UnitOfWork) -> None:
+    deal_id = await new_deal(uow)
+    paris = datetime(2026, 11, 24, 11, 0, tzinfo=timezone(timedelta(hours=1)))
+    async with uow:
+        deal = await uow.deals.get(deal_id)
+        assert deal
+        await uow.deals.apply(
+            deal, change_stage(deal, Stage.PROPOSE), actor=ACTOR, source=Source.CLI, now=paris
+        )
+        await uow.commit()
+    async with uow:
+        deal = await uow.deals.get(deal_id)
+    assert deal and deal.updated_at == datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    assert deal.updated_at.utcoffset() == timedelta(0)
+
+
+async def test_compare_and_swap_refuses_a_stale_version(uow: UnitOfWork) -> None:
+    deal_id = await new_deal(uow)
+    async with uow:
+        stale = await uow.deals.get(deal_id)
+    assert stale
+    async with uow:
+        assert await uow.deals.apply(
+            stale, change_stage(stale, Stage.DISCOVER), actor=ACTOR, source=Source.COMMAND, now=NOW
+        )
+        await uow.commit()
+    async with uow:
+        ok = await uow.deals.apply(
+            stale, change_stage(stale, Stage.PROPOSE), actor=ACTOR, source=Source.COMMAND, now=NOW
+        )
+        await uow.commit()
+    assert ok is False
+    async with uow:
+        deal = await uow.deals.get(deal_id)
+        events = await uow.deals.events_since(deal_id, 0)
+    assert deal and (deal.stage, deal.version) == (Stage.DISCOVER, 2)
+    assert [(e.version, e.changes) for e in events] == [
+        (1, {"created": [None, "Acme"]}),
+        (2, {"stage": ["Qualify", "Discover"]}),
+    ]
+
+
+async def test_leaving_without_commit_rolls_back(uow: UnitOfWork) -> None:
+    deal_id = await new_deal(uow)
+    async with uow:
+        deal = await uow.deals.get(deal_id)
+        assert deal
+        await uow.deals.apply(
+            deal, change_stage(deal, Stage.PROPOSE), actor=ACTOR, source=Source.COMMAND, now=NOW
+        )
+    async with uow:
+        again = await uow.deals.get(deal_id)
+    assert again and again.version == 1
+
+
+async def test_trio_and_steps(uow: UnitOfWork) -> None:
+    deal_id = await new_deal(uow)
+    partner = TrioMember(Role.PARTNER, "U0PAT", team_id="TPARTNER", is_external=True)
+    async with uow:
+        deal = await uow.deals.get(deal_id)
+        assert deal
+        step = StepChange("set", text="call", owner_role=Role.PARTNER, owner_user="U0PAT")
+        await uow.deals.apply(
+            deal,
+            Mutation(trio=(partner,), step=step, audit={"x": (1, 2)}),
+            actor=ACTOR,
+            source=Source.COMMAND,
+            now=NOW,
+        )
+        await uow.commit()
+    async with uow:
+        deal = await uow.deals.get(deal_id)
+        listed = await uow.deals.list_for_user("U0PAT")
+    assert deal and deal.trio == (partner,) and deal.next_step and deal.next_step.text == "call"
+    assert [d.id for d in listed] == [deal_id] and listed[0].next_step == deal.next_step
+
+
+async def test_database_allows_one_open_step_per_deal(uow: UnitOfWork) -> None:
+    from store.models import NextStepRow
+
+    deal_id = await new_deal(uow)
+    async with uow:
+        session = uow.deals.session
+        for text in ("a", "b"):
+            session.add(NextStepRow(deal_id=deal_id, text=text, set_by="U", set_at=NOW))
+        with pytest.raises(IntegrityError):
+            await session.flush()
+
+
+async def test_deal_numbers_are_never_reused(uow: UnitOfWork) -> None:
+    first = await new_deal(uow, "one")
+    async with uow:
+        session = uow.deals.session
+        await session.execute(sa.text("DELETE FROM deal_events"))
+        await session.execute(sa.text("DELETE FROM deals"))
+        await uow.commit()
+    second = await new_deal(uow, "two")
+    assert second > first
+
+
+async def test_processed_event_claim_is_once(uow: UnitOfWork) -> None:
+    async with uow:
+        assert await uow.events.claim("Ev1", NOW)
+        await uow.commit()
+    async with uow:
+        assert not await uow.events.claim("Ev1", NOW)
+        assert await uow.events.claim("Ev2", NOW)
+
+
+async def test_bindings_and_copies(uow: UnitOfWork) -> None:
+    deal_id = await new_deal(uow)
+    async with uow:
+        await uow.bindings.bind("C1", deal_id, actor="U", now=NOW)
+        await uow.copies.add(
+            deal_id=deal_id, channel_id="C1", ts="1.1", version=1, actor="U", now=NOW
+        )
+        await uow.commit()
+    async with uow:
+        assert await uow.bindings.deal_for("C1") == deal_id
+        assert await uow.bindings.deal_for("C2") is None
+        [copy] = await uow.copies.list_for_deal(deal_id)
+        await uow.copies.mark_rendered(copy.id, 5)
+        await uow.copies.mark_rendered(copy.id, 3)  # never goes backwards
+        await uow.commit()
+    async with uow:
+        [copy] = await uow.copies.list_for_deal(deal_id)
+        assert copy.rendered_version == 5
+        await uow.copies.remove(copy.id)
+        await uow.commit()
+    async with uow:
+        assert await uow.copies.list_for_deal(deal_id) == []

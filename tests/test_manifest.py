@@ -1,0 +1,72 @@
+"""manifest.yml declares exactly what the code listens to, with the fewest scopes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from blocks.ids import Action, Callback
+from handlers.events import EVENT_TYPES
+from tests.support.harness import RunningBot
+
+ROOT = Path(__file__).resolve().parent.parent
+# Scope each subscribed event needs; any other scope must be justified in this table.
+EVENT_SCOPES = {"message.channels": "channels:history", "message.groups": "groups:history"}
+FEATURE_SCOPES = {"chat:write", "commands", "users:read"}
+
+
+def manifest() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "manifest.yml").read_text())
+
+
+def test_manifest_declares_command_interactivity_and_events() -> None:
+    m = manifest()
+    [command] = m["features"]["slash_commands"]
+    assert command["command"] == "/ptm" and command["should_escape"] is True
+    assert command["url"].endswith("/slack/events")
+    assert m["settings"]["interactivity"]["is_enabled"] is True
+    assert m["settings"]["interactivity"]["request_url"].endswith("/slack/events")
+    events = m["settings"]["event_subscriptions"]["bot_events"]
+    assert {e.split(".")[0] for e in events} == set(EVENT_TYPES)
+    assert len(m["display_information"]["name"]) <= 35
+    assert 175 <= len(m["display_information"]["long_description"]) <= 4000
+
+
+def test_scopes_are_the_fewest_the_features_need() -> None:
+    m = manifest()
+    scopes = set(m["oauth_config"]["scopes"]["bot"])
+    events = m["settings"]["event_subscriptions"]["bot_events"]
+    assert scopes == FEATURE_SCOPES | {EVENT_SCOPES[e] for e in events}
+
+
+async def test_every_manifest_event_and_card_control_has_a_listener(bot: RunningBot) -> None:
+    """The app raises on unhandled requests in tests, so a 404 would mean no listener."""
+    await bot.slack.command("new Acme")
+    [(channel, ts)] = bot.posted_cards()
+    for event in manifest()["settings"]["event_subscriptions"]["bot_events"]:
+        kind = event.split(".")[0]
+        status, _ = await bot.slack.event(
+            {"type": kind, "channel": channel, "user": "UX", "text": "hi", "ts": "1.1"},
+            event_id=f"E-{event}",
+        )
+        assert status == 200, event
+    card = bot.card(channel, ts)
+    emitted = {
+        e["action_id"] for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]
+    }
+    assert emitted <= {a.value for a in Action}
+    for action in Action:
+        if action.value not in emitted:
+            continue
+        kwargs: dict[str, Any] = {}
+        if action is Action.STAGE_SELECT:
+            kwargs["option"] = "Discover"
+        if action is Action.MORE:
+            kwargs["option"] = "history"
+        status, _ = await bot.slack.click(
+            bot.card(channel, ts), action.value, channel=channel, ts=ts, **kwargs
+        )
+        assert status == 200, action
+    assert {c.value for c in Callback} == {"ptm_new_deal", "ptm_edit_deal", "ptm_next_step"}

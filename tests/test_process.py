@@ -1,0 +1,129 @@
+"""`python app.py` as a real process: HTTP in, fake Slack out, restart, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.fakes.slack_api import FakeSlack
+from tests.support.cards import card_stage
+from tests.support.harness import env_for
+from tests.support.slack_requests import Inbound
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def start_process(env: dict[str, str]) -> asyncio.subprocess.Process:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PTM_", "DATABASE_"))
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "app.py",
+        cwd=ROOT,
+        env={**clean, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def wait_healthy(port: int, proc: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(200):
+            if proc.returncode is not None:
+                raise AssertionError(f"bot exited: {(await proc.stderr.read()).decode()}")  # type: ignore[union-attr]
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("bot did not become healthy")
+
+
+async def stop(proc: asyncio.subprocess.Process) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(proc.wait(), 15)
+
+
+@pytest.fixture
+async def running(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> AsyncIterator[tuple[dict[str, str], Inbound]]:
+    port = free_port()
+    env = env_for(fake_slack, f"sqlite+aiosqlite:///{tmp_path}/ptm.db", PORT=str(port))
+    yield (
+        env,
+        Inbound(f"http://127.0.0.1:{port}/slack/events", response_url=fake_slack.response_url()),
+    )
+
+
+async def test_real_process_serves_commands_and_survives_restart(
+    running: tuple[dict[str, str], Inbound], fake_slack: FakeSlack
+) -> None:
+    env, slack = running
+    port = int(env["PORT"])
+    proc = await start_process(env)
+    try:
+        await wait_healthy(port, proc)
+        status, body = await slack.command("new Acme expansion")
+        assert status == 200 and "Created PTM-1" in body["text"]
+        # The card is posted after the ack: wait for it to reach the fake Slack.
+        for _ in range(100):
+            if fake_slack.count("chat.postMessage"):
+                break
+            await asyncio.sleep(0.02)
+        [posted] = fake_slack.of("chat.postMessage")
+        status, _ = await slack.command("new forged", signature="v0=" + "0" * 64)
+        assert status == 401
+    finally:
+        assert await stop(proc) == 0
+
+    proc = await start_process(env)
+    try:
+        await wait_healthy(port, proc)
+        status, body = await slack.command("stage validate")
+        assert "moved to *Validate*" in body["text"]
+        for _ in range(100):
+            if fake_slack.count("chat.update"):
+                break
+            await asyncio.sleep(0.02)
+        [update] = fake_slack.of("chat.update")
+        ts = next(ts for (ch, ts) in fake_slack.messages if ch == posted["channel"])
+        assert (
+            update["ts"] == ts
+            and card_stage(fake_slack.message(posted["channel"], ts)) == "Validate"
+        )
+    finally:
+        assert await stop(proc) == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PORT": "eighty"}, "PORT"),
+    ],
+)
+async def test_bad_configuration_stops_with_one_line(env: dict[str, str], variable: str) -> None:
+    proc = await start_process(env)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    lines = err.decode().strip().splitlines()
+    assert proc.returncode == 2
+    assert len(lines) == 1 and variable in lines[0] and "Traceback" not in err.decode()

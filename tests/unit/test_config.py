@@ -1,0 +1,64 @@
+"""Settings exactly as PRODUCT.md names them; bad ones name the variable and what is expected."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+
+
+def test_defaults() -> None:
+    s = load_settings(BASE)
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert s.database_url == "sqlite+aiosqlite:///ptm.db"
+    assert (s.port, s.digest_hour, s.admins, s.socket_mode) == (3000, 8, frozenset(), False)
+    assert s.crm_ours is None and s.crm_partner is None
+    assert "xoxb-1" not in repr(s)
+
+
+def test_everything_set() -> None:
+    s = load_settings(
+        {
+            **BASE,
+            "SLACK_APP_TOKEN": "xapp-1",
+            "SLACK_API_URL": "http://127.0.0.1:9/api",
+            "DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1/test",
+            "PORT": "8080",
+            "PTM_DIGEST_HOUR": "0",
+            "PTM_ADMINS": "U0A, W0B ,",
+            "PTM_CRM_OURS_URL": "https://crm/x",
+            "PTM_CRM_OURS_SECRET": "k",
+        }
+    )
+    assert s.socket_mode and s.slack_api_url == "http://127.0.0.1:9/api/"
+    assert s.port == 8080 and s.digest_hour == 0 and s.admins == {"U0A", "W0B"}
+    assert s.crm_ours is not None and s.crm_ours.url == "https://crm/x"
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN"),
+        ({**BASE, "SLACK_BOT_TOKEN": "xoxp-user"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        ({**BASE, "SLACK_APP_TOKEN": "xoxb-2"}, "SLACK_APP_TOKEN"),
+        ({**BASE, "SLACK_API_URL": "slack.com"}, "SLACK_API_URL"),
+        ({**BASE, "DATABASE_URL": "sqlite:///ptm.db"}, "DATABASE_URL"),
+        ({**BASE, "PORT": "http"}, "PORT"),
+        ({**BASE, "PORT": "70000"}, "PORT"),
+        ({**BASE, "PTM_DIGEST_HOUR": "24"}, "PTM_DIGEST_HOUR"),
+        ({**BASE, "PTM_ADMINS": "alice"}, "PTM_ADMINS"),
+        ({**BASE, "PTM_CRM_PARTNER_URL": "https://crm"}, "PTM_CRM_PARTNER_SECRET"),
+        ({**BASE, "PTM_CRM_OURS_URL": "ftp://x", "PTM_CRM_OURS_SECRET": "k"}, "PTM_CRM_OURS_URL"),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(env)
+    assert str(err.value).startswith(variable) and "\n" not in str(err.value)
+
+
+def test_socket_mode_needs_no_signing_secret() -> None:
+    assert load_settings({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}).socket_mode
