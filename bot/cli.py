@@ -43,7 +43,17 @@ async def serve(settings: Settings) -> None:
             await stop.wait()
             await runner.cleanup()
     finally:
+        await _finish_background_work(timeout=10)
         await runtime.close()
+
+
+async def _finish_background_work(*, timeout: float) -> None:
+    """Let listeners that Bolt runs after the ack (card posts, copy updates) finish before the
+    database closes; otherwise a card posted just before shutdown would not be tracked."""
+    pending = asyncio.all_tasks() - {asyncio.current_task()}
+    if pending:
+        log.info("finishing %d background task(s) before exit", len(pending))
+        await asyncio.wait(pending, timeout=timeout)
 
 
 def run_bot() -> int:

@@ -103,6 +103,7 @@ async def test_real_process_serves_commands_and_survives_restart(
             if fake_slack.count("chat.update"):
                 break
             await asyncio.sleep(0.02)
+        assert fake_slack.count("chat.update") == 1, [c.method for c in fake_slack.calls]
         [update] = fake_slack.of("chat.update")
         ts = next(ts for (ch, ts) in fake_slack.messages if ch == posted["channel"])
         assert (
@@ -127,3 +128,38 @@ async def test_bad_configuration_stops_with_one_line(env: dict[str, str], variab
     lines = err.decode().strip().splitlines()
     assert proc.returncode == 2
     assert len(lines) == 1 and variable in lines[0] and "Traceback" not in err.decode()
+
+
+async def test_socket_mode_when_app_token_is_set(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    env = env_for(fake_slack, f"sqlite+aiosqlite:///{tmp_path}/ptm.db", SLACK_APP_TOKEN="xapp-1")
+    del env["SLACK_SIGNING_SECRET"]  # not needed in Socket Mode
+    proc = await start_process(env)
+    try:
+        command = {
+            "team_id": "T0URS",
+            "channel_id": "CROOM",
+            "user_id": "USELLER",
+            "command": "/ptm",
+            "text": "new Socket deal",
+            "response_url": fake_slack.response_url(),
+            "trigger_id": "t-1",
+            "api_app_id": "APTM",
+        }
+        await fake_slack.socket_send(
+            {
+                "envelope_id": "env-1",
+                "type": "slash_commands",
+                "payload": command,
+                "accepts_response_payload": True,
+            }
+        )
+        for _ in range(200):
+            if fake_slack.socket_acks and fake_slack.count("chat.postMessage"):
+                break
+            await asyncio.sleep(0.05)
+        [ack] = fake_slack.socket_acks
+        assert ack["envelope_id"] == "env-1" and "Created PTM-1" in ack["payload"]["text"]
+        assert fake_slack.of("chat.postMessage")[0]["channel"] == "CROOM"
+        assert fake_slack.count("apps.connections.open") == 1
+    finally:
+        assert await stop(proc) == 0

@@ -41,6 +41,8 @@ class FakeSlack:
     faults: dict[str, list[Fault]] = field(default_factory=lambda: defaultdict(list))
     cannot_post: set[str] = field(default_factory=set)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     port: int = 0
 
@@ -55,6 +57,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{name}", self._respond)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -64,6 +67,26 @@ class FakeSlack:
     async def stop(self) -> None:
         if self._runner:
             await self._runner.cleanup()
+
+    # --- Socket Mode -------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1})
+        async for msg in ws:
+            if msg.type == web.WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(msg.data))
+        return ws
+
+    async def socket_send(self, envelope: dict[str, Any]) -> None:
+        """Push an envelope to the connected Socket Mode client, as Slack would."""
+        for _ in range(200):
+            if self._sockets:
+                break
+            await asyncio.sleep(0.05)
+        await self._sockets[-1].send_json(envelope)
 
     # --- what tests read ---------------------------------------------------------------
 
@@ -126,6 +149,8 @@ class FakeSlack:
                 "bot_id": "BPTM",
                 "url": "https://ours.slack.com/",
             }
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "chat.postMessage":
             channel = p["channel"]
             if channel in self.cannot_post:

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
-from tests.fakes.slack_api import OUR_TEAM
+from tests.fakes.slack_api import OUR_TEAM, validate_blocks
 
 SECRET = "test-signing-secret-0123456789"
 
@@ -44,10 +44,17 @@ class Inbound:
         async with aiohttp.ClientSession() as session:
             async with session.post(self.url, data=body.encode(), headers=all_headers) as resp:
                 text = await resp.text()
-                try:
-                    return resp.status, json.loads(text) if text else None
-                except json.JSONDecodeError:
-                    return resp.status, text
+        try:
+            body = json.loads(text) if text else None
+        except json.JSONDecodeError:
+            return resp.status, text
+        # What the bot answers in the HTTP response must be valid Block Kit too.
+        if isinstance(body, dict):
+            problems = validate_blocks(body.get("blocks"))
+            if "blocks" in body and not body.get("text"):
+                problems.append("answer without a text fallback")
+            assert not problems, f"invalid Block Kit in the answer: {problems}"
+        return resp.status, body
 
     def _trigger_id(self) -> str:
         self._trigger += 1
