@@ -5,11 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date
 
-from bot.domain import (
-    MAX_ACCOUNT,
-    MAX_NAME,
-    MAX_STEP_TEXT,
-    BadInput,
+from bot.domain import MAX_ACCOUNT, MAX_NAME, MAX_STEP_TEXT, BadInput
+from bot.inputs import (
     clean_text,
     parse_amount,
     parse_attribution,

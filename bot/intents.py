@@ -6,20 +6,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.domain import (
-    MAX_NAME,
-    MAX_STEP_TEXT,
-    ROLES,
-    BadInput,
-    Role,
-    Stage,
-    clean_text,
-    esc,
-    parse_deal_key,
-    parse_due,
-    parse_role,
-    parse_stage,
-)
+from bot.domain import MAX_NAME, MAX_STEP_TEXT, ROLES, BadInput, Role, Stage, esc
+from bot.inputs import clean_text, parse_deal_key, parse_due, parse_role, parse_stage
 
 # Slack sends mentions in command text as <@U123|name> (or <@U123>) when escaping is on.
 MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")

@@ -25,15 +25,12 @@ from bot.domain import (
     Source,
     Stage,
     TrioMember,
-    clean_text,
-    complete_next_step,
     esc,
-    require_change_right,
-    set_next_step,
-    set_trio,
 )
-from bot.domain import change_stage as stage_rule
-from bot.domain import edit_deal as edit_rule
+from bot.inputs import clean_text
+from bot.rules import change_stage as stage_rule
+from bot.rules import complete_next_step, require_change_right, set_next_step, set_trio
+from bot.rules import edit_deal as edit_rule
 from bot.viewmodels import CardView, DealLine, EditForm, NextStepForm, Reply
 from bot.views import card_view, deal_line, edit_form, next_step_form
 from store import UnitOfWork, UowFactory

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from bot.domain import COSELL_STEPS, ROLES, STAGES, Deal, is_overdue
+from bot.domain import COSELL_STEPS, ROLES, STAGES, Deal
+from bot.rules import is_overdue
 from bot.viewmodels import CardView, DealLine, EditForm, MemberView, NextStepForm, StepView
 
 

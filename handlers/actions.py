@@ -12,7 +12,8 @@ from blocks.modals import build_edit_deal_modal, build_next_step_modal
 from blocks.replies import build_history, build_notice
 from bot import services
 from bot.deps import Deps, deps_of
-from bot.domain import DomainError, Source, parse_stage
+from bot.domain import DomainError, Source
+from bot.inputs import parse_stage
 from bot.services import Caller
 from handlers.parsing import action_value, caller_from_interaction, card_block_id
 from handlers.publish import publish

@@ -23,8 +23,8 @@ from bot.domain import (
     Stage,
     Status,
     TrioMember,
-    deal_key,
 )
+from bot.inputs import deal_key
 from store.models import (
     CardCopyRow,
     ChannelBindingRow,

@@ -18,16 +18,15 @@ from bot.domain import (
     Stage,
     Status,
     TrioMember,
+    esc,
+)
+from bot.inputs import parse_amount, parse_date, parse_due, parse_stage
+from bot.rules import (
     change_stage,
     complete_next_step,
     edit_deal,
-    esc,
     is_overdue,
     may_change,
-    parse_amount,
-    parse_date,
-    parse_due,
-    parse_stage,
     require_change_right,
     set_next_step,
     set_trio,

@@ -1,0 +1,122 @@
+"""Parse and bound what people type: stages, roles, dates, amounts, names. Pure."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from bot.domain import (
+    CURRENCY_RE,
+    DATE_FORMAT_HINT,
+    DEAL_KEY_RE,
+    MAX_AMOUNT,
+    STAGES,
+    Attribution,
+    BadInput,
+    Role,
+    Stage,
+    esc,
+)
+
+
+def stage_list() -> str:
+    return ", ".join(s.value for s in STAGES)
+
+
+def parse_stage(text: str) -> Stage:
+    """Match a stage case-insensitively by full name or unique prefix."""
+    wanted = " ".join(text.split()).casefold()
+    if not wanted:
+        raise BadInput(f"Which stage? Stages are: {stage_list()}.")
+    exact = [s for s in STAGES if s.value.casefold() == wanted]
+    if exact:
+        return exact[0]
+    matches = [s for s in STAGES if s.value.casefold().startswith(wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        names = " or ".join(s.value for s in matches)
+        raise BadInput(f"“{esc(text)}” could be {names}. Stages are: {stage_list()}.")
+    raise BadInput(f"“{esc(text)}” is not a stage. Stages are: {stage_list()}.")
+
+
+def parse_role(text: str) -> Role | None:
+    """Return the role named by `text` (case-insensitive), or None if it names no role."""
+    try:
+        return Role(text.strip().casefold())
+    except ValueError:
+        return None
+
+
+def parse_date(text: str, *, what: str = "date") -> date:
+    """Parse YYYY-MM-DD, rejecting impossible dates with the expected format."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        raise BadInput(f"“{esc(text)}” is not a {what}. Use {DATE_FORMAT_HINT}.")
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise BadInput(f"{esc(text)} is not a real calendar day. Use {DATE_FORMAT_HINT}.") from None
+
+
+def parse_due(text: str, *, today: date) -> date:
+    """A due date: a real day, not in the past."""
+    due = parse_date(text, what="due date")
+    if due < today:
+        raise BadInput(f"The due date {due} is in the past. Use today ({today}) or later.")
+    return due
+
+
+def parse_amount(text: str) -> Decimal | None:
+    """Parse an amount like `120000`, `120,000.50`; empty means unset."""
+    cleaned = text.strip().replace(",", "").replace("_", "")
+    if not cleaned:
+        return None
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise BadInput(
+            f"“{esc(text)}” is not an amount. Use digits, e.g. 120000 or 120000.50."
+        ) from None
+    if not value.is_finite() or value < 0 or value >= MAX_AMOUNT:
+        raise BadInput("The amount must be a positive number below 1,000,000,000,000.")
+    return value.quantize(Decimal("0.01"))
+
+
+def parse_currency(text: str) -> str:
+    code = text.strip().upper() or "USD"
+    if not CURRENCY_RE.fullmatch(code):
+        raise BadInput(f"“{esc(text)}” is not a currency. Use a 3-letter code such as USD or EUR.")
+    return code
+
+
+def parse_attribution(text: str) -> Attribution | None:
+    cleaned = text.strip().casefold()
+    if cleaned in ("", "none", "unset"):
+        return None
+    try:
+        return Attribution(cleaned)
+    except ValueError:
+        raise BadInput(
+            f"“{esc(text)}” is not an attribution. Use sourced, co-sell or influenced."
+        ) from None
+
+
+def clean_text(text: str, *, what: str, limit: int, required: bool = True) -> str:
+    """Collapse whitespace and bound the length of a user-typed value."""
+    cleaned = " ".join(text.split())
+    if required and not cleaned:
+        raise BadInput(f"The {what} is empty. Type a few words.")
+    if len(cleaned) > limit:
+        raise BadInput(f"The {what} is {len(cleaned)} characters; the limit is {limit}.")
+    return cleaned
+
+
+def parse_deal_key(text: str) -> int | None:
+    """Return the deal number of `PTM-<n>`, or None if `text` is not a deal key."""
+    found = DEAL_KEY_RE.fullmatch(text.strip())
+    return int(found.group(1)) if found else None
+
+
+def deal_key(number: int) -> str:
+    return f"PTM-{number}"

@@ -1,0 +1,167 @@
+"""Deal rules: who may change a deal and what each change does. Pure: no I/O, no clock."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from bot.domain import (
+    DEFAULT_OWNER,
+    Actor,
+    BadInput,
+    Conflict,
+    Deal,
+    Mutation,
+    NextStep,
+    NotAllowed,
+    Role,
+    Stage,
+    Status,
+    StepChange,
+    TrioMember,
+    esc,
+)
+
+
+def may_change(deal: Deal, actor: Actor, admins: frozenset[str]) -> bool:
+    """Trio members and admins may change a deal; its creator too while no trio is set."""
+    if actor.user_id in admins or deal.role_of(actor.user_id) is not None:
+        return True
+    return not deal.trio and actor.user_id == deal.created_by
+
+
+def require_change_right(deal: Deal, actor: Actor, admins: frozenset[str]) -> None:
+    if may_change(deal, actor, admins):
+        return
+    if deal.trio:
+        who = ", ".join(f"{m.role.value} <@{m.user_id}>" for m in deal.trio)
+        raise NotAllowed(
+            f"Only the trio of {deal.key} ({who}) and PTM admins can change it. "
+            "Ask one of them to add you with `/ptm trio`."
+        )
+    raise NotAllowed(
+        f"Only the creator of {deal.key} (<@{deal.created_by}>) and PTM admins can change it "
+        "until its trio is set."
+    )
+
+
+def change_stage(deal: Deal, stage: Stage) -> Mutation:
+    """Move the deal to `stage`; closing stages also close the status."""
+    if deal.stage == stage:
+        return Mutation()
+    status = {Stage.CLOSED_WON: Status.WON, Stage.CLOSED_LOST: Status.LOST}.get(stage, Status.OPEN)
+    fields: dict[str, object] = {"stage": stage}
+    audit: dict[str, tuple[object, object]] = {"stage": (deal.stage.value, stage.value)}
+    if status != deal.status:
+        fields["status"] = status
+        audit["status"] = (deal.status.value, status.value)
+    return Mutation(fields=fields, audit=audit)
+
+
+def set_trio(deal: Deal, members: dict[Role, TrioMember]) -> Mutation:
+    """Name one or more trio members; a member who keeps their role keeps their sync state."""
+    changed: list[TrioMember] = []
+    audit: dict[str, tuple[object, object]] = {}
+    for role, member in members.items():
+        current = deal.member(role)
+        if current and current.user_id == member.user_id:
+            continue
+        changed.append(member)
+        audit[f"trio.{role.value}"] = (current.user_id if current else None, member.user_id)
+    return Mutation(trio=tuple(changed), audit=audit)
+
+
+def resolve_owner(
+    deal: Deal, *, role: Role | None, user_id: str | None
+) -> tuple[Role | None, str | None]:
+    """Decide who owns a next step: a named user, a named role, or the stage's default role."""
+    if user_id is not None:
+        owner_role = deal.role_of(user_id)
+        if owner_role is None:
+            trio = ", ".join(f"{m.role.value} <@{m.user_id}>" for m in deal.trio) or "nobody yet"
+            raise BadInput(
+                f"<@{user_id}> is not in the trio of {deal.key} ({trio}). "
+                "Name a trio member or a role: seller, alliance, partner."
+            )
+        return owner_role, user_id
+    owner_role = role or DEFAULT_OWNER[deal.stage]
+    member = deal.member(owner_role)
+    return owner_role, member.user_id if member else None
+
+
+def set_next_step(
+    deal: Deal, text: str, *, role: Role | None, user_id: str | None, due: date | None
+) -> Mutation:
+    """Replace the open next step with a new one."""
+    owner_role, owner_user = resolve_owner(deal, role=role, user_id=user_id)
+    old = deal.next_step
+    step = StepChange("set", text=text, owner_role=owner_role, owner_user=owner_user, due=due)
+    if old and (old.text, old.owner_role, old.owner_user, old.due) == (
+        text,
+        owner_role,
+        owner_user,
+        due,
+    ):
+        return Mutation()
+    audit: dict[str, tuple[object, object]] = {"next_step": (old.text if old else None, text)}
+    if owner_user != (old.owner_user if old else None) or not old:
+        audit["next_step.owner"] = (old.owner_user if old else None, owner_user)
+    if due != (old.due if old else None):
+        audit["next_step.due"] = (
+            old.due.isoformat() if old and old.due else None,
+            due.isoformat() if due else None,
+        )
+    return Mutation(step=step, audit=audit)
+
+
+def complete_next_step(deal: Deal, *, expected_step_id: int | None = None) -> Mutation:
+    """Complete the open next step; `expected_step_id` guards a click on an older card."""
+    step = deal.next_step
+    if step is None:
+        if expected_step_id is not None:
+            raise Conflict(f"That next step of {deal.key} is already done.")
+        raise BadInput(f"{deal.key} has no open next step. Set one with `/ptm next <text>`.")
+    if expected_step_id is not None and step.id != expected_step_id:
+        raise Conflict(
+            f"The next step of {deal.key} changed since you looked: it is now “{esc(step.text)}”."
+        )
+    return Mutation(step=StepChange("complete"), audit={"next_step.done": (step.text, True)})
+
+
+EDITABLE_FIELDS: tuple[str, ...] = (
+    "name",
+    "account",
+    "amount",
+    "currency",
+    "close_date",
+    "attribution",
+)
+
+
+def edit_deal(deal: Deal, changes: dict[str, object]) -> Mutation:
+    """Apply edits to the deal's own fields; values equal to the current ones are ignored."""
+    fields: dict[str, object] = {}
+    audit: dict[str, tuple[object, object]] = {}
+    for name, new in changes.items():
+        if name not in EDITABLE_FIELDS:
+            raise BadInput(f"{name} cannot be edited here.")
+        old = getattr(deal, name)
+        if old == new:
+            continue
+        fields[name] = new
+        audit[name] = (_shown(old), _shown(new))
+    return Mutation(fields=fields, audit=audit)
+
+
+def is_overdue(step: NextStep | None, today: date) -> bool:
+    return bool(step and step.due and step.due < today)
+
+
+def _shown(value: object) -> object:
+    """How a value is kept in the audit trail (JSON-friendly)."""
+    if isinstance(value, date | Decimal):
+        return str(value)
+    if isinstance(value, StrEnum):
+        return value.value
+    return value
