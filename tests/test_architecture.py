@@ -23,7 +23,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "blocks/": DB + ("slack_bolt", "aiohttp", "handlers", "bot.services", "bot.slack"),
     "briefs/": DB + SLACK + ("handlers",),
     "handlers/": DB,
-    "bot/services.py": SLACK + ("handlers", "blocks"),
+    "bot/services/": SLACK + ("handlers", "blocks"),
 }
 
 

@@ -1,24 +1,21 @@
-"""Deal use cases, one async function per user intent. No Slack types, no Block Kit."""
+"""Deal use cases, one async function per intent: create, trio, stage, next step, sync, edit."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Callable, Mapping
+from datetime import date
 
 from bot import intents
 from bot.domain import (
     MAX_ACCOUNT,
     MAX_NAME,
     MAX_STEP_TEXT,
-    Actor,
     BadInput,
     Conflict,
     Deal,
     Mutation,
-    NoDealHere,
     NotAllowed,
     NotFound,
     Role,
@@ -31,62 +28,13 @@ from bot.inputs import clean_text
 from bot.rules import change_stage as stage_rule
 from bot.rules import complete_next_step, require_change_right, set_next_step, set_trio
 from bot.rules import edit_deal as edit_rule
-from bot.viewmodels import CardView, DealLine, EditForm, NextStepForm, Reply
-from bot.views import card_view, deal_line, edit_form, next_step_form
-from store import UnitOfWork, UowFactory
-from store.repository import CardCopy, DealEvent
+from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
+from bot.services.reads import list_deals
+from bot.viewmodels import Reply
+from bot.views import card_view
 
 # How many times a change is re-applied on fresh state after losing a compare-and-swap race.
 MAX_ATTEMPTS = 8
-
-TeamLookup = Callable[[str], Awaitable[str | None]]
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking, where, and which Slack team installed the app (to tell externals)."""
-
-    actor: Actor
-    channel_id: str | None = None
-    home_team: str | None = None
-
-
-@dataclass(frozen=True)
-class Ctx:
-    """The ports a use case needs: storage, time, admins and a user -> team lookup."""
-
-    uow: UowFactory
-    today: Callable[[], date]
-    now: Callable[[], datetime]
-    admins: frozenset[str]
-    team_of: TeamLookup
-
-
-# --- finding the deal -----------------------------------------------------------------------
-
-
-async def resolve_deal(uow: UnitOfWork, *, number: int | None, caller: Caller) -> Deal:
-    """The deal named by key, else the channel's bound deal; errors list the caller's deals."""
-    deal_id = number
-    if deal_id is None and caller.channel_id:
-        deal_id = await uow.bindings.deal_for(caller.channel_id)
-    deal = await uow.deals.get(deal_id) if deal_id is not None else None
-    if deal is not None:
-        return deal
-    mine = await uow.deals.list_for_user(caller.actor.user_id, limit=10)
-    yours = (
-        ", ".join(f"{d.key} ({esc(d.name, 40)})" for d in mine)
-        or "none yet — start one with `/ptm new`"
-    )
-    if number is not None:
-        raise NotFound(f"There is no deal PTM-{number}. Your open deals: {yours}.")
-    raise NoDealHere(
-        "This channel has no deal. Name one by key (e.g. `/ptm stage PTM-12 Propose`) "
-        f"or run the command in its deal room. Your open deals: {yours}."
-    )
-
-
-# --- changing a deal ------------------------------------------------------------------------
 
 
 async def change(
@@ -220,7 +168,7 @@ async def name_trio(ctx: Ctx, caller: Caller, deal_id: int, members: Mapping[Rol
     )
     who = ", ".join(f"{m.role.value} <@{m.user_id}>" for m in deal.trio)
     text = f"Trio of {deal.key}: {who}." if changed else f"{deal.key} already has that trio."
-    return _changed(ctx, deal, changed, text)
+    return changed_reply(ctx, deal, changed, text)
 
 
 async def move_stage(
@@ -234,7 +182,7 @@ async def move_stage(
         if changed
         else f"{deal.key} is already at *{stage.value}*."
     )
-    return _changed(ctx, deal, changed, text)
+    return changed_reply(ctx, deal, changed, text)
 
 
 async def set_next(
@@ -258,7 +206,7 @@ async def set_next(
     assert step is not None
     owner = f"<@{step.owner_user}>" if step.owner_user else f"the {step.owner_role} (not named yet)"
     when = f" by {step.due}" if step.due else ""
-    return _changed(
+    return changed_reply(
         ctx, deal, changed, f"Next step on {deal.key} for {owner}{when}: {esc(step.text, 500)}"
     )
 
@@ -274,7 +222,7 @@ async def complete_step(
     except Conflict as err:
         err.deal_id = deal_id
         raise
-    return _changed(ctx, deal, changed, f"Done. {deal.key} needs a new next step: set one.")
+    return changed_reply(ctx, deal, changed, f"Done. {deal.key} needs a new next step: set one.")
 
 
 async def mark_synced(ctx: Ctx, caller: Caller, deal_id: int, seen_version: int) -> Reply:
@@ -324,119 +272,4 @@ async def edit_deal(
 
     deal, changed = await change(ctx, caller, deal_id, plan, source=Source.MODAL)
     text = f"Saved {deal.key} (v{deal.version})." if changed else "Nothing to save."
-    return _changed(ctx, deal, changed, text)
-
-
-# --- reading ----------------------------------------------------------------------------------
-
-
-async def list_deals(ctx: Ctx, caller: Caller) -> Reply:
-    async with ctx.uow() as uow:
-        deals = await uow.deals.list_for_user(caller.actor.user_id)
-    today = ctx.today()
-    return Reply(
-        text="Your open deals", kind="list", lines=tuple(deal_line(d, today) for d in deals)
-    )
-
-
-async def load_deal(ctx: Ctx, deal_id: int) -> Deal:
-    async with ctx.uow() as uow:
-        deal = await uow.deals.get(deal_id)
-    if deal is None:
-        raise NotFound(f"Deal {deal_id} no longer exists.")
-    return deal
-
-
-async def load_card(ctx: Ctx, deal_id: int) -> CardView:
-    return card_view(await load_deal(ctx, deal_id), ctx.today())
-
-
-async def record_copy(
-    ctx: Ctx, deal_id: int, channel_id: str, ts: str, *, version: int, actor: str
-) -> int:
-    """Track a posted card message; returns the deal's current version (newer = re-sync)."""
-    async with ctx.uow() as uow:
-        await uow.copies.add(
-            deal_id=deal_id,
-            channel_id=channel_id,
-            ts=ts,
-            version=version,
-            actor=actor,
-            now=ctx.now(),
-        )
-        deal = await uow.deals.get(deal_id)
-        await uow.commit()
-    return deal.version if deal else version
-
-
-async def note_message(ctx: Ctx, *, event_id: str, channel_id: str, user_id: str) -> bool:
-    """Count a message in a deal room as its author's activity, once per Slack event id."""
-    async with ctx.uow() as uow:
-        if not await uow.events.claim(event_id, ctx.now()):
-            return False
-        deal_id = await uow.bindings.deal_for(channel_id)
-        if deal_id is not None:
-            await uow.deals.touch_activity(deal_id, user_id, ctx.now())
-        await uow.commit()
-    return True
-
-
-def _changed(ctx: Ctx, deal: Deal, changed: bool, text: str) -> Reply:
-    return Reply(text=text, deal_id=deal.id, changed=changed, card=card_view(deal, ctx.today()))
-
-
-__all__ = ["Caller", "Ctx", "CardView", "DealLine"]
-
-
-# --- card copies ------------------------------------------------------------------------------
-
-
-async def card_and_copies(ctx: Ctx, deal_id: int) -> tuple[CardView, list[CardCopy]]:
-    """The current card and every message that shows it, read in one transaction."""
-    async with ctx.uow() as uow:
-        deal = await uow.deals.get(deal_id)
-        copies = await uow.copies.list_for_deal(deal_id)
-    if deal is None:
-        raise NotFound(f"Deal {deal_id} no longer exists.")
-    return card_view(deal, ctx.today()), copies
-
-
-async def copies_rendered(ctx: Ctx, copy_ids: list[int], version: int) -> None:
-    async with ctx.uow() as uow:
-        for copy_id in copy_ids:
-            await uow.copies.mark_rendered(copy_id, version)
-        await uow.commit()
-
-
-async def forget_copies(ctx: Ctx, copy_ids: list[int]) -> None:
-    """Stop tracking card messages that no longer exist in Slack."""
-    async with ctx.uow() as uow:
-        for copy_id in copy_ids:
-            await uow.copies.remove(copy_id)
-        await uow.commit()
-
-
-# --- forms ------------------------------------------------------------------------------------
-
-
-async def edit_form_for(ctx: Ctx, caller: Caller, deal_id: int) -> EditForm:
-    """The edit-deal form, for someone who may change the deal (checked before they type)."""
-    deal = await load_deal(ctx, deal_id)
-    require_change_right(deal, caller.actor, ctx.admins)
-    return edit_form(deal)
-
-
-async def next_step_form_for(ctx: Ctx, caller: Caller, deal_id: int) -> NextStepForm:
-    deal = await load_deal(ctx, deal_id)
-    require_change_right(deal, caller.actor, ctx.admins)
-    return next_step_form(deal)
-
-
-async def history(ctx: Ctx, deal_id: int, *, limit: int = 15) -> tuple[Deal, list[DealEvent]]:
-    """The deal and its latest audit events, newest first."""
-    async with ctx.uow() as uow:
-        deal = await uow.deals.get(deal_id)
-        events = await uow.deals.recent_events(deal_id, limit=limit)
-    if deal is None:
-        raise NotFound(f"Deal {deal_id} no longer exists.")
-    return deal, events
+    return changed_reply(ctx, deal, changed, text)

@@ -1,0 +1,50 @@
+"""Use cases: one async function per user intent. No Slack types, no Block Kit."""
+
+from bot.services.cards import card_and_copies, copies_rendered, forget_copies, record_copy
+from bot.services.common import Caller, Ctx, resolve_deal
+from bot.services.deals import (
+    change,
+    complete_step,
+    create_deal,
+    edit_deal,
+    mark_synced,
+    move_stage,
+    name_trio,
+    run_intent,
+    set_next,
+)
+from bot.services.messages import note_message
+from bot.services.reads import (
+    edit_form_for,
+    history,
+    list_deals,
+    load_card,
+    load_deal,
+    next_step_form_for,
+)
+
+__all__ = [
+    "Caller",
+    "Ctx",
+    "card_and_copies",
+    "change",
+    "complete_step",
+    "copies_rendered",
+    "create_deal",
+    "edit_deal",
+    "edit_form_for",
+    "forget_copies",
+    "history",
+    "list_deals",
+    "load_card",
+    "load_deal",
+    "mark_synced",
+    "move_stage",
+    "name_trio",
+    "next_step_form_for",
+    "note_message",
+    "record_copy",
+    "resolve_deal",
+    "run_intent",
+    "set_next",
+]

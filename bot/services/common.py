@@ -1,0 +1,72 @@
+"""What every use case shares: who is calling, the ports, finding the deal."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.domain import (
+    Actor,
+    Deal,
+    NoDealHere,
+    NotFound,
+    esc,
+)
+from bot.viewmodels import CardView, DealLine, Reply
+from bot.views import card_view
+from store import UnitOfWork, UowFactory
+
+# How many times a change is re-applied on fresh state after losing a compare-and-swap race.
+
+MAX_ATTEMPTS = 8
+
+TeamLookup = Callable[[str], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, where, and which Slack team installed the app (to tell externals)."""
+
+    actor: Actor
+    channel_id: str | None = None
+    home_team: str | None = None
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """The ports a use case needs: storage, time, admins and a user -> team lookup."""
+
+    uow: UowFactory
+    today: Callable[[], date]
+    now: Callable[[], datetime]
+    admins: frozenset[str]
+    team_of: TeamLookup
+
+
+async def resolve_deal(uow: UnitOfWork, *, number: int | None, caller: Caller) -> Deal:
+    """The deal named by key, else the channel's bound deal; errors list the caller's deals."""
+    deal_id = number
+    if deal_id is None and caller.channel_id:
+        deal_id = await uow.bindings.deal_for(caller.channel_id)
+    deal = await uow.deals.get(deal_id) if deal_id is not None else None
+    if deal is not None:
+        return deal
+    mine = await uow.deals.list_for_user(caller.actor.user_id, limit=10)
+    yours = (
+        ", ".join(f"{d.key} ({esc(d.name, 40)})" for d in mine)
+        or "none yet — start one with `/ptm new`"
+    )
+    if number is not None:
+        raise NotFound(f"There is no deal PTM-{number}. Your open deals: {yours}.")
+    raise NoDealHere(
+        "This channel has no deal. Name one by key (e.g. `/ptm stage PTM-12 Propose`) "
+        f"or run the command in its deal room. Your open deals: {yours}."
+    )
+
+
+def changed_reply(ctx: Ctx, deal: Deal, changed: bool, text: str) -> Reply:
+    return Reply(text=text, deal_id=deal.id, changed=changed, card=card_view(deal, ctx.today()))
+
+
+__all__ = ["Caller", "Ctx", "CardView", "DealLine"]
