@@ -7,7 +7,7 @@ from typing import Any
 from blocks import kit
 from blocks.ids import Action, MoreOption
 from blocks.metadata import CardRef
-from bot.viewmodels import CardView, MemberView, StepView
+from bot.viewmodels import CardView, InternalView, MemberView, StepView
 
 ROLE_LABEL = {"seller": "Seller", "alliance": "Alliance", "partner": "Partner"}
 STEP_TEXT_LIMIT = 600
@@ -23,6 +23,7 @@ def build_deal_card(card: CardView) -> dict[str, Any]:
         kit.section(_trio_text(card.members)),
         kit.section(_step_text(card.next_step)),
         kit.context(_cosell_text(card.cosell)),
+        *([kit.section(internal_text(card.internal))] if card.internal else []),
         {"type": "actions", "block_id": ref.block_id("controls"), "elements": _controls(card)},
         kit.context(
             f"v{card.version} · last change by {kit.mention(card.updated_by)} "
@@ -86,6 +87,13 @@ def _step_text(step: StepView | None) -> str:
     )
 
 
+def internal_text(internal: InternalView) -> str:
+    """The internal-only fields; callers decide the audience, this only lays them out."""
+    notes = kit.user_text(internal.notes, 1500) if internal.notes else "_none_"
+    forecast = internal.forecast_category or "not set"
+    return f":lock: *Internal — our org only*\nForecast: {forecast}\nNotes: {notes}"
+
+
 def _cosell_text(cosell: tuple[tuple[str, bool], ...]) -> str:
     marks = [
         f"{':white_check_mark:' if done else ':white_circle:'} {name}" for name, done in cosell
@@ -119,6 +127,11 @@ def _controls(card: CardView) -> list[dict[str, Any]]:
             "options": [
                 kit.option("Edit deal", MoreOption.EDIT),
                 kit.option("History", MoreOption.HISTORY),
+                *(
+                    [kit.option("Internal view (our org)", MoreOption.INTERNAL)]
+                    if card.offers_internal_view
+                    else []
+                ),
             ],
         }
     )

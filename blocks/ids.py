@@ -16,6 +16,7 @@ class MoreOption(StrEnum):
 
     EDIT = "edit"
     HISTORY = "history"
+    INTERNAL = "internal"
 
 
 class Callback(StrEnum):
@@ -37,6 +38,8 @@ class Field(StrEnum):
     STEP_TEXT = "step_text"
     STEP_OWNER = "step_owner"
     STEP_DUE = "step_due"
+    INTERNAL_NOTES = "internal_notes"
+    FORECAST = "forecast_category"
 
 
 INPUT_ACTION = "value"

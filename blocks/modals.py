@@ -141,17 +141,47 @@ def build_new_deal_modal(channel_id: str | None) -> dict[str, Any]:
     )
 
 
+FORECASTS = ("pipeline", "best-case", "commit", "omitted")
+
+
+def _internal_fields(form: EditForm) -> list[dict[str, Any]]:
+    """Inputs for internal-only fields; only ever built for someone from our own org."""
+    if form.internal is None:
+        return []
+    return [
+        kit.section(":lock: *Internal — our org only.* Never shown to the partner's org."),
+        _text_input(
+            Field.INTERNAL_NOTES,
+            "Internal notes",
+            initial=form.internal.notes,
+            max_length=1500,
+            optional=True,
+            multiline=True,
+        ),
+        _select(
+            Field.FORECAST,
+            "Forecast category",
+            [(f, f) for f in FORECASTS],
+            form.internal.forecast_category,
+        ),
+    ]
+
+
 def build_edit_deal_modal(form: EditForm, channel_id: str | None) -> dict[str, Any]:
     meta = EditDealMeta(
         d=form.deal_id, v=form.version, channel=channel_id, original=edit_original(form)
     )
-    blocks = [kit.context(f"Editing {form.key} as of v{form.version}")] + _deal_fields(form)
+    blocks = [
+        kit.context(f"Editing {form.key} as of v{form.version}"),
+        *_deal_fields(form),
+        *_internal_fields(form),
+    ]
     return _modal(Callback.EDIT_DEAL, f"Edit {form.key}", "Save", blocks, meta.encode(3000))
 
 
 def edit_original(form: EditForm) -> dict[str, str | None]:
     """The modal's fields as strings, exactly as `read_deal_fields` would read them back."""
-    return {
+    original: dict[str, str | None] = {
         "name": form.name,
         "account": form.account,
         "amount": form.amount,
@@ -159,6 +189,10 @@ def edit_original(form: EditForm) -> dict[str, str | None]:
         "close_date": form.close_date.isoformat() if form.close_date else None,
         "attribution": form.attribution,
     }
+    if form.internal is not None:
+        original["internal_notes"] = form.internal.notes
+        original["forecast_category"] = form.internal.forecast_category
+    return original
 
 
 def build_next_step_modal(form: NextStepForm, channel_id: str | None) -> dict[str, Any]:

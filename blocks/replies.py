@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from blocks import kit
+from blocks.card import internal_text
 from bot.domain import USER_ID_RE
-from bot.viewmodels import DealLine
+from bot.viewmodels import DealLine, HistoryView, InternalView
 
 HELP = (  # one line per command; mrkdwn, so backticks show commands as code
     """*PTM keeps one deal card that seller, alliance manager and partner rep share.*
@@ -53,20 +54,22 @@ def build_deal_list(lines: tuple[DealLine, ...], *, limit: int = 40) -> dict[str
     return {"text": f"Your open deals ({len(lines)})", "blocks": blocks[: kit.MESSAGE_BLOCK_LIMIT]}
 
 
-def build_history(key: str, name: str, events: list[Any]) -> dict[str, Any]:
+def build_history(history: HistoryView) -> dict[str, Any]:
     """The latest audit events of a deal: who (and which org) changed what, old → new."""
-    lines = [f"*History of {key}* {kit.user_text(name, 100)}"]
-    for event in events:
-        team = f" ({event.actor_team})" if event.actor_team else ""
+    lines = [f"*History of {history.key}* {kit.user_text(history.name, 100)}"]
+    for entry in history.entries:
         changes = "; ".join(
             f"{field}: {_shown(field, old)} → {_shown(field, new)}"
-            for field, (old, new) in event.changes.items()
+            for field, old, new in entry.changes
         )
         lines.append(
-            f"v{event.version} · {kit.mention(event.actor)}{team} via {event.source} "
-            f"{kit.slack_date(event.at)} — {changes}"
+            f"v{entry.version} · {kit.mention(entry.actor)} ({entry.org}) via {entry.source} "
+            f"{kit.slack_date(entry.at)} — {changes}"
         )
-    return {"text": f"History of {key}", "blocks": kit.chunk_sections("\n".join(lines))[:20]}
+    return {
+        "text": f"History of {history.key}",
+        "blocks": kit.chunk_sections("\n".join(lines))[:20],
+    }
 
 
 USER_FIELDS = ("trio.", "next_step.owner")
@@ -78,3 +81,11 @@ def _shown(field: str, value: Any) -> str:
     if field.startswith(USER_FIELDS) and USER_ID_RE.fullmatch(str(value)):
         return kit.mention(str(value))
     return kit.user_text(str(value), 120)
+
+
+def build_internal_notice(key: str, internal: InternalView) -> dict[str, Any]:
+    """A private (ephemeral) look at the internal fields, for our own people in a shared channel."""
+    return {
+        "text": f"Internal view of {key}",
+        "blocks": [kit.section(f"*{key}*\n" + internal_text(internal))],
+    }

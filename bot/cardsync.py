@@ -8,13 +8,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from blocks.card import build_deal_card
+from bot.services.cards import CardRender
 from bot.slack import SlackGateway, UpdateResult
-from bot.viewmodels import CardView
-from store.repository import CardCopy
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[int], Awaitable[tuple[CardView, list[CardCopy]]]]
+Loader = Callable[[int], Awaitable[CardRender]]
 Marker = Callable[[list[int], int], Awaitable[None]]
 
 
@@ -58,14 +57,18 @@ class CardSyncer:
                 self._deals.pop(deal_id, None)
 
     async def _pass(self, deal_id: int) -> None:
-        card, copies = await self._load(deal_id)
-        message = build_deal_card(card)
+        render = await self._load(deal_id)
+        messages = {
+            internal: build_deal_card(render.internal if internal else render.shared)
+            for internal in {t.internal for t in render.targets}
+        }
         results = await asyncio.gather(
-            *(self.gateway.update(c.channel_id, c.ts, message) for c in copies)
+            *(self.gateway.update(t.channel_id, t.ts, messages[t.internal]) for t in render.targets)
         )
-        done = [c.id for c, r in zip(copies, results, strict=True) if r is UpdateResult.OK]
-        gone = [c.id for c, r in zip(copies, results, strict=True) if r is UpdateResult.GONE]
+        pairs = list(zip(render.targets, results, strict=True))
+        done = [t.copy_id for t, r in pairs if r is UpdateResult.OK]
+        gone = [t.copy_id for t, r in pairs if r is UpdateResult.GONE]
         if done:
-            await self._rendered(done, card.version)
+            await self._rendered(done, render.version)
         if gone:
-            await self._gone(gone, card.version)
+            await self._gone(gone, render.version)

@@ -84,6 +84,15 @@ class Attribution(StrEnum):
     INFLUENCED = "influenced"
 
 
+class ForecastCategory(StrEnum):
+    """Our internal forecast call on a deal; never shown to the partner's org."""
+
+    PIPELINE = "pipeline"
+    BEST_CASE = "best-case"
+    COMMIT = "commit"
+    OMITTED = "omitted"
+
+
 class Source(StrEnum):
     """The surface a change came from, recorded on every deal event."""
 
@@ -94,6 +103,9 @@ class Source(StrEnum):
     DIGEST = "digest"
     CLI = "cli"
 
+
+# Fields only our own org may see or change (PRODUCT.md "Field-level visibility").
+INTERNAL_FIELDS: frozenset[str] = frozenset({"internal_notes", "forecast_category"})
 
 COSELL_STEPS: tuple[str, ...] = ("trigger", "match", "brief", "meeting", "log")
 
@@ -112,6 +124,7 @@ DEFAULT_OWNER: dict[Stage, Role] = {
 MAX_NAME = 200
 MAX_ACCOUNT = 200
 MAX_STEP_TEXT = 500
+MAX_NOTES = 1500
 MAX_AMOUNT = Decimal("1000000000000")
 DATE_FORMAT_HINT = "YYYY-MM-DD, e.g. 2026-12-01"
 DEAL_KEY_RE = re.compile(r"^PTM-(\d{1,9})$", re.IGNORECASE)
@@ -164,6 +177,8 @@ class Deal:
     updated_at: datetime
     trio: tuple[TrioMember, ...] = ()
     next_step: NextStep | None = None
+    internal_notes: str = ""
+    forecast_category: ForecastCategory | None = None
 
     def member(self, role: Role) -> TrioMember | None:
         return next((m for m in self.trio if m.role == role), None)
@@ -174,10 +189,23 @@ class Deal:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting, and from which Slack team (org)."""
+    """Who is acting, from which Slack team (org), and whether that org is ours."""
 
     user_id: str
     team_id: str | None = None
+    internal: bool = False
+
+
+def is_our_org(
+    team_or_enterprise: str | None, *, home_team: str | None, home_enterprise: str | None = None
+) -> bool:
+    """True only when the user's team (or Grid enterprise) is the installation's own.
+
+    Unknown means external: a user we cannot place never sees internal fields.
+    """
+    if not team_or_enterprise:
+        return False
+    return team_or_enterprise in {t for t in (home_team, home_enterprise) if t}
 
 
 @dataclass(frozen=True)

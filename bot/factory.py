@@ -37,10 +37,11 @@ def build_deps(settings: Settings, engine: AsyncEngine, *, clock: Clock) -> Deps
         now=clock.now,
         admins=settings.admins,
         team_of=slack.team_of,
+        channel_shared=slack.channel_shared,
     )
     cards = CardSyncer(
         slack,
-        load=lambda deal_id: services.card_and_copies(ctx, deal_id),
+        load=lambda deal_id: services.render_all(ctx, deal_id),
         rendered=lambda ids, version: services.copies_rendered(ctx, ids, version),
         gone=lambda ids, _version: services.forget_copies(ctx, ids),
     )

@@ -5,14 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date
 
-from bot.domain import MAX_ACCOUNT, MAX_NAME, MAX_STEP_TEXT, BadInput
+from bot.domain import (
+    INTERNAL_FIELDS,
+    MAX_ACCOUNT,
+    MAX_NAME,
+    MAX_NOTES,
+    MAX_STEP_TEXT,
+    BadInput,
+    NotAllowed,
+)
 from bot.inputs import (
+    clean_notes,
     clean_text,
     parse_amount,
     parse_attribution,
     parse_currency,
     parse_date,
     parse_due,
+    parse_forecast,
     parse_role,
     parse_stage,
 )
@@ -51,13 +61,28 @@ DEAL_READERS: dict[str, Callable[[str], object]] = {
 }
 
 
-def read_deal_fields(values: Values) -> dict[str, object]:
-    """Deal name, account, amount, currency, close date, attribution from a modal."""
-    return _collect(values, DEAL_READERS)
+INTERNAL_READERS: dict[str, Callable[[str], object]] = {
+    "internal_notes": lambda s: clean_notes(s, limit=MAX_NOTES),
+    "forecast_category": parse_forecast,
+}
+
+
+def read_deal_fields(values: Values, *, internal: bool) -> dict[str, object]:
+    """Deal name, account, amount, currency, close date, attribution from a modal; the
+    internal fields too when the person submitting is from our own org."""
+    fields = _collect(values, DEAL_READERS)
+    if not internal:
+        if INTERNAL_FIELDS & set(values):
+            raise NotAllowed("Internal notes and the forecast category are for our own org only.")
+        return fields
+    return fields | _collect(
+        {k: v for k, v in values.items() if k in INTERNAL_READERS},
+        {k: r for k, r in INTERNAL_READERS.items() if k in values},
+    )
 
 
 def read_new_deal(values: Values) -> tuple[dict[str, object], object]:
-    fields = read_deal_fields(values)
+    fields = read_deal_fields(values, internal=False)
     stage = _collect(values, {"stage": lambda s: parse_stage(s or "Qualify")})["stage"]
     return fields, stage
 

@@ -14,6 +14,7 @@ from bot.domain import (
     STAGES,
     Attribution,
     BadInput,
+    ForecastCategory,
     Role,
     Stage,
     esc,
@@ -100,6 +101,25 @@ def parse_attribution(text: str) -> Attribution | None:
         raise BadInput(
             f"“{esc(text)}” is not an attribution. Use sourced, co-sell or influenced."
         ) from None
+
+
+def parse_forecast(text: str) -> ForecastCategory | None:
+    cleaned = text.strip().casefold()
+    if cleaned in ("", "none", "unset"):
+        return None
+    try:
+        return ForecastCategory(cleaned)
+    except ValueError:
+        names = ", ".join(f.value for f in ForecastCategory)
+        raise BadInput(f"“{esc(text)}” is not a forecast category. Use {names}.") from None
+
+
+def clean_notes(text: str, *, limit: int) -> str:
+    """Free notes: keep line breaks, trim each line, bound the length."""
+    cleaned = "\n".join(line.rstrip() for line in text.strip().splitlines())
+    if len(cleaned) > limit:
+        raise BadInput(f"The notes are {len(cleaned)} characters; the limit is {limit}.")
+    return cleaned
 
 
 def clean_text(text: str, *, what: str, limit: int, required: bool = True) -> str:

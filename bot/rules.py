@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from bot.domain import (
     DEFAULT_OWNER,
+    INTERNAL_FIELDS,
     Actor,
     BadInput,
     Conflict,
@@ -136,22 +137,36 @@ EDITABLE_FIELDS: tuple[str, ...] = (
     "currency",
     "close_date",
     "attribution",
+    "internal_notes",
+    "forecast_category",
 )
 
 
-def edit_deal(deal: Deal, changes: dict[str, object]) -> Mutation:
-    """Apply edits to the deal's own fields; values equal to the current ones are ignored."""
+def edit_deal(deal: Deal, changes: dict[str, object], *, actor: Actor) -> Mutation:
+    """Apply edits to the deal's own fields; values equal to the current ones are ignored.
+
+    Internal fields may be changed only by someone from our own org.
+    """
     fields: dict[str, object] = {}
     audit: dict[str, tuple[object, object]] = {}
     for name, new in changes.items():
         if name not in EDITABLE_FIELDS:
             raise BadInput(f"{name} cannot be edited here.")
+        if name in INTERNAL_FIELDS and not actor.internal:
+            raise NotAllowed("Internal notes and the forecast category are for our own org only.")
         old = getattr(deal, name)
         if old == new:
             continue
         fields[name] = new
         audit[name] = (_shown(old), _shown(new))
     return Mutation(fields=fields, audit=audit)
+
+
+def visible_changes(changes: dict[str, object], *, internal: bool) -> dict[str, object]:
+    """The part of an audit entry a reader may see: internal fields only for our own org."""
+    if internal:
+        return changes
+    return {k: v for k, v in changes.items() if k not in INTERNAL_FIELDS}
 
 
 def is_overdue(step: NextStep | None, today: date) -> bool:

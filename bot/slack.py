@@ -77,6 +77,19 @@ class SlackGateway:
     async def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None:
         await self.client.views_open(trigger_id=trigger_id, view=view)
 
+    async def channel_shared(self, channel_id: str) -> bool | None:
+        """Whether a channel is shared with another org (pending invitations count); None when
+        Slack will not say, which callers must treat as shared."""
+        try:
+            response = await self.client.conversations_info(channel=channel_id)
+        except SlackApiError as err:
+            log.info("conversations.info %s failed: %s", channel_id, err.response.get("error"))
+            return None
+        channel = response.get("channel")
+        if not isinstance(channel, dict) or "is_ext_shared" not in channel:
+            return None  # an answer that does not say counts as "shared"
+        return bool(channel.get("is_ext_shared") or channel.get("is_pending_ext_shared"))
+
     async def team_of(self, user_id: str) -> str | None:
         """The Slack team a user belongs to (cached); None when Slack will not say."""
         cached = self._teams.get(user_id)

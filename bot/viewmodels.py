@@ -26,6 +26,14 @@ class StepView:
 
 
 @dataclass(frozen=True)
+class InternalView:
+    """Internal-only fields, present in a view only when its audience is our own org."""
+
+    notes: str
+    forecast_category: str | None
+
+
+@dataclass(frozen=True)
 class CardView:
     """Everything the canonical deal card shows, already decided; the builder only lays it out."""
 
@@ -46,6 +54,9 @@ class CardView:
     updated_by: str
     updated_at: datetime
     stages: tuple[str, ...]
+    internal: InternalView | None = None
+    # A copy in a shared channel offers our own people a private look at the internal fields.
+    offers_internal_view: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,7 @@ class EditForm:
     currency: str
     close_date: date | None
     attribution: str | None
+    internal: InternalView | None = None
 
 
 @dataclass(frozen=True)
@@ -98,3 +110,20 @@ class Reply:
     card: CardView | None = None
     lines: tuple[DealLine, ...] = ()
     post_card: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: int
+    actor: str
+    org: str
+    changes: tuple[tuple[str, object, object], ...]  # field, old, new
+    source: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    key: str
+    name: str
+    entries: tuple[HistoryEntry, ...]

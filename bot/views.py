@@ -7,11 +7,22 @@ from decimal import Decimal
 
 from bot.domain import COSELL_STEPS, ROLES, STAGES, Deal
 from bot.rules import is_overdue
-from bot.viewmodels import CardView, DealLine, EditForm, MemberView, NextStepForm, StepView
+from bot.viewmodels import (
+    CardView,
+    DealLine,
+    EditForm,
+    InternalView,
+    MemberView,
+    NextStepForm,
+    StepView,
+)
 
 
-def card_view(deal: Deal, today: date) -> CardView:
-    """The canonical card for `deal` as of `today` (which decides what is overdue)."""
+def card_view(deal: Deal, today: date, *, internal: bool = False) -> CardView:
+    """The canonical card for `deal` as of `today` (which decides what is overdue).
+
+    `internal` is the audience: only a copy seen by our own org alone carries internal fields.
+    """
     members = []
     for role in ROLES:
         member = deal.member(role)
@@ -54,7 +65,14 @@ def card_view(deal: Deal, today: date) -> CardView:
         updated_by=deal.updated_by,
         updated_at=deal.updated_at,
         stages=tuple(s.value for s in STAGES),
+        internal=internal_view(deal) if internal else None,
+        offers_internal_view=not internal,
     )
+
+
+def internal_view(deal: Deal) -> InternalView:
+    forecast = deal.forecast_category.value if deal.forecast_category else None
+    return InternalView(notes=deal.internal_notes, forecast_category=forecast)
 
 
 def deal_line(deal: Deal, today: date) -> DealLine:
@@ -70,7 +88,7 @@ def deal_line(deal: Deal, today: date) -> DealLine:
     )
 
 
-def edit_form(deal: Deal) -> EditForm:
+def edit_form(deal: Deal, *, internal: bool) -> EditForm:
     return EditForm(
         deal_id=deal.id,
         key=deal.key,
@@ -81,6 +99,7 @@ def edit_form(deal: Deal) -> EditForm:
         currency=deal.currency,
         close_date=deal.close_date,
         attribution=deal.attribution.value if deal.attribution else None,
+        internal=internal_view(deal) if internal else None,
     )
 
 

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from blocks.ids import Action, MoreOption
 from blocks.metadata import CardRef
 from blocks.modals import build_edit_deal_modal, build_next_step_modal
-from blocks.replies import build_history, build_notice
+from blocks.replies import build_history, build_internal_notice, build_notice
 from bot import services
 from bot.deps import Deps, deps_of
 from bot.domain import DomainError, Source
@@ -77,9 +77,15 @@ async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None
     deps, caller = deps_of(context), caller_from_interaction(body, context)
     try:
         ref = CardRef.from_block_id(card_block_id(body))
-        if action_value(body) == MoreOption.HISTORY:
-            deal, events = await services.history(deps.ctx, ref.d)
-            await _send(deps, caller, build_history(deal.key, deal.name, events))
+        choice = action_value(body)
+        if choice == MoreOption.HISTORY:
+            await _send(
+                deps, caller, build_history(await services.history(deps.ctx, caller, ref.d))
+            )
+            return
+        if choice == MoreOption.INTERNAL:
+            key, internal = await services.internal_view_for(deps.ctx, caller, ref.d)
+            await _send(deps, caller, build_internal_notice(key, internal))
             return
         form = await services.edit_form_for(deps.ctx, caller, ref.d)
     except DomainError as err:

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import Actor
+from bot.domain import Actor, is_our_org
 from bot.services import Caller
+
+
+def actor(user_id: str, team: str | None, context: Any) -> Actor:
+    """An actor whose org is ours only if their team (or Grid enterprise) is the installation's."""
+    internal = is_our_org(
+        team, home_team=context.get("team_id"), home_enterprise=context.get("enterprise_id")
+    )
+    return Actor(user_id=user_id, team_id=team, internal=internal)
 
 
 def caller_from_command(command: dict[str, Any], context: Any) -> Caller:
     # A slash command only reaches us from a workspace that installed the app: the caller's
     # team is the command's team.
     return Caller(
-        actor=Actor(user_id=command["user_id"], team_id=command.get("team_id")),
+        actor=actor(command["user_id"], command.get("team_id"), context),
         channel_id=command.get("channel_id"),
         home_team=context.get("team_id"),
+        home_enterprise=context.get("enterprise_id"),
     )
 
 
@@ -23,16 +32,19 @@ def caller_from_interaction(
 ) -> Caller:
     """block_actions / view_submission: `user.team_id` is the clicker's own org."""
     user = body.get("user", {})
-    team = user.get("team_id") or body.get("team", {}).get("id")
+    # `team.id` is the workspace the app is installed in; only `user.team_id` says the clicker's
+    # own org, so without it the clicker is treated as external.
+    team = user.get("team_id")
     channel = (
         channel_id
         or (body.get("channel") or {}).get("id")
         or (body.get("container") or {}).get("channel_id")
     )
     return Caller(
-        actor=Actor(user_id=user["id"], team_id=team),
+        actor=actor(user["id"], team, context),
         channel_id=channel,
         home_team=context.get("team_id"),
+        home_enterprise=context.get("enterprise_id"),
     )
 
 

@@ -24,7 +24,7 @@ CANNOT_POST = {
 async def publish(deps: Deps, reply: Reply, *, channel_id: str | None, actor_id: str) -> str | None:
     """Post the card (when asked) and bring every copy up to date; returns a problem to tell."""
     problem, stale = None, False
-    if reply.post_card and reply.card is not None and channel_id:
+    if reply.post_card and reply.deal_id is not None and channel_id:
         problem, stale = await _post_copy(deps, reply, channel_id=channel_id, actor_id=actor_id)
     if reply.deal_id is not None and (reply.changed or stale):
         await deps.cards.sync(reply.deal_id)
@@ -34,10 +34,12 @@ async def publish(deps: Deps, reply: Reply, *, channel_id: str | None, actor_id:
 async def _post_copy(
     deps: Deps, reply: Reply, *, channel_id: str, actor_id: str
 ) -> tuple[str | None, bool]:
-    """Post one more copy; returns (problem to tell, whether the deal moved on meanwhile)."""
-    assert reply.card is not None and reply.deal_id is not None
+    """Post one more copy, rendered for that channel's audience; returns (problem to tell,
+    whether the deal moved on while it was being posted)."""
+    assert reply.deal_id is not None
+    card, shared = await services.card_for_channel(deps.ctx, reply.deal_id, channel_id)
     try:
-        ts = await deps.slack.post(channel_id, build_deal_card(reply.card))
+        ts = await deps.slack.post(channel_id, build_deal_card(card))
     except SlackApiError as err:
         code = err.response.get("error", "")
         log.info("could not post card of deal %s in %s: %s", reply.deal_id, channel_id, code)
@@ -45,6 +47,6 @@ async def _post_copy(
             code, f"I could not post the card here (Slack said `{code}`)."
         ), False
     latest = await services.record_copy(
-        deps.ctx, reply.deal_id, channel_id, ts, version=reply.card.version, actor=actor_id
+        deps.ctx, card, channel_id, ts, shared=shared, actor=actor_id
     )
-    return None, latest > reply.card.version
+    return None, latest > card.version

@@ -52,8 +52,9 @@ async def handle_edit_deal_submission(
     meta = EditDealMeta.decode(view.get("private_metadata", ""))
     caller = caller_from_interaction(body, context, channel_id=meta.channel)
     try:
-        submitted = forms.read_deal_fields(read_inputs(view))
-        original = forms.read_deal_fields(meta.original)
+        internal = caller.actor.internal
+        submitted = forms.read_deal_fields(read_inputs(view), internal=internal)
+        original = forms.read_deal_fields(meta.original, internal=internal)
         reply = await services.edit_deal(
             deps.ctx, caller, meta.d, original=original, submitted=submitted
         )

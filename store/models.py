@@ -33,6 +33,9 @@ class DealRow(SQLModel, table=True):
     attribution: str | None = Field(default=None, max_length=20)
     partner: str | None = Field(default=None, max_length=200)
     cosell: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    # Internal-only fields: never rendered for a shared channel or an external user.
+    internal_notes: str = Field(default="", sa_type=sa.Text)
+    forecast_category: str | None = Field(default=None, max_length=20)
     version: int = Field(default=1)
     created_by: str = Field(max_length=32)
     created_at: datetime = _utc()
@@ -117,6 +120,16 @@ class ChannelBindingRow(SQLModel, table=True):
     deal_id: int = Field(foreign_key="deals.id", index=True)
     bound_by: str = Field(max_length=32)
     bound_at: datetime = _utc()
+
+
+class ChannelRow(SQLModel, table=True):
+    """What we know of a channel's sharing; None means unknown, which counts as shared."""
+
+    __tablename__ = "channels"
+
+    channel_id: str = Field(primary_key=True, max_length=32)
+    is_ext_shared: bool | None = None
+    checked_at: datetime = _utc()
 
 
 class ProcessedEventRow(SQLModel, table=True):

@@ -16,6 +16,7 @@ from bot.domain import (
     Actor,
     Attribution,
     Deal,
+    ForecastCategory,
     Mutation,
     NextStep,
     Role,
@@ -28,6 +29,7 @@ from bot.inputs import deal_key
 from store.models import (
     CardCopyRow,
     ChannelBindingRow,
+    ChannelRow,
     DealEventRow,
     DealRow,
     NextStepRow,
@@ -241,6 +243,20 @@ class DealRepository:
             )
         )
 
+    async def note_member_team(
+        self, deal_id: int, user_id: str, *, team_id: str, is_external: bool
+    ) -> None:
+        """Learn a trio member's org from their own interaction (not a change of the deal)."""
+        await self.session.execute(
+            sa.update(TrioMemberRow)
+            .where(
+                TrioMemberRow.deal_id == deal_id,  # type: ignore[arg-type]
+                TrioMemberRow.user_id == user_id,  # type: ignore[arg-type]
+                sa.or_(TrioMemberRow.team_id.is_(None), TrioMemberRow.team_id != team_id),  # type: ignore[union-attr]
+            )
+            .values(team_id=team_id, is_external=is_external)
+        )
+
     async def touch_activity(self, deal_id: int, user_id: str, now: datetime) -> bool:
         """Record a trio member's activity; returns whether the user is in the trio."""
         await self._touch(deal_id, user_id, now)
@@ -319,13 +335,22 @@ class CardCopyRepository:
         self.session = session
 
     async def add(
-        self, *, deal_id: int, channel_id: str, ts: str, version: int, actor: str, now: datetime
+        self,
+        *,
+        deal_id: int,
+        channel_id: str,
+        ts: str,
+        version: int,
+        actor: str,
+        now: datetime,
+        is_shared: bool | None = None,
     ) -> None:
         self.session.add(
             CardCopyRow(
                 deal_id=deal_id,
                 channel_id=channel_id,
                 ts=ts,
+                is_shared=is_shared,
                 rendered_version=version,
                 posted_by=actor,
                 posted_at=now,
@@ -352,6 +377,52 @@ class CardCopyRepository:
 
     async def remove(self, copy_id: int) -> None:
         await self.session.execute(sa.delete(CardCopyRow).where(CardCopyRow.id == copy_id))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    channel_id: str
+    is_ext_shared: bool | None
+    checked_at: datetime
+
+
+class ChannelRepository:
+    """Cached knowledge of which channels are shared with another org."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_many(self, channel_ids: Sequence[str]) -> dict[str, ChannelInfo]:
+        rows = (
+            await self.session.scalars(
+                sa.select(ChannelRow).where(ChannelRow.channel_id.in_(list(channel_ids)))  # type: ignore[attr-defined]
+            )
+        ).all()
+        return {
+            r.channel_id: ChannelInfo(r.channel_id, r.is_ext_shared, r.checked_at) for r in rows
+        }
+
+    async def put(self, channel_id: str, is_ext_shared: bool | None, now: datetime) -> None:
+        """Record a channel's sharing and carry it onto every card copy in that channel."""
+        row = await self.session.get(ChannelRow, channel_id)
+        if row is None:
+            self.session.add(
+                ChannelRow(channel_id=channel_id, is_ext_shared=is_ext_shared, checked_at=now)
+            )
+        else:
+            row.is_ext_shared, row.checked_at = is_ext_shared, now
+        await self.session.execute(
+            sa.update(CardCopyRow)
+            .where(CardCopyRow.channel_id == channel_id)  # type: ignore[arg-type]
+            .values(is_shared=is_ext_shared)
+        )
+        await self.session.flush()
+
+    async def deals_shown_in(self, channel_id: str) -> list[int]:
+        rows = await self.session.scalars(
+            sa.select(CardCopyRow.deal_id).where(CardCopyRow.channel_id == channel_id).distinct()  # type: ignore[arg-type]
+        )
+        return list(rows.all())
 
 
 class BindingRepository:
@@ -387,7 +458,7 @@ class ProcessedEventRepository:
 
 
 def _column_value(value: object) -> object:
-    if isinstance(value, Stage | Status | Attribution):
+    if isinstance(value, Stage | Status | Attribution | ForecastCategory):
         return value.value
     return value
 
@@ -407,6 +478,10 @@ def _to_deal(row: DealRow, trio: Sequence[TrioMemberRow], step: NextStepRow | No
         attribution=Attribution(row.attribution) if row.attribution else None,
         partner=row.partner,
         cosell=frozenset(row.cosell or ()),
+        internal_notes=row.internal_notes or "",
+        forecast_category=ForecastCategory(row.forecast_category)
+        if row.forecast_category
+        else None,
         version=row.version,
         created_by=row.created_by,
         updated_by=row.updated_by,

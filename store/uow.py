@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from store.repository import (
     BindingRepository,
     CardCopyRepository,
+    ChannelRepository,
     DealRepository,
     ProcessedEventRepository,
 )
@@ -21,6 +22,7 @@ class UnitOfWork:
     deals: DealRepository
     copies: CardCopyRepository
     bindings: BindingRepository
+    channels: ChannelRepository
     events: ProcessedEventRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
@@ -32,6 +34,7 @@ class UnitOfWork:
         self.deals = DealRepository(self._session)
         self.copies = CardCopyRepository(self._session)
         self.bindings = BindingRepository(self._session)
+        self.channels = ChannelRepository(self._session)
         self.events = ProcessedEventRepository(self._session)
         return self
 

@@ -13,8 +13,14 @@ from tests.support.harness import RunningBot
 
 ROOT = Path(__file__).resolve().parent.parent
 # Scope each subscribed event needs; any other scope must be justified in this table.
-EVENT_SCOPES = {"message.channels": "channels:history", "message.groups": "groups:history"}
-FEATURE_SCOPES = {"chat:write", "commands", "users:read"}
+EVENT_SCOPES = {
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+    "channel_shared": "channels:read",
+    "channel_unshared": "channels:read",
+}
+# chat.* posts, /ptm, users.info (a member's org), conversations.info (public and private).
+FEATURE_SCOPES = {"chat:write", "commands", "users:read", "channels:read", "groups:read"}
 
 
 def manifest() -> dict[str, Any]:

@@ -1,6 +1,14 @@
 """Use cases: one async function per user intent. No Slack types, no Block Kit."""
 
-from bot.services.cards import card_and_copies, copies_rendered, forget_copies, record_copy
+from bot.services.cards import (
+    card_for_channel,
+    copies_rendered,
+    deals_shown_in,
+    forget_copies,
+    record_copy,
+    refresh_sharing,
+    render_all,
+)
 from bot.services.common import Caller, Ctx, resolve_deal
 from bot.services.deals import (
     change,
@@ -17,8 +25,8 @@ from bot.services.messages import note_message
 from bot.services.reads import (
     edit_form_for,
     history,
+    internal_view_for,
     list_deals,
-    load_card,
     load_deal,
     next_step_form_for,
 )
@@ -26,7 +34,10 @@ from bot.services.reads import (
 __all__ = [
     "Caller",
     "Ctx",
-    "card_and_copies",
+    "card_for_channel",
+    "deals_shown_in",
+    "refresh_sharing",
+    "render_all",
     "change",
     "complete_step",
     "copies_rendered",
@@ -35,8 +46,8 @@ __all__ = [
     "edit_form_for",
     "forget_copies",
     "history",
+    "internal_view_for",
     "list_deals",
-    "load_card",
     "load_deal",
     "mark_synced",
     "move_stage",

@@ -1,42 +1,124 @@
-"""Card copies: where each deal's card is shown, and what each copy last rendered."""
+"""Card copies: where each deal's card is shown, for which audience, and what it last showed."""
 
 from __future__ import annotations
 
-from bot.domain import (
-    NotFound,
-)
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.domain import NotFound
 from bot.services.common import Ctx
 from bot.viewmodels import CardView
 from bot.views import card_view
-from store.repository import CardCopy
+from store import UnitOfWork
+
+# How long what we know of a channel's sharing is trusted before asking Slack again; the
+# channel_shared / channel_unshared events refresh it as soon as it changes.
+SHARING_TTL = timedelta(hours=6)
+# When Slack would not say, ask again only after this long (the copy stays "shared" meanwhile).
+UNKNOWN_TTL = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class CopyTarget:
+    """One card message and whether only our own org can see it (then it shows internal fields)."""
+
+    copy_id: int
+    channel_id: str
+    ts: str
+    internal: bool
+
+
+@dataclass(frozen=True)
+class CardRender:
+    """What every copy of one deal should show now: one view per audience."""
+
+    deal_id: int
+    version: int
+    internal: CardView
+    shared: CardView
+    targets: tuple[CopyTarget, ...]
+
+    def view_for(self, target: CopyTarget) -> CardView:
+        return self.internal if target.internal else self.shared
+
+
+async def sharing_of(ctx: Ctx, channel_ids: Sequence[str]) -> dict[str, bool | None]:
+    """Each channel's sharing, from the database, asking Slack when unknown or stale."""
+    async with ctx.uow() as uow:
+        known = await uow.channels.get_many(channel_ids)
+    now = ctx.now()
+    result: dict[str, bool | None] = {}
+    for channel_id in dict.fromkeys(channel_ids):
+        info = known.get(channel_id)
+        ttl = UNKNOWN_TTL if info is None or info.is_ext_shared is None else SHARING_TTL
+        if info is not None and info.checked_at > now - ttl:
+            result[channel_id] = info.is_ext_shared
+            continue
+        result[channel_id] = await refresh_sharing(ctx, channel_id)
+    return result
+
+
+async def refresh_sharing(ctx: Ctx, channel_id: str, shared: bool | None = None) -> bool | None:
+    """Ask Slack (unless told) whether a channel is shared, and store the answer on its copies."""
+    if shared is None:
+        shared = await ctx.channel_shared(channel_id)
+    async with ctx.uow() as uow:
+        await uow.channels.put(channel_id, shared, ctx.now())
+        await uow.commit()
+    return shared
+
+
+async def deals_shown_in(ctx: Ctx, channel_id: str) -> list[int]:
+    async with ctx.uow() as uow:
+        return await uow.channels.deals_shown_in(channel_id)
+
+
+async def card_for_channel(ctx: Ctx, deal_id: int, channel_id: str) -> tuple[CardView, bool | None]:
+    """The card as it may be shown in `channel_id`, and that channel's sharing."""
+    shared = (await sharing_of(ctx, [channel_id]))[channel_id]
+    async with ctx.uow() as uow:
+        deal = await _deal(uow, deal_id)
+    return card_view(deal, ctx.today(), internal=shared is False), shared
 
 
 async def record_copy(
-    ctx: Ctx, deal_id: int, channel_id: str, ts: str, *, version: int, actor: str
+    ctx: Ctx, card: CardView, channel_id: str, ts: str, *, shared: bool | None, actor: str
 ) -> int:
     """Track a posted card message; returns the deal's current version (newer = re-sync)."""
     async with ctx.uow() as uow:
         await uow.copies.add(
-            deal_id=deal_id,
+            deal_id=card.deal_id,
             channel_id=channel_id,
             ts=ts,
-            version=version,
+            version=card.version,
             actor=actor,
             now=ctx.now(),
+            is_shared=shared,
         )
-        deal = await uow.deals.get(deal_id)
+        deal = await _deal(uow, card.deal_id)
         await uow.commit()
-    return deal.version if deal else version
+    return deal.version
 
 
-async def card_and_copies(ctx: Ctx, deal_id: int) -> tuple[CardView, list[CardCopy]]:
-    """The current card and every message that shows it, read in one transaction."""
+async def render_all(ctx: Ctx, deal_id: int) -> CardRender:
+    """The latest state of a deal rendered for every copy's audience."""
     async with ctx.uow() as uow:
-        deal = await uow.deals.get(deal_id)
         copies = await uow.copies.list_for_deal(deal_id)
-    if deal is None:
-        raise NotFound(f"Deal {deal_id} no longer exists.")
-    return card_view(deal, ctx.today()), copies
+    sharing = await sharing_of(ctx, [c.channel_id for c in copies])
+    async with ctx.uow() as uow:
+        deal = await _deal(uow, deal_id)
+    today = ctx.today()
+    return CardRender(
+        deal_id=deal.id,
+        version=deal.version,
+        internal=card_view(deal, today, internal=True),
+        shared=card_view(deal, today, internal=False),
+        targets=tuple(
+            CopyTarget(c.id, c.channel_id, c.ts, internal=sharing[c.channel_id] is False)
+            for c in copies
+        ),
+    )
 
 
 async def copies_rendered(ctx: Ctx, copy_ids: list[int], version: int) -> None:
@@ -52,3 +134,10 @@ async def forget_copies(ctx: Ctx, copy_ids: list[int]) -> None:
         for copy_id in copy_ids:
             await uow.copies.remove(copy_id)
         await uow.commit()
+
+
+async def _deal(uow: UnitOfWork, deal_id: int):  # type: ignore[no-untyped-def]
+    deal = await uow.deals.get(deal_id)
+    if deal is None:
+        raise NotFound(f"Deal {deal_id} no longer exists.")
+    return deal

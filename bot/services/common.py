@@ -13,7 +13,7 @@ from bot.domain import (
     NotFound,
     esc,
 )
-from bot.viewmodels import CardView, DealLine, Reply
+from bot.viewmodels import Reply
 from bot.views import card_view
 from store import UnitOfWork, UowFactory
 
@@ -22,6 +22,8 @@ from store import UnitOfWork, UowFactory
 MAX_ATTEMPTS = 8
 
 TeamLookup = Callable[[str], Awaitable[str | None]]
+# Whether a channel is shared with another org: True / False, or None when Slack will not say.
+SharingLookup = Callable[[str], Awaitable[bool | None]]
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Caller:
     actor: Actor
     channel_id: str | None = None
     home_team: str | None = None
+    home_enterprise: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Ctx:
     now: Callable[[], datetime]
     admins: frozenset[str]
     team_of: TeamLookup
+    channel_shared: SharingLookup
 
 
 async def resolve_deal(uow: UnitOfWork, *, number: int | None, caller: Caller) -> Deal:
@@ -67,6 +71,3 @@ async def resolve_deal(uow: UnitOfWork, *, number: int | None, caller: Caller) -
 
 def changed_reply(ctx: Ctx, deal: Deal, changed: bool, text: str) -> Reply:
     return Reply(text=text, deal_id=deal.id, changed=changed, card=card_view(deal, ctx.today()))
-
-
-__all__ = ["Caller", "Ctx", "CardView", "DealLine"]

@@ -23,6 +23,7 @@ from bot.domain import (
     Stage,
     TrioMember,
     esc,
+    is_our_org,
 )
 from bot.inputs import clean_text
 from bot.rules import change_stage as stage_rule
@@ -32,6 +33,7 @@ from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
 from bot.services.reads import list_deals
 from bot.viewmodels import Reply
 from bot.views import card_view
+from store import UnitOfWork
 
 # How many times a change is re-applied on fresh state after losing a compare-and-swap race.
 MAX_ATTEMPTS = 8
@@ -52,6 +54,7 @@ async def change(
             if deal is None:
                 raise NotFound(f"Deal {deal_id} no longer exists.")
             require_change_right(deal, caller.actor, ctx.admins)
+            await _learn_member_team(uow, deal, caller)
             mutation = plan(deal)
             if mutation.is_empty:
                 return deal, False
@@ -68,6 +71,16 @@ async def change(
         "the card shows the current state — try again.",
         deal_id=deal_id,
     )
+
+
+async def _learn_member_team(uow: UnitOfWork, deal: Deal, caller: Caller) -> None:
+    """A trio member's own interaction tells us their org for sure; record it."""
+    actor = caller.actor
+    member = next((m for m in deal.trio if m.user_id == actor.user_id), None)
+    if member is not None and actor.team_id and member.team_id != actor.team_id:
+        await uow.deals.note_member_team(
+            deal.id, actor.user_id, team_id=actor.team_id, is_external=not actor.internal
+        )
 
 
 async def create_deal(
@@ -157,9 +170,13 @@ async def name_trio(ctx: Ctx, caller: Caller, deal_id: int, members: Mapping[Rol
             role=role,
             user_id=uid,
             team_id=team,
-            is_external=team is not None
-            and caller.home_team is not None
-            and team != caller.home_team,
+            # An unknown org is assumed external for the partner role, ours otherwise; the
+            # member's first click on the card records their real org.
+            is_external=(role is Role.PARTNER)
+            if team is None
+            else not is_our_org(
+                team, home_team=caller.home_team, home_enterprise=caller.home_enterprise
+            ),
         )
         for (role, uid), team in zip(members.items(), teams, strict=True)
     }
@@ -268,7 +285,7 @@ async def edit_deal(
                 deal_id=deal.id,
                 fields=tuple(clashes),
             )
-        return edit_rule(deal, mine)
+        return edit_rule(deal, mine, actor=caller.actor)
 
     deal, changed = await change(ctx, caller, deal_id, plan, source=Source.MODAL)
     text = f"Saved {deal.key} (v{deal.version})." if changed else "Nothing to save."

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from bot.domain import (
-    Deal,
-    NotFound,
-)
-from bot.rules import require_change_right
+from bot.domain import Deal, NotAllowed, NotFound, is_our_org
+from bot.rules import require_change_right, visible_changes
 from bot.services.common import Caller, Ctx
-from bot.viewmodels import CardView, EditForm, NextStepForm, Reply
-from bot.views import card_view, deal_line, edit_form, next_step_form
-from store.repository import DealEvent
+from bot.viewmodels import EditForm, HistoryEntry, HistoryView, InternalView, NextStepForm, Reply
+from bot.views import deal_line, edit_form, internal_view, next_step_form
 
 
 async def list_deals(ctx: Ctx, caller: Caller) -> Reply:
@@ -30,15 +26,11 @@ async def load_deal(ctx: Ctx, deal_id: int) -> Deal:
     return deal
 
 
-async def load_card(ctx: Ctx, deal_id: int) -> CardView:
-    return card_view(await load_deal(ctx, deal_id), ctx.today())
-
-
 async def edit_form_for(ctx: Ctx, caller: Caller, deal_id: int) -> EditForm:
     """The edit-deal form, for someone who may change the deal (checked before they type)."""
     deal = await load_deal(ctx, deal_id)
     require_change_right(deal, caller.actor, ctx.admins)
-    return edit_form(deal)
+    return edit_form(deal, internal=caller.actor.internal)
 
 
 async def next_step_form_for(ctx: Ctx, caller: Caller, deal_id: int) -> NextStepForm:
@@ -47,11 +39,37 @@ async def next_step_form_for(ctx: Ctx, caller: Caller, deal_id: int) -> NextStep
     return next_step_form(deal)
 
 
-async def history(ctx: Ctx, deal_id: int, *, limit: int = 15) -> tuple[Deal, list[DealEvent]]:
-    """The deal and its latest audit events, newest first."""
+async def history(ctx: Ctx, caller: Caller, deal_id: int, *, limit: int = 15) -> HistoryView:
+    """The latest audit events, newest first, with internal fields only for our own org."""
     async with ctx.uow() as uow:
         deal = await uow.deals.get(deal_id)
         events = await uow.deals.recent_events(deal_id, limit=limit)
     if deal is None:
         raise NotFound(f"Deal {deal_id} no longer exists.")
-    return deal, events
+    entries = []
+    for event in events:
+        changes = visible_changes(event.changes, internal=caller.actor.internal)
+        if not changes:
+            continue
+        ours = is_our_org(
+            event.actor_team, home_team=caller.home_team, home_enterprise=caller.home_enterprise
+        )
+        entries.append(
+            HistoryEntry(
+                version=event.version,
+                actor=event.actor,
+                org="our org" if ours else "partner org",
+                changes=tuple((k, v[0], v[1]) for k, v in changes.items()),
+                source=event.source,
+                at=event.at,
+            )
+        )
+    return HistoryView(key=deal.key, name=deal.name, entries=tuple(entries))
+
+
+async def internal_view_for(ctx: Ctx, caller: Caller, deal_id: int) -> tuple[str, InternalView]:
+    """The internal-only fields, for someone from our own org."""
+    if not caller.actor.internal:
+        raise NotAllowed("Internal notes and the forecast category are for our own org only.")
+    deal = await load_deal(ctx, deal_id)
+    return deal.key, internal_view(deal)

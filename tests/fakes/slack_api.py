@@ -40,6 +40,7 @@ class FakeSlack:
     invalid: list[str] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=lambda: defaultdict(list))
     cannot_post: set[str] = field(default_factory=set)
+    shared_channels: set[str] = field(default_factory=set)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -168,6 +169,12 @@ class FakeSlack:
             return {"ok": True, "message_ts": "1700000000.999999"}
         if method == "views.open":
             return {"ok": True, "view": {"id": "V123", **p.get("view", {})}}
+        if method == "conversations.info":
+            shared = p["channel"] in self.shared_channels
+            return {
+                "ok": True,
+                "channel": {"id": p["channel"], "is_shared": shared, "is_ext_shared": shared},
+            }
         if method == "users.info":
             team = self.users.get(p.get("user", ""))
             if team is None:

@@ -200,7 +200,7 @@ async def test_history_shows_who_changed_what(bot: RunningBot) -> None:
     )
     [ephemeral] = bot.fake.of("chat.postEphemeral")
     assert "stage: Qualify → Discover" in str(ephemeral["blocks"])
-    assert "<@USELLER> (T0URS) via command" in str(ephemeral["blocks"])
+    assert "<@USELLER> (our org) via command" in str(ephemeral["blocks"])
 
 
 async def test_card_not_postable_says_how_to_fix(bot: RunningBot) -> None:

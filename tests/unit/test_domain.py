@@ -12,6 +12,7 @@ from bot.domain import (
     BadInput,
     Conflict,
     Deal,
+    ForecastCategory,
     NextStep,
     NotAllowed,
     Role,
@@ -19,6 +20,7 @@ from bot.domain import (
     Status,
     TrioMember,
     esc,
+    is_our_org,
 )
 from bot.inputs import parse_amount, parse_date, parse_due, parse_stage
 from bot.rules import (
@@ -30,6 +32,7 @@ from bot.rules import (
     require_change_right,
     set_next_step,
     set_trio,
+    visible_changes,
 )
 
 TODAY = date(2026, 11, 24)
@@ -167,10 +170,32 @@ def test_trio_change_records_old_and_new() -> None:
 
 
 def test_edit_ignores_unchanged_fields() -> None:
-    m = edit_deal(deal(), {"name": "Acme", "amount": Decimal("5.00")})
+    ours, theirs = Actor("US", "T0", internal=True), Actor("UP", "TP", internal=False)
+    m = edit_deal(deal(), {"name": "Acme", "amount": Decimal("5.00")}, actor=theirs)
     assert m.fields == {"amount": Decimal("5.00")} and m.audit == {"amount": (None, "5.00")}
     with pytest.raises(BadInput):
-        edit_deal(deal(), {"version": 9})
+        edit_deal(deal(), {"version": 9}, actor=ours)
+
+
+def test_only_our_org_changes_internal_fields() -> None:
+    ours, theirs = Actor("US", "T0", internal=True), Actor("UP", "TP", internal=False)
+    m = edit_deal(deal(), {"internal_notes": "margin is thin"}, actor=ours)
+    assert m.audit == {"internal_notes": ("", "margin is thin")}
+    with pytest.raises(NotAllowed, match="our own org only"):
+        edit_deal(deal(), {"internal_notes": "peek"}, actor=theirs)
+    with pytest.raises(NotAllowed):
+        edit_deal(deal(), {"forecast_category": ForecastCategory.COMMIT}, actor=theirs)
+
+
+def test_visibility_rules() -> None:
+    assert is_our_org("T0", home_team="T0") and is_our_org(
+        "E1", home_team="T0", home_enterprise="E1"
+    )
+    assert not is_our_org("TP", home_team="T0") and not is_our_org(None, home_team="T0")
+    assert not is_our_org("T0", home_team=None)
+    changes = {"stage": ["a", "b"], "internal_notes": ["x", "y"], "forecast_category": [None, "c"]}
+    assert visible_changes(changes, internal=False) == {"stage": ["a", "b"]}
+    assert visible_changes(changes, internal=True) == changes
 
 
 def test_overdue_and_escaping() -> None:
