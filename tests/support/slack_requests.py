@@ -23,6 +23,7 @@ class Inbound:
         self.response_url = response_url
         self.verifier = SignatureVerifier(secret)
         self._trigger = 0
+        self.trigger_users: dict[str, str] = {}  # trigger_id -> the user it was issued to
 
     async def send(
         self,
@@ -56,9 +57,11 @@ class Inbound:
             assert not problems, f"invalid Block Kit in the answer: {problems}"
         return resp.status, body
 
-    def _trigger_id(self) -> str:
+    def _trigger_id(self, user: str = "") -> str:
         self._trigger += 1
-        return f"trigger-{self._trigger}"
+        trigger = f"trigger-{self._trigger}"
+        self.trigger_users[trigger] = user
+        return trigger
 
     async def command(
         self,
@@ -82,7 +85,7 @@ class Inbound:
             "api_app_id": "APTM",
             "is_enterprise_install": "false",
             "response_url": self.response_url,
-            "trigger_id": self._trigger_id(),
+            "trigger_id": self._trigger_id(user),
         }
         return await self.send(urlencode(form), "application/x-www-form-urlencoded", **send_kw)
 
@@ -122,7 +125,7 @@ class Inbound:
             "api_app_id": "APTM",
             "token": "legacy",
             "container": {"type": "message", "message_ts": ts, "channel_id": channel},
-            "trigger_id": self._trigger_id(),
+            "trigger_id": self._trigger_id(user),
             "channel": {"id": channel, "name": "deal-room"},
             "message": {"ts": ts, "blocks": message["blocks"], "text": message.get("text")},
             "response_url": self.response_url,
@@ -152,7 +155,7 @@ class Inbound:
             "user": {"id": user, "username": user.lower(), "team_id": user_team},
             "api_app_id": "APTM",
             "token": "legacy",
-            "trigger_id": self._trigger_id(),
+            "trigger_id": self._trigger_id(user),
             "view": {
                 **view,
                 "id": "V123",
