@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.factory import build_runtime
+from bot.scheduling import start_background
 from bot.server import make_web_app
 
 log = logging.getLogger("ptm")
@@ -21,6 +22,7 @@ log = logging.getLogger("ptm")
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then finish in-flight requests and close the database."""
     runtime = await build_runtime(settings)
+    background = start_background(runtime.deps)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -43,6 +45,8 @@ async def serve(settings: Settings) -> None:
             await stop.wait()
             await runner.cleanup()
     finally:
+        for task in background:
+            task.cancel()
         await _finish_background_work(timeout=10)
         await runtime.close()
 

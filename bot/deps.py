@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.activity import ActivityThrottle
+
 if TYPE_CHECKING:
     from bot.cardsync import CardSyncer
     from bot.config import Settings
@@ -29,6 +31,7 @@ class Deps:
     ctx: Ctx
     slack: SlackGateway
     cards: CardSyncer
+    activity: ActivityThrottle
 
 
 DEPS_KEY = "ptm_deps"

@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import services
+from bot.activity import ActivityThrottle
 from bot.cardsync import CardSyncer
 from bot.config import Settings
 from bot.deps import Clock, Deps, SystemClock, inject_middleware
@@ -45,7 +46,7 @@ def build_deps(settings: Settings, engine: AsyncEngine, *, clock: Clock) -> Deps
         rendered=lambda ids, version: services.copies_rendered(ctx, ids, version),
         gone=lambda ids, _version: services.forget_copies(ctx, ids),
     )
-    return Deps(settings=settings, ctx=ctx, slack=slack, cards=cards)
+    return Deps(settings=settings, ctx=ctx, slack=slack, cards=cards, activity=ActivityThrottle())
 
 
 def create_app(

@@ -1,4 +1,4 @@
-"""Parse what a user typed after `/ptm` into a typed intent. Pure: no Slack client, no database."""
+"""Parse what a user typed after `/ptm` (or after mentioning the bot) into a typed intent. Pure."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ DATEISH_RE = re.compile(r"^[0-9][0-9/.\-]*$")
 MAX_COMMAND_TEXT = 3000
 
 SUBCOMMANDS = ("help", "new", "trio", "stage", "next", "done", "card", "list")
+# What a bot mention understands: what a partner rep needs, who cannot use our slash command.
+MENTION_COMMANDS = ("next", "stage", "done", "synced", "help")
+MENTION_HELP = (
+    "Mention me with one of: `next: <text> [@user or role] [by YYYY-MM-DD]`, "
+    "`stage: <stage>`, `done`, `synced`, `help`. Or use the buttons on the deal card."
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,11 @@ class Done:
 
 
 @dataclass(frozen=True)
+class Synced:
+    pass
+
+
+@dataclass(frozen=True)
 class PostCard:
     pass
 
@@ -60,7 +71,7 @@ class ListDeals:
     pass
 
 
-Intent = Help | NewDeal | SetTrio | SetStage | SetNext | Done | PostCard | ListDeals
+Intent = Help | NewDeal | SetTrio | SetStage | SetNext | Done | Synced | PostCard | ListDeals
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,32 @@ def parse_command(text: str, *, today: date) -> Parsed:
     if sub != "new" and rest and parse_deal_key(rest[0]) is not None:
         deal_number, rest = parse_deal_key(rest[0]), rest[1:]
     return Parsed(_PARSERS[sub](rest, today), deal_number)
+
+
+def parse_mention(text: str, *, bot_user_id: str | None, today: date) -> Parsed:
+    """Turn a message that mentions the bot (`@PTM next: send the deck by 2026-12-01`) into a
+    Parsed intent; the bot's own mention may stand anywhere and a colon may follow the verb."""
+    if len(text) > MAX_COMMAND_TEXT:
+        raise BadInput(f"That message is {len(text)} characters; the limit is {MAX_COMMAND_TEXT}.")
+    if bot_user_id:
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
+    tokens = text.split()
+    if tokens and tokens[0].endswith(":") and len(tokens[0]) > 1:
+        tokens[0] = tokens[0][:-1]
+    elif len(tokens) > 1 and tokens[1] == ":":
+        del tokens[1]
+    if not tokens or tokens[0].casefold() == "help":
+        return Parsed(Help())
+    sub = tokens[0].casefold()
+    if sub not in MENTION_COMMANDS:
+        raise BadInput(f"I did not understand “{_quote(tokens[0])}”. {MENTION_HELP}")
+    if sub == "synced":
+        rest = tokens[1:]
+        number = parse_deal_key(rest[0]) if rest else None
+        if rest[1 if number is not None else 0 :]:
+            raise BadInput(f"`synced` takes no words after it. {MENTION_HELP}")
+        return Parsed(Synced(), number)
+    return parse_command(" ".join(tokens), today=today)
 
 
 def _parse_help(_rest: list[str], _today: date) -> Intent:

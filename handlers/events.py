@@ -1,23 +1,91 @@
-"""Events API: one `message` listener; a trio member's message in a deal room is activity."""
+"""Events API: messages (bot mentions and deal-room activity) and channel sharing changes."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot import services
-from bot.deps import deps_of
+from blocks.replies import build_notice
+from bot import intents, services
+from bot.deps import Deps, deps_of
+from bot.domain import DomainError
+from bot.services.messages import message_key
+from handlers.parsing import caller_from_event
+from handlers.publish import publish
 
 # The event types PTM subscribes to; manifest.yml must list exactly these (tested).
-EVENT_TYPES = ("message", "channel_shared", "channel_unshared")
-IGNORED_SUBTYPES = frozenset({"bot_message", "message_changed", "message_deleted", "channel_join"})
+EVENT_TYPES = ("message", "app_mention", "channel_shared", "channel_unshared")
+IGNORED_SUBTYPES = frozenset(
+    {"bot_message", "message_changed", "message_deleted", "channel_join", "channel_leave"}
+)
 
 
 def register(app: AsyncApp) -> None:
     app.event("message")(handle_message_event)
+    app.event("app_mention")(handle_mention_event)
     app.event("channel_shared")(handle_channel_sharing_event)
     app.event("channel_unshared")(handle_channel_sharing_event)
+
+
+def _from_a_person(event: dict[str, Any]) -> bool:
+    """Bolt drops our own events; this drops other bots and edits, deletions, joins."""
+    return (
+        bool(event.get("user"))
+        and not event.get("bot_id")
+        and (event.get("subtype") not in IGNORED_SUBTYPES)
+    )
+
+
+def _posted_at(event: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(float(event.get("ts") or 0), UTC)
+
+
+async def handle_message_event(event: dict[str, Any], context: Any) -> None:
+    """Bolt acks events itself. A message mentioning the bot is also delivered as app_mention:
+    either copy may arrive first, and the message claim makes sure only one acts."""
+    if not _from_a_person(event):
+        return
+    deps = deps_of(context)
+    bot_user = context.get("bot_user_id")
+    if bot_user and f"<@{bot_user}" in event.get("text", ""):
+        await _answer_mention(deps, event, context)
+    await _note_activity(deps, event)
+
+
+async def handle_mention_event(event: dict[str, Any], context: Any) -> None:
+    if _from_a_person(event):
+        await _answer_mention(deps_of(context), event, context)
+
+
+async def _note_activity(deps: Deps, event: dict[str, Any]) -> None:
+    channel, user, at = str(event.get("channel", "")), str(event["user"]), _posted_at(event)
+    if deps.activity.should_write(channel, user, at):
+        await services.note_activity(deps.ctx, channel_id=channel, user_id=user, posted_at=at)
+
+
+async def _answer_mention(deps: Deps, event: dict[str, Any], context: Any) -> None:
+    """Run what the mention asks and answer in the message's thread, once per message."""
+    channel = str(event.get("channel", ""))
+    if not await services.claim_message(deps.ctx, message_key(channel, str(event.get("ts")))):
+        return
+    caller = caller_from_event(event, context)
+    thread = str(event.get("thread_ts") or event.get("ts"))
+    try:
+        parsed = intents.parse_mention(
+            event.get("text", ""),
+            bot_user_id=context.get("bot_user_id"),
+            today=deps.ctx.today(),
+        )
+        reply = await services.run_mention(deps.ctx, caller, parsed)
+    except DomainError as err:
+        await deps.slack.post(channel, build_notice(err.message), thread_ts=thread)
+        if err.deal_id is not None:
+            await deps.cards.sync(err.deal_id)
+        return
+    await deps.slack.post(channel, build_notice(reply.text), thread_ts=thread)
+    await publish(deps, reply, channel_id=channel, actor_id=caller.actor.user_id)
 
 
 async def handle_channel_sharing_event(event: dict[str, Any], context: Any) -> None:
@@ -30,15 +98,3 @@ async def handle_channel_sharing_event(event: dict[str, Any], context: Any) -> N
     await services.refresh_sharing(deps.ctx, channel_id, known)
     for deal_id in await services.deals_shown_in(deps.ctx, channel_id):
         await deps.cards.sync(deal_id)
-
-
-async def handle_message_event(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
-    """Bolt acks events itself; re-deliveries carry the same event_id and are skipped."""
-    if event.get("bot_id") or event.get("subtype") in IGNORED_SUBTYPES or not event.get("user"):
-        return
-    await services.note_message(
-        deps_of(context).ctx,
-        event_id=str(body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"),
-        channel_id=str(event.get("channel", "")),
-        user_id=str(event["user"]),
-    )

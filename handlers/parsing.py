@@ -48,6 +48,18 @@ def caller_from_interaction(
     )
 
 
+def caller_from_event(event: dict[str, Any], context: Any) -> Caller:
+    """A message event: the author's org is `user_team` (or the inner `team`) in shared
+    channels; the envelope's team may be the installation's, so it is not used."""
+    team = event.get("user_team") or event.get("team") or event.get("source_team")
+    return Caller(
+        actor=actor(str(event["user"]), team, context),
+        channel_id=event.get("channel"),
+        home_team=context.get("team_id"),
+        home_enterprise=context.get("enterprise_id"),
+    )
+
+
 def card_block_id(body: dict[str, Any]) -> str:
     return str(body["actions"][0].get("block_id", ""))
 

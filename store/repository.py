@@ -213,13 +213,11 @@ class DealRepository:
         await self.session.flush()
 
     async def _touch(self, deal_id: int, user_id: str, now: datetime) -> None:
-        await self.session.execute(
-            sa.update(TrioMemberRow)
-            .where(TrioMemberRow.deal_id == deal_id, TrioMemberRow.user_id == user_id)  # type: ignore[arg-type]
-            .values(last_acted_at=now)
-        )
+        await self.touch_activity(deal_id, user_id, now)
 
-    async def record_sync(self, deal: Deal, actor: Actor, seen_version: int, now: datetime) -> None:
+    async def record_sync(
+        self, deal: Deal, actor: Actor, seen_version: int, now: datetime, *, source: Source
+    ) -> None:
         """Record that `actor` saw `seen_version`; an acknowledgement, not a change of the deal."""
         await self.session.execute(
             sa.update(TrioMemberRow)
@@ -238,7 +236,7 @@ class DealRepository:
                 actor=actor.user_id,
                 actor_team=actor.team_id,
                 changes={"synced": [None, seen_version]},
-                source=Source.BUTTON.value,
+                source=source.value,
                 at=now,
             )
         )
@@ -257,15 +255,21 @@ class DealRepository:
             .values(team_id=team_id, is_external=is_external)
         )
 
-    async def touch_activity(self, deal_id: int, user_id: str, now: datetime) -> bool:
-        """Record a trio member's activity; returns whether the user is in the trio."""
-        await self._touch(deal_id, user_id, now)
-        found = await self.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(TrioMemberRow)
-            .where(TrioMemberRow.deal_id == deal_id, TrioMemberRow.user_id == user_id)  # type: ignore[arg-type]
+    async def touch_activity(self, deal_id: int, user_id: str, at: datetime) -> bool:
+        """Move a trio member's last activity forward to `at`; True if a row changed."""
+        result = await self.session.execute(
+            sa.update(TrioMemberRow)
+            .where(
+                TrioMemberRow.deal_id == deal_id,  # type: ignore[arg-type]
+                TrioMemberRow.user_id == user_id,  # type: ignore[arg-type]
+                sa.or_(
+                    TrioMemberRow.last_acted_at.is_(None),  # type: ignore[union-attr]
+                    TrioMemberRow.last_acted_at < at,  # type: ignore[operator]
+                ),
+            )
+            .values(last_acted_at=at)
         )
-        return bool(found)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def list_for_user(self, user_id: str, *, limit: int = 40) -> list[Deal]:
         """Open deals where the user is in the trio or is the creator; three queries in all."""
@@ -455,6 +459,12 @@ class ProcessedEventRepository:
             .on_conflict_do_nothing(index_elements=["event_id"])
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def prune(self, *, older_than: datetime) -> int:
+        result = await self.session.execute(
+            sa.delete(ProcessedEventRow).where(ProcessedEventRow.received_at < older_than)  # type: ignore[arg-type]
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _column_value(value: object) -> object:

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENT_SCOPES = {
     "message.channels": "channels:history",
     "message.groups": "groups:history",
+    "app_mention": "app_mentions:read",
     "channel_shared": "channels:read",
     "channel_unshared": "channels:read",
 }

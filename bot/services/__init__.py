@@ -21,7 +21,12 @@ from bot.services.deals import (
     run_intent,
     set_next,
 )
-from bot.services.messages import note_message
+from bot.services.messages import (
+    claim_message,
+    note_activity,
+    prune_dedupe,
+    run_mention,
+)
 from bot.services.reads import (
     edit_form_for,
     history,
@@ -53,7 +58,10 @@ __all__ = [
     "move_stage",
     "name_trio",
     "next_step_form_for",
-    "note_message",
+    "claim_message",
+    "note_activity",
+    "prune_dedupe",
+    "run_mention",
     "record_copy",
     "resolve_deal",
     "run_intent",

@@ -57,6 +57,7 @@ async def change(
             await _learn_member_team(uow, deal, caller)
             mutation = plan(deal)
             if mutation.is_empty:
+                await uow.commit()
                 return deal, False
             now = ctx.now()
             if await uow.deals.apply(deal, mutation, actor=caller.actor, source=source, now=now):
@@ -125,7 +126,9 @@ async def create_deal(
     )
 
 
-async def run_intent(ctx: Ctx, caller: Caller, parsed: intents.Parsed) -> Reply:
+async def run_intent(
+    ctx: Ctx, caller: Caller, parsed: intents.Parsed, *, source: Source = Source.COMMAND
+) -> Reply:
     """Carry out a parsed `/ptm` (or mention) intent that concerns one deal or the caller."""
     intent = parsed.intent
     if isinstance(intent, intents.NewDeal):
@@ -145,7 +148,7 @@ async def run_intent(ctx: Ctx, caller: Caller, parsed: intents.Parsed) -> Reply:
     if isinstance(intent, intents.SetTrio):
         return await name_trio(ctx, caller, deal.id, intent.members)
     if isinstance(intent, intents.SetStage):
-        return await move_stage(ctx, caller, deal.id, intent.stage, source=Source.COMMAND)
+        return await move_stage(ctx, caller, deal.id, intent.stage, source=source)
     if isinstance(intent, intents.SetNext):
         return await set_next(
             ctx,
@@ -155,10 +158,12 @@ async def run_intent(ctx: Ctx, caller: Caller, parsed: intents.Parsed) -> Reply:
             role=intent.role,
             user_id=intent.user_id,
             due=intent.due,
-            source=Source.COMMAND,
+            source=source,
         )
     if isinstance(intent, intents.Done):
-        return await complete_step(ctx, caller, deal.id, step_id=None, source=Source.COMMAND)
+        return await complete_step(ctx, caller, deal.id, step_id=None, source=source)
+    if isinstance(intent, intents.Synced):
+        return await mark_synced(ctx, caller, deal.id, None, source=source)
     raise BadInput("That command is not supported here. Try `/ptm help`.")
 
 
@@ -242,16 +247,25 @@ async def complete_step(
     return changed_reply(ctx, deal, changed, f"Done. {deal.key} needs a new next step: set one.")
 
 
-async def mark_synced(ctx: Ctx, caller: Caller, deal_id: int, seen_version: int) -> Reply:
-    """Record that a trio member saw the card at `seen_version` (not a change of the deal)."""
+async def mark_synced(
+    ctx: Ctx,
+    caller: Caller,
+    deal_id: int,
+    seen_version: int | None,
+    *,
+    source: Source = Source.BUTTON,
+) -> Reply:
+    """Record that a trio member saw the card at `seen_version` (None: the current one); an
+    acknowledgement, not a change of the deal."""
     async with ctx.uow() as uow:
         deal = await uow.deals.get(deal_id)
         if deal is None:
             raise NotFound(f"Deal {deal_id} no longer exists.")
         if deal.role_of(caller.actor.user_id) is None:
             raise NotAllowed(f"Only trio members mark themselves synced on {deal.key}.")
-        seen = min(seen_version, deal.version)
-        await uow.deals.record_sync(deal, caller.actor, seen, ctx.now())
+        await _learn_member_team(uow, deal, caller)
+        seen = deal.version if seen_version is None else min(seen_version, deal.version)
+        await uow.deals.record_sync(deal, caller.actor, seen, ctx.now(), source=source)
         await uow.commit()
     if seen < deal.version:
         text = (

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from tests.fakes.slack_api import Call
+from tests.handlers.test_mentions import mention
 from tests.handlers.test_visibility import deal_in_two_rooms, set_internal_fields, view
 from tests.support.harness import RunningBot
 
@@ -48,6 +49,13 @@ async def partner_session(bot: RunningBot, shared: str) -> None:
     await bot.slack.submit(
         view(bot), {"name": "Acme expansion", "account": "Acme AG", "currency": "USD"}, **PARTNER
     )
+    # The partner rep's other path: mentioning the bot (answered in thread).
+    for i, text in enumerate(["next: send the SOW by 2026-12-03", "stage: Negotiate", "synced",
+                              "done", "help", "stage: nonsense"]):
+        bot.clock.advance(seconds=1)
+        event = mention(bot, text)
+        status, _ = await bot.slack.event(event, event_id=f"EvSweep{i}")
+        assert status == 200
     # Our own people act in the shared channel and elsewhere; every change re-renders the copy.
     await click("ptm_card_stage", option="Propose", user="USELLER")
     await bot.slack.command("next send pricing by 2026-12-01", channel="CSHARED")
@@ -66,7 +74,8 @@ async def test_marker_in_internal_fields_never_reaches_the_partner(bot: RunningB
     # The sweep saw every kind of surface, and the marker really is in the internal copy.
     kinds = {c.method for c in facing}
     assert {"chat.update", "chat.postMessage", "chat.postEphemeral", "views.open"} <= kinds
-    assert len(facing) >= 12
+    assert len([c for c in facing if c.payload.get("thread_ts")]) == 6  # mention answers
+    assert len(facing) >= 20
     assert MARKER in json.dumps(bot.card("CROOM", room))
     assert "commit" in json.dumps(bot.card("CROOM", room))
     assert all("Forecast" not in json.dumps(c.payload) for c in facing)
