@@ -1,9 +1,11 @@
-"""Keep every copy of a deal card identical: coalesced, serialised re-renders per deal."""
+"""Keep every copy of a deal card identical: coalesced, serialised re-renders per deal, with
+failed copies retried in the background until they converge."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +19,16 @@ Loader = Callable[[int], Awaitable[CardRender]]
 Marker = Callable[[list[int], int], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class SyncTuning:
+    """debounce: how long a pass waits so a burst of changes becomes one update per copy;
+    retry_base / retry_cap: backoff (doubling, with jitter) for copies whose update failed."""
+
+    debounce: float = 0.15
+    retry_base: float = 2.0
+    retry_cap: float = 600.0
+
+
 @dataclass
 class _DealSync:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -25,7 +37,7 @@ class _DealSync:
 
 
 class CardSyncer:
-    """`await sync(deal_id)` returns once every copy shows a state at least as new as the call.
+    """`await sync(deal_id)` returns once every copy was sent a state at least as new as the call.
 
     Passes for one deal run one at a time and each reads the latest state, so copies converge
     on the last version whatever order concurrent changes commit in; requests that arrive
@@ -33,30 +45,44 @@ class CardSyncer:
     """
 
     def __init__(
-        self, gateway: SlackGateway, *, load: Loader, rendered: Marker, gone: Marker
+        self,
+        gateway: SlackGateway,
+        *,
+        load: Loader,
+        rendered: Marker,
+        gone: Marker,
+        tuning: SyncTuning | None = None,
     ) -> None:
         self.gateway = gateway
+        self.tuning = tuning or SyncTuning()
         self._load = load
         self._rendered = rendered
         self._gone = gone
         self._deals: dict[int, _DealSync] = {}
+        self._retries: dict[int, asyncio.Task[None]] = {}
 
-    async def sync(self, deal_id: int) -> None:
+    async def sync(self, deal_id: int) -> bool:
+        """Bring every copy up to date; False if some copy failed (a retry is then scheduled)."""
         state = self._deals.setdefault(deal_id, _DealSync())
         state.requested += 1
         ticket = state.requested
         try:
             async with state.lock:
                 if state.completed >= ticket:
-                    return
+                    return True
+                if self.tuning.debounce:
+                    await asyncio.sleep(self.tuning.debounce)
                 target = state.requested
-                await self._pass(deal_id)
+                converged = await self._pass(deal_id)
                 state.completed = target
         finally:
             if state.completed >= state.requested:
                 self._deals.pop(deal_id, None)
+        if not converged:
+            self._schedule_retry(deal_id)
+        return converged
 
-    async def _pass(self, deal_id: int) -> None:
+    async def _pass(self, deal_id: int) -> bool:
         render = await self._load(deal_id)
         messages = {
             internal: build_deal_card(render.internal if internal else render.shared)
@@ -72,3 +98,44 @@ class CardSyncer:
             await self._rendered(done, render.version)
         if gone:
             await self._gone(gone, render.version)
+        return all(r is not UpdateResult.FAILED for r in results)
+
+    def _schedule_retry(self, deal_id: int) -> None:
+        if deal_id in self._retries and not self._retries[deal_id].done():
+            return
+        self._retries[deal_id] = asyncio.create_task(self._retry(deal_id))
+
+    async def _retry(self, deal_id: int) -> None:
+        """Re-sync a deal whose copies failed, backing off, until every copy took the update."""
+        delay = self.tuning.retry_base
+        while True:
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            try:
+                if await self._pass_now(deal_id):
+                    return
+            except Exception:  # the database or Slack may be down: keep trying, slower
+                log.exception("card re-sync of deal %s failed", deal_id)
+            delay = min(delay * 2, self.tuning.retry_cap)
+
+    async def _pass_now(self, deal_id: int) -> bool:
+        state = self._deals.setdefault(deal_id, _DealSync())
+        state.requested += 1
+        target = state.requested
+        try:
+            async with state.lock:
+                converged = await self._pass(deal_id)
+                state.completed = max(state.completed, target)
+        finally:
+            if state.completed >= state.requested:
+                self._deals.pop(deal_id, None)
+        return converged
+
+    def close(self) -> None:
+        """Stop background retries (at shutdown; a restart re-syncs stale copies)."""
+        for task in self._retries.values():
+            task.cancel()
+
+    async def idle(self) -> None:
+        """Wait for scheduled retries (tests and shutdown)."""
+        while pending := [t for t in self._retries.values() if not t.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import services
 from bot.activity import ActivityThrottle
-from bot.cardsync import CardSyncer
+from bot.cardsync import CardSyncer, SyncTuning
 from bot.config import Settings
 from bot.deps import Clock, Deps, SystemClock, inject_middleware
 from bot.slack import SlackGateway, make_client
@@ -26,10 +26,13 @@ class Runtime:
     engine: AsyncEngine
 
     async def close(self) -> None:
+        self.deps.cards.close()
         await self.engine.dispose()
 
 
-def build_deps(settings: Settings, engine: AsyncEngine, *, clock: Clock) -> Deps:
+def build_deps(
+    settings: Settings, engine: AsyncEngine, *, clock: Clock, tuning: SyncTuning | None = None
+) -> Deps:
     client = make_client(settings.bot_token.get_secret_value(), settings.slack_api_url)
     slack = SlackGateway(client)
     ctx = services.Ctx(
@@ -45,6 +48,7 @@ def build_deps(settings: Settings, engine: AsyncEngine, *, clock: Clock) -> Deps
         load=lambda deal_id: services.render_all(ctx, deal_id),
         rendered=lambda ids, version: services.copies_rendered(ctx, ids, version),
         gone=lambda ids, _version: services.forget_copies(ctx, ids),
+        tuning=tuning,
     )
     return Deps(settings=settings, ctx=ctx, slack=slack, cards=cards, activity=ActivityThrottle())
 
@@ -74,13 +78,14 @@ async def build_runtime(
     settings: Settings,
     *,
     clock: Clock | None = None,
+    tuning: SyncTuning | None = None,
     process_before_response: bool = False,
     raise_error_for_unhandled_request: bool = False,
 ) -> Runtime:
     """Connect the database (creating the schema if absent) and build the app."""
     engine = make_engine(settings.database_url)
     await create_schema(engine)
-    deps = build_deps(settings, engine, clock=clock or SystemClock())
+    deps = build_deps(settings, engine, clock=clock or SystemClock(), tuning=tuning)
     app = create_app(
         settings,
         deps,

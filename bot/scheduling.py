@@ -21,9 +21,20 @@ async def housekeeping(deps: Deps) -> None:
         log.info("pruned %d old dedupe records", removed)
 
 
+async def resync_stale_cards(deps: Deps) -> None:
+    """Bring up to date the copies a previous run could not update (Slack down, or a crash
+    between a change and its card update). The card syncer serialises per deal, so this is
+    harmless next to live traffic."""
+    for deal_id in await services.deals_with_stale_copies(deps.ctx):
+        await deps.cards.sync(deal_id)
+
+
 def start_background(deps: Deps) -> list[asyncio.Task[None]]:
-    """Start the periodic jobs; the caller cancels the tasks at shutdown."""
-    return [asyncio.create_task(_every(HOUSEKEEPING_EVERY, lambda: housekeeping(deps)))]
+    """Start the background jobs; the caller cancels the tasks at shutdown."""
+    return [
+        asyncio.create_task(resync_stale_cards(deps)),
+        asyncio.create_task(_every(HOUSEKEEPING_EVERY, lambda: housekeeping(deps))),
+    ]
 
 
 async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:

@@ -110,6 +110,7 @@ class Reply:
     card: CardView | None = None
     lines: tuple[DealLine, ...] = ()
     post_card: bool = False
+    learn_teams: bool = False  # new trio members whose org is still to be asked of Slack
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ async def _run(
         if err.deal_id is not None:
             await deps.cards.sync(err.deal_id)
         return
-    await publish(deps, reply, channel_id=caller.channel_id, actor_id=caller.actor.user_id)
+    await publish(deps, reply, caller)
     if always_tell or not reply.changed:
         await _tell(deps, caller, reply.text)
 

@@ -42,9 +42,7 @@ async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, re
             await deps.cards.sync(err.deal_id)
         return
     await ack(**_render(reply))
-    problem = await publish(
-        deps, reply, channel_id=caller.channel_id, actor_id=caller.actor.user_id
-    )
+    problem = await publish(deps, reply, caller)
     if problem:
         await respond(response_type="ephemeral", replace_original=False, **build_notice(problem))
 

@@ -85,7 +85,7 @@ async def _answer_mention(deps: Deps, event: dict[str, Any], context: Any) -> No
             await deps.cards.sync(err.deal_id)
         return
     await deps.slack.post(channel, build_notice(reply.text), thread_ts=thread)
-    await publish(deps, reply, channel_id=channel, actor_id=caller.actor.user_id)
+    await publish(deps, reply, caller)
 
 
 async def handle_channel_sharing_event(event: dict[str, Any], context: Any) -> None:

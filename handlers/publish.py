@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 from blocks.card import build_deal_card
 from bot import services
 from bot.deps import Deps
+from bot.services import Caller
 from bot.viewmodels import Reply
 
 log = logging.getLogger(__name__)
@@ -21,11 +22,16 @@ CANNOT_POST = {
 }
 
 
-async def publish(deps: Deps, reply: Reply, *, channel_id: str | None, actor_id: str) -> str | None:
-    """Post the card (when asked) and bring every copy up to date; returns a problem to tell."""
+async def publish(deps: Deps, reply: Reply, caller: Caller) -> str | None:
+    """After the ack: post the card (when asked), learn new trio members' orgs, and bring every
+    copy up to date. Returns a problem to tell the caller, if any."""
     problem, stale = None, False
+    channel_id, actor_id = caller.channel_id, caller.actor.user_id
     if reply.post_card and reply.deal_id is not None and channel_id:
         problem, stale = await _post_copy(deps, reply, channel_id=channel_id, actor_id=actor_id)
+    if reply.learn_teams and reply.deal_id is not None:
+        # users.info may be slow or rate limited: that is why it runs here, after the ack.
+        stale = await services.learn_trio_teams(deps.ctx, caller, reply.deal_id) or stale
     if reply.deal_id is not None and (reply.changed or stale):
         await deps.cards.sync(reply.deal_id)
     return problem

@@ -104,9 +104,7 @@ async def handle_next_step_submission(
 
 
 async def _finish(deps: Deps, caller: Caller, reply: Reply) -> None:
-    problem = await publish(
-        deps, reply, channel_id=caller.channel_id, actor_id=caller.actor.user_id
-    )
+    problem = await publish(deps, reply, caller)
     if problem:
         await _tell(deps, caller, problem)
 

@@ -372,6 +372,17 @@ class CardCopyRepository:
         ).all()
         return [_to_copy(r) for r in rows]
 
+    async def deals_with_stale_copies(self, *, limit: int = 500) -> list[int]:
+        """Deals with a card copy showing an older version than the deal's (one query)."""
+        rows = await self.session.scalars(
+            sa.select(CardCopyRow.deal_id)
+            .join(DealRow, DealRow.id == CardCopyRow.deal_id)  # type: ignore[arg-type]
+            .where(CardCopyRow.rendered_version < DealRow.version)  # type: ignore[arg-type]
+            .distinct()
+            .limit(limit)
+        )
+        return list(rows.all())
+
     async def mark_rendered(self, copy_id: int, version: int) -> None:
         await self.session.execute(
             sa.update(CardCopyRow)

@@ -121,6 +121,11 @@ async def render_all(ctx: Ctx, deal_id: int) -> CardRender:
     )
 
 
+async def deals_with_stale_copies(ctx: Ctx) -> list[int]:
+    async with ctx.uow() as uow:
+        return await uow.copies.deals_with_stale_copies()
+
+
 async def copies_rendered(ctx: Ctx, copy_ids: list[int], version: int) -> None:
     async with ctx.uow() as uow:
         for copy_id in copy_ids:

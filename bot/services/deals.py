@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import date
 
 from bot import intents
@@ -168,29 +169,40 @@ async def run_intent(
 
 
 async def name_trio(ctx: Ctx, caller: Caller, deal_id: int, members: Mapping[Role, str]) -> Reply:
-    """Set trio members, recording each one's Slack team and whether it is external."""
-    teams = await asyncio.gather(*(ctx.team_of(uid) for uid in members.values()))
+    """Set trio members. Their orgs are asked of Slack after the ack (`learn_trio_teams`);
+    meanwhile a partner rep counts as external and the others as ours."""
     named = {
-        role: TrioMember(
-            role=role,
-            user_id=uid,
-            team_id=team,
-            # An unknown org is assumed external for the partner role, ours otherwise; the
-            # member's first click on the card records their real org.
-            is_external=(role is Role.PARTNER)
-            if team is None
-            else not is_our_org(
-                team, home_team=caller.home_team, home_enterprise=caller.home_enterprise
-            ),
-        )
-        for (role, uid), team in zip(members.items(), teams, strict=True)
+        role: TrioMember(role=role, user_id=uid, is_external=role is Role.PARTNER)
+        for role, uid in members.items()
     }
     deal, changed = await change(
         ctx, caller, deal_id, lambda d: set_trio(d, named), source=Source.COMMAND
     )
     who = ", ".join(f"{m.role.value} <@{m.user_id}>" for m in deal.trio)
     text = f"Trio of {deal.key}: {who}." if changed else f"{deal.key} already has that trio."
-    return changed_reply(ctx, deal, changed, text)
+    return replace(changed_reply(ctx, deal, changed, text), learn_teams=changed)
+
+
+async def learn_trio_teams(ctx: Ctx, caller: Caller, deal_id: int) -> bool:
+    """Ask Slack which org each trio member without a known team belongs to; True if any
+    member's org was learned (the card then shows it)."""
+    async with ctx.uow() as uow:
+        deal = await uow.deals.get(deal_id)
+    unknown = [m for m in deal.trio if m.team_id is None] if deal else []
+    teams = await asyncio.gather(*(ctx.team_of(m.user_id) for m in unknown))
+    learned = [(m, t) for m, t in zip(unknown, teams, strict=True) if t]
+    if not learned:
+        return False
+    async with ctx.uow() as uow:
+        for member, team in learned:
+            ours = is_our_org(
+                team, home_team=caller.home_team, home_enterprise=caller.home_enterprise
+            )
+            await uow.deals.note_member_team(
+                deal_id, member.user_id, team_id=team, is_external=not ours
+            )
+        await uow.commit()
+    return True
 
 
 async def move_stage(

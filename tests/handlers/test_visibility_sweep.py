@@ -50,8 +50,16 @@ async def partner_session(bot: RunningBot, shared: str) -> None:
         view(bot), {"name": "Acme expansion", "account": "Acme AG", "currency": "USD"}, **PARTNER
     )
     # The partner rep's other path: mentioning the bot (answered in thread).
-    for i, text in enumerate(["next: send the SOW by 2026-12-03", "stage: Negotiate", "synced",
-                              "done", "help", "stage: nonsense"]):
+    for i, text in enumerate(
+        [
+            "next: send the SOW by 2026-12-03",
+            "stage: Negotiate",
+            "synced",
+            "done",
+            "help",
+            "stage: nonsense",
+        ]
+    ):
         bot.clock.advance(seconds=1)
         event = mention(bot, text)
         status, _ = await bot.slack.event(event, event_id=f"EvSweep{i}")

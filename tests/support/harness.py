@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import web
 
+from bot.cardsync import SyncTuning
 from bot.config import load_settings
 from bot.factory import Runtime, build_runtime
+from bot.scheduling import start_background
 from bot.server import EVENTS_PATH, make_web_app
 from tests.fakes.clock import FixedClock
 from tests.fakes.slack_api import FakeSlack
@@ -33,9 +36,13 @@ class RunningBot:
     runtime: Runtime
     runner: web.AppRunner
     clock: FixedClock
+    background: list[asyncio.Task[None]]
 
     async def stop(self) -> None:
         await self.runner.cleanup()
+        for task in self.background:
+            task.cancel()
+        self.runtime.deps.cards.close()
         await self.runtime.close()
 
     async def rows(self, sql: str, **params: Any) -> list[Any]:
@@ -53,13 +60,27 @@ def _is_card(message: dict[str, Any]) -> bool:
     return any(b.get("type") == "actions" for b in message.get("blocks") or [])
 
 
+# Tests answer after the whole listener ran, so no debounce; failed copies retry quickly.
+TEST_TUNING = SyncTuning(debounce=0, retry_base=0.05, retry_cap=0.2)
+
+
 async def start_bot(
-    fake: FakeSlack, db_url: str, *, clock: FixedClock | None = None, **env: str
+    fake: FakeSlack,
+    db_url: str,
+    *,
+    clock: FixedClock | None = None,
+    tuning: SyncTuning = TEST_TUNING,
+    process_before_response: bool = True,
+    **env: str,
 ) -> RunningBot:
     clock = clock or FixedClock()
     settings = load_settings(env_for(fake, db_url, **env))
     runtime = await build_runtime(
-        settings, clock=clock, process_before_response=True, raise_error_for_unhandled_request=True
+        settings,
+        clock=clock,
+        tuning=tuning,
+        process_before_response=process_before_response,
+        raise_error_for_unhandled_request=True,
     )
     runner = web.AppRunner(make_web_app(runtime.app, runtime.engine))
     await runner.setup()
@@ -67,4 +88,5 @@ async def start_bot(
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     inbound = Inbound(f"http://127.0.0.1:{port}{EVENTS_PATH}", response_url=fake.response_url())
-    return RunningBot(fake=fake, slack=inbound, runtime=runtime, runner=runner, clock=clock)
+    background = start_background(runtime.deps)  # as `python app.py` does
+    return RunningBot(fake, inbound, runtime, runner, clock, background)

@@ -1,0 +1,160 @@
+"""Slack misbehaves: 429s, 5xx, dropped connections, deleted messages. Copies still converge,
+acks are never held up, and nothing loops."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from bot.cardsync import SyncTuning
+from tests.fakes.slack_api import FakeSlack, Fault
+from tests.support.cards import card_stage, card_version
+from tests.support.harness import RunningBot, start_bot
+
+
+async def eventually(check: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def two_copies(bot: RunningBot) -> list[tuple[str, str]]:
+    await bot.slack.command("new Acme expansion")
+    await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+    await bot.slack.command("card PTM-1", channel="CSHARED")
+    return bot.posted_cards()
+
+
+async def test_rate_limited_update_waits_retry_after_then_lands(bot: RunningBot) -> None:
+    copies = await two_copies(bot)
+    bot.fake.fail("chat.update", Fault(status=429, error="ratelimited", retry_after=1))
+    before = bot.fake.count("chat.update")
+    started = time.monotonic()
+    await bot.slack.command("stage propose")
+    assert time.monotonic() - started >= 1.0  # Retry-After was honoured (this bot answers late)
+    assert bot.fake.count("chat.update") == before + 3  # 429, its retry, the other copy
+    assert all(card_stage(bot.card(ch, ts)) == "Propose" for ch, ts in copies)
+
+
+async def test_server_errors_and_dropped_connections_are_retried(bot: RunningBot) -> None:
+    copies = await two_copies(bot)
+    bot.fake.fail("chat.update", Fault(status=500), Fault(drop=True))
+    before = bot.fake.count("chat.update")
+    await bot.slack.command("stage validate")
+    assert bot.fake.count("chat.update") == before + 4
+    assert all(card_stage(bot.card(ch, ts)) == "Validate" for ch, ts in copies)
+    # A dropped connection while posting a new copy is retried too, and posts once.
+    bot.fake.fail("chat.postMessage", Fault(drop=True))
+    await bot.slack.command("card PTM-1", channel="CTHIRD")
+    assert len([c for c in bot.posted_cards() if c[0] == "CTHIRD"]) == 1
+
+
+async def test_a_copy_that_keeps_failing_is_retried_until_it_converges(bot: RunningBot) -> None:
+    copies = await two_copies(bot)
+    # More failures than the client's own retries absorb: the card syncer retries later.
+    bot.fake.fail("chat.update", *[Fault(status=503)] * 5)
+    await bot.slack.command("stage negotiate")
+    await bot.runtime.deps.cards.idle()
+    assert all(card_stage(bot.card(ch, ts)) == "Negotiate" for ch, ts in copies)
+    assert await bot.rows("SELECT rendered_version FROM card_copies") == [(3,), (3,)]
+
+
+async def test_deleted_copy_stops_being_tracked_without_an_error_loop(bot: RunningBot) -> None:
+    (room, room_ts), (shared, shared_ts) = await two_copies(bot)
+    del bot.fake.messages[(shared, shared_ts)]  # someone deleted the card message in Slack
+    await bot.slack.command("stage discover")
+    assert await bot.rows("SELECT channel_id FROM card_copies") == [(room,)]
+    await bot.runtime.deps.cards.idle()
+    before = bot.fake.count("chat.update")
+    await bot.slack.command("stage validate")
+    assert bot.fake.count("chat.update") == before + 1
+    assert card_stage(bot.card(room, room_ts)) == "Validate"
+
+
+@pytest.fixture
+async def live_bot(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBot]:
+    """The bot as in production: it answers Slack at the ack and works on afterwards."""
+    running = await start_bot(
+        fake_slack,
+        sqlite_url,
+        process_before_response=False,
+        tuning=SyncTuning(debounce=0.1, retry_base=0.05, retry_cap=0.2),
+    )
+    yield running
+    await running.stop()
+
+
+async def test_retrying_never_delays_an_ack(live_bot: RunningBot) -> None:
+    bot = live_bot
+    await bot.slack.command("new Acme expansion")
+    await eventually(lambda: bot.posted_cards())
+    bot.fake.fail("users.info", Fault(status=429, error="ratelimited", retry_after=2))
+    status, body = await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+    # The answer came back before Slack's Retry-After had even passed...
+    assert status == 200 and "Trio of PTM-1" in body["text"]
+    assert await bot.rows("SELECT count(*) FROM trio_members WHERE team_id IS NOT NULL") == [(0,)]
+
+    # ...and the rate-limited look-up finished afterwards.
+    async def learned() -> bool:
+        rows = await bot.rows("SELECT count(*) FROM trio_members WHERE team_id IS NOT NULL")
+        return rows == [(3,)]
+
+    for _ in range(300):
+        if await learned():
+            break
+        await asyncio.sleep(0.02)
+    assert await learned()
+    assert bot.fake.count("users.info") == 4  # one 429, its retry, two more members
+
+
+async def test_a_burst_of_changes_is_coalesced(live_bot: RunningBot) -> None:
+    bot = live_bot
+    await bot.slack.command("new Acme expansion")
+    await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+    await bot.slack.command("card PTM-1", channel="CSHARED")
+    await eventually(lambda: len(bot.posted_cards()) == 2)
+    copies = bot.posted_cards()
+    await asyncio.sleep(0.3)
+    before = bot.fake.count("chat.update")
+    stages = ["Discover", "Validate", "Propose", "Negotiate"] * 5
+    for stage in stages:  # twenty clicks in quick succession
+        (channel, ts) = copies[0]
+        status, _ = await bot.slack.click(
+            bot.card(channel, ts), "ptm_card_stage", channel=channel, ts=ts, option=stage
+        )
+        assert status == 200
+    [(version,)] = await bot.rows("SELECT version FROM deals")
+    assert version == 2 + len(stages)
+    await eventually(lambda: all(card_version(bot.card(c, t)) == version for c, t in copies))
+    await asyncio.sleep(0.3)
+    updates = bot.fake.count("chat.update") - before
+    assert all(card_stage(bot.card(c, t)) == "Negotiate" for c, t in copies)
+    assert updates <= 12, updates  # 20 changes x 2 copies would be 40 one by one
+
+
+async def test_a_restart_brings_stale_copies_up_to_date(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    first = await start_bot(fake_slack, sqlite_url, tuning=SyncTuning(0, 30, 60))
+    copies = await two_copies(first)
+    fake_slack.fail("chat.update", *[Fault(status=503)] * 6)  # Slack is down...
+    await first.slack.command("stage propose")
+    await first.stop()  # ...and the process stops before its retry
+    assert {card_stage(first.card(c, t)) for c, t in copies} == {"Qualify"}
+
+    second = await start_bot(fake_slack, sqlite_url)
+    try:
+        await eventually(lambda: all(card_stage(second.card(c, t)) == "Propose" for c, t in copies))
+        for _ in range(200):
+            rendered = await second.rows("SELECT DISTINCT rendered_version FROM card_copies")
+            if rendered == [(3,)]:
+                break
+            await asyncio.sleep(0.02)
+        assert rendered == [(3,)]
+    finally:
+        await second.stop()
