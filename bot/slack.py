@@ -74,6 +74,19 @@ class SlackGateway:
     async def ephemeral(self, channel: str, user: str, message: dict[str, Any]) -> None:
         await self.client.chat_postEphemeral(channel=channel, user=user, **message)
 
+    async def try_ephemeral(
+        self, channel: str, user: str, message: dict[str, Any], *, thread_ts: str | None = None
+    ) -> bool:
+        """An ephemeral that may not reach everyone (e.g. users of another org); False if not."""
+        try:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, thread_ts=thread_ts, **message
+            )
+        except SlackApiError as err:
+            log.info("ephemeral to %s in %s failed: %s", user, channel, err.response.get("error"))
+            return False
+        return True
+
     async def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None:
         await self.client.views_open(trigger_id=trigger_id, view=view)
 

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from blocks.replies import build_notice
 from bot import intents, services
 from bot.deps import Deps, deps_of
-from bot.domain import DomainError
+from bot.domain import DomainError, NotAllowed
 from bot.services.messages import message_key
 from handlers.parsing import caller_from_event
 from handlers.publish import publish
@@ -79,6 +79,13 @@ async def _answer_mention(deps: Deps, event: dict[str, Any], context: Any) -> No
             today=deps.ctx.today(),
         )
         reply = await services.run_mention(deps.ctx, caller, parsed)
+    except NotAllowed as err:
+        # Only the person who asked needs to hear "no"; in the thread if Slack cannot whisper.
+        if not await deps.slack.try_ephemeral(
+            channel, caller.actor.user_id, build_notice(err.message), thread_ts=thread
+        ):
+            await deps.slack.post(channel, build_notice(err.message), thread_ts=thread)
+        return
     except DomainError as err:
         await deps.slack.post(channel, build_notice(err.message), thread_ts=thread)
         if err.deal_id is not None:

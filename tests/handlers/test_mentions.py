@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.slack_api import BOT_USER
+from tests.fakes.slack_api import BOT_USER, Fault
 from tests.support.cards import card_stage, card_text
 from tests.support.harness import RunningBot, start_bot
 
@@ -130,15 +130,34 @@ async def test_bad_mentions_get_clear_answers_and_change_nothing(bot: RunningBot
         ("stage: Prospecting", "UPARTNER", "CSHARED", "Stages are: Qualify, Discover"),
         ("next: call them by 2026-02-30", "UPARTNER", "CSHARED", "not a real calendar day"),
         ("frobnicate", "UPARTNER", "CSHARED", "Mention me with one of"),
-        ("stage: Propose", "UOUTSIDER", "CSHARED", "Only the trio of PTM-1"),
         ("stage: Propose", "USELLER", "CRANDOM", "This channel has no deal"),
     ]
     for i, (text, user, channel, expected) in enumerate(cases):
         bot.clock.advance(seconds=1)
         await bot.slack.event(mention(bot, text, user=user, channel=channel), event_id=f"E{i}")
         assert expected in replies(bot)[-1]["text"], text
-    assert await bot.rows("SELECT version, stage FROM deals") == before
     assert len(replies(bot)) == len(cases)
+    # Someone outside the trio is told privately, and nothing changes.
+    bot.clock.advance(seconds=1)
+    await bot.slack.event(mention(bot, "stage: Propose", user="UOUTSIDER"), event_id="Eout")
+    [whisper] = bot.fake.of("chat.postEphemeral")
+    assert whisper["user"] == "UOUTSIDER" and "Only the trio of PTM-1" in whisper["text"]
+    assert len(replies(bot)) == len(cases)
+    # If Slack cannot whisper to them (another org), the answer goes in the thread instead.
+    bot.fake.fail("chat.postEphemeral", Fault(error="user_not_in_channel"))
+    bot.clock.advance(seconds=1)
+    await bot.slack.event(mention(bot, "done", user="UOUTSIDER"), event_id="Eout2")
+    assert "Only the trio of PTM-1" in replies(bot)[-1]["text"]
+    assert await bot.rows("SELECT version, stage FROM deals") == before
+
+
+async def test_mention_may_name_the_deal_anywhere_the_bot_is(bot: RunningBot) -> None:
+    await shared_room(bot)
+    await bot.slack.event(
+        mention(bot, "stage: PTM-1 Propose", user="USELLER", channel="CGENERAL"), event_id="Ek"
+    )
+    assert "moved to *Propose*" in replies(bot)[-1]["text"]
+    assert replies(bot)[-1]["channel"] == "CGENERAL"
 
 
 async def test_old_dedupe_records_are_pruned(bot: RunningBot) -> None:
