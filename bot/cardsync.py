@@ -130,10 +130,14 @@ class CardSyncer:
                 self._deals.pop(deal_id, None)
         return converged
 
-    def close(self) -> None:
-        """Stop background retries (at shutdown; a restart re-syncs stale copies)."""
-        for task in self._retries.values():
+    async def close(self) -> None:
+        """Stop background retries and wait until they have stopped (at shutdown; the next
+        start re-syncs stale copies). Waiting matters: a retry cut off mid-transaction must
+        let go of its database connection before the engine is disposed."""
+        tasks = [t for t in self._retries.values() if not t.done()]
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def idle(self) -> None:
         """Wait for scheduled retries (tests and shutdown)."""

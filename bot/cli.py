@@ -47,6 +47,7 @@ async def serve(settings: Settings) -> None:
     finally:
         for task in background:
             task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await _finish_background_work(timeout=10)
         await runtime.close()
 

@@ -26,7 +26,7 @@ class Runtime:
     engine: AsyncEngine
 
     async def close(self) -> None:
-        self.deps.cards.close()
+        await self.deps.cards.close()
         await self.engine.dispose()
 
 

@@ -42,7 +42,7 @@ class RunningBot:
         await self.runner.cleanup()
         for task in self.background:
             task.cancel()
-        self.runtime.deps.cards.close()
+        await asyncio.gather(*self.background, return_exceptions=True)
         await self.runtime.close()
 
     async def rows(self, sql: str, **params: Any) -> list[Any]:
