@@ -9,6 +9,8 @@ class Action(StrEnum):
     STEP_SET = "ptm_card_step_set"
     SYNCED = "ptm_card_synced"
     MORE = "ptm_card_more"
+    DIGEST_PAUSE = "ptm_digest_pause"
+    DIGEST_RESUME = "ptm_digest_resume"
 
 
 class MoreOption(StrEnum):

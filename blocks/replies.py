@@ -20,6 +20,7 @@ HELP = (  # one line per command; mrkdwn, so backticks show commands as code
 `/ptm done` — complete the open next step
 `/ptm card` — post another copy of the card here (every copy stays in step)
 `/ptm list` — your open deals and their next steps
+`/ptm digest` — your daily digest now, in your DMs with PTM
 Outside a deal room, name the deal by key: `/ptm stage PTM-12 Validate`.
 Partner reps can use every button on the card."""
 )

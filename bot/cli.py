@@ -8,12 +8,13 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.factory import build_runtime
-from bot.scheduling import start_background
+from bot.scheduling import run_digests, start_background
 from bot.server import make_web_app
 
 log = logging.getLogger("ptm")
@@ -82,7 +83,40 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the bot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set)")
+    digest = sub.add_parser("digest", help="send digests")
+    digest.add_argument(
+        "--now",
+        action="store_true",
+        required=True,
+        help="send today's digests now, whatever the hour (still once a day)",
+    )
+    digest.add_argument("--user", action="append", metavar="U…", help="only these Slack users")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return run_bot()
+    if args.command == "digest":
+        return _run_job(lambda settings: _digest_now(settings, args.user))
     return 2
+
+
+def _run_job(job: Callable[[Settings], Awaitable[int]]) -> int:
+    logging.basicConfig(level=os.environ.get("PTM_LOG_LEVEL", "WARNING"))
+    try:
+        settings = load_settings(os.environ)
+    except ConfigError as err:
+        print(f"ptm: configuration error: {err}", file=sys.stderr)  # noqa: T201
+        return 2
+    return asyncio.run(job(settings))
+
+
+async def _digest_now(settings: Settings, users: list[str] | None) -> int:
+    runtime = await build_runtime(settings)
+    try:
+        report = await run_digests(runtime.deps, hour=0, only=set(users) if users else None)
+    finally:
+        await runtime.close()
+    print(  # noqa: T201
+        f"digests sent: {len(report.sent)}, nothing to say: {len(report.empty)}, "
+        f"failed (will retry): {len(report.failed)}"
+    )
+    return 1 if report.failed else 0

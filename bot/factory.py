@@ -42,6 +42,7 @@ def build_deps(
         admins=settings.admins,
         team_of=slack.team_of,
         channel_shared=slack.channel_shared,
+        tz_of=slack.tz_of,
     )
     cards = CardSyncer(
         slack,

@@ -14,7 +14,7 @@ MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
 DATEISH_RE = re.compile(r"^[0-9][0-9/.\-]*$")
 MAX_COMMAND_TEXT = 3000
 
-SUBCOMMANDS = ("help", "new", "trio", "stage", "next", "done", "card", "list")
+SUBCOMMANDS = ("help", "new", "trio", "stage", "next", "done", "card", "list", "digest")
 # What a bot mention understands: what a partner rep needs, who cannot use our slash command.
 MENTION_COMMANDS = ("next", "stage", "done", "synced", "help")
 MENTION_HELP = (
@@ -57,6 +57,11 @@ class Done:
 
 
 @dataclass(frozen=True)
+class SendDigest:
+    pass
+
+
+@dataclass(frozen=True)
 class Synced:
     pass
 
@@ -71,7 +76,18 @@ class ListDeals:
     pass
 
 
-Intent = Help | NewDeal | SetTrio | SetStage | SetNext | Done | Synced | PostCard | ListDeals
+Intent = (
+    Help
+    | NewDeal
+    | SetTrio
+    | SetStage
+    | SetNext
+    | Done
+    | Synced
+    | PostCard
+    | ListDeals
+    | SendDigest
+)
 
 
 @dataclass(frozen=True)
@@ -216,4 +232,5 @@ _PARSERS = {
     "done": _parse_bare(Done()),
     "card": _parse_bare(PostCard()),
     "list": _parse_bare(ListDeals()),
+    "digest": _parse_bare(SendDigest()),
 }

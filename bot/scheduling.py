@@ -4,14 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Collection
 
+from blocks.digest import build_digest_message
 from bot import services
 from bot.deps import Deps
+from bot.digest import DigestView
+from bot.services.digests import DigestReport
+from briefs.render import render_digest
 
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY = 3600.0
+DIGEST_TICK = 60.0
+# Names this process on digest claims, so a finish only ever touches its own claim.
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+async def send_digest_dm(deps: Deps, user_id: str, view: DigestView) -> None:
+    """Post one digest as a DM (a user id as channel opens the app's DM with them)."""
+    await deps.slack.post(user_id, build_digest_message(render_digest(view)))
+
+
+async def run_digests(
+    deps: Deps, *, hour: int | None = None, only: Collection[str] | None = None
+) -> DigestReport:
+    """Plan today's due digests and send what this process can claim (any process may run it)."""
+    await services.plan_digests(
+        deps.ctx, hour=deps.settings.digest_hour if hour is None else hour, only=only
+    )
+    return await services.send_digests(
+        deps.ctx, lambda user, view: send_digest_dm(deps, user, view), owner=PROCESS_ID, only=only
+    )
 
 
 async def housekeeping(deps: Deps) -> None:
@@ -29,12 +56,20 @@ async def resync_stale_cards(deps: Deps) -> None:
         await deps.cards.sync(deal_id)
 
 
-def start_background(deps: Deps) -> list[asyncio.Task[None]]:
-    """Start the background jobs; the caller cancels the tasks at shutdown."""
-    return [
+def start_background(deps: Deps, *, digests: bool = True) -> list[asyncio.Task[None]]:
+    """Start the background jobs; the caller cancels the tasks at shutdown. (Tests turn the
+    digest clock off and run digests by hand with a fixed clock.)"""
+    tasks = [
         asyncio.create_task(resync_stale_cards(deps)),
         asyncio.create_task(_every(HOUSEKEEPING_EVERY, lambda: housekeeping(deps))),
     ]
+    if digests:
+        tasks.append(asyncio.create_task(_every(DIGEST_TICK, lambda: _digest_tick(deps))))
+    return tasks
+
+
+async def _digest_tick(deps: Deps) -> None:
+    await run_digests(deps)
 
 
 async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:

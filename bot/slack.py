@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 GONE_ERRORS = frozenset(
     {"message_not_found", "channel_not_found", "is_archived", "cant_update_message"}
 )
-TEAM_CACHE_SECONDS = 3600.0
+USER_CACHE_SECONDS = 3600.0
 
 
 def make_client(token: str, base_url: str) -> AsyncWebClient:
@@ -49,7 +49,7 @@ class SlackGateway:
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
-        self._teams: dict[str, tuple[float, str | None]] = {}
+        self._users: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def post(
         self, channel: str, message: dict[str, Any], *, thread_ts: str | None = None
@@ -105,14 +105,22 @@ class SlackGateway:
 
     async def team_of(self, user_id: str) -> str | None:
         """The Slack team a user belongs to (cached); None when Slack will not say."""
-        cached = self._teams.get(user_id)
-        if cached and time.monotonic() - cached[0] < TEAM_CACHE_SECONDS:
+        return (await self._user(user_id)).get("team_id")
+
+    async def tz_of(self, user_id: str) -> str | None:
+        """The user's IANA time zone, e.g. Europe/Paris (cached); None when unknown."""
+        return (await self._user(user_id)).get("tz")
+
+    async def _user(self, user_id: str) -> dict[str, Any]:
+        cached = self._users.get(user_id)
+        # A failed look-up is remembered only briefly, so it is retried soon.
+        if cached and time.monotonic() - cached[0] < (USER_CACHE_SECONDS if cached[1] else 60):
             return cached[1]
         try:
             response = await self.client.users_info(user=user_id)
-            team = response["user"].get("team_id")
+            user = dict(response["user"])
         except SlackApiError as err:
             log.info("users.info %s failed: %s", user_id, err.response.get("error"))
-            team = None
-        self._teams[user_id] = (time.monotonic(), team)
-        return team
+            user = {}
+        self._users[user_id] = (time.monotonic(), user)
+        return user

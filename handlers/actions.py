@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from blocks.digest import build_pause_notice
 from blocks.ids import Action, MoreOption
 from blocks.metadata import CardRef
 from blocks.modals import build_edit_deal_modal, build_next_step_modal
@@ -25,6 +26,18 @@ def register(app: AsyncApp) -> None:
     app.action(Action.STEP_SET.value)(handle_card_step_set)
     app.action(Action.SYNCED.value)(handle_card_synced)
     app.action(Action.MORE.value)(handle_card_more)
+    app.action(Action.DIGEST_PAUSE.value)(handle_digest_pause)
+    app.action(Action.DIGEST_RESUME.value)(handle_digest_pause)
+
+
+async def handle_digest_pause(ack: Any, body: dict[str, Any], context: Any) -> None:
+    """The digest's own button: pause or resume one's digests; the choice persists."""
+    await ack()
+    deps, caller = deps_of(context), caller_from_interaction(body, context)
+    paused = body["actions"][0]["action_id"] == Action.DIGEST_PAUSE
+    await services.set_paused(deps.ctx, caller.actor.user_id, paused)
+    if caller.channel_id:
+        await deps.slack.post(caller.channel_id, build_pause_notice(paused))
 
 
 async def handle_card_stage(ack: Any, body: dict[str, Any], context: Any) -> None:

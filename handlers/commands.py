@@ -9,9 +9,11 @@ from slack_bolt.async_app import AsyncApp
 from blocks.modals import build_new_deal_modal
 from blocks.replies import build_deal_list, build_help, build_notice
 from bot import intents, services
-from bot.deps import deps_of
+from bot.deps import Deps, deps_of
 from bot.domain import DomainError
+from bot.scheduling import run_digests
 from bot.viewmodels import Reply
+from briefs.render import render_digest
 from handlers.parsing import caller_from_command
 from handlers.publish import publish
 
@@ -29,6 +31,9 @@ async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, re
         if isinstance(parsed.intent, intents.Help):
             await ack(**build_help())
             return
+        if isinstance(parsed.intent, intents.SendDigest):
+            await _send_digest_now(ack, deps, caller.actor.user_id)
+            return
         if isinstance(parsed.intent, intents.NewDeal) and parsed.intent.name is None:
             await ack()
             await deps.slack.open_modal(
@@ -45,6 +50,20 @@ async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, re
     problem = await publish(deps, reply, caller)
     if problem:
         await respond(response_type="ephemeral", replace_original=False, **build_notice(problem))
+
+
+async def _send_digest_now(ack: Any, deps: Deps, user_id: str) -> None:
+    """`/ptm digest`: today's digest now, in the DM; at most one DM a day all the same."""
+    status, view = await services.digest_today(deps.ctx, user_id)
+    if status == "sent":
+        notice = "You already got today's digest. Here is how things stand now:\n\n"
+        await ack(**build_notice(notice + render_digest(view)))
+        return
+    if view.is_empty:
+        await ack(**build_notice("Nothing to report: no open steps, changes or quiet deals."))
+        return
+    await ack(**build_notice("Your digest is on its way to your direct messages with PTM."))
+    await run_digests(deps, hour=0, only={user_id})
 
 
 def _render(reply: Reply) -> dict[str, Any]:

@@ -139,3 +139,32 @@ class ProcessedEventRow(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True, max_length=64)
     received_at: datetime = _utc(index=True)
+
+
+class UserPrefRow(SQLModel, table=True):
+    """Per-person settings: their time zone (from users.info) and whether digests are paused."""
+
+    __tablename__ = "user_prefs"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    tz: str | None = Field(default=None, max_length=64)
+    tz_checked_at: datetime | None = _utc(default=None)
+    digests_paused: bool = False
+
+
+class DigestRunRow(SQLModel, table=True):
+    """One row per person and local day: the claim that makes a digest go out at most once,
+    even with several processes or a crash between choosing and sending."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (sa.UniqueConstraint("user_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(max_length=32)
+    day: date
+    # pending (chosen, not sent yet), sent, empty (nothing to say), paused
+    status: str = Field(default="pending", max_length=10, index=True)
+    lease_until: datetime | None = _utc(default=None)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _utc()
+    finished_at: datetime | None = _utc(default=None)

@@ -285,6 +285,21 @@ class DealRepository:
                 .limit(limit)
             )
         ).all()
+        return await self._assemble(rows)
+
+    async def list_open_for_members(self, user_ids: Sequence[str]) -> list[Deal]:
+        """Open deals with any of `user_ids` in the trio; three queries however many users."""
+        member_of = sa.select(TrioMemberRow.deal_id).where(
+            TrioMemberRow.user_id.in_(list(user_ids))
+        )  # type: ignore[attr-defined]
+        rows = (
+            await self.session.scalars(
+                sa.select(DealRow).where(DealRow.status == "open", DealRow.id.in_(member_of))  # type: ignore[arg-type,union-attr]
+            )
+        ).all()
+        return await self._assemble(rows)
+
+    async def _assemble(self, rows: Sequence[DealRow]) -> list[Deal]:
         ids = [r.id for r in rows]
         trios = (
             await self.session.scalars(
@@ -299,14 +314,11 @@ class DealRepository:
                 )
             )
         ).all()
-        return [
-            _to_deal(
-                r,
-                [m for m in trios if m.deal_id == r.id],
-                next((s for s in steps if s.deal_id == r.id), None),
-            )
-            for r in rows
-        ]
+        trio_of: dict[int, list[TrioMemberRow]] = {}
+        for member in trios:
+            trio_of.setdefault(member.deal_id, []).append(member)
+        step_of = {step.deal_id: step for step in steps}
+        return [_to_deal(r, trio_of.get(r.id or 0, []), step_of.get(r.id or 0)) for r in rows]
 
     async def recent_events(self, deal_id: int, *, limit: int) -> list[DealEvent]:
         rows = (

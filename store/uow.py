@@ -7,6 +7,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from store.digests import DigestRepository
 from store.repository import (
     BindingRepository,
     CardCopyRepository,
@@ -24,6 +25,7 @@ class UnitOfWork:
     bindings: BindingRepository
     channels: ChannelRepository
     events: ProcessedEventRepository
+    digests: DigestRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -36,6 +38,7 @@ class UnitOfWork:
         self.bindings = BindingRepository(self._session)
         self.channels = ChannelRepository(self._session)
         self.events = ProcessedEventRepository(self._session)
+        self.digests = DigestRepository(self._session)
         return self
 
     async def __aexit__(

@@ -23,6 +23,13 @@ from bot.services.deals import (
     run_intent,
     set_next,
 )
+from bot.services.digests import (
+    compose_many,
+    digest_today,
+    plan_digests,
+    send_digests,
+    set_paused,
+)
 from bot.services.messages import (
     claim_message,
     note_activity,
@@ -39,6 +46,11 @@ from bot.services.reads import (
 )
 
 __all__ = [
+    "compose_many",
+    "digest_today",
+    "plan_digests",
+    "send_digests",
+    "set_paused",
     "Caller",
     "Ctx",
     "card_for_channel",

@@ -46,6 +46,7 @@ class Ctx:
     admins: frozenset[str]
     team_of: TeamLookup
     channel_shared: SharingLookup
+    tz_of: Callable[[str], Awaitable[str | None]]
 
 
 async def resolve_deal(uow: UnitOfWork, *, number: int | None, caller: Caller) -> Deal:

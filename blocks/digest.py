@@ -1,0 +1,36 @@
+"""The digest DM: rendered mrkdwn split into sections, plus the pause / resume control."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blocks import kit
+from blocks.ids import Action
+
+
+def build_digest_message(text: str, *, paused: bool = False) -> dict[str, Any]:
+    blocks = kit.chunk_sections(text)[: kit.MESSAGE_BLOCK_LIMIT - 2]
+    blocks.append(kit.context("One digest a day at your local digest hour. Nothing to say, no DM."))
+    blocks.append({"type": "actions", "elements": [_pause_button(paused)]})
+    return {
+        "text": kit.truncate(text.splitlines()[0] if text else "Your PTM digest", 300),
+        "blocks": blocks,
+    }
+
+
+def build_pause_notice(paused: bool) -> dict[str, Any]:
+    text = (
+        "Digests paused. You will get none until you resume."
+        if paused
+        else "Digests resumed: the next one comes at your digest hour."
+    )
+    return {
+        "text": text,
+        "blocks": [kit.section(text), {"type": "actions", "elements": [_pause_button(paused)]}],
+    }
+
+
+def _pause_button(paused: bool) -> dict[str, Any]:
+    if paused:
+        return kit.button("Resume digests", Action.DIGEST_RESUME, value="resume")
+    return kit.button("Pause digests", Action.DIGEST_PAUSE, value="pause")

@@ -1,0 +1,138 @@
+"""Daily digests: choose who is due (in their own time zone), claim, compose, send once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from bot.digest import DigestView, compose, group_events, is_due, local_day
+from bot.services.common import Ctx
+
+log = logging.getLogger(__name__)
+
+# A process that chose a digest holds it this long; after a crash another process takes over.
+LEASE = timedelta(minutes=5)
+TZ_RECHECK = timedelta(days=7)
+FIRST_DIGEST_LOOKBACK = timedelta(days=1)
+
+Sender = Callable[[str, DigestView], Awaitable[None]]
+
+
+@dataclass
+class DigestReport:
+    sent: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+async def plan_digests(ctx: Ctx, *, hour: int, only: Collection[str] | None = None) -> int:
+    """Create today's pending run for every internal trio member whose local digest hour has
+    come (hour 0: everyone); any number of processes may do this at once. Returns how many
+    people are due."""
+    now = ctx.now()
+    async with ctx.uow() as uow:
+        users = await uow.digests.recipients()
+        if only is not None:
+            users = [u for u in users if u in only]
+        prefs = await uow.digests.prefs(users)
+    zones: dict[str, str | None] = {}
+    for user in users:
+        pref = prefs.get(user)
+        if pref is None or pref.tz_checked_at is None or pref.tz_checked_at < now - TZ_RECHECK:
+            zones[user] = await ctx.tz_of(user)
+            async with ctx.uow() as uow:
+                await uow.digests.put_pref(user, tz=zones[user], tz_checked_at=now)
+                await uow.commit()
+        else:
+            zones[user] = pref.tz
+    due = [
+        (u, local_day(now, zones[u]))
+        for u in users
+        if not (prefs.get(u) and prefs[u].paused) and is_due(now, zones[u], hour)
+    ]
+    async with ctx.uow() as uow:
+        await uow.digests.open_runs(due, now)
+        await uow.commit()
+    return len(due)
+
+
+async def send_digests(
+    ctx: Ctx, send: Sender, *, owner: str, only: Collection[str] | None = None
+) -> DigestReport:
+    """Claim pending runs nobody else holds, compose them in bulk and send each once."""
+    now = ctx.now()
+    async with ctx.uow() as uow:
+        runs = await uow.digests.runs_to_send(now)
+    runs = [(u, d) for u, d in runs if only is None or u in only]
+    claimed: list[tuple[str, date]] = []
+    async with ctx.uow() as uow:
+        for user, day in runs:
+            if await uow.digests.claim(user, day, owner=owner, now=now, lease_until=now + LEASE):
+                claimed.append((user, day))
+        await uow.commit()
+    report = DigestReport()
+    if not claimed:
+        return report
+    views = await compose_many(ctx, claimed)
+    for user, day in claimed:
+        view = views[user]
+        status = "empty" if view.is_empty else "sent"
+        if not view.is_empty:
+            try:
+                await send(user, view)
+            except Exception:  # leave it pending: the lease runs out and a later tick retries
+                log.exception("digest for %s could not be sent; will retry", user)
+                report.failed.append(user)
+                continue
+        async with ctx.uow() as uow:
+            await uow.digests.finish(user, day, status=status, owner=owner, now=ctx.now())
+            await uow.commit()
+        (report.empty if view.is_empty else report.sent).append(user)
+    return report
+
+
+async def compose_many(ctx: Ctx, runs: list[tuple[str, date]]) -> dict[str, DigestView]:
+    """Every claimed digest from four queries, however many people."""
+    users = [u for u, _ in runs]
+    now = ctx.now()
+    async with ctx.uow() as uow:
+        deals = await uow.deals.list_open_for_members(users)
+        last = await uow.digests.last_sent(users)
+        since_all = min([*last.values(), now - FIRST_DIGEST_LOOKBACK])
+        events = group_events(await uow.digests.events_since([d.id for d in deals], since_all))
+    by_user: dict[str, list] = {u: [] for u in users}  # type: ignore[type-arg]
+    for deal in deals:
+        for member in deal.trio:
+            if member.user_id in by_user:
+                by_user[member.user_id].append(deal)
+    return {
+        user: compose(
+            user,
+            by_user[user],
+            events,
+            now=now,
+            day=day,
+            since=last.get(user, now - FIRST_DIGEST_LOOKBACK),
+        )
+        for user, day in runs
+    }
+
+
+async def set_paused(ctx: Ctx, user_id: str, paused: bool) -> None:
+    async with ctx.uow() as uow:
+        await uow.digests.put_pref(user_id, digests_paused=paused)
+        await uow.commit()
+
+
+async def digest_today(ctx: Ctx, user_id: str) -> tuple[str | None, DigestView]:
+    """Today's status of the caller's digest (None, pending, sent, empty) and its content now."""
+    async with ctx.uow() as uow:
+        prefs = await uow.digests.prefs([user_id])
+    tz = prefs[user_id].tz if user_id in prefs else await ctx.tz_of(user_id)
+    day = local_day(ctx.now(), tz)
+    async with ctx.uow() as uow:
+        status = await uow.digests.status_of(user_id, day)
+    views = await compose_many(ctx, [(user_id, day)])
+    return status, views[user_id]

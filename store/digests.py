@@ -1,0 +1,139 @@
+"""Digest persistence: preferences, per-day claims, and the bulk reads a digest run needs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import DealEventRow, DealRow, DigestRunRow, TrioMemberRow, UserPrefRow
+
+
+@dataclass(frozen=True)
+class Pref:
+    user_id: str
+    tz: str | None
+    tz_checked_at: datetime | None
+    paused: bool
+
+
+class DigestRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _insert(self) -> Any:
+        dialect = self.session.bind.dialect.name  # type: ignore[union-attr]
+        return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    async def recipients(self) -> list[str]:
+        """Our own trio members on open deals (partner reps get the deal-room nudge instead)."""
+        rows = await self.session.scalars(
+            sa.select(TrioMemberRow.user_id)
+            .join(DealRow, DealRow.id == TrioMemberRow.deal_id)  # type: ignore[arg-type]
+            .where(DealRow.status == "open", TrioMemberRow.is_external.is_(False))  # type: ignore[arg-type,attr-defined]
+            .distinct()
+        )
+        return list(rows.all())
+
+    async def prefs(self, user_ids: Sequence[str]) -> dict[str, Pref]:
+        rows = (
+            await self.session.scalars(
+                sa.select(UserPrefRow).where(UserPrefRow.user_id.in_(list(user_ids)))  # type: ignore[attr-defined]
+            )
+        ).all()
+        return {r.user_id: Pref(r.user_id, r.tz, r.tz_checked_at, r.digests_paused) for r in rows}
+
+    async def put_pref(self, user_id: str, **values: Any) -> None:
+        insert = self._insert()
+        await self.session.execute(
+            insert(UserPrefRow)
+            .values(user_id=user_id, **values)
+            .on_conflict_do_update(index_elements=["user_id"], set_=values)
+        )
+
+    async def open_runs(self, pairs: Sequence[tuple[str, date]], now: datetime) -> None:
+        """Create a pending run per (user, local day) unless one exists (any process may)."""
+        if not pairs:
+            return
+        insert = self._insert()
+        await self.session.execute(
+            insert(DigestRunRow)
+            .values(
+                [{"user_id": u, "day": d, "status": "pending", "created_at": now} for u, d in pairs]
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "day"])
+        )
+
+    async def runs_to_send(self, now: datetime, *, limit: int = 1000) -> list[tuple[str, date]]:
+        """Pending runs nobody holds a live lease on (including ones a crashed process chose)."""
+        rows = await self.session.execute(
+            sa.select(DigestRunRow.user_id, DigestRunRow.day)
+            .where(
+                DigestRunRow.status == "pending",  # type: ignore[arg-type]
+                sa.or_(DigestRunRow.lease_until.is_(None), DigestRunRow.lease_until < now),  # type: ignore[union-attr,operator]
+            )
+            .limit(limit)
+        )
+        return [(u, d) for u, d in rows.all()]
+
+    async def claim(
+        self, user_id: str, day: date, *, owner: str, now: datetime, lease_until: datetime
+    ) -> bool:
+        """Take the run for sending; exactly one process wins (a conditional UPDATE)."""
+        result = await self.session.execute(
+            sa.update(DigestRunRow)
+            .where(
+                DigestRunRow.user_id == user_id,  # type: ignore[arg-type]
+                DigestRunRow.day == day,  # type: ignore[arg-type]
+                DigestRunRow.status == "pending",  # type: ignore[arg-type]
+                sa.or_(DigestRunRow.lease_until.is_(None), DigestRunRow.lease_until < now),  # type: ignore[union-attr,operator]
+            )
+            .values(lease_until=lease_until, claimed_by=owner)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def finish(
+        self, user_id: str, day: date, *, status: str, owner: str, now: datetime
+    ) -> None:
+        await self.session.execute(
+            sa.update(DigestRunRow)
+            .where(
+                DigestRunRow.user_id == user_id,  # type: ignore[arg-type]
+                DigestRunRow.day == day,  # type: ignore[arg-type]
+                DigestRunRow.claimed_by == owner,  # type: ignore[arg-type]
+            )
+            .values(status=status, finished_at=now)
+        )
+
+    async def last_sent(self, user_ids: Sequence[str]) -> dict[str, datetime]:
+        rows = await self.session.execute(
+            sa.select(DigestRunRow.user_id, sa.func.max(DigestRunRow.finished_at))
+            .where(DigestRunRow.user_id.in_(list(user_ids)), DigestRunRow.status == "sent")  # type: ignore[attr-defined,arg-type]
+            .group_by(DigestRunRow.user_id)
+        )
+        return {u: at for u, at in rows.all() if at is not None}
+
+    async def status_of(self, user_id: str, day: date) -> str | None:
+        return await self.session.scalar(
+            sa.select(DigestRunRow.status).where(
+                DigestRunRow.user_id == user_id,
+                DigestRunRow.day == day,  # type: ignore[arg-type]
+            )
+        )
+
+    async def events_since(
+        self, deal_ids: Sequence[int], since: datetime
+    ) -> list[tuple[int, str, dict[str, Any], datetime]]:
+        rows = await self.session.execute(
+            sa.select(
+                DealEventRow.deal_id, DealEventRow.actor, DealEventRow.changes, DealEventRow.at
+            )
+            .where(DealEventRow.deal_id.in_(list(deal_ids)), DealEventRow.at > since)  # type: ignore[attr-defined,arg-type]
+            .order_by(DealEventRow.id)  # type: ignore[arg-type]
+        )
+        return [(d, a, c, at) for d, a, c, at in rows.all()]
