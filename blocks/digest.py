@@ -7,11 +7,15 @@ from typing import Any
 from blocks import kit
 from blocks.ids import Action
 
+DIGEST_BLOCK = "ptm_digest_controls"
+
 
 def build_digest_message(text: str, *, paused: bool = False) -> dict[str, Any]:
     blocks = kit.chunk_sections(text)[: kit.MESSAGE_BLOCK_LIMIT - 2]
     blocks.append(kit.context("One digest a day at your local digest hour. Nothing to say, no DM."))
-    blocks.append({"type": "actions", "elements": [_pause_button(paused)]})
+    blocks.append(
+        {"type": "actions", "block_id": DIGEST_BLOCK, "elements": [_pause_button(paused)]}
+    )
     return {
         "text": kit.truncate(text.splitlines()[0] if text else "Your PTM digest", 300),
         "blocks": blocks,
@@ -24,10 +28,8 @@ def build_pause_notice(paused: bool) -> dict[str, Any]:
         if paused
         else "Digests resumed: the next one comes at your digest hour."
     )
-    return {
-        "text": text,
-        "blocks": [kit.section(text), {"type": "actions", "elements": [_pause_button(paused)]}],
-    }
+    controls = {"type": "actions", "block_id": DIGEST_BLOCK, "elements": [_pause_button(paused)]}
+    return {"text": text, "blocks": [kit.section(text), controls]}
 
 
 def _pause_button(paused: bool) -> dict[str, Any]:

@@ -163,3 +163,36 @@ async def test_socket_mode_when_app_token_is_set(fake_slack: FakeSlack, tmp_path
         assert fake_slack.count("apps.connections.open") == 1
     finally:
         assert await stop(proc) == 0
+
+
+async def test_ptm_digest_now_from_the_command_line(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    from tests.support.harness import start_bot
+
+    db = f"sqlite+aiosqlite:///{tmp_path}/ptm.db"
+    bot = await start_bot(fake_slack, db)
+    await bot.slack.command("new Acme expansion")
+    await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+    await bot.slack.command("next send the pricing <@USELLER>")
+    await bot.stop()
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PTM_", "DATABASE_"))
+    }
+    cli = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]
+    for _ in range(2):  # the second run finds today's digest already sent
+        proc = await asyncio.create_subprocess_exec(
+            *cli,
+            "digest",
+            "--now",
+            "--user",
+            "USELLER",
+            cwd=ROOT,
+            env={**clean, **env_for(fake_slack, db)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()
+    assert b"digests sent: 0" in out
+    dms = [p for p in fake_slack.of("chat.postMessage") if p["channel"] == "USELLER"]
+    assert len(dms) == 1 and "send the pricing" in str(dms[0]["blocks"])
+    assert not [p for p in fake_slack.of("chat.postMessage") if p["channel"] == "UALLY"]

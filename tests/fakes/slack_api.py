@@ -41,6 +41,7 @@ class FakeSlack:
     faults: dict[str, list[Fault]] = field(default_factory=lambda: defaultdict(list))
     cannot_post: set[str] = field(default_factory=set)
     shared_channels: set[str] = field(default_factory=set)
+    timezones: dict[str, str] = field(default_factory=dict)  # user id -> IANA zone
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -179,7 +180,8 @@ class FakeSlack:
             team = self.users.get(p.get("user", ""))
             if team is None:
                 return {"ok": False, "error": "user_not_found"}
-            return {"ok": True, "user": {"id": p["user"], "team_id": team, "tz": "Europe/Paris"}}
+            tz = self.timezones.get(p["user"], "Europe/Paris")
+            return {"ok": True, "user": {"id": p["user"], "team_id": team, "tz": tz}}
         return {"ok": True}
 
     def _validate(self, method: str, payload: dict[str, Any]) -> None:

@@ -36,14 +36,36 @@ def test_unknown_zone_falls_back_to_utc() -> None:
     assert is_due(datetime(2026, 11, 24, 8, 0, tzinfo=UTC), "Mars/Olympus", 8)
 
 
-def deal(id_: int, *, step: NextStep | None = None, updated: datetime = NOW,
-         seller_acted: datetime | None = None, status: Status = Status.OPEN) -> Deal:
+def deal(
+    id_: int,
+    *,
+    step: NextStep | None = None,
+    updated: datetime = NOW,
+    seller_acted: datetime | None = None,
+    status: Status = Status.OPEN,
+) -> Deal:
     return Deal(
-        id=id_, key=f"PTM-{id_}", name=f"Deal {id_}", account="", amount=None, currency="USD",
-        close_date=None, stage=Stage.PROPOSE, status=status, attribution=None, partner=None,
-        cosell=frozenset(), version=2, created_by="US", updated_by="US", updated_at=updated,
-        trio=(TrioMember(Role.SELLER, f"US{id_ % 2}", last_acted_at=seller_acted),
-              TrioMember(Role.ALLIANCE, "UA"), TrioMember(Role.PARTNER, "UP", is_external=True)),
+        id=id_,
+        key=f"PTM-{id_}",
+        name=f"Deal {id_}",
+        account="",
+        amount=None,
+        currency="USD",
+        close_date=None,
+        stage=Stage.PROPOSE,
+        status=status,
+        attribution=None,
+        partner=None,
+        cosell=frozenset(),
+        version=2,
+        created_by="US",
+        updated_by="US",
+        updated_at=updated,
+        trio=(
+            TrioMember(Role.SELLER, f"US{id_ % 2}", last_acted_at=seller_acted),
+            TrioMember(Role.ALLIANCE, "UA"),
+            TrioMember(Role.PARTNER, "UP", is_external=True),
+        ),
         next_step=step,
     )
 
@@ -54,7 +76,9 @@ def test_compose_orders_moves_and_collects_everything() -> None:
     soon = NextStep(2, "send deck", Role.ALLIANCE, "UA", date(2026, 11, 30), "US")
     theirs = NextStep(3, "security review", Role.PARTNER, "UP", None, "US")
     deals = [
-        deal(2, step=soon), deal(1, step=late), deal(3, step=theirs),
+        deal(2, step=soon),
+        deal(1, step=late),
+        deal(3, step=theirs),
         deal(4, updated=NOW - timedelta(days=8)),
         deal(5, status=Status.WON, step=late),
     ]
@@ -77,6 +101,10 @@ def test_nothing_to_say_is_empty_and_sellers_get_no_activation() -> None:
 
 
 def test_seller_activation_counts_each_seller_once() -> None:
-    deals = [deal(1, seller_acted=NOW - timedelta(days=3)), deal(3), deal(2),
-             deal(4, seller_acted=NOW - timedelta(days=31))]
+    deals = [
+        deal(1, seller_acted=NOW - timedelta(days=3)),
+        deal(3),
+        deal(2),
+        deal(4, seller_acted=NOW - timedelta(days=31)),
+    ]
     assert seller_activation(deals, now=NOW) == (1, 2)

@@ -1,0 +1,166 @@
+"""Daily digests end to end: due in each person's time zone, sent once, never twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.scheduling import run_digests
+from tests.fakes.clock import FixedClock
+from tests.fakes.slack_api import FakeSlack
+from tests.support.harness import RunningBot, start_bot
+
+# 06:30 UTC: 07:30 in Paris (not due at 8), 15:30 in Tokyo (due).
+EARLY = datetime(2026, 11, 24, 6, 30, tzinfo=UTC)
+
+
+def dms(fake: FakeSlack, user: str) -> list[dict[str, Any]]:
+    return [p for p in fake.of("chat.postMessage") if p["channel"] == user]
+
+
+async def setup_deal(bot: RunningBot) -> None:
+    bot.fake.users.update({"USELLER": "T0URS", "UALLY": "T0URS", "UPARTNER": "TPARTNER"})
+    await bot.slack.command("new Acme expansion")
+    await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+    await bot.slack.command("next send the pricing <@USELLER> by 2026-11-30")
+
+
+@pytest.fixture
+async def early_bot(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBot]:
+    fake_slack.timezones = {"USELLER": "Europe/Paris", "UALLY": "Asia/Tokyo"}
+    running = await start_bot(fake_slack, sqlite_url, clock=FixedClock(EARLY))
+    await setup_deal(running)
+    yield running
+    await running.stop()
+
+
+async def test_each_person_gets_one_digest_at_their_local_hour(early_bot: RunningBot) -> None:
+    bot = early_bot
+    report = await run_digests(bot.runtime.deps)
+    # Tokyo is past 8:00, Paris is not; the partner rep never gets a DM.
+    assert report.sent == ["UALLY"]
+    [ally] = dms(bot.fake, "UALLY")
+    assert "Waiting on others" in ally["text"] or "Waiting on others" in str(ally["blocks"])
+    assert "send the pricing" in str(ally["blocks"]) and "<@USELLER>" in str(ally["blocks"])
+    assert "Seller activation on your deals*: 1 of 1 seller" in str(ally["blocks"])
+    assert dms(bot.fake, "USELLER") == [] and dms(bot.fake, "UPARTNER") == []
+
+    bot.clock.advance(hours=1)  # 08:30 in Paris
+    report = await run_digests(bot.runtime.deps)
+    assert report.sent == ["USELLER"]
+    assert "Your moves" in str(dms(bot.fake, "USELLER")[0]["blocks"])
+    for _ in range(3):  # later ticks the same day send nothing more
+        bot.clock.advance(hours=3)
+        assert (await run_digests(bot.runtime.deps)).sent == []
+    assert len(dms(bot.fake, "UALLY")) == 1 and len(dms(bot.fake, "USELLER")) == 1
+
+
+async def test_next_day_brings_changes_and_an_empty_day_sends_nothing(
+    early_bot: RunningBot,
+) -> None:
+    bot = early_bot
+    bot.clock.advance(hours=2)
+    await run_digests(bot.runtime.deps)
+    bot.clock.advance(hours=1)
+    await bot.slack.command("stage negotiate", user="UALLY")
+    bot.clock.advance(days=1)
+    await run_digests(bot.runtime.deps)
+    [_, second] = dms(bot.fake, "USELLER")
+    assert "Changed since your last digest" in str(second["blocks"]) and "stage" in str(
+        second["blocks"]
+    )
+    await bot.slack.command("done")  # nothing left to say to anyone
+    bot.clock.advance(days=1)
+    report = await run_digests(bot.runtime.deps)
+    assert "USELLER" in report.empty or "USELLER" in report.sent
+    # The seller's own "done" is not news to them, and they own no step any more.
+    assert len(dms(bot.fake, "USELLER")) == 2
+    assert await bot.rows(
+        "SELECT status FROM digest_runs WHERE user_id='USELLER' ORDER BY day"
+    ) == [("sent",), ("sent",), ("empty",)]
+
+
+async def test_crash_between_choosing_and_sending(early_bot: RunningBot) -> None:
+    bot = early_bot
+    bot.clock.advance(hours=2)
+    deps = bot.runtime.deps
+    from bot import services
+
+    # A process chose the digests and took the claim, then died before sending.
+    await services.plan_digests(deps.ctx, hour=8)
+    async with deps.ctx.uow() as uow:
+        runs = await uow.digests.runs_to_send(bot.clock.now())
+        for user, day in runs:
+            assert await uow.digests.claim(
+                user,
+                day,
+                owner="dead-process",
+                now=bot.clock.now(),
+                lease_until=bot.clock.now() + timedelta(minutes=5),
+            )
+        await uow.commit()
+    assert (await run_digests(deps)).sent == []  # its lease still holds
+    bot.clock.advance(minutes=6)
+    report = await run_digests(deps)  # the restarted process picks the unsent ones up
+    assert sorted(report.sent) == ["UALLY", "USELLER"]
+    bot.clock.advance(minutes=10)
+    assert (await run_digests(deps)).sent == []  # and a sent one is never sent again
+    assert len(dms(bot.fake, "USELLER")) == 1
+
+
+async def test_pause_and_resume_from_the_digest(early_bot: RunningBot) -> None:
+    bot = early_bot
+    bot.clock.advance(hours=2)
+    await run_digests(bot.runtime.deps)
+    [digest] = dms(bot.fake, "USELLER")
+    status, _ = await bot.slack.click(
+        digest, "ptm_digest_pause", channel="USELLER", ts="1700000000.000009"
+    )
+    assert status == 200
+    assert await bot.rows("SELECT digests_paused FROM user_prefs WHERE user_id='USELLER'") == [
+        (True,)
+    ]
+    assert "Resume digests" in str(dms(bot.fake, "USELLER")[-1]["blocks"])
+    bot.clock.advance(days=1)
+    report = await run_digests(bot.runtime.deps)
+    assert "USELLER" not in report.sent
+    notice = dms(bot.fake, "USELLER")[-1]
+    await bot.slack.click(notice, "ptm_digest_resume", channel="USELLER", ts="1700000000.000010")
+    bot.clock.advance(days=1)
+    assert "USELLER" in (await run_digests(bot.runtime.deps)).sent
+
+
+async def test_ptm_digest_command(early_bot: RunningBot) -> None:
+    bot = early_bot
+    _, body = await bot.slack.command("digest")
+    assert "on its way" in body["text"]
+    assert len(dms(bot.fake, "USELLER")) == 1
+    _, body = await bot.slack.command("digest")
+    assert "already got today's digest" in body["text"] and "send the pricing" in body["text"]
+    bot.clock.advance(hours=2)  # the scheduled run of the same day sends nothing more
+    await run_digests(bot.runtime.deps)
+    assert len(dms(bot.fake, "USELLER")) == 1
+    _, body = await bot.slack.command("digest", user="UNOBODY")
+    assert "Nothing to report" in body["text"]
+
+
+async def test_two_schedulers_at_once_send_one_digest_each(
+    fake_slack: FakeSlack, db_url: str
+) -> None:
+    fake_slack.timezones = {"USELLER": "Europe/Paris", "UALLY": "Asia/Tokyo"}
+    clock = FixedClock(EARLY + timedelta(hours=2))
+    one = await start_bot(fake_slack, db_url, clock=clock)
+    two = await start_bot(fake_slack, db_url, clock=clock)
+    try:
+        await setup_deal(one)
+        reports = await asyncio.gather(*(run_digests(b.runtime.deps) for b in [one, two] * 3))
+        sent = sorted(u for r in reports for u in r.sent)
+        assert sent == ["UALLY", "USELLER"]
+        assert len(dms(fake_slack, "USELLER")) == 1 and len(dms(fake_slack, "UALLY")) == 1
+    finally:
+        await one.stop()
+        await two.stop()
