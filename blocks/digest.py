@@ -6,6 +6,7 @@ from typing import Any
 
 from blocks import kit
 from blocks.ids import Action
+from bot.digest import Nudge
 
 DIGEST_BLOCK = "ptm_digest_controls"
 
@@ -36,3 +37,15 @@ def _pause_button(paused: bool) -> dict[str, Any]:
     if paused:
         return kit.button("Resume digests", Action.DIGEST_RESUME, value="resume")
     return kit.button("Pause digests", Action.DIGEST_PAUSE, value="pause")
+
+
+def build_nudge(nudge: Nudge) -> dict[str, Any]:
+    """The daily deal-room reminder for a partner rep; shared fields only."""
+    when = f" · due {nudge.due.isoformat()}" if nudge.due else ""
+    late = " · :warning: *overdue*" if nudge.overdue else ""
+    text = (
+        f"{kit.mention(nudge.user_id)} your next step on *{nudge.deal_key}*: "
+        f"{kit.user_text(nudge.text, 600)}{when}{late}\n"
+        "Done? Press *Mark step done* on the card or reply `@PTM done`."
+    )
+    return {"text": text, "blocks": [kit.section(text)]}

@@ -50,6 +50,19 @@ class DigestView:
 
 
 @dataclass(frozen=True)
+class Nudge:
+    """A threaded reply on a deal's card for the partner rep who owns its next step."""
+
+    deal_key: str
+    channel_id: str
+    thread_ts: str
+    user_id: str
+    text: str
+    due: date | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
 class Event:
     """An audit event as the digest needs it."""
 

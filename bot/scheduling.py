@@ -9,7 +9,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Collection
 
-from blocks.digest import build_digest_message
+from blocks.digest import build_digest_message, build_nudge
 from bot import services
 from bot.deps import Deps
 from bot.digest import DigestView
@@ -33,12 +33,23 @@ async def run_digests(
     deps: Deps, *, hour: int | None = None, only: Collection[str] | None = None
 ) -> DigestReport:
     """Plan today's due digests and send what this process can claim (any process may run it)."""
-    await services.plan_digests(
-        deps.ctx, hour=deps.settings.digest_hour if hour is None else hour, only=only
-    )
-    return await services.send_digests(
+    hour = deps.settings.digest_hour if hour is None else hour
+    await services.plan_digests(deps.ctx, hour=hour, only=only)
+    report = await services.send_digests(
         deps.ctx, lambda user, view: send_digest_dm(deps, user, view), owner=PROCESS_ID, only=only
     )
+    if only is None:
+        await nudge_partners(deps, hour=hour)
+    return report
+
+
+async def nudge_partners(deps: Deps, *, hour: int) -> int:
+    """Partner reps get no DM (their org has not installed PTM): one threaded reply a day on
+    the card, mentioning only the partner rep who owns the open next step."""
+    nudges = await services.due_nudges(deps.ctx, hour=hour)
+    for nudge in nudges:
+        await deps.slack.post(nudge.channel_id, build_nudge(nudge), thread_ts=nudge.thread_ts)
+    return len(nudges)
 
 
 async def housekeeping(deps: Deps) -> None:

@@ -11,7 +11,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import DealEventRow, DealRow, DigestRunRow, TrioMemberRow, UserPrefRow
+from store.models import (
+    CardCopyRow,
+    ChannelBindingRow,
+    DealEventRow,
+    DealRow,
+    DigestRunRow,
+    NudgeRunRow,
+    TrioMemberRow,
+    UserPrefRow,
+)
 
 
 @dataclass(frozen=True)
@@ -137,3 +146,39 @@ class DigestRepository:
             .order_by(DealEventRow.id)  # type: ignore[arg-type]
         )
         return [(d, a, c, at) for d, a, c, at in rows.all()]
+
+    async def claim_nudge(self, deal_id: int, day: date, user_id: str, now: datetime) -> bool:
+        """Claim today's deal-room nudge for a deal; False if any process already did."""
+        insert = self._insert()
+        result = await self.session.execute(
+            insert(NudgeRunRow)
+            .values(deal_id=deal_id, day=day, user_id=user_id, created_at=now)
+            .on_conflict_do_nothing(index_elements=["deal_id", "day"])
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def nudge_places(self, deal_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """Where to nudge each deal: a card copy the partner can see (a shared channel), else
+        the copy in the deal room. Returns deal id -> (channel, card ts)."""
+        bound = sa.and_(
+            ChannelBindingRow.channel_id == CardCopyRow.channel_id,  # type: ignore[arg-type]
+            ChannelBindingRow.deal_id == CardCopyRow.deal_id,  # type: ignore[arg-type]
+        )
+        rows = await self.session.execute(
+            sa.select(
+                CardCopyRow.deal_id,
+                CardCopyRow.channel_id,
+                CardCopyRow.ts,
+                CardCopyRow.is_shared,
+                ChannelBindingRow.deal_id,
+            )
+            .outerjoin(ChannelBindingRow, bound)
+            .where(CardCopyRow.deal_id.in_(list(deal_ids)))  # type: ignore[attr-defined]
+            .order_by(CardCopyRow.id)  # type: ignore[arg-type]
+        )
+        best: dict[int, tuple[int, str, str]] = {}
+        for deal_id, channel, ts, shared, bound in rows.all():
+            rank = 0 if shared else (1 if bound else 2)
+            if deal_id not in best or rank < best[deal_id][0]:
+                best[deal_id] = (rank, channel, ts)
+        return {d: (c, t) for d, (_, c, t) in best.items()}

@@ -168,3 +168,16 @@ class DigestRunRow(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = _utc()
     finished_at: datetime | None = _utc(default=None)
+
+
+class NudgeRunRow(SQLModel, table=True):
+    """One deal-room nudge per deal and day for partner reps who get no DM (claimed first)."""
+
+    __tablename__ = "nudge_runs"
+    __table_args__ = (sa.UniqueConstraint("deal_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deals.id")
+    day: date
+    user_id: str = Field(max_length=32)
+    created_at: datetime = _utc()

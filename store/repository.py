@@ -299,6 +299,26 @@ class DealRepository:
         ).all()
         return await self._assemble(rows)
 
+    async def list_open_with_external_owner(self) -> list[Deal]:
+        """Open deals whose open next step is owned by an external trio member."""
+        owned = (
+            sa.select(NextStepRow.deal_id)
+            .join(
+                TrioMemberRow,
+                sa.and_(
+                    TrioMemberRow.deal_id == NextStepRow.deal_id,  # type: ignore[arg-type]
+                    TrioMemberRow.user_id == NextStepRow.owner_user,  # type: ignore[arg-type]
+                ),
+            )
+            .where(NextStepRow.status == "open", TrioMemberRow.is_external.is_(True))  # type: ignore[arg-type,attr-defined]
+        )
+        rows = (
+            await self.session.scalars(
+                sa.select(DealRow).where(DealRow.status == "open", DealRow.id.in_(owned))  # type: ignore[arg-type,union-attr]
+            )
+        ).all()
+        return await self._assemble(rows)
+
     async def _assemble(self, rows: Sequence[DealRow]) -> list[Deal]:
         ids = [r.id for r in rows]
         trios = (

@@ -12,6 +12,8 @@ SLACK = ("slack_bolt", "slack_sdk", "aiohttp")
 DB = ("store", "sqlmodel", "sqlalchemy", "aiosqlite", "asyncpg")
 STDLIB_ONLY = {
     "bot/domain.py",
+    "bot/digest.py",
+    "bot/activity.py",
     "bot/inputs.py",
     "bot/rules.py",
     "bot/viewmodels.py",

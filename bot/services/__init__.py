@@ -26,6 +26,7 @@ from bot.services.deals import (
 from bot.services.digests import (
     compose_many,
     digest_today,
+    due_nudges,
     plan_digests,
     send_digests,
     set_paused,
@@ -48,6 +49,7 @@ from bot.services.reads import (
 __all__ = [
     "compose_many",
     "digest_today",
+    "due_nudges",
     "plan_digests",
     "send_digests",
     "set_paused",

@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from bot.digest import DigestView, compose, group_events, is_due, local_day
+from bot.digest import DigestView, Nudge, compose, group_events, is_due, local_day
+from bot.rules import is_overdue
 from bot.services.common import Ctx
 
 log = logging.getLogger(__name__)
@@ -136,3 +137,42 @@ async def digest_today(ctx: Ctx, user_id: str) -> tuple[str | None, DigestView]:
         status = await uow.digests.status_of(user_id, day)
     views = await compose_many(ctx, [(user_id, day)])
     return status, views[user_id]
+
+
+async def due_nudges(ctx: Ctx, *, hour: int) -> list[Nudge]:
+    """Claim today's nudges: one per deal whose open next step an external partner rep owns,
+    once their local digest hour has come; only deals with a card to reply on."""
+    now = ctx.now()
+    async with ctx.uow() as uow:
+        deals = [
+            d for d in await uow.deals.list_open_with_external_owner() if d.next_step is not None
+        ]
+        places = await uow.digests.nudge_places([d.id for d in deals])
+        prefs = await uow.digests.prefs(
+            [d.next_step.owner_user for d in deals if d.next_step and d.next_step.owner_user]
+        )
+    nudges = []
+    for deal in deals:
+        step = deal.next_step
+        assert step is not None and step.owner_user is not None
+        tz = prefs[step.owner_user].tz if step.owner_user in prefs else None
+        if deal.id not in places or not is_due(now, tz, hour):
+            continue
+        day = local_day(now, tz)
+        async with ctx.uow() as uow:
+            claimed = await uow.digests.claim_nudge(deal.id, day, step.owner_user, now)
+            await uow.commit()
+        if claimed:
+            channel, ts = places[deal.id]
+            nudges.append(
+                Nudge(
+                    deal.key,
+                    channel,
+                    ts,
+                    step.owner_user,
+                    step.text,
+                    step.due,
+                    is_overdue(step, day),
+                )
+            )
+    return nudges

@@ -164,3 +164,34 @@ async def test_two_schedulers_at_once_send_one_digest_each(
     finally:
         await one.stop()
         await two.stop()
+
+
+async def test_partner_rep_gets_one_deal_room_nudge_a_day(fake_slack: FakeSlack, sqlite_url: str) -> None:
+    bot = await start_bot(fake_slack, sqlite_url, clock=FixedClock(EARLY + timedelta(hours=2)))
+    try:
+        fake_slack.shared_channels.add("CSHARED")
+        await bot.slack.command("new Acme expansion")
+        await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+        await bot.slack.command("card", channel="CSHARED")
+        await bot.slack.command("next send the security questionnaire partner by 2026-11-24")
+        await run_digests(bot.runtime.deps)
+        nudges = [p for p in fake_slack.of("chat.postMessage") if p.get("thread_ts")]
+        [nudge] = nudges
+        shared_ts = next(ts for ch, ts in bot.posted_cards() if ch == "CSHARED")
+        assert (nudge["channel"], nudge["thread_ts"]) == ("CSHARED", shared_ts)
+        assert nudge["text"].startswith("<@UPARTNER> your next step on *PTM-1*")
+        assert "<@USELLER>" not in nudge["text"] and "<@UALLY>" not in nudge["text"]
+        assert dms(fake_slack, "UPARTNER") == []
+        bot.clock.advance(hours=4)
+        await run_digests(bot.runtime.deps)  # same day: no second nudge
+        bot.clock.advance(days=1)
+        await run_digests(bot.runtime.deps)
+        nudges = [p for p in fake_slack.of("chat.postMessage") if p.get("thread_ts")]
+        assert len(nudges) == 2 and ":warning: *overdue*" in nudges[-1]["text"]
+        # Once the step is theirs no more, the nudges stop.
+        await bot.slack.command("next draft the proposal seller")
+        bot.clock.advance(days=1)
+        await run_digests(bot.runtime.deps)
+        assert len([p for p in fake_slack.of("chat.postMessage") if p.get("thread_ts")]) == 2
+    finally:
+        await bot.stop()
