@@ -172,7 +172,7 @@ async def test_partner_rep_gets_one_deal_room_nudge_a_day(fake_slack: FakeSlack,
         fake_slack.shared_channels.add("CSHARED")
         await bot.slack.command("new Acme expansion")
         await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
-        await bot.slack.command("card", channel="CSHARED")
+        await bot.slack.command("card PTM-1", channel="CSHARED")
         await bot.slack.command("next send the security questionnaire partner by 2026-11-24")
         await run_digests(bot.runtime.deps)
         nudges = [p for p in fake_slack.of("chat.postMessage") if p.get("thread_ts")]
