@@ -27,6 +27,7 @@ class SyncTuning:
     debounce: float = 0.15
     retry_base: float = 2.0
     retry_cap: float = 600.0
+    home_delay: float = 1.0  # App Home tabs: one republish per user per burst of changes
 
 
 @dataclass

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.activity import ActivityThrottle
+from bot.homes import HomeRefresher
 
 if TYPE_CHECKING:
     from bot.cardsync import CardSyncer
@@ -32,6 +33,7 @@ class Deps:
     slack: SlackGateway
     cards: CardSyncer
     activity: ActivityThrottle
+    homes: HomeRefresher
 
 
 DEPS_KEY = "ptm_deps"

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from blocks.home import build_home
 from bot import services
 from bot.activity import ActivityThrottle
 from bot.cardsync import CardSyncer, SyncTuning
 from bot.config import Settings
 from bot.deps import Clock, Deps, SystemClock, inject_middleware
+from bot.homes import HomeRefresher
 from bot.slack import SlackGateway, make_client
 from handlers import register_all
 from store import create_schema, make_engine, make_session_factory, uow_factory
@@ -27,6 +29,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.deps.cards.close()
+        await self.deps.homes.close()
         await self.engine.dispose()
 
 
@@ -51,7 +54,20 @@ def build_deps(
         gone=lambda ids, _version: services.forget_copies(ctx, ids),
         tuning=tuning,
     )
-    return Deps(settings=settings, ctx=ctx, slack=slack, cards=cards, activity=ActivityThrottle())
+
+    async def publish_home(user_id: str) -> None:
+        view = await services.home_for(ctx, user_id)
+        await slack.publish_home(user_id, build_home(view))
+
+    homes = HomeRefresher(publish_home, delay=(tuning or SyncTuning()).home_delay)
+    return Deps(
+        settings=settings,
+        ctx=ctx,
+        slack=slack,
+        cards=cards,
+        activity=ActivityThrottle(),
+        homes=homes,
+    )
 
 
 def create_app(

@@ -87,6 +87,9 @@ class SlackGateway:
             return False
         return True
 
+    async def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        await self.client.views_publish(user_id=user_id, view=view)
+
     async def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None:
         await self.client.views_open(trigger_id=trigger_id, view=view)
 

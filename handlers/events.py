@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from blocks.home import build_home
 from blocks.replies import build_notice
 from bot import intents, services
 from bot.deps import Deps, deps_of
@@ -16,7 +17,7 @@ from handlers.parsing import caller_from_event
 from handlers.publish import publish
 
 # The event types PTM subscribes to; manifest.yml must list exactly these (tested).
-EVENT_TYPES = ("message", "app_mention", "channel_shared", "channel_unshared")
+EVENT_TYPES = ("message", "app_mention", "channel_shared", "channel_unshared", "app_home_opened")
 IGNORED_SUBTYPES = frozenset(
     {"bot_message", "message_changed", "message_deleted", "channel_join", "channel_leave"}
 )
@@ -27,6 +28,15 @@ def register(app: AsyncApp) -> None:
     app.event("app_mention")(handle_mention_event)
     app.event("channel_shared")(handle_channel_sharing_event)
     app.event("channel_unshared")(handle_channel_sharing_event)
+    app.event("app_home_opened")(handle_app_home_opened)
+
+
+async def handle_app_home_opened(event: dict[str, Any], context: Any) -> None:
+    """Draw the Home tab live for whoever opens it (our org: partner orgs get no App Home)."""
+    if event.get("tab", "home") != "home":
+        return
+    deps, user_id = deps_of(context), str(event.get("user", ""))
+    await deps.slack.publish_home(user_id, build_home(await services.home_for(deps.ctx, user_id)))
 
 
 def _from_a_person(event: dict[str, Any]) -> bool:

@@ -34,6 +34,8 @@ async def publish(deps: Deps, reply: Reply, caller: Caller) -> str | None:
         stale = await services.learn_trio_teams(deps.ctx, caller, reply.deal_id) or stale
     if reply.deal_id is not None and (reply.changed or stale):
         await deps.cards.sync(reply.deal_id)
+    if reply.deal_id is not None and reply.changed:
+        deps.homes.refresh(await services.home_viewers(deps.ctx, reply.deal_id))
     return problem
 
 

@@ -182,3 +182,15 @@ class DigestRepository:
             if deal_id not in best or rank < best[deal_id][0]:
                 best[deal_id] = (rank, channel, ts)
         return {d: (c, t) for d, (_, c, t) in best.items()}
+
+    async def home_viewers(self, deal_id: int) -> list[str]:
+        rows = await self.session.scalars(
+            sa.select(UserPrefRow.user_id)
+            .join(TrioMemberRow, TrioMemberRow.user_id == UserPrefRow.user_id)  # type: ignore[arg-type]
+            .where(
+                TrioMemberRow.deal_id == deal_id,  # type: ignore[arg-type]
+                TrioMemberRow.is_external.is_(False),  # type: ignore[attr-defined]
+                UserPrefRow.home_opened_at.is_not(None),  # type: ignore[union-attr]
+            )
+        )
+        return list(rows.all())

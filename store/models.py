@@ -150,6 +150,7 @@ class UserPrefRow(SQLModel, table=True):
     tz: str | None = Field(default=None, max_length=64)
     tz_checked_at: datetime | None = _utc(default=None)
     digests_paused: bool = False
+    home_opened_at: datetime | None = _utc(default=None)
 
 
 class DigestRunRow(SQLModel, table=True):

@@ -176,3 +176,18 @@ async def due_nudges(ctx: Ctx, *, hour: int) -> list[Nudge]:
                 )
             )
     return nudges
+
+
+async def home_for(ctx: Ctx, user_id: str) -> DigestView:
+    """What the App Home shows: the digest's picture, live, and remember who looks at it."""
+    async with ctx.uow() as uow:
+        await uow.digests.put_pref(user_id, home_opened_at=ctx.now())
+        await uow.commit()
+    views = await compose_many(ctx, [(user_id, ctx.today())])
+    return views[user_id]
+
+
+async def home_viewers(ctx: Ctx, deal_id: int) -> list[str]:
+    """Our own trio members of a deal who have opened the App Home (theirs needs a refresh)."""
+    async with ctx.uow() as uow:
+        return await uow.digests.home_viewers(deal_id)

@@ -166,7 +166,9 @@ async def test_two_schedulers_at_once_send_one_digest_each(
         await two.stop()
 
 
-async def test_partner_rep_gets_one_deal_room_nudge_a_day(fake_slack: FakeSlack, sqlite_url: str) -> None:
+async def test_partner_rep_gets_one_deal_room_nudge_a_day(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
     bot = await start_bot(fake_slack, sqlite_url, clock=FixedClock(EARLY + timedelta(hours=2)))
     try:
         fake_slack.shared_channels.add("CSHARED")
@@ -195,3 +197,30 @@ async def test_partner_rep_gets_one_deal_room_nudge_a_day(fake_slack: FakeSlack,
         assert len([p for p in fake_slack.of("chat.postMessage") if p.get("thread_ts")]) == 2
     finally:
         await bot.stop()
+
+
+async def test_app_home_shows_the_live_picture_and_follows_changes(early_bot: RunningBot) -> None:
+    bot = early_bot
+    status, _ = await bot.slack.event(
+        {
+            "type": "app_home_opened",
+            "user": "UALLY",
+            "channel": "DALLY",
+            "tab": "home",
+            "event_ts": "1.1",
+        },
+        event_id="EvHome",
+    )
+    assert status == 200
+    [published] = bot.fake.of("views.publish")
+    assert published["user_id"] == "UALLY"
+    home = str(published["view"]["blocks"])
+    assert "Waiting on others* (1)" in home and "send the pricing" in home
+    assert "Seller activation on your deals" in home
+    # A burst of changes to a deal of theirs republishes their Home once.
+    for stage in ("discover", "validate", "propose"):
+        await bot.slack.command(f"stage {stage}")
+    await bot.runtime.deps.homes.idle()
+    assert bot.fake.count("views.publish") == 2
+    # Someone who never opened the Home tab is not published to.
+    assert {p["user_id"] for p in bot.fake.of("views.publish")} == {"UALLY"}

@@ -61,7 +61,7 @@ def _is_card(message: dict[str, Any]) -> bool:
 
 
 # Tests answer after the whole listener ran, so no debounce; failed copies retry quickly.
-TEST_TUNING = SyncTuning(debounce=0, retry_base=0.05, retry_cap=0.2)
+TEST_TUNING = SyncTuning(debounce=0, retry_base=0.05, retry_cap=0.2, home_delay=0.3)
 
 
 async def start_bot(

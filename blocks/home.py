@@ -1,0 +1,43 @@
+"""The App Home tab: the same picture as the digest, live, for whoever opens it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blocks import kit
+from bot.digest import DigestView, StepLine
+
+
+def _step(line: StepLine, *, owner: bool) -> str:
+    who = f" — {kit.mention(line.owner_user)}" if owner else ""
+    due = f" · due {line.due.isoformat()}" if line.due else ""
+    late = " · :warning: *overdue*" if line.overdue else ""
+    name, text = kit.user_text(line.deal_name, 80), kit.user_text(line.text, 300)
+    return f"*{line.key}* {name}: {text}{who}{due}{late}"
+
+
+def build_home(view: DigestView) -> dict[str, Any]:
+    """A Home tab view (≤100 blocks): your moves, waiting on others, quiet deals, activation."""
+    blocks: list[dict[str, Any]] = [kit.header("Your co-sell deals")]
+    sections = [
+        ("Your moves", [_step(s, owner=False) for s in view.mine]),
+        ("Waiting on others", [_step(s, owner=True) for s in view.waiting]),
+        ("Quiet for 7+ days", [f"*{k}* {kit.user_text(n, 120)}" for k, n in view.stale]),
+    ]
+    for title, lines in sections:
+        blocks.append(kit.section(f"*{title}* ({len(lines)})"))
+        blocks.extend(kit.section(line) for line in lines[:25])
+        if not lines:
+            blocks.append(kit.context("Nothing here."))
+        blocks.append(kit.divider())
+    if view.activation:
+        active, total = view.activation
+        blocks.append(
+            kit.section(
+                f"*Seller activation on your deals*: {active} of {total} "
+                "sellers active in the last 30 days"
+            )
+        )
+    if view.is_empty:
+        blocks.append(kit.context("No open deals need you. Start one with `/ptm new <name>`."))
+    return {"type": "home", "blocks": blocks[:100]}
