@@ -92,13 +92,14 @@ def is_due(now: datetime, tz_name: str | None, hour: int) -> bool:
 def compose(
     user_id: str,
     deals: Sequence[Deal],
-    events: Iterable[Event],
+    events: Mapping[int, Sequence[Event]],
     *,
     now: datetime,
     day: date,
     since: datetime,
 ) -> DigestView:
-    """What `user_id` should hear about on `day`: their moves first, overdue before due."""
+    """What `user_id` should hear about on `day`: their moves first, overdue before due.
+    `events` are the audit events by deal id."""
     today = day
     mine, waiting, stale = [], [], []
     for deal in deals:
@@ -112,11 +113,11 @@ def compose(
             (mine if step.owner_user == user_id else waiting).append(line)
         if _last_activity(deal) < now - STALE_AFTER:
             stale.append((deal.key, deal.name))
-    by_id = {d.id: d for d in deals}
     changes = [
-        ChangeLine(by_id[e.deal_id].key, e.actor, e.fields, e.at)
-        for e in events
-        if e.deal_id in by_id and e.actor != user_id and e.at > since and e.fields
+        ChangeLine(deal.key, e.actor, e.fields, e.at)
+        for deal in deals
+        for e in events.get(deal.id, ())
+        if e.actor != user_id and e.at > since and e.fields
     ]
     is_alliance = any(d.role_of(user_id) is Role.ALLIANCE for d in deals)
     return DigestView(
@@ -155,9 +156,12 @@ def _urgency(line: StepLine) -> tuple[bool, date]:
     return (not line.overdue, line.due or date.max)
 
 
-def group_events(rows: Iterable[tuple[int, str, Mapping[str, object], datetime]]) -> list[Event]:
-    """Audit rows -> digest events; acknowledgements ("synced") are not changes."""
-    return [
-        Event(deal_id, actor, tuple(k for k in changes if k != "synced"), at)
-        for deal_id, actor, changes, at in rows
-    ]
+def group_events(
+    rows: Iterable[tuple[int, str, Mapping[str, object], datetime]],
+) -> dict[int, list[Event]]:
+    """Audit rows -> digest events by deal; acknowledgements ("synced") are not changes."""
+    by_deal: dict[int, list[Event]] = {}
+    for deal_id, actor, changes, at in rows:
+        event = Event(deal_id, actor, tuple(k for k in changes if k != "synced"), at)
+        by_deal.setdefault(deal_id, []).append(event)
+    return by_deal

@@ -136,13 +136,19 @@ class DigestRepository:
         )
 
     async def events_since(
-        self, deal_ids: Sequence[int], since: datetime
+        self, user_ids: Sequence[str], since: datetime
     ) -> list[tuple[int, str, dict[str, Any], datetime]]:
+        """Audit events since `since` on open deals of these trio members, in one query."""
+        deal_ids = (
+            sa.select(TrioMemberRow.deal_id)
+            .join(DealRow, DealRow.id == TrioMemberRow.deal_id)  # type: ignore[arg-type]
+            .where(TrioMemberRow.user_id.in_(list(user_ids)), DealRow.status == "open")  # type: ignore[attr-defined,arg-type]
+        )
         rows = await self.session.execute(
             sa.select(
                 DealEventRow.deal_id, DealEventRow.actor, DealEventRow.changes, DealEventRow.at
             )
-            .where(DealEventRow.deal_id.in_(list(deal_ids)), DealEventRow.at > since)  # type: ignore[attr-defined,arg-type]
+            .where(DealEventRow.deal_id.in_(deal_ids), DealEventRow.at > since)  # type: ignore[attr-defined,arg-type]
             .order_by(DealEventRow.id)  # type: ignore[arg-type]
         )
         return [(d, a, c, at) for d, a, c, at in rows.all()]

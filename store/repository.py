@@ -289,15 +289,33 @@ class DealRepository:
 
     async def list_open_for_members(self, user_ids: Sequence[str]) -> list[Deal]:
         """Open deals with any of `user_ids` in the trio; three queries however many users."""
-        member_of = sa.select(TrioMemberRow.deal_id).where(
-            TrioMemberRow.user_id.in_(list(user_ids))
-        )  # type: ignore[attr-defined]
-        rows = (
+        return await self._assemble_where(
+            DealRow.status == "open",  # type: ignore[arg-type]
+            DealRow.id.in_(self.deal_ids_of_members(user_ids)),  # type: ignore[union-attr]
+        )
+
+    def deal_ids_of_members(self, user_ids: Sequence[str]) -> sa.Select[Any]:
+        return sa.select(TrioMemberRow.deal_id).where(TrioMemberRow.user_id.in_(list(user_ids)))  # type: ignore[attr-defined]
+
+    async def _assemble_where(self, *conditions: Any) -> list[Deal]:
+        """Deals matching `conditions` with their trios and open steps, in three queries; the
+        children are selected by the same conditions, never by a (possibly huge) id list."""
+        ids = sa.select(DealRow.id).where(*conditions)
+        rows = (await self.session.scalars(sa.select(DealRow).where(*conditions))).all()
+        trios = (
             await self.session.scalars(
-                sa.select(DealRow).where(DealRow.status == "open", DealRow.id.in_(member_of))  # type: ignore[arg-type,union-attr]
+                sa.select(TrioMemberRow).where(TrioMemberRow.deal_id.in_(ids))  # type: ignore[attr-defined]
             )
         ).all()
-        return await self._assemble(rows)
+        steps = (
+            await self.session.scalars(
+                sa.select(NextStepRow).where(
+                    NextStepRow.deal_id.in_(ids),  # type: ignore[attr-defined]
+                    NextStepRow.status == "open",  # type: ignore[arg-type]
+                )
+            )
+        ).all()
+        return _join(rows, trios, steps)
 
     async def list_open_with_external_owner(self) -> list[Deal]:
         """Open deals whose open next step is owned by an external trio member."""
@@ -334,11 +352,7 @@ class DealRepository:
                 )
             )
         ).all()
-        trio_of: dict[int, list[TrioMemberRow]] = {}
-        for member in trios:
-            trio_of.setdefault(member.deal_id, []).append(member)
-        step_of = {step.deal_id: step for step in steps}
-        return [_to_deal(r, trio_of.get(r.id or 0, []), step_of.get(r.id or 0)) for r in rows]
+        return _join(rows, trios, steps)
 
     async def recent_events(self, deal_id: int, *, limit: int) -> list[DealEvent]:
         rows = (
@@ -508,6 +522,16 @@ class ProcessedEventRepository:
             sa.delete(ProcessedEventRow).where(ProcessedEventRow.received_at < older_than)  # type: ignore[arg-type]
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _join(
+    rows: Sequence[DealRow], trios: Sequence[TrioMemberRow], steps: Sequence[NextStepRow]
+) -> list[Deal]:
+    trio_of: dict[int, list[TrioMemberRow]] = {}
+    for member in trios:
+        trio_of.setdefault(member.deal_id, []).append(member)
+    step_of = {step.deal_id: step for step in steps}
+    return [_to_deal(r, trio_of.get(r.id or 0, []), step_of.get(r.id or 0)) for r in rows]
 
 
 def _column_value(value: object) -> object:

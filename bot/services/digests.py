@@ -102,7 +102,7 @@ async def compose_many(ctx: Ctx, runs: list[tuple[str, date]]) -> dict[str, Dige
         deals = await uow.deals.list_open_for_members(users)
         last = await uow.digests.last_sent(users)
         since_all = min([*last.values(), now - FIRST_DIGEST_LOOKBACK])
-        events = group_events(await uow.digests.events_since([d.id for d in deals], since_all))
+        events = group_events(await uow.digests.events_since(users, since_all))
     by_user: dict[str, list] = {u: [] for u in users}  # type: ignore[type-arg]
     for deal in deals:
         for member in deal.trio:

@@ -87,7 +87,10 @@ def test_compose_orders_moves_and_collects_everything() -> None:
         Event(3, "UA", ("next_step",), NOW - timedelta(hours=1)),  # their own: not news
         Event(2, "US0", ("amount",), NOW - timedelta(days=3)),  # before the last digest
     ]
-    view = compose("UA", deals, events, now=NOW, day=today, since=NOW - timedelta(days=1))
+    by_deal: dict[int, list[Event]] = {}
+    for event in events:
+        by_deal.setdefault(event.deal_id, []).append(event)
+    view = compose("UA", deals, by_deal, now=NOW, day=today, since=NOW - timedelta(days=1))
     assert [s.key for s in view.mine] == ["PTM-1", "PTM-2"] and view.mine[0].overdue
     assert [(s.key, s.owner_user) for s in view.waiting] == [("PTM-3", "UP")]
     assert [(c.key, c.actor) for c in view.changes] == [("PTM-3", "UP")]
@@ -96,7 +99,7 @@ def test_compose_orders_moves_and_collects_everything() -> None:
 
 
 def test_nothing_to_say_is_empty_and_sellers_get_no_activation() -> None:
-    view = compose("US1", [deal(1)], [], now=NOW, day=date(2026, 11, 24), since=NOW)
+    view = compose("US1", [deal(1)], {}, now=NOW, day=date(2026, 11, 24), since=NOW)
     assert view.is_empty and view.activation is None
 
 
