@@ -299,23 +299,24 @@ class DealRepository:
 
     async def _assemble_where(self, *conditions: Any) -> list[Deal]:
         """Deals matching `conditions` with their trios and open steps, in three queries; the
-        children are selected by the same conditions, never by a (possibly huge) id list."""
+        children are selected by the same conditions, never by a (possibly huge) id list.
+        Plain rows, not ORM objects: no identity map to fill, a fraction of the memory."""
         ids = sa.select(DealRow.id).where(*conditions)
-        rows = (await self.session.scalars(sa.select(DealRow).where(*conditions))).all()
+        deals, members, steps = (
+            DealRow.__table__,
+            TrioMemberRow.__table__,
+            NextStepRow.__table__,  # type: ignore[attr-defined]
+        )
+        rows = (await self.session.execute(sa.select(deals).where(*conditions))).all()
         trios = (
-            await self.session.scalars(
-                sa.select(TrioMemberRow).where(TrioMemberRow.deal_id.in_(ids))  # type: ignore[attr-defined]
+            await self.session.execute(sa.select(members).where(members.c.deal_id.in_(ids)))
+        ).all()
+        open_steps = (
+            await self.session.execute(
+                sa.select(steps).where(steps.c.deal_id.in_(ids), steps.c.status == "open")
             )
         ).all()
-        steps = (
-            await self.session.scalars(
-                sa.select(NextStepRow).where(
-                    NextStepRow.deal_id.in_(ids),  # type: ignore[attr-defined]
-                    NextStepRow.status == "open",  # type: ignore[arg-type]
-                )
-            )
-        ).all()
-        return _join(rows, trios, steps)
+        return _join(rows, trios, open_steps)  # type: ignore[arg-type]
 
     async def list_open_with_external_owner(self) -> list[Deal]:
         """Open deals whose open next step is owned by an external trio member."""
