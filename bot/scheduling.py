@@ -26,7 +26,7 @@ PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 async def send_digest_dm(deps: Deps, user_id: str, view: DigestView) -> None:
     """Post one digest as a DM (a user id as channel opens the app's DM with them)."""
-    await deps.slack.post(user_id, build_digest_message(render_digest(view)))
+    await deps.slack.direct_message(user_id, build_digest_message(render_digest(view)))
 
 
 async def run_digests(

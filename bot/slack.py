@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from enum import Enum
@@ -38,6 +39,31 @@ def make_client(token: str, base_url: str) -> AsyncWebClient:
     )
 
 
+class Pacer:
+    """Spaces calls of one kind so a batch (a morning of digests) stays under Slack's rate
+    tier instead of bursting into 429s; waits are taken in turn, first come first served."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self.interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+# Digest DMs: chat.postMessage allows about one message per second per channel plus a
+# workspace-wide cap; each DM is its own channel, so a steady 5 per second is well inside.
+DM_RATE = 5.0
+# views.publish is Tier 4 (100+ per minute).
+HOME_RATE = 1.5
+
+
 class UpdateResult(Enum):
     OK = "ok"
     GONE = "gone"
@@ -47,8 +73,12 @@ class UpdateResult(Enum):
 class SlackGateway:
     """Thin async helpers over the Web API with text fallbacks and error mapping."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(
+        self, client: AsyncWebClient, *, dm_rate: float = DM_RATE, home_rate: float = HOME_RATE
+    ) -> None:
         self.client = client
+        self.dm_pacer = Pacer(dm_rate)
+        self.home_pacer = Pacer(home_rate)
         self._users: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def post(
@@ -88,7 +118,13 @@ class SlackGateway:
         return True
 
     async def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        await self.home_pacer.wait()
         await self.client.views_publish(user_id=user_id, view=view)
+
+    async def direct_message(self, user_id: str, message: dict[str, Any]) -> str:
+        """A DM from the app (a user id as channel opens the app's DM), paced for batches."""
+        await self.dm_pacer.wait()
+        return await self.post(user_id, message)
 
     async def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None:
         await self.client.views_open(trigger_id=trigger_id, view=view)

@@ -224,3 +224,31 @@ async def test_app_home_shows_the_live_picture_and_follows_changes(early_bot: Ru
     assert bot.fake.count("views.publish") == 2
     # Someone who never opened the Home tab is not published to.
     assert {p["user_id"] for p in bot.fake.of("views.publish")} == {"UALLY"}
+
+
+async def test_rate_limited_digest_is_retried_not_dropped(early_bot: RunningBot) -> None:
+    from tests.fakes.slack_api import Fault
+
+    bot = early_bot
+    bot.clock.advance(hours=2)
+    # More 429s than the client's own retries absorb: the digest stays pending...
+    bot.fake.fail("chat.postMessage", *[Fault(status=429, error="ratelimited", retry_after=0)] * 8)
+    report = await run_digests(bot.runtime.deps)
+    assert report.failed and not set(report.failed) & set(report.sent)
+    assert await bot.rows("SELECT count(*) FROM digest_runs WHERE status = 'pending'") != [(0,)]
+    # ...and goes out once its claim lapses, exactly once per person.
+    bot.clock.advance(minutes=6)
+    await run_digests(bot.runtime.deps)
+    delivered = [channel for channel, _ts in bot.fake.messages if channel.startswith("U")]
+    assert sorted(delivered) == ["UALLY", "USELLER"]
+
+
+async def test_pacer_spaces_a_batch() -> None:
+    import time as _time
+
+    from bot.slack import Pacer
+
+    pacer = Pacer(per_second=50)
+    started = _time.monotonic()
+    await asyncio.gather(*(pacer.wait() for _ in range(11)))
+    assert _time.monotonic() - started >= 0.19  # ten intervals of 20 ms after the first
