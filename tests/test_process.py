@@ -196,3 +196,38 @@ async def test_ptm_digest_now_from_the_command_line(fake_slack: FakeSlack, tmp_p
     dms = [p for p in fake_slack.of("chat.postMessage") if p["channel"] == "USELLER"]
     assert len(dms) == 1 and "send the pricing" in str(dms[0]["blocks"])
     assert not [p for p in fake_slack.of("chat.postMessage") if p["channel"] == "UALLY"]
+
+
+@pytest.mark.skipif(not os.environ.get("PTM_TEST_DATABASE_URL"), reason="needs PostgreSQL")
+async def test_two_processes_sending_digests_at_once_send_one_each(fake_slack: FakeSlack) -> None:
+    from tests.conftest import PG_URL, fresh_postgres
+    from tests.support.harness import start_bot
+
+    assert PG_URL
+    await fresh_postgres(PG_URL)
+    bot = await start_bot(fake_slack, PG_URL)
+    await bot.slack.command("new Acme expansion")
+    await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+    await bot.slack.command("next send the pricing <@USELLER>")
+    await bot.stop()
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PTM_", "DATABASE_"))
+    }
+    cli = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]
+    procs = [
+        await asyncio.create_subprocess_exec(
+            *cli,
+            "digest",
+            "--now",
+            cwd=ROOT,
+            env={**clean, **env_for(fake_slack, PG_URL)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    outs = [await asyncio.wait_for(p.communicate(), 60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e.decode() for _, e in outs]
+    for user in ("USELLER", "UALLY"):
+        assert len([k for k in fake_slack.messages if k[0] == user]) == 1
+    assert not [k for k in fake_slack.messages if k[0] == "UPARTNER"]
