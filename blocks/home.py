@@ -39,5 +39,7 @@ def build_home(view: DigestView) -> dict[str, Any]:
             )
         )
     if view.is_empty:
-        blocks.append(kit.context("No open deals need you. Start one with `/ptm new <name>`."))
+        blocks.append(
+            kit.context("No open deals need you. Start one with `/ptm new &lt;name&gt;`.")
+        )
     return {"type": "home", "blocks": blocks[:100]}

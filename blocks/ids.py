@@ -41,6 +41,7 @@ class Field(StrEnum):
     STEP_OWNER = "step_owner"
     STEP_DUE = "step_due"
     INTERNAL_NOTES = "internal_notes"
+    TRIGGER = "trigger_reason"
     FORECAST = "forecast_category"
 
 

@@ -118,6 +118,15 @@ def _deal_fields(form: EditForm | None) -> list[dict[str, Any]]:
             hint="3-letter code, e.g. USD, EUR",
         ),
         _date_input(Field.CLOSE_DATE, "Expected close date", form.close_date if form else None),
+        _text_input(
+            Field.TRIGGER,
+            "Why a partner (trigger)",
+            initial=form.trigger if form else "",
+            max_length=500,
+            optional=True,
+            multiline=True,
+            hint="e.g. stuck at VP level in healthcare; needs a data platform partner",
+        ),
         _select(
             Field.ATTRIBUTION,
             "Attribution",
@@ -188,6 +197,7 @@ def edit_original(form: EditForm) -> dict[str, str | None]:
         "currency": form.currency,
         "close_date": form.close_date.isoformat() if form.close_date else None,
         "attribution": form.attribution,
+        "trigger_reason": form.trigger,
     }
     if form.internal is not None:
         original["internal_notes"] = form.internal.notes

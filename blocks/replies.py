@@ -37,7 +37,7 @@ def build_notice(text: str) -> dict[str, Any]:
 
 def build_deal_list(lines: tuple[DealLine, ...], *, limit: int = 40) -> dict[str, Any]:
     if not lines:
-        return build_notice("You have no open deals. Start one with `/ptm new <name>`.")
+        return build_notice("You have no open deals. Start one with `/ptm new &lt;name&gt;`.")
     blocks = [kit.header("Your open deals")]
     for line in lines[:limit]:
         if line.next_step:

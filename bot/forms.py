@@ -11,6 +11,7 @@ from bot.domain import (
     MAX_NAME,
     MAX_NOTES,
     MAX_STEP_TEXT,
+    MAX_TRIGGER,
     BadInput,
     NotAllowed,
 )
@@ -58,6 +59,7 @@ DEAL_READERS: dict[str, Callable[[str], object]] = {
     "currency": parse_currency,
     "close_date": lambda s: parse_date(s, what="close date") if s else None,
     "attribution": parse_attribution,
+    "trigger_reason": lambda s: clean_text(s, what="trigger", limit=MAX_TRIGGER, required=False),
 }
 
 

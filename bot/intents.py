@@ -6,20 +6,49 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.domain import MAX_NAME, MAX_STEP_TEXT, ROLES, BadInput, Role, Stage, esc
-from bot.inputs import clean_text, parse_deal_key, parse_due, parse_role, parse_stage
+from bot.domain import (
+    MAX_NAME,
+    MAX_STEP_TEXT,
+    MAX_TRIGGER,
+    ROLES,
+    Attribution,
+    BadInput,
+    Role,
+    Stage,
+    esc,
+)
+from bot.inputs import (
+    clean_text,
+    parse_attribution,
+    parse_deal_key,
+    parse_due,
+    parse_role,
+    parse_stage,
+)
 
 # Slack sends mentions in command text as <@U123|name> (or <@U123>) when escaping is on.
 MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
 DATEISH_RE = re.compile(r"^[0-9][0-9/.\-]*$")
 MAX_COMMAND_TEXT = 3000
 
-SUBCOMMANDS = ("help", "new", "trio", "stage", "next", "done", "card", "list", "digest")
+SUBCOMMANDS = (
+    "help",
+    "new",
+    "trio",
+    "stage",
+    "next",
+    "done",
+    "card",
+    "list",
+    "digest",
+    "trigger",
+    "attribution",
+)
 # What a bot mention understands: what a partner rep needs, who cannot use our slash command.
 MENTION_COMMANDS = ("next", "stage", "done", "synced", "help")
 MENTION_HELP = (
-    "Mention me with one of: `next: <text> [@user or role] [by YYYY-MM-DD]`, "
-    "`stage: <stage>`, `done`, `synced`, `help`. Or use the buttons on the deal card."
+    "Mention me with one of: `next: &lt;text&gt; [@user or role] [by YYYY-MM-DD]`, "
+    "`stage: &lt;stage&gt;`, `done`, `synced`, `help`. Or use the buttons on the deal card."
 )
 
 
@@ -54,6 +83,16 @@ class SetNext:
 @dataclass(frozen=True)
 class Done:
     pass
+
+
+@dataclass(frozen=True)
+class SetTrigger:
+    reason: str
+
+
+@dataclass(frozen=True)
+class SetAttribution:
+    attribution: Attribution | None
 
 
 @dataclass(frozen=True)
@@ -202,11 +241,17 @@ def _parse_next(rest: list[str], today: date) -> Intent:
         role = parse_role(words.pop())
     if not words:
         raise BadInput(
-            "The next step is empty. Use `/ptm next <text> [@user or role] [by YYYY-MM-DD]`, "
+            "The next step is empty. Use `/ptm next &lt;text&gt; [@user or role] [by YYYY-MM-DD]`, "
             "e.g. `/ptm next send the security questionnaire partner by 2026-12-01`."
         )
     text = clean_text(unescape_slack(" ".join(words)), what="next step", limit=MAX_STEP_TEXT)
     return SetNext(text=text, role=role, user_id=user_id, due=due)
+
+
+def _parse_attribution(rest: list[str], _today: date) -> Intent:
+    if len(rest) != 1:
+        raise BadInput("Use `/ptm attribution sourced`, `co-sell` or `influenced`.")
+    return SetAttribution(parse_attribution(rest[0]))
 
 
 def _parse_bare(intent: Intent):  # type: ignore[no-untyped-def]
@@ -233,4 +278,8 @@ _PARSERS = {
     "card": _parse_bare(PostCard()),
     "list": _parse_bare(ListDeals()),
     "digest": _parse_bare(SendDigest()),
+    "trigger": lambda rest, _today: SetTrigger(
+        clean_text(unescape_slack(" ".join(rest)), what="trigger reason", limit=MAX_TRIGGER)
+    ),
+    "attribution": _parse_attribution,
 }

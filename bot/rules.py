@@ -122,7 +122,7 @@ def complete_next_step(deal: Deal, *, expected_step_id: int | None = None) -> Mu
     if step is None:
         if expected_step_id is not None:
             raise Conflict(f"That next step of {deal.key} is already done.")
-        raise BadInput(f"{deal.key} has no open next step. Set one with `/ptm next <text>`.")
+        raise BadInput(f"{deal.key} has no open next step. Set one with `/ptm next &lt;text&gt;`.")
     if expected_step_id is not None and step.id != expected_step_id:
         raise Conflict(
             f"The next step of {deal.key} changed since you looked: it is now “{esc(step.text)}”."
@@ -139,6 +139,7 @@ EDITABLE_FIELDS: tuple[str, ...] = (
     "attribution",
     "internal_notes",
     "forecast_category",
+    "trigger_reason",
 )
 
 
@@ -159,6 +160,14 @@ def edit_deal(deal: Deal, changes: dict[str, object], *, actor: Actor) -> Mutati
             continue
         fields[name] = new
         audit[name] = (_shown(old), _shown(new))
+    if "trigger_reason" in fields:
+        # Why a partner is pulled in is co-sell step one: done while a reason is recorded.
+        steps = (
+            set(deal.cosell) | {"trigger"}
+            if fields["trigger_reason"]
+            else set(deal.cosell) - {"trigger"}
+        )
+        fields["cosell"] = sorted(steps)
     return Mutation(fields=fields, audit=audit)
 
 

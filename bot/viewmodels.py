@@ -55,6 +55,7 @@ class CardView:
     updated_at: datetime
     stages: tuple[str, ...]
     internal: InternalView | None = None
+    trigger: str = ""
     # A copy in a shared channel offers our own people a private look at the internal fields.
     offers_internal_view: bool = False
 
@@ -86,6 +87,7 @@ class EditForm:
     close_date: date | None
     attribution: str | None
     internal: InternalView | None = None
+    trigger: str = ""
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ def card_view(deal: Deal, today: date, *, internal: bool = False) -> CardView:
         stages=tuple(s.value for s in STAGES),
         internal=internal_view(deal) if internal else None,
         offers_internal_view=not internal,
+        trigger=deal.trigger_reason,
     )
 
 
@@ -100,6 +101,7 @@ def edit_form(deal: Deal, *, internal: bool) -> EditForm:
         close_date=deal.close_date,
         attribution=deal.attribution.value if deal.attribution else None,
         internal=internal_view(deal) if internal else None,
+        trigger=deal.trigger_reason,
     )
 
 

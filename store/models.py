@@ -35,6 +35,7 @@ class DealRow(SQLModel, table=True):
     cosell: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     # Internal-only fields: never rendered for a shared channel or an external user.
     internal_notes: str = Field(default="", sa_type=sa.Text)
+    trigger_reason: str = Field(default="", sa_type=sa.Text)
     forecast_category: str | None = Field(default=None, max_length=20)
     version: int = Field(default=1)
     created_by: str = Field(max_length=32)

@@ -75,6 +75,7 @@ class DealRepository:
         stage: Stage,
         actor: Actor,
         attribution: Attribution | None = None,
+        trigger_reason: str = "",
         now: datetime,
     ) -> int:
         row = DealRow(
@@ -85,6 +86,8 @@ class DealRepository:
             close_date=close_date,
             stage=stage.value,
             attribution=attribution.value if attribution else None,
+            trigger_reason=trigger_reason,
+            cosell=["trigger"] if trigger_reason else [],
             created_by=actor.user_id,
             created_at=now,
             updated_by=actor.user_id,
@@ -557,6 +560,7 @@ def _to_deal(row: DealRow, trio: Sequence[TrioMemberRow], step: NextStepRow | No
         partner=row.partner,
         cosell=frozenset(row.cosell or ()),
         internal_notes=row.internal_notes or "",
+        trigger_reason=row.trigger_reason or "",
         forecast_category=ForecastCategory(row.forecast_category)
         if row.forecast_category
         else None,

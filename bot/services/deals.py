@@ -104,6 +104,7 @@ async def create_deal(
             currency=str(fields.get("currency") or "USD"),
             close_date=fields.get("close_date"),  # type: ignore[arg-type]
             attribution=fields.get("attribution"),  # type: ignore[arg-type]
+            trigger_reason=str(fields.get("trigger_reason") or ""),
             stage=stage,
             actor=caller.actor,
             now=ctx.now(),
@@ -163,9 +164,35 @@ async def run_intent(
         )
     if isinstance(intent, intents.Done):
         return await complete_step(ctx, caller, deal.id, step_id=None, source=source)
+    if isinstance(intent, intents.SetTrigger | intents.SetAttribution):
+        return await set_fields(ctx, caller, deal.id, _fields_of(intent), source=source)
     if isinstance(intent, intents.Synced):
         return await mark_synced(ctx, caller, deal.id, None, source=source)
     raise BadInput("That command is not supported here. Try `/ptm help`.")
+
+
+def _fields_of(intent: intents.SetTrigger | intents.SetAttribution) -> dict[str, object]:
+    if isinstance(intent, intents.SetTrigger):
+        return {"trigger_reason": intent.reason}
+    return {"attribution": intent.attribution}
+
+
+async def set_fields(
+    ctx: Ctx, caller: Caller, deal_id: int, changes: dict[str, object], *, source: Source
+) -> Reply:
+    """Set shared deal fields from a command (trigger reason, attribution)."""
+    deal, changed = await change(
+        ctx, caller, deal_id, lambda d: edit_rule(d, changes, actor=caller.actor), source=source
+    )
+    if not changed:
+        return changed_reply(ctx, deal, False, f"{deal.key} already has that.")
+    if "trigger_reason" in changes:
+        text = f"Recorded why a partner is pulled into {deal.key}: {esc(deal.trigger_reason, 300)}"
+    else:
+        text = (
+            f"Attribution of {deal.key}: {deal.attribution.value if deal.attribution else 'unset'}."
+        )
+    return changed_reply(ctx, deal, True, text)
 
 
 async def name_trio(ctx: Ctx, caller: Caller, deal_id: int, members: Mapping[Role, str]) -> Reply:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,10 +197,28 @@ class FakeSlack:
         self.invalid += [f"{method}: {p}" for p in problems]
 
 
+# In mrkdwn, `<…>` is a mention, channel, date or link; anything else means unescaped text.
+STRAY_ANGLE = re.compile(r"<(?![@#]|!date\^|https?://|mailto:)[^>]*>")
+
+
+def stray_markup(text: str) -> list[str]:
+    return [f"unescaped {m!r}" for m in STRAY_ANGLE.findall(text)]
+
+
+def mrkdwn_texts(blocks: list[dict[str, Any]]) -> list[str]:
+    texts = []
+    for block in blocks:
+        items = [block.get("text")] + block.get("fields", []) + block.get("elements", [])
+        texts += [i["text"] for i in items if isinstance(i, dict) and i.get("type") == "mrkdwn"]
+    return texts
+
+
 def validate_blocks(blocks: list[dict[str, Any]] | None, *, limit: int = 50) -> list[str]:
-    problems = []
+    problems: list[str] = []
     if blocks is None:
         return problems
+    for text in mrkdwn_texts(blocks):
+        problems += stray_markup(text)
     if len(blocks) > limit:
         problems.append(f"{len(blocks)} blocks (limit {limit})")
     for raw in blocks:

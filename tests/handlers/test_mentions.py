@@ -113,7 +113,7 @@ async def test_stage_done_synced_and_help_by_mention(bot: RunningBot) -> None:
     )
     bot.clock.advance(seconds=1)
     await bot.slack.event(mention(bot, "help"), event_id="E5")
-    assert "`next: <text>" in replies(bot)[-1]["text"]
+    assert "`next: &lt;text&gt;" in replies(bot)[-1]["text"]
 
 
 async def test_mention_in_a_thread_is_answered_in_that_thread(bot: RunningBot) -> None:
