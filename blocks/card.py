@@ -133,6 +133,7 @@ def _controls(card: CardView) -> list[dict[str, Any]]:
             "options": [
                 kit.option("Edit deal", MoreOption.EDIT),
                 kit.option("History", MoreOption.HISTORY),
+                kit.option("Find a partner", MoreOption.FIND),
                 *(
                     [kit.option("Internal view (our org)", MoreOption.INTERNAL)]
                     if card.offers_internal_view

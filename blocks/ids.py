@@ -10,6 +10,7 @@ class Action(StrEnum):
     SYNCED = "ptm_card_synced"
     MORE = "ptm_card_more"
     DIGEST_PAUSE = "ptm_digest_pause"
+    ATTACH_PARTNER = "ptm_attach_partner"
     DIGEST_RESUME = "ptm_digest_resume"
 
 
@@ -19,6 +20,7 @@ class MoreOption(StrEnum):
     EDIT = "edit"
     HISTORY = "history"
     INTERNAL = "internal"
+    FIND = "find"
 
 
 class Callback(StrEnum):

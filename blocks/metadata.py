@@ -47,6 +47,13 @@ class CardRef(_Compact):
         return ref
 
 
+class AttachChoice(_Compact):
+    """The deal and the partner an "Attach" button stands for."""
+
+    d: int
+    p: str
+
+
 class NewDealMeta(_Compact):
     channel: str | None = None
 

@@ -9,9 +9,11 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 
+from bot import services
 from bot.config import ConfigError, Settings, load_settings
 from bot.factory import build_runtime
 from bot.scheduling import run_digests, start_background
@@ -91,7 +93,15 @@ def main(argv: list[str] | None = None) -> int:
         help="send today's digests now, whatever the hour (still once a day)",
     )
     digest.add_argument("--user", action="append", metavar="U…", help="only these Slack users")
+    partners = sub.add_parser("partners", help="the partner capability map as CSV")
+    partner_sub = partners.add_subparsers(dest="action", required=True)
+    partner_sub.add_parser("import", help="upsert partners by name").add_argument("file")
+    partner_sub.add_parser("export", help="write every partner").add_argument("file")
     args = parser.parse_args(argv)
+    if args.command == "partners":
+        if args.action == "import":
+            return _run_job(lambda settings: _import_partners(settings, args.file))
+        return _run_job(lambda settings: _export_partners(settings, args.file))
     if args.command == "serve":
         return run_bot()
     if args.command == "digest":
@@ -120,3 +130,42 @@ async def _digest_now(settings: Settings, users: list[str] | None) -> int:
         f"failed (will retry): {len(report.failed)}"
     )
     return 1 if report.failed else 0
+
+
+async def _import_partners(settings: Settings, path: str) -> int:
+    """Import a capability-map CSV: a progress bar on stderr, then every rejected row."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as err:
+        print(f"ptm: cannot read {path}: {err.strerror}", file=sys.stderr)  # noqa: T201
+        return 2
+    runtime = await build_runtime(settings)
+    try:
+        report = await services.import_partners(runtime.deps.ctx, text, progress=_progress_bar)
+    finally:
+        await runtime.close()
+    print(  # noqa: T201
+        f"\npartners added: {report.added}, updated: {report.updated}, "
+        f"rejected rows: {len(report.rejected)}"
+    )
+    for rejected in report.rejected:
+        print(f"  line {rejected.line}: {rejected.reason}")  # noqa: T201
+    return 1 if report.rejected else 0
+
+
+async def _export_partners(settings: Settings, path: str) -> int:
+    runtime = await build_runtime(settings)
+    try:
+        text = await services.export_partners(runtime.deps.ctx)
+    finally:
+        await runtime.close()
+    Path(path).write_text(text, encoding="utf-8")
+    print(f"partners exported: {text.count(chr(10)) - 1} to {path}")  # noqa: T201
+    return 0
+
+
+def _progress_bar(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    bar = "#" * filled + "-" * (width - filled)
+    print(f"\r[{bar}] {done}/{total}", end="", file=sys.stderr, flush=True)  # noqa: T201

@@ -43,6 +43,7 @@ SUBCOMMANDS = (
     "digest",
     "trigger",
     "attribution",
+    "find",
 )
 # What a bot mention understands: what a partner rep needs, who cannot use our slash command.
 MENTION_COMMANDS = ("next", "stage", "done", "synced", "help")
@@ -93,6 +94,11 @@ class SetTrigger:
 @dataclass(frozen=True)
 class SetAttribution:
     attribution: Attribution | None
+
+
+@dataclass(frozen=True)
+class FindPartner:
+    words: str
 
 
 @dataclass(frozen=True)
@@ -282,4 +288,5 @@ _PARSERS = {
         clean_text(unescape_slack(" ".join(rest)), what="trigger reason", limit=MAX_TRIGGER)
     ),
     "attribution": _parse_attribution,
+    "find": lambda rest, _today: FindPartner(unescape_slack(" ".join(rest))[:500]),
 }

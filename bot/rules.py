@@ -189,3 +189,13 @@ def _shown(value: object) -> object:
     if isinstance(value, StrEnum):
         return value.value
     return value
+
+
+def attach_partner(deal: Deal, partner_name: str) -> Mutation:
+    """Match a partner to the deal: co-sell step *match* is done once a partner is attached."""
+    if deal.partner == partner_name:
+        return Mutation()
+    return Mutation(
+        fields={"partner": partner_name, "cosell": sorted(set(deal.cosell) | {"match"})},
+        audit={"partner": (deal.partner, partner_name)},
+    )

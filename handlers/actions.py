@@ -8,8 +8,9 @@ from slack_bolt.async_app import AsyncApp
 
 from blocks.digest import build_pause_notice
 from blocks.ids import Action, MoreOption
-from blocks.metadata import CardRef
+from blocks.metadata import AttachChoice, CardRef
 from blocks.modals import build_edit_deal_modal, build_next_step_modal
+from blocks.partners import build_find_results
 from blocks.replies import build_history, build_internal_notice, build_notice
 from bot import services
 from bot.deps import Deps, deps_of
@@ -27,6 +28,7 @@ def register(app: AsyncApp) -> None:
     app.action(Action.SYNCED.value)(handle_card_synced)
     app.action(Action.MORE.value)(handle_card_more)
     app.action(Action.DIGEST_PAUSE.value)(handle_digest_pause)
+    app.action(Action.ATTACH_PARTNER.value)(handle_attach_partner)
     app.action(Action.DIGEST_RESUME.value)(handle_digest_pause)
 
 
@@ -96,6 +98,10 @@ async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None
                 deps, caller, build_history(await services.history(deps.ctx, caller, ref.d))
             )
             return
+        if choice == MoreOption.FIND:
+            found = await services.find_partners(deps.ctx, caller, "", deal_number=ref.d)
+            await _send(deps, caller, build_find_results(found))
+            return
         if choice == MoreOption.INTERNAL:
             key, internal = await services.internal_view_for(deps.ctx, caller, ref.d)
             await _send(deps, caller, build_internal_notice(key, internal))
@@ -105,6 +111,20 @@ async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None
         await _tell(deps, caller, err.message)
         return
     await deps.slack.open_modal(body["trigger_id"], build_edit_deal_modal(form, caller.channel_id))
+
+
+async def handle_attach_partner(ack: Any, body: dict[str, Any], context: Any) -> None:
+    """ "Attach to PTM-n" on a find result: sets the deal's partner, marks *match* done."""
+    await ack()
+    deps, caller = deps_of(context), caller_from_interaction(body, context)
+    try:
+        choice = AttachChoice.decode(action_value(body))
+        reply = await services.attach_partner(deps.ctx, caller, choice.d, choice.p)
+    except DomainError as err:
+        await _tell(deps, caller, err.message)
+        return
+    await publish(deps, reply, caller)
+    await _tell(deps, caller, reply.text)
 
 
 async def _run(

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from blocks.modals import build_new_deal_modal
+from blocks.partners import build_find_results
 from blocks.replies import build_deal_list, build_help, build_notice
 from bot import intents, services
 from bot.deps import Deps, deps_of
@@ -30,6 +31,12 @@ async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, re
         parsed = intents.parse_command(command.get("text", ""), today=deps.ctx.today())
         if isinstance(parsed.intent, intents.Help):
             await ack(**build_help())
+            return
+        if isinstance(parsed.intent, intents.FindPartner):
+            found = await services.find_partners(
+                deps.ctx, caller, parsed.intent.words, deal_number=parsed.deal_number
+            )
+            await ack(**build_find_results(found))
             return
         if isinstance(parsed.intent, intents.SendDigest):
             await _send_digest_now(ack, deps, caller.actor.user_id)

@@ -183,3 +183,20 @@ class NudgeRunRow(SQLModel, table=True):
     day: date
     user_id: str = Field(max_length=32)
     created_at: datetime = _utc()
+
+
+class PartnerRow(SQLModel, table=True):
+    """The capability map: one partner company, upserted by name (case-insensitive)."""
+
+    __tablename__ = "partners"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name_key: str = Field(max_length=300, unique=True)
+    name: str = Field(max_length=300)
+    industries: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    buyer_levels: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    competencies: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    geographies: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    contacts: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    slack_team_id: str | None = Field(default=None, max_length=32)
+    updated_at: datetime = _utc()

@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.digests import DigestRepository
+from store.partners import PartnerRepository
 from store.repository import (
     BindingRepository,
     CardCopyRepository,
@@ -26,6 +27,7 @@ class UnitOfWork:
     channels: ChannelRepository
     events: ProcessedEventRepository
     digests: DigestRepository
+    partners: PartnerRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -39,6 +41,7 @@ class UnitOfWork:
         self.channels = ChannelRepository(self._session)
         self.events = ProcessedEventRepository(self._session)
         self.digests = DigestRepository(self._session)
+        self.partners = PartnerRepository(self._session)
         return self
 
     async def __aexit__(

@@ -13,6 +13,7 @@ DB = ("store", "sqlmodel", "sqlalchemy", "aiosqlite", "asyncpg")
 STDLIB_ONLY = {
     "bot/domain.py",
     "bot/digest.py",
+    "bot/capability.py",
     "bot/activity.py",
     "bot/inputs.py",
     "bot/rules.py",

@@ -39,6 +39,12 @@ from bot.services.messages import (
     prune_dedupe,
     run_mention,
 )
+from bot.services.partners import (
+    attach_partner,
+    export_partners,
+    find_partners,
+    import_partners,
+)
 from bot.services.reads import (
     edit_form_for,
     history,
@@ -49,6 +55,10 @@ from bot.services.reads import (
 )
 
 __all__ = [
+    "attach_partner",
+    "export_partners",
+    "find_partners",
+    "import_partners",
     "compose_many",
     "digest_today",
     "due_nudges",

@@ -28,14 +28,16 @@ async def test_trigger_by_command_marks_the_step_and_shows_why(bot: RunningBot) 
 
 async def test_trigger_from_the_edit_modal_and_cleared_again(bot: RunningBot) -> None:
     ts = await started(bot)
-    await bot.slack.click(bot.card("CROOM", ts), "ptm_card_more", channel="CROOM", ts=ts,
-                          option="edit")
+    await bot.slack.click(
+        bot.card("CROOM", ts), "ptm_card_more", channel="CROOM", ts=ts, option="edit"
+    )
     view = bot.fake.of("views.open")[-1]["view"]
     base = {"name": "Acme expansion", "currency": "USD"}
     await bot.slack.submit(view, {**base, "trigger_reason": "needs a data partner"})
     assert ":white_check_mark: trigger" in card_text(bot.card("CROOM", ts))
-    await bot.slack.click(bot.card("CROOM", ts), "ptm_card_more", channel="CROOM", ts=ts,
-                          option="edit")
+    await bot.slack.click(
+        bot.card("CROOM", ts), "ptm_card_more", channel="CROOM", ts=ts, option="edit"
+    )
     view = bot.fake.of("views.open")[-1]["view"]
     await bot.slack.submit(view, {**base, "trigger_reason": ""})
     assert ":white_circle: trigger" in card_text(bot.card("CROOM", ts))
@@ -44,8 +46,15 @@ async def test_trigger_from_the_edit_modal_and_cleared_again(bot: RunningBot) ->
 async def test_new_deal_modal_takes_a_trigger(bot: RunningBot) -> None:
     await bot.slack.command("new")
     view = bot.fake.of("views.open")[-1]["view"]
-    await bot.slack.submit(view, {"name": "Globex", "stage": "Qualify", "currency": "USD",
-                                  "trigger_reason": "competitive, needs SI"})
+    await bot.slack.submit(
+        view,
+        {
+            "name": "Globex",
+            "stage": "Qualify",
+            "currency": "USD",
+            "trigger_reason": "competitive, needs SI",
+        },
+    )
     text = card_text(bot.fake.of("chat.postMessage")[-1])
     assert ":white_check_mark: trigger" in text and "competitive, needs SI" in text
 
@@ -60,5 +69,6 @@ async def test_attribution_by_command(bot: RunningBot) -> None:
     _, body = await bot.slack.command("attribution")
     assert "/ptm attribution sourced" in body["text"]
     [(changes, version)] = await bot.rows(
-        "SELECT changes, version FROM deal_events ORDER BY id DESC LIMIT 1")
+        "SELECT changes, version FROM deal_events ORDER BY id DESC LIMIT 1"
+    )
     assert "attribution" in changes and version == 3

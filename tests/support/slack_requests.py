@@ -109,7 +109,7 @@ class Inbound:
         block, element = find_element(message["blocks"], action_id)
         action: dict[str, Any] = {
             "action_id": action_id,
-            "block_id": block["block_id"],
+            "block_id": block.get("block_id", "slack-assigned"),
             "type": element["type"],
             "action_ts": str(time.time()),
         }
@@ -204,7 +204,8 @@ def find_element(
     blocks: list[dict[str, Any]], action_id: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     for block in blocks:
-        for element in block.get("elements", []) if block["type"] == "actions" else []:
+        elements = block.get("elements", []) if block["type"] == "actions" else []
+        for element in [*elements, block.get("accessory") or {}]:
             if element.get("action_id") == action_id:
                 return block, element
     raise AssertionError(f"no control {action_id} on this message")

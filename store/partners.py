@@ -1,0 +1,79 @@
+"""The capability map in the database, and the win history closed deals give it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.capability import LIST_FIELDS, Partner
+from store.models import DealRow, PartnerRow
+
+
+class PartnerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert(
+        self,
+        partners: Sequence[Partner],
+        *,
+        now: datetime,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[int, int]:
+        """Insert new partners and update known ones by name; returns (added, updated)."""
+        existing = dict(
+            (await self.session.execute(sa.select(PartnerRow.name_key, PartnerRow.id))).all()
+        )
+        added = updated = 0
+        for done, partner in enumerate(partners, start=1):
+            values = {f: list(getattr(partner, f)) for f in LIST_FIELDS}
+            values.update(name=partner.name, slack_team_id=partner.slack_team_id, updated_at=now)
+            key = partner.name.casefold()
+            if key in existing:
+                await self.session.execute(
+                    sa.update(PartnerRow).where(PartnerRow.id == existing[key]).values(**values)  # type: ignore[arg-type]
+                )
+                updated += 1
+            else:
+                self.session.add(PartnerRow(name_key=key, **values))
+                added += 1
+            if progress and done % 100 == 0:
+                progress(done)
+        await self.session.flush()
+        if progress:
+            progress(len(partners))
+        return added, updated
+
+    async def all(self) -> list[Partner]:
+        rows = (
+            await self.session.execute(
+                sa.select(PartnerRow.__table__).order_by(PartnerRow.name_key)
+            )
+        ).all()  # type: ignore[attr-defined]
+        return [
+            Partner(
+                name=r.name,
+                **{f: tuple(getattr(r, f) or ()) for f in LIST_FIELDS},  # type: ignore[arg-type]
+                slack_team_id=r.slack_team_id,
+            )
+            for r in rows
+        ]
+
+    async def named(self, name: str) -> Partner | None:
+        found = [p for p in await self.all() if p.name.casefold() == name.casefold()]
+        return found[0] if found else None
+
+    async def wins(self) -> dict[str, list[str]]:
+        """Partner name -> the text (name, account, trigger) of each deal won with them."""
+        rows = await self.session.execute(
+            sa.select(DealRow.partner, DealRow.name, DealRow.account, DealRow.trigger_reason).where(
+                DealRow.status == "won", DealRow.partner.is_not(None)
+            )  # type: ignore[arg-type,union-attr]
+        )
+        wins: dict[str, list[str]] = {}
+        for partner, name, account, trigger in rows.all():
+            wins.setdefault(partner, []).append(f"{name} {account} {trigger}")
+        return wins

@@ -1,0 +1,141 @@
+"""Find a partner (command, card) and attach it to the deal; the capability map CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from bot import services
+from tests.support.cards import card_text
+from tests.support.harness import RunningBot, env_for
+from tests.unit.test_capability import SAMPLE
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+async def with_map(bot: RunningBot) -> str:
+    report = await services.import_partners(bot.runtime.deps.ctx, SAMPLE)
+    assert (report.added, len(report.rejected)) == (3, 3)
+    await bot.slack.command("new Acme Health expansion")
+    await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+    return bot.posted_cards()[0][1]
+
+
+async def test_find_ranks_explains_and_attaches(bot: RunningBot) -> None:
+    ts = await with_map(bot)
+    _, body = await bot.slack.command("find healthcare VP data")
+    blocks = body["blocks"]
+    assert "*1. MedData* — Healthcare · VP · Data platform" in str(blocks)
+    attach = next(b["accessory"] for b in blocks if "accessory" in b)
+    assert attach["text"]["text"] == "Attach to PTM-1"
+    message = {"blocks": blocks, "text": body["text"]}
+    status, _ = await bot.slack.click(message, "ptm_attach_partner", channel="CROOM", ts="1.1")
+    assert status == 200
+    text = card_text(bot.card("CROOM", ts))
+    assert "*Partner*\nMedData" in text and ":white_check_mark: match" in text
+    assert "MedData is now the partner on PTM-1" in bot.fake.of("chat.postEphemeral")[-1]["text"]
+
+
+async def test_find_without_words_uses_the_deal_and_is_on_the_card(bot: RunningBot) -> None:
+    ts = await with_map(bot)
+    await bot.slack.command("trigger stuck at VP level in healthcare")
+    await bot.slack.click(
+        bot.card("CROOM", ts),
+        "ptm_card_more",
+        channel="CROOM",
+        ts=ts,
+        option="find",
+        user="UPARTNER",
+        user_team="TPARTNER",
+    )
+    answer = bot.fake.of("chat.postEphemeral")[-1]
+    assert answer["user"] == "UPARTNER" and "MedData" in str(answer["blocks"])
+    # The partner rep can attach too: every action they need is on the card.
+    await bot.slack.click(
+        {"blocks": answer["blocks"]},
+        "ptm_attach_partner",
+        channel="CROOM",
+        ts="1.1",
+        user="UPARTNER",
+        user_team="TPARTNER",
+    )
+    assert "*Partner*\nMedData" in card_text(bot.card("CROOM", ts))
+
+
+async def test_find_outside_a_deal_room_and_unknown_words(bot: RunningBot) -> None:
+    await with_map(bot)
+    _, body = await bot.slack.command("find retail cloud", channel="CELSEWHERE")
+    assert "CloudCo" in str(body["blocks"]) and "Attach" not in str(body["blocks"])
+    _, body = await bot.slack.command("find underwater basket weaving")
+    assert "No partner in the capability map matches" in body["text"]
+
+
+async def test_outsider_cannot_attach(bot: RunningBot) -> None:
+    await with_map(bot)
+    value = json.dumps({"d": 1, "p": "MedData"})
+    message = {
+        "blocks": [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "x"},
+                "accessory": {
+                    "type": "button",
+                    "action_id": "ptm_attach_partner",
+                    "text": {"type": "plain_text", "text": "Attach"},
+                    "value": value,
+                },
+            }
+        ]
+    }
+    await bot.slack.click(
+        message,
+        "ptm_attach_partner",
+        channel="CROOM",
+        ts="1.1",
+        user="UOUTSIDER",
+        user_team="TOTHER",
+    )
+    assert "Only the trio" in bot.fake.of("chat.postEphemeral")[-1]["text"]
+    assert await bot.rows("SELECT partner FROM deals") == [(None,)]
+
+
+async def test_partners_import_and_export_from_the_command_line(fake_slack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db = f"sqlite+aiosqlite:///{tmp_path}/ptm.db"
+    source, target = tmp_path / "map.csv", tmp_path / "out.csv"
+    source.write_text(SAMPLE)
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PTM_", "DATABASE_"))
+    }
+    cli = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            *cli,
+            *args,
+            cwd=ROOT,
+            env={**clean, **env_for(fake_slack, db)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        return proc.returncode or 0, out.decode(), err.decode()
+
+    code, out, err = await run("partners", "import", str(source))
+    assert code == 1  # some rows were rejected...
+    assert "partners added: 3, updated: 0, rejected rows: 3" in out  # ...the good ones landed
+    assert "line 3: no partner name" in out and "line 4: 2 columns" in out
+    assert "[##############################] 3/3" in err
+    code, out, _ = await run("partners", "import", str(source))
+    assert "added: 0, updated: 3" in out
+    code, out, _ = await run("partners", "export", str(target))
+    assert code == 0 and "partners exported: 3" in out
+    from bot.capability import read_csv
+
+    assert [p.name for p in read_csv(target.read_text())[0]] == [
+        "CloudCo",
+        "MedData",
+        "Quote, Inc.",
+    ]
