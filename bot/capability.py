@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import csv
+import heapq
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -113,22 +115,37 @@ def words(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w.casefold() for w in WORD_RE.findall(text)))
 
 
-@dataclass(frozen=True)
 class CapabilityIndex:
-    """Partners with their capability values tokenised once, so a search only compares."""
+    """An inverted index of the capability map: word -> the partner values that contain it.
+    Built once per change of the map; a search then touches only the partners it names."""
 
-    entries: tuple[tuple[Partner, tuple[tuple[str, tuple[str, frozenset[str]], ...], ...]], ...]
+    FIELDS = tuple(WEIGHTS)
+
+    def __init__(self, partners: Iterable[Partner]) -> None:
+        self.partners = list(partners)
+        self.by_name = {p.name: i for i, p in enumerate(self.partners)}
+        self.postings: dict[str, list[tuple[int, int, int]]] = {}
+        for pi, partner in enumerate(self.partners):
+            for fi, field in enumerate(self.FIELDS):
+                for vi, value in enumerate(getattr(partner, field)):
+                    for token in words(value):
+                        self.postings.setdefault(token, []).append((pi, fi, vi))
+        self.vocabulary = sorted(self.postings)
 
     @classmethod
     def build(cls, partners: Iterable[Partner]) -> CapabilityIndex:
-        entries = []
-        for partner in partners:
-            fields = tuple(
-                (field, tuple((v, frozenset(words(v))) for v in getattr(partner, field)))
-                for field in WEIGHTS
-            )
-            entries.append((partner, fields))
-        return cls(tuple(entries))
+        return cls(partners)
+
+    def tokens_for(self, term: str) -> list[str]:
+        """The index words a search word names: itself, or (4+ letters) any word it starts."""
+        if len(term) < 4:
+            return [term] if term in self.postings else []
+        at = bisect.bisect_left(self.vocabulary, term)
+        found = []
+        while at < len(self.vocabulary) and self.vocabulary[at].startswith(term):
+            found.append(self.vocabulary[at])
+            at += 1
+        return found
 
 
 def rank(
@@ -143,34 +160,61 @@ def rank(
     wins = wins or {}
     terms = [t for t in query if t]
     long_terms = [t for t in terms if len(t) >= 4]
-    results = []
-    for partner, fields in index.entries:
-        score, reasons = 0.0, []
-        for field, values in fields:
-            hits = [v for v, tokens in values if _hit(tokens, terms, long_terms)]
-            if hits:
-                score += WEIGHTS[field] * len(hits)
-                reasons.append(" / ".join(hits[:2]))
-        won = wins.get(partner.name, ())
-        if won:
-            won_tokens = [frozenset(words(w)) for w in won]
+    hits: dict[int, set[tuple[int, int]]] = {}
+    for term in terms:
+        for token in index.tokens_for(term):
+            for pi, fi, vi in index.postings[token]:
+                hits.setdefault(pi, set()).add((fi, vi))
+    won_by: dict[int, list[frozenset[str]]] = {}
+    for name, texts in wins.items():
+        if name in index.by_name:
+            won_tokens = [frozenset(words(w)) for w in texts]
             relevant = (
                 [t for t in won_tokens if _hit(t, terms, long_terms)] if terms else won_tokens
             )
-            matched = [t for t in terms if any(t in tokens for tokens in relevant)]
             if relevant:
-                score += WIN_WEIGHT * min(len(relevant), 5)
-                what = f"{matched[0]} " if matched else ""
-                plural = "s" if len(relevant) != 1 else ""
-                reasons.append(f"won {len(relevant)} {what}deal{plural} with us")
-        if score > 0:
-            results.append(Ranked(partner, score, tuple(reasons)))
-    results.sort(key=lambda r: (-r.score, r.partner.name.casefold()))
-    return results[:limit]
+                won_by[index.by_name[name]] = relevant
+    weights = [WEIGHTS[f] for f in index.FIELDS]
+    scored = [
+        (
+            sum(weights[fi] for fi, _ in hits.get(pi, ()))
+            + WIN_WEIGHT * min(len(won_by.get(pi, ())), 5),
+            pi,
+        )
+        for pi in hits.keys() | won_by.keys()
+    ]
+    top = heapq.nsmallest(
+        limit, scored, key=lambda s: (-s[0], index.partners[s[1]].name.casefold())
+    )
+    return [
+        _explain(index, pi, score, sorted(hits.get(pi, ())), won_by.get(pi, []), terms)
+        for score, pi in top
+    ]
+
+
+def _explain(
+    index: CapabilityIndex,
+    pi: int,
+    score: float,
+    matched: list[tuple[int, int]],
+    relevant: list[frozenset[str]],
+    terms: Sequence[str],
+) -> Ranked:
+    """Why a partner ranks: the values the search named, then deals won with us."""
+    partner, reasons = index.partners[pi], []
+    for fi, field in enumerate(index.FIELDS):
+        values = [getattr(partner, field)[vi] for f, vi in matched if f == fi]
+        if values:
+            reasons.append(" / ".join(values[:2]))
+    if relevant:
+        named = [t for t in terms if any(t in tokens for tokens in relevant)]
+        what = f"{named[0]} " if named else ""
+        reasons.append(f"won {len(relevant)} {what}deal{'s' if len(relevant) != 1 else ''} with us")
+    return Ranked(partner, score, tuple(reasons))
 
 
 def _hit(tokens: frozenset[str], terms: Sequence[str], long_terms: Sequence[str]) -> bool:
-    """A search word names a value when it is one of its words, or (4+ letters) a prefix of one."""
+    """A search word names a text when it is one of its words, or (4+ letters) a prefix of one."""
     if any(t in tokens for t in terms):
         return True
     return any(k.startswith(t) for t in long_terms for k in tokens)

@@ -62,6 +62,15 @@ class PartnerRepository:
             for r in rows
         ]
 
+    async def stamp(self) -> tuple[int, object]:
+        """Changes whenever the map changes: (how many partners, last update)."""
+        count, last = (
+            await self.session.execute(
+                sa.select(sa.func.count(), sa.func.max(PartnerRow.updated_at))
+            )
+        ).one()
+        return int(count), last
+
     async def named(self, name: str) -> Partner | None:
         found = [p for p in await self.all() if p.name.casefold() == name.casefold()]
         return found[0] if found else None

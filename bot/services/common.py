@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from bot.domain import (
@@ -47,6 +47,8 @@ class Ctx:
     team_of: TeamLookup
     channel_shared: SharingLookup
     tz_of: Callable[[str], Awaitable[str | None]]
+    # Per-process caches that are safe to lose (rebuilt from the database on a miss).
+    cache: dict[str, object] = field(default_factory=dict)
 
 
 async def resolve_deal(uow: UnitOfWork, *, number: int | None, caller: Caller) -> Deal:

@@ -19,6 +19,7 @@ from bot.rules import attach_partner as attach_rule
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
 from bot.services.deals import change
 from bot.viewmodels import Reply
+from store import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,24 @@ async def find_partners(
             except (NotFound, NoDealHere):
                 if deal_number is not None or not text.strip():
                     raise
-        partners = await uow.partners.all()
+        index = await _index(ctx, uow)
         wins = await uow.partners.wins()
     if not text.strip() and deal is not None:
         text = f"{deal.trigger_reason} {deal.name} {deal.account}"
     query = words(text)
-    ranked = rank(CapabilityIndex.build(partners), query, wins=wins, limit=limit)
+    ranked = rank(index, query, wins=wins, limit=limit)
     return FindView(query, tuple(ranked), deal.id if deal else None, deal.key if deal else None)
+
+
+async def _index(ctx: Ctx, uow: UnitOfWork) -> CapabilityIndex:
+    """The capability index, rebuilt only when the map changed (any process may change it)."""
+    stamp = await uow.partners.stamp()
+    cached = ctx.cache.get("capability_index")
+    if isinstance(cached, tuple) and cached[0] == stamp:
+        return cached[1]  # type: ignore[no-any-return]
+    index = CapabilityIndex.build(await uow.partners.all())
+    ctx.cache["capability_index"] = (stamp, index)
+    return index
 
 
 async def attach_partner(ctx: Ctx, caller: Caller, deal_id: int, name: str) -> Reply:
