@@ -134,6 +134,7 @@ def _controls(card: CardView) -> list[dict[str, Any]]:
                 kit.option("Edit deal", MoreOption.EDIT),
                 kit.option("History", MoreOption.HISTORY),
                 kit.option("Find a partner", MoreOption.FIND),
+                kit.option("Post co-sell brief", MoreOption.BRIEF),
                 *(
                     [kit.option("Internal view (our org)", MoreOption.INTERNAL)]
                     if card.offers_internal_view

@@ -21,6 +21,7 @@ class MoreOption(StrEnum):
     HISTORY = "history"
     INTERNAL = "internal"
     FIND = "find"
+    BRIEF = "brief"
 
 
 class Callback(StrEnum):

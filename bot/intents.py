@@ -44,6 +44,7 @@ SUBCOMMANDS = (
     "trigger",
     "attribution",
     "find",
+    "brief",
 )
 # What a bot mention understands: what a partner rep needs, who cannot use our slash command.
 MENTION_COMMANDS = ("next", "stage", "done", "synced", "help")
@@ -99,6 +100,12 @@ class SetAttribution:
 @dataclass(frozen=True)
 class FindPartner:
     words: str
+
+
+@dataclass(frozen=True)
+class Brief:
+    ask: str
+    preview: bool = False
 
 
 @dataclass(frozen=True)
@@ -254,6 +261,15 @@ def _parse_next(rest: list[str], today: date) -> Intent:
     return SetNext(text=text, role=role, user_id=user_id, due=due)
 
 
+def _parse_brief(rest: list[str], _today: date) -> Intent:
+    preview = bool(rest) and rest[0].casefold() == "preview"
+    words = rest[1:] if preview else rest
+    ask = clean_text(
+        unescape_slack(" ".join(words)), what="ask", limit=MAX_STEP_TEXT, required=False
+    )
+    return Brief(ask, preview)
+
+
 def _parse_attribution(rest: list[str], _today: date) -> Intent:
     if len(rest) != 1:
         raise BadInput("Use `/ptm attribution sourced`, `co-sell` or `influenced`.")
@@ -288,5 +304,6 @@ _PARSERS = {
         clean_text(unescape_slack(" ".join(rest)), what="trigger reason", limit=MAX_TRIGGER)
     ),
     "attribution": _parse_attribution,
+    "brief": _parse_brief,
     "find": lambda rest, _today: FindPartner(unescape_slack(" ".join(rest))[:500]),
 }

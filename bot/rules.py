@@ -199,3 +199,12 @@ def attach_partner(deal: Deal, partner_name: str) -> Mutation:
         fields={"partner": partner_name, "cosell": sorted(set(deal.cosell) | {"match"})},
         audit={"partner": (deal.partner, partner_name)},
     )
+
+
+def mark_cosell_step(deal: Deal, step: str) -> Mutation:
+    """Record that a co-sell step happened (brief posted, meeting held…); done once."""
+    if step in deal.cosell:
+        return Mutation()
+    return Mutation(
+        fields={"cosell": sorted(set(deal.cosell) | {step})}, audit={step: (None, "done")}
+    )

@@ -130,3 +130,23 @@ class HistoryView:
     key: str
     name: str
     entries: tuple[HistoryEntry, ...]
+
+
+@dataclass(frozen=True)
+class BriefView:
+    """What both teams need before a joint call; `internal` only for our own audience."""
+
+    deal_id: int
+    key: str
+    name: str
+    account: str
+    stage: str
+    amount: str
+    partner: str | None
+    trigger: str
+    ask: str
+    trio: tuple[tuple[str, str | None], ...]
+    next_step: str | None
+    next_owner: str | None
+    next_due: date | None
+    internal: InternalView | None = None

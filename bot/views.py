@@ -8,6 +8,7 @@ from decimal import Decimal
 from bot.domain import COSELL_STEPS, ROLES, STAGES, Deal
 from bot.rules import is_overdue
 from bot.viewmodels import (
+    BriefView,
     CardView,
     DealLine,
     EditForm,
@@ -125,3 +126,23 @@ def format_amount(amount: Decimal | None, currency: str) -> str:
         return "—"
     shown = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
     return f"{currency} {shown}"
+
+
+def brief_view(deal: Deal, ask: str, *, internal: bool) -> BriefView:
+    step = deal.next_step
+    return BriefView(
+        deal_id=deal.id,
+        key=deal.key,
+        name=deal.name,
+        account=deal.account,
+        stage=deal.stage.value,
+        amount=format_amount(deal.amount, deal.currency),
+        partner=deal.partner,
+        trigger=deal.trigger_reason,
+        ask=ask,
+        trio=tuple((r.value, m.user_id if (m := deal.member(r)) else None) for r in ROLES),
+        next_step=step.text if step else None,
+        next_owner=step.owner_user if step else None,
+        next_due=step.due if step else None,
+        internal=internal_view(deal) if internal else None,
+    )

@@ -11,6 +11,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot.digest import DigestView
 from bot.domain import esc
+from bot.viewmodels import BriefView
 
 
 class Mrkdwn(str):
@@ -49,6 +50,11 @@ def environment() -> ImmutableSandboxedEnvironment:
     )
     env.filters.update(mention=_mention, day=_day, plural=_plural)
     return env
+
+
+def render_brief(view: BriefView) -> str:
+    """The co-sell brief as mrkdwn; every value escaped, our own markup kept."""
+    return environment().get_template("co_sell_brief.md.j2").render(b=view).strip()
 
 
 def render_digest(view: DigestView) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from blocks.brief import build_brief_message
 from blocks.digest import build_pause_notice
 from blocks.ids import Action, MoreOption
 from blocks.metadata import AttachChoice, CardRef
@@ -17,6 +18,7 @@ from bot.deps import Deps, deps_of
 from bot.domain import DomainError, Source
 from bot.inputs import parse_stage
 from bot.services import Caller
+from briefs.render import render_brief
 from handlers.parsing import action_value, caller_from_interaction, card_block_id
 from handlers.publish import publish
 
@@ -97,6 +99,14 @@ async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None
             await _send(
                 deps, caller, build_history(await services.history(deps.ctx, caller, ref.d))
             )
+            return
+        if choice == MoreOption.BRIEF:
+            post = await services.post_brief(
+                deps.ctx, caller, deal_number=None, deal_id=ref.d, source=Source.BUTTON
+            )
+            message = build_brief_message(render_brief(post.view))
+            await deps.slack.post(caller.channel_id or "", message, thread_ts=post.thread_ts)
+            await publish(deps, post.reply, caller)
             return
         if choice == MoreOption.FIND:
             found = await services.find_partners(deps.ctx, caller, "", deal_number=ref.d)

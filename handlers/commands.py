@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from blocks.brief import build_brief_message
 from blocks.modals import build_new_deal_modal
 from blocks.partners import build_find_results
 from blocks.replies import build_deal_list, build_help, build_notice
@@ -13,8 +14,9 @@ from bot import intents, services
 from bot.deps import Deps, deps_of
 from bot.domain import DomainError
 from bot.scheduling import run_digests
+from bot.services import Caller
 from bot.viewmodels import Reply
-from briefs.render import render_digest
+from briefs.render import render_brief, render_digest
 from handlers.parsing import caller_from_command
 from handlers.publish import publish
 
@@ -38,6 +40,9 @@ async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, re
             )
             await ack(**build_find_results(found))
             return
+        if isinstance(parsed.intent, intents.Brief):
+            await _brief(ack, deps, caller, parsed.intent, parsed.deal_number)
+            return
         if isinstance(parsed.intent, intents.SendDigest):
             await _send_digest_now(ack, deps, caller.actor.user_id)
             return
@@ -57,6 +62,25 @@ async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, re
     problem = await publish(deps, reply, caller)
     if problem:
         await respond(response_type="ephemeral", replace_original=False, **build_notice(problem))
+
+
+async def _brief(
+    ack: Any, deps: Deps, caller: Caller, intent: intents.Brief, number: int | None
+) -> None:
+    """`/ptm brief [ask]` posts it under the card here; `/ptm brief preview` shows the caller
+    exactly what the partner's side would see."""
+    if intent.preview:
+        view = await services.preview_brief(deps.ctx, caller, deal_number=number, ask=intent.ask)
+        await ack(**build_brief_message(render_brief(view), preview=True))
+        return
+    post = await services.post_brief(deps.ctx, caller, deal_number=number, ask=intent.ask)
+    await ack(**build_notice(post.reply.text))
+    await deps.slack.post(
+        caller.channel_id or "",
+        build_brief_message(render_brief(post.view)),
+        thread_ts=post.thread_ts,
+    )
+    await publish(deps, post.reply, caller)
 
 
 async def _send_digest_now(ack: Any, deps: Deps, user_id: str) -> None:

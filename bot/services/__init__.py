@@ -1,5 +1,6 @@
 """Use cases: one async function per user intent. No Slack types, no Block Kit."""
 
+from bot.services.briefs import post_brief, preview_brief
 from bot.services.cards import (
     card_for_channel,
     copies_rendered,
@@ -55,6 +56,8 @@ from bot.services.reads import (
 )
 
 __all__ = [
+    "post_brief",
+    "preview_brief",
     "attach_partner",
     "export_partners",
     "find_partners",

@@ -44,7 +44,7 @@ async def partner_session(bot: RunningBot, shared: str) -> None:
     )
     await click("ptm_card_synced", **PARTNER)
     await click("ptm_card_step_done", **PARTNER)
-    for option in ("edit", "history", "internal"):
+    for option in ("find", "brief", "history", "internal", "edit"):
         await click("ptm_card_more", option=option, **PARTNER)
     await bot.slack.submit(
         view(bot), {"name": "Acme expansion", "account": "Acme AG", "currency": "USD"}, **PARTNER
@@ -82,7 +82,7 @@ async def test_marker_in_internal_fields_never_reaches_the_partner(bot: RunningB
     # The sweep saw every kind of surface, and the marker really is in the internal copy.
     kinds = {c.method for c in facing}
     assert {"chat.update", "chat.postMessage", "chat.postEphemeral", "views.open"} <= kinds
-    assert len([c for c in facing if c.payload.get("thread_ts")]) == 6  # mention answers
+    assert len([c for c in facing if c.payload.get("thread_ts")]) == 7  # 6 mention answers + brief
     assert len(facing) >= 20
     assert MARKER in json.dumps(bot.card("CROOM", room))
     assert "commit" in json.dumps(bot.card("CROOM", room))
