@@ -21,6 +21,10 @@ HELP = (  # one line per command; mrkdwn, so backticks show commands as code
 `/ptm card` — post another copy of the card here (every copy stays in step)
 `/ptm list` — your open deals and their next steps
 `/ptm digest` — your daily digest now, in your DMs with PTM
+`/ptm trigger stuck at VP level in healthcare` — why a partner is pulled in
+`/ptm find healthcare VP data` — rank partners and attach one to the deal
+`/ptm brief intro to the CMO` — post the co-sell brief (`/ptm brief preview` first)
+`/ptm attribution co-sell` — sourced, co-sell or influenced
 Outside a deal room, name the deal by key: `/ptm stage PTM-12 Validate`.
 Partner reps can use every button on the card."""
 )
