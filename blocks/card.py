@@ -22,7 +22,7 @@ def build_deal_card(card: CardView) -> dict[str, Any]:
         kit.section(_account_line(card), fields=_fields(card)),
         kit.section(_trio_text(card.members)),
         kit.section(_step_text(card.next_step)),
-        kit.context(_cosell_text(card.cosell), _trigger_text(card.trigger)),
+        kit.context(_cosell_text(card.cosell), _trigger_text(card.trigger), *_crm_text(card)),
         *([kit.section(internal_text(card.internal))] if card.internal else []),
         {"type": "actions", "block_id": ref.block_id("controls"), "elements": _controls(card)},
         kit.context(
@@ -92,6 +92,15 @@ def internal_text(internal: InternalView) -> str:
     notes = kit.user_text(internal.notes, 1500) if internal.notes else "_none_"
     forecast = internal.forecast_category or "not set"
     return f":lock: *Internal — our org only*\nForecast: {forecast}\nNotes: {notes}"
+
+
+def _crm_text(card: CardView) -> list[str]:
+    if not card.crm:
+        return []
+    sides = " · ".join(
+        f"{'our CRM' if side == 'ours' else 'partner CRM'}: {state}" for side, state in card.crm
+    )
+    return [f"Logged outcome → {sides}"]
 
 
 def _trigger_text(trigger: str) -> str:

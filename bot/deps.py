@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.activity import ActivityThrottle
+from bot.crm import WebhookConnectors
 from bot.homes import HomeRefresher
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class Deps:
     cards: CardSyncer
     activity: ActivityThrottle
     homes: HomeRefresher
+    crm: WebhookConnectors
 
 
 DEPS_KEY = "ptm_deps"

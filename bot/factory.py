@@ -12,6 +12,7 @@ from bot import services
 from bot.activity import ActivityThrottle
 from bot.cardsync import CardSyncer, SyncTuning
 from bot.config import Settings
+from bot.crm import WebhookConnectors
 from bot.deps import Clock, Deps, SystemClock, inject_middleware
 from bot.homes import HomeRefresher
 from bot.slack import SlackGateway, make_client
@@ -67,6 +68,7 @@ def build_deps(
         cards=cards,
         activity=ActivityThrottle(),
         homes=homes,
+        crm=WebhookConnectors(settings),
     )
 
 

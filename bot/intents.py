@@ -45,6 +45,7 @@ SUBCOMMANDS = (
     "attribution",
     "find",
     "brief",
+    "log",
 )
 # What a bot mention understands: what a partner rep needs, who cannot use our slash command.
 MENTION_COMMANDS = ("next", "stage", "done", "synced", "help")
@@ -106,6 +107,11 @@ class FindPartner:
 class Brief:
     ask: str
     preview: bool = False
+
+
+@dataclass(frozen=True)
+class LogOutcome:
+    text: str
 
 
 @dataclass(frozen=True)
@@ -305,5 +311,8 @@ _PARSERS = {
     ),
     "attribution": _parse_attribution,
     "brief": _parse_brief,
+    "log": lambda rest, _today: LogOutcome(
+        clean_text(unescape_slack(" ".join(rest)), what="outcome", limit=MAX_STEP_TEXT)
+    ),
     "find": lambda rest, _today: FindPartner(unescape_slack(" ".join(rest))[:500]),
 }

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY = 3600.0
 DIGEST_TICK = 60.0
+OUTBOX_TICK = 1.0  # the first retry is due about 2 s after a failure
 # Names this process on digest claims, so a finish only ever touches its own claim.
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -40,6 +41,14 @@ async def run_digests(
     )
     if only is None:
         await nudge_partners(deps, hour=hour)
+    return report
+
+
+async def deliver_outbox(deps: Deps) -> services.DeliveryReport:
+    """Send due CRM deliveries this process can claim, then show their state on the cards."""
+    report = await services.deliver_due(deps.ctx, deps.crm.post, owner=PROCESS_ID)
+    for deal_id in report.deals:
+        await deps.cards.sync(deal_id)
     return report
 
 
@@ -76,7 +85,12 @@ def start_background(deps: Deps, *, digests: bool = True) -> list[asyncio.Task[N
     ]
     if digests:
         tasks.append(asyncio.create_task(_every(DIGEST_TICK, lambda: _digest_tick(deps))))
+        tasks.append(asyncio.create_task(_every(OUTBOX_TICK, lambda: _outbox_tick(deps))))
     return tasks
+
+
+async def _outbox_tick(deps: Deps) -> None:
+    await deliver_outbox(deps)
 
 
 async def _digest_tick(deps: Deps) -> None:

@@ -56,6 +56,7 @@ class CardView:
     stages: tuple[str, ...]
     internal: InternalView | None = None
     trigger: str = ""
+    crm: tuple[tuple[str, str], ...] = ()  # (side, delivery state) of the latest outcome
     # A copy in a shared channel offers our own people a private look at the internal fields.
     offers_internal_view: bool = False
 

@@ -19,7 +19,13 @@ from bot.viewmodels import (
 )
 
 
-def card_view(deal: Deal, today: date, *, internal: bool = False) -> CardView:
+def card_view(
+    deal: Deal,
+    today: date,
+    *,
+    internal: bool = False,
+    crm: dict[str, tuple[str, int]] | None = None,
+) -> CardView:
     """The canonical card for `deal` as of `today` (which decides what is overdue).
 
     `internal` is the audience: only a copy seen by our own org alone carries internal fields.
@@ -69,7 +75,15 @@ def card_view(deal: Deal, today: date, *, internal: bool = False) -> CardView:
         internal=internal_view(deal) if internal else None,
         offers_internal_view=not internal,
         trigger=deal.trigger_reason,
+        crm=tuple((side, delivery_state(*state)) for side, state in sorted((crm or {}).items())),
     )
+
+
+def delivery_state(status: str, attempts: int) -> str:
+    """How a CRM delivery reads on the card."""
+    if status == "pending":
+        return f"retrying ({attempts})" if attempts else "sending"
+    return {"dead": "failed", "export": "no connector (export)"}.get(status, status)
 
 
 def internal_view(deal: Deal) -> InternalView:

@@ -13,7 +13,7 @@ from blocks.replies import build_deal_list, build_help, build_notice
 from bot import intents, services
 from bot.deps import Deps, deps_of
 from bot.domain import DomainError
-from bot.scheduling import run_digests
+from bot.scheduling import deliver_outbox, run_digests
 from bot.services import Caller
 from bot.viewmodels import Reply
 from briefs.render import render_brief, render_digest
@@ -42,6 +42,18 @@ async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, re
             return
         if isinstance(parsed.intent, intents.Brief):
             await _brief(ack, deps, caller, parsed.intent, parsed.deal_number)
+            return
+        if isinstance(parsed.intent, intents.LogOutcome):
+            reply = await services.log_outcome(
+                deps.ctx,
+                caller,
+                text=parsed.intent.text,
+                connected=deps.crm.connected,
+                deal_number=parsed.deal_number,
+            )
+            await ack(**build_notice(reply.text))
+            await publish(deps, reply, caller)
+            await deliver_outbox(deps)
             return
         if isinstance(parsed.intent, intents.SendDigest):
             await _send_digest_now(ack, deps, caller.actor.user_id)

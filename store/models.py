@@ -200,3 +200,39 @@ class PartnerRow(SQLModel, table=True):
     contacts: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     slack_team_id: str | None = Field(default=None, max_length=32)
     updated_at: datetime = _utc()
+
+
+class OutcomeRow(SQLModel, table=True):
+    """A logged joint meeting / outcome (co-sell steps *meeting* and *log*)."""
+
+    __tablename__ = "outcomes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deals.id", index=True)
+    text: str = Field(sa_type=sa.Text)
+    meeting_date: date | None = None
+    result: str = Field(default="", max_length=200)
+    logged_by: str = Field(max_length=32)
+    logged_at: datetime = _utc()
+
+
+class OutboxRow(SQLModel, table=True):
+    """One outcome to one CRM side: durable, retried with backoff, delivered at most once."""
+
+    __tablename__ = "crm_outbox"
+    __table_args__ = (sa.UniqueConstraint("outcome_id", "side"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    outcome_id: int = Field(foreign_key="outcomes.id", index=True)
+    deal_id: int = Field(foreign_key="deals.id", index=True)
+    side: str = Field(max_length=10)
+    idempotency_key: str = Field(max_length=64, unique=True)
+    body: str = Field(sa_type=sa.Text)  # the exact JSON sent on every attempt
+    # pending, delivered, dead (gave up; `ptm outbox retry`), export (no connector configured)
+    status: str = Field(default="pending", max_length=10, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _utc()
+    last_error: str | None = Field(default=None, max_length=300)
+    lease_until: datetime | None = _utc(default=None)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    delivered_at: datetime | None = _utc(default=None)

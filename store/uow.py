@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.digests import DigestRepository
+from store.outbox import OutboxRepository
 from store.partners import PartnerRepository
 from store.repository import (
     BindingRepository,
@@ -28,6 +29,7 @@ class UnitOfWork:
     events: ProcessedEventRepository
     digests: DigestRepository
     partners: PartnerRepository
+    outbox: OutboxRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -42,6 +44,7 @@ class UnitOfWork:
         self.events = ProcessedEventRepository(self._session)
         self.digests = DigestRepository(self._session)
         self.partners = PartnerRepository(self._session)
+        self.outbox = OutboxRepository(self._session)
         return self
 
     async def __aexit__(

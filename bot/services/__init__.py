@@ -40,6 +40,7 @@ from bot.services.messages import (
     prune_dedupe,
     run_mention,
 )
+from bot.services.outcomes import DeliveryReport, deliver_due, log_outcome
 from bot.services.partners import (
     attach_partner,
     export_partners,
@@ -56,6 +57,9 @@ from bot.services.reads import (
 )
 
 __all__ = [
+    "DeliveryReport",
+    "deliver_due",
+    "log_outcome",
     "post_brief",
     "preview_brief",
     "attach_partner",

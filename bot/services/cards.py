@@ -79,7 +79,8 @@ async def card_for_channel(ctx: Ctx, deal_id: int, channel_id: str) -> tuple[Car
     shared = (await sharing_of(ctx, [channel_id]))[channel_id]
     async with ctx.uow() as uow:
         deal = await _deal(uow, deal_id)
-    return card_view(deal, ctx.today(), internal=shared is False), shared
+        crm = (await uow.outbox.latest_states([deal_id])).get(deal_id)
+    return card_view(deal, ctx.today(), internal=shared is False, crm=crm), shared
 
 
 async def record_copy(
@@ -108,12 +109,13 @@ async def render_all(ctx: Ctx, deal_id: int) -> CardRender:
     sharing = await sharing_of(ctx, [c.channel_id for c in copies])
     async with ctx.uow() as uow:
         deal = await _deal(uow, deal_id)
+        crm = (await uow.outbox.latest_states([deal_id])).get(deal_id)
     today = ctx.today()
     return CardRender(
         deal_id=deal.id,
         version=deal.version,
-        internal=card_view(deal, today, internal=True),
-        shared=card_view(deal, today, internal=False),
+        internal=card_view(deal, today, internal=True, crm=crm),
+        shared=card_view(deal, today, internal=False, crm=crm),
         targets=tuple(
             CopyTarget(c.id, c.channel_id, c.ts, internal=sharing[c.channel_id] is False)
             for c in copies

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import date
 
@@ -47,8 +47,10 @@ async def change(
     plan: Callable[[Deal], Mutation],
     *,
     source: Source,
+    also: Callable[[UnitOfWork, Deal], Awaitable[None]] | None = None,
 ) -> tuple[Deal, bool]:
-    """Apply `plan` with compare-and-swap, re-planning on fresh state when another change won."""
+    """Apply `plan` with compare-and-swap, re-planning on fresh state when another change won.
+    `also` writes more in the same transaction (e.g. an outcome and its CRM deliveries)."""
     for attempt in range(MAX_ATTEMPTS):
         async with ctx.uow() as uow:
             deal = await uow.deals.get(deal_id, for_update=True)
@@ -63,6 +65,9 @@ async def change(
             now = ctx.now()
             if await uow.deals.apply(deal, mutation, actor=caller.actor, source=source, now=now):
                 fresh = await uow.deals.get(deal_id)
+                assert fresh is not None
+                if also is not None:
+                    await also(uow, fresh)
                 await uow.commit()
                 assert fresh is not None
                 return fresh, True

@@ -1,0 +1,126 @@
+"""Meeting and log: record an outcome and deliver it to both CRMs through the durable outbox."""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+from bot.domain import Deal, Source, esc
+from bot.outbox import MAX_ATTEMPTS, Outcome, Side, encode, next_delay, payload
+from bot.rules import mark_cosell_step
+from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
+from bot.services.deals import change
+from bot.viewmodels import Reply
+from store import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+# post(side, raw body, idempotency key) -> HTTP status; raises on network failure.
+Poster = Callable[[Side, bytes, str], Awaitable[int]]
+
+
+@dataclass
+class DeliveryReport:
+    delivered: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    dead: list[int] = field(default_factory=list)
+    deals: set[int] = field(default_factory=set)
+
+
+async def log_outcome(
+    ctx: Ctx,
+    caller: Caller,
+    *,
+    text: str,
+    connected: Collection[Side],
+    deal_number: int | None = None,
+    deal_id: int | None = None,
+    meeting_date: date | None = None,
+    result: str = "",
+    source: Source = Source.COMMAND,
+) -> Reply:
+    """Record the joint meeting / outcome (steps *meeting* and *log*) and queue it for both
+    CRMs in the same transaction; a side without a connector keeps an importable record."""
+    if deal_id is None:
+        async with ctx.uow() as uow:
+            deal_id = (await resolve_deal(uow, number=deal_number, caller=caller)).id
+    now = ctx.now()
+    outcome = Outcome(text, meeting_date, result, caller.actor.user_id, now)
+
+    def plan(deal: Deal):  # type: ignore[no-untyped-def]
+        meeting = mark_cosell_step(deal, "meeting")
+        steps = sorted(set(deal.cosell) | {"meeting", "log"})
+        return replace(meeting, fields={"cosell": steps}, audit={"outcome": (None, text)})
+
+    async def queue(uow: UnitOfWork, deal: Deal) -> None:
+        outcome_id = await uow.outbox.add_outcome(deal.id, outcome)
+        for side in Side:
+            await uow.outbox.enqueue(
+                outcome_id=outcome_id,
+                deal_id=deal.id,
+                side=side.value,
+                body=encode(payload(deal, outcome, side)),
+                key=uuid.uuid4().hex,
+                status="pending" if side in connected else "export",
+                now=now,
+            )
+
+    deal, _ = await change(ctx, caller, deal_id, plan, source=source, also=queue)
+    missing = [s.value for s in Side if s not in connected]
+    note = (
+        f" No CRM connector for {', '.join(missing)}: `ptm outbox export` gives an "
+        "importable record."
+        if missing
+        else " Sending to both CRMs."
+    )
+    return changed_reply(ctx, deal, True, f"Logged on {deal.key}: {esc(text, 300)}.{note}")
+
+
+async def deliver_due(ctx: Ctx, post: Poster, *, owner: str) -> DeliveryReport:
+    """Send every due delivery this worker can claim; each is sent until a 2xx, then never."""
+    report = DeliveryReport()
+    now = ctx.now()
+    async with ctx.uow() as uow:
+        due = await uow.outbox.due(now)
+    for row_id in due:
+        async with ctx.uow() as uow:
+            item = await uow.outbox.claim(row_id, owner=owner, now=now, lease_until=now + LEASE)
+            await uow.commit()
+        if item is None:
+            continue  # another worker has it
+        try:
+            status = await post(Side(item.side), item.body.encode(), item.idempotency_key)
+            error = None if 200 <= status < 300 else f"HTTP {status}"
+        except Exception as err:  # noqa: BLE001  (any failure to deliver is retried)
+            error = f"{type(err).__name__}: {err}"[:300]
+        attempts = item.attempts + 1
+        async with ctx.uow() as uow:
+            if error is None:
+                await uow.outbox.finish(
+                    row_id,
+                    owner=owner,
+                    status="delivered",
+                    attempts=attempts,
+                    delivered_at=ctx.now(),
+                    last_error=None,
+                )
+                report.delivered.append(row_id)
+            elif attempts >= MAX_ATTEMPTS:
+                await uow.outbox.finish(
+                    row_id, owner=owner, status="dead", attempts=attempts, last_error=error
+                )
+                report.dead.append(row_id)
+            else:
+                later = ctx.now() + next_delay(attempts, random.uniform(0.8, 1.2))
+                await uow.outbox.finish(
+                    row_id, owner=owner, attempts=attempts, next_attempt_at=later, last_error=error
+                )
+                report.retrying.append(row_id)
+            await uow.commit()
+        report.deals.add(item.deal_id)
+    return report

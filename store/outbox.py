@@ -1,0 +1,163 @@
+"""The CRM outbox: outcomes and their per-side deliveries, claimed with leases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.outbox import Outcome
+from store.models import OutboxRow, OutcomeRow
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    deal_id: int
+    side: str
+    body: str
+    idempotency_key: str
+    attempts: int
+    status: str
+    last_error: str | None
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_outcome(self, deal_id: int, outcome: Outcome) -> int:
+        row = OutcomeRow(
+            deal_id=deal_id,
+            text=outcome.text,
+            meeting_date=outcome.meeting_date,
+            result=outcome.result,
+            logged_by=outcome.logged_by,
+            logged_at=outcome.logged_at,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        assert row.id is not None
+        return row.id
+
+    async def enqueue(
+        self,
+        *,
+        outcome_id: int,
+        deal_id: int,
+        side: str,
+        body: str,
+        key: str,
+        status: str,
+        now: datetime,
+    ) -> None:
+        self.session.add(
+            OutboxRow(
+                outcome_id=outcome_id,
+                deal_id=deal_id,
+                side=side,
+                idempotency_key=key,
+                body=body,
+                status=status,
+                next_attempt_at=now,
+            )
+        )
+        await self.session.flush()
+
+    async def due(self, now: datetime, *, limit: int = 50) -> list[int]:
+        rows = await self.session.scalars(
+            sa.select(OutboxRow.id)
+            .where(
+                OutboxRow.status == "pending",
+                OutboxRow.next_attempt_at <= now,  # type: ignore[arg-type,operator]
+                sa.or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now),
+            )  # type: ignore[union-attr,operator]
+            .order_by(OutboxRow.next_attempt_at)
+            .limit(limit)  # type: ignore[arg-type]
+        )
+        return list(rows.all())
+
+    async def claim(
+        self, row_id: int, *, owner: str, now: datetime, lease_until: datetime
+    ) -> Delivery | None:
+        """Take one delivery; exactly one worker wins, a crashed one's lease runs out."""
+        result = await self.session.execute(
+            sa.update(OutboxRow)
+            .where(
+                OutboxRow.id == row_id,
+                OutboxRow.status == "pending",  # type: ignore[arg-type]
+                sa.or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now),
+            )  # type: ignore[union-attr,operator]
+            .values(lease_until=lease_until, claimed_by=owner)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return None
+        row = await self.session.get(OutboxRow, row_id, populate_existing=True)
+        assert row is not None and row.id is not None
+        return Delivery(
+            row.id,
+            row.deal_id,
+            row.side,
+            row.body,
+            row.idempotency_key,
+            row.attempts,
+            row.status,
+            row.last_error,
+        )
+
+    async def finish(self, row_id: int, *, owner: str, **values: object) -> None:
+        await self.session.execute(
+            sa.update(OutboxRow)
+            .where(OutboxRow.id == row_id, OutboxRow.claimed_by == owner)  # type: ignore[arg-type]
+            .values(lease_until=None, **values)
+        )
+
+    async def latest_states(self, deal_ids: Sequence[int]) -> dict[int, dict[str, tuple[str, int]]]:
+        """Per deal, per side: (status, attempts) of its latest logged outcome; one query."""
+        latest = (
+            sa.select(sa.func.max(OutboxRow.outcome_id))
+            .where(OutboxRow.deal_id.in_(list(deal_ids)))  # type: ignore[attr-defined]
+            .group_by(OutboxRow.deal_id)
+        )
+        rows = await self.session.execute(
+            sa.select(
+                OutboxRow.deal_id, OutboxRow.side, OutboxRow.status, OutboxRow.attempts
+            ).where(OutboxRow.outcome_id.in_(latest))  # type: ignore[attr-defined]
+        )
+        states: dict[int, dict[str, tuple[str, int]]] = {}
+        for deal_id, side, status, attempts in rows.all():
+            states.setdefault(deal_id, {})[side] = (status, attempts)
+        return states
+
+    async def listing(self, statuses: Sequence[str]) -> list[Delivery]:
+        rows = (
+            await self.session.scalars(
+                sa.select(OutboxRow)
+                .where(OutboxRow.status.in_(list(statuses)))
+                .order_by(OutboxRow.id)  # type: ignore[attr-defined,arg-type]
+            )
+        ).all()
+        return [
+            Delivery(
+                r.id or 0,
+                r.deal_id,
+                r.side,
+                r.body,
+                r.idempotency_key,
+                r.attempts,
+                r.status,
+                r.last_error,
+            )
+            for r in rows
+        ]
+
+    async def revive_dead(self, now: datetime) -> int:
+        result = await self.session.execute(
+            sa.update(OutboxRow)
+            .where(OutboxRow.status == "dead")  # type: ignore[arg-type]
+            .values(status="pending", attempts=0, next_attempt_at=now, lease_until=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,131 @@
+"""Meeting and log: outcomes reach both CRMs once, signed, retried through failures."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.scheduling import deliver_outbox
+from tests.fakes.crm import FakeCrm
+from tests.fakes.slack_api import FakeSlack
+from tests.support.cards import card_text
+from tests.support.harness import RunningBot, start_bot
+
+
+@pytest.fixture
+async def crm() -> AsyncIterator[FakeCrm]:
+    fake = FakeCrm()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def crm_bot(
+    fake_slack: FakeSlack, sqlite_url: str, crm: FakeCrm
+) -> AsyncIterator[RunningBot]:
+    bot = await start_bot(
+        fake_slack,
+        sqlite_url,
+        PTM_CRM_OURS_URL=crm.url("ours"),
+        PTM_CRM_OURS_SECRET="our-secret",
+        PTM_CRM_PARTNER_URL=crm.url("partner"),
+        PTM_CRM_PARTNER_SECRET="their-secret",
+    )
+    bot.runtime.deps.crm.timeout = __import__("aiohttp").ClientTimeout(total=0.5)
+    await bot.slack.command("new Acme expansion")
+    await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+    yield bot
+    await bot.stop()
+
+
+def signed(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def test_outcome_goes_to_both_crms_signed_and_shown_on_the_card(
+    crm_bot: RunningBot, crm: FakeCrm
+) -> None:
+    bot = crm_bot
+    ts = bot.posted_cards()[0][1]
+    _, body = await bot.slack.command("log joint call held, CFO wants a pilot")
+    assert "Logged on PTM-1" in body["text"] and "Sending to both CRMs" in body["text"]
+    [ours], [theirs] = crm.delivered("ours"), crm.delivered("partner")
+    assert ours.signature == signed("our-secret", ours.body)
+    assert theirs.signature == signed("their-secret", theirs.body)
+    assert ours.key != theirs.key
+    sent = json.loads(ours.body)
+    assert {
+        "deal_key",
+        "name",
+        "account",
+        "stage",
+        "amount",
+        "currency",
+        "attribution",
+        "partner",
+        "outcome",
+        "meeting_date",
+        "result",
+        "logged_by",
+        "logged_at",
+    } <= set(sent)
+    assert sent["outcome"] == "joint call held, CFO wants a pilot" and sent["deal_key"] == "PTM-1"
+    assert "internal_notes" in sent and "internal_notes" not in json.loads(theirs.body)
+    text = card_text(bot.card("CROOM", ts))
+    assert "our CRM: delivered" in text and "partner CRM: delivered" in text
+    assert ":white_check_mark: meeting" in text and ":white_check_mark: log" in text
+    await deliver_outbox(bot.runtime.deps)  # nothing is ever sent twice
+    assert len(crm.received) == 2
+
+
+async def test_failures_are_retried_with_backoff_under_one_key(
+    crm_bot: RunningBot, crm: FakeCrm
+) -> None:
+    bot = crm_bot
+    ts = bot.posted_cards()[0][1]
+    crm.script = ["500", "ok", "hang", "500"]  # ours fails, partner ok; then ours hangs, fails
+    await bot.slack.command("log pilot agreed")
+    assert "our CRM: retrying (1)" in card_text(bot.card("CROOM", ts))
+    assert "partner CRM: delivered" in card_text(bot.card("CROOM", ts))
+    await deliver_outbox(bot.runtime.deps)  # not due yet: about 2 s after the failure
+    assert len(crm.received) == 2
+    for expected in (3, 4):
+        bot.clock.advance(seconds=60)
+        await deliver_outbox(bot.runtime.deps)
+        assert len(crm.received) == expected
+    assert "our CRM: retrying (3)" in card_text(bot.card("CROOM", ts))
+    bot.clock.advance(seconds=60)
+    await deliver_outbox(bot.runtime.deps)
+    attempts = [r for r in crm.received if r.path == "ours"]
+    assert len(attempts) == 4 and len(crm.delivered("ours")) == 1
+    # Every retry sent the same bytes; the idempotency key of the delivery never changed.
+    assert {r.body for r in attempts} == {attempts[0].body}
+    [(key,)] = await bot.rows("SELECT idempotency_key FROM crm_outbox WHERE side = 'ours'")
+    assert {r.key for r in attempts} == {key}
+    assert "our CRM: delivered" in card_text(bot.card("CROOM", ts))
+    rows = await bot.rows("SELECT side, status, attempts FROM crm_outbox ORDER BY side")
+    assert rows == [("ours", "delivered", 4), ("partner", "delivered", 1)]
+
+
+async def test_a_side_without_connector_keeps_an_importable_record(
+    fake_slack: FakeSlack, sqlite_url: str, crm: FakeCrm
+) -> None:
+    bot = await start_bot(
+        fake_slack, sqlite_url, PTM_CRM_OURS_URL=crm.url("ours"), PTM_CRM_OURS_SECRET="our-secret"
+    )
+    try:
+        await bot.slack.command("new Acme")
+        _, body = await bot.slack.command("log intro call done")
+        assert "No CRM connector for partner" in body["text"]
+        assert len(crm.delivered("ours")) == 1
+        rows = await bot.rows("SELECT side, status FROM crm_outbox ORDER BY side")
+        assert rows == [("ours", "delivered"), ("partner", "export")]
+        ts = bot.posted_cards()[0][1]
+        assert "partner CRM: no connector (export)" in card_text(bot.card("CROOM", ts))
+    finally:
+        await bot.stop()
