@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -97,7 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     partner_sub = partners.add_subparsers(dest="action", required=True)
     partner_sub.add_parser("import", help="upsert partners by name").add_argument("file")
     partner_sub.add_parser("export", help="write every partner").add_argument("file")
+    outbox = sub.add_parser("outbox", help="CRM deliveries: list dead letters, retry, export")
+    outbox.add_argument("action", nargs="?", choices=["list", "retry", "export"], default="list")
+    outbox.add_argument("file", nargs="?", help="with export: where to write the JSON records")
     args = parser.parse_args(argv)
+    if args.command == "outbox":
+        return _run_job(lambda settings: _outbox(settings, args.action, args.file))
     if args.command == "partners":
         if args.action == "import":
             return _run_job(lambda settings: _import_partners(settings, args.file))
@@ -151,6 +157,46 @@ async def _import_partners(settings: Settings, path: str) -> int:
     for rejected in report.rejected:
         print(f"  line {rejected.line}: {rejected.reason}")  # noqa: T201
     return 1 if report.rejected else 0
+
+
+async def _outbox(settings: Settings, action: str, path: str | None) -> int:
+    """`ptm outbox` lists dead letters; `retry` revives them; `export FILE` writes the outcomes
+    kept for a side without a connector, as JSON records that side can import."""
+    runtime = await build_runtime(settings)
+    try:
+        ctx = runtime.deps.ctx
+        if action == "retry":
+            print(f"dead letters queued again: {await services.retry_dead(ctx)}")  # noqa: T201
+            return 0
+        if action == "export":
+            if not path:
+                print("ptm: outbox export needs a FILE", file=sys.stderr)  # noqa: T201
+                return 2
+            records = await services.outbox_listing(ctx, ["export"])
+            lines = [
+                json.dumps(
+                    {
+                        "side": r.side,
+                        "idempotency_key": r.idempotency_key,
+                        "record": json.loads(r.body),
+                    }
+                )
+                for r in records
+            ]
+            Path(path).write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+            print(f"outcomes exported: {len(records)} to {path}")  # noqa: T201
+            return 0
+        dead = await services.outbox_listing(ctx, ["dead"])
+        print(f"dead letters: {len(dead)}")  # noqa: T201
+        for r in dead:
+            outcome = json.loads(r.body)
+            print(
+                f"  #{r.id} {outcome['deal_key']} → {r.side} CRM after {r.attempts} attempts: "  # noqa: T201
+                f"{r.last_error}"
+            )
+        return 1 if dead else 0
+    finally:
+        await runtime.close()
 
 
 async def _export_partners(settings: Settings, path: str) -> int:

@@ -40,7 +40,13 @@ from bot.services.messages import (
     prune_dedupe,
     run_mention,
 )
-from bot.services.outcomes import DeliveryReport, deliver_due, log_outcome
+from bot.services.outcomes import (
+    DeliveryReport,
+    deliver_due,
+    log_outcome,
+    outbox_listing,
+    retry_dead,
+)
 from bot.services.partners import (
     attach_partner,
     export_partners,
@@ -57,6 +63,8 @@ from bot.services.reads import (
 )
 
 __all__ = [
+    "outbox_listing",
+    "retry_dead",
     "DeliveryReport",
     "deliver_due",
     "log_outcome",

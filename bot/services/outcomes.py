@@ -16,6 +16,7 @@ from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
 from bot.services.deals import change
 from bot.viewmodels import Reply
 from store import UnitOfWork
+from store.outbox import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,19 @@ async def log_outcome(
         else " Sending to both CRMs."
     )
     return changed_reply(ctx, deal, True, f"Logged on {deal.key}: {esc(text, 300)}.{note}")
+
+
+async def outbox_listing(ctx: Ctx, statuses: Collection[str]) -> list[Delivery]:
+    async with ctx.uow() as uow:
+        return await uow.outbox.listing(list(statuses))
+
+
+async def retry_dead(ctx: Ctx) -> int:
+    """Give dead letters a fresh set of attempts, starting now."""
+    async with ctx.uow() as uow:
+        revived = await uow.outbox.revive_dead(ctx.now())
+        await uow.commit()
+    return revived
 
 
 async def deliver_due(ctx: Ctx, post: Poster, *, owner: str) -> DeliveryReport:

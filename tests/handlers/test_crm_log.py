@@ -129,3 +129,60 @@ async def test_a_side_without_connector_keeps_an_importable_record(
         assert "partner CRM: no connector (export)" in card_text(bot.card("CROOM", ts))
     finally:
         await bot.stop()
+
+
+async def test_outbox_command_line(fake_slack: FakeSlack, tmp_path, crm: FakeCrm) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import os
+    import sys
+    from pathlib import Path
+
+    from tests.support.harness import env_for
+
+    db = f"sqlite+aiosqlite:///{tmp_path}/ptm.db"
+    extra = {"PTM_CRM_OURS_URL": crm.url("ours"), "PTM_CRM_OURS_SECRET": "our-secret"}
+    bot = await start_bot(fake_slack, db, **extra)
+    crm.script = ["500"]
+    await bot.slack.command("new Acme")
+    await bot.slack.command("log kickoff held")
+    await bot.stop()
+    # Pretend every attempt failed: the ours delivery is a dead letter now.
+    import sqlite3
+
+    with sqlite3.connect(f"{tmp_path}/ptm.db") as conn:
+        conn.execute("UPDATE crm_outbox SET status='dead', attempts=12 WHERE side='ours'")
+    root = Path(__file__).resolve().parent.parent.parent
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PTM_", "DATABASE_"))
+    }
+
+    async def ptm(*args: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from bot.cli import main; raise SystemExit(main())",
+            *args,
+            cwd=root,
+            env={**clean, **env_for(fake_slack, db, **extra)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+        return proc.returncode or 0, out.decode()
+
+    code, out = await ptm("outbox")
+    assert (
+        code == 1
+        and "dead letters: 1" in out
+        and "PTM-1 → ours CRM after 12 attempts: HTTP 500" in out
+    )
+    code, out = await ptm("outbox", "retry")
+    assert "dead letters queued again: 1" in out
+    code, out = await ptm("outbox")
+    assert code == 0 and "dead letters: 0" in out
+    target = tmp_path / "partner.jsonl"
+    code, out = await ptm("outbox", "export", str(target))
+    assert "outcomes exported: 1" in out
+    [record] = [json.loads(line) for line in target.read_text().splitlines()]
+    assert record["side"] == "partner" and record["record"]["outcome"] == "kickoff held"
+    assert "internal_notes" not in record["record"]
