@@ -186,3 +186,32 @@ async def test_outbox_command_line(fake_slack: FakeSlack, tmp_path, crm: FakeCrm
     [record] = [json.loads(line) for line in target.read_text().splitlines()]
     assert record["side"] == "partner" and record["record"]["outcome"] == "kickoff held"
     assert "internal_notes" not in record["record"]
+
+
+async def test_two_workers_never_deliver_the_same_outcome_twice(
+    fake_slack: FakeSlack, db_url: str, crm: FakeCrm
+) -> None:
+    import asyncio
+
+    from tests.fakes.clock import FixedClock
+
+    extra = {"PTM_CRM_OURS_URL": crm.url("ours"), "PTM_CRM_OURS_SECRET": "s1",
+             "PTM_CRM_PARTNER_URL": crm.url("partner"), "PTM_CRM_PARTNER_SECRET": "s2"}
+    clock = FixedClock()
+    one = await start_bot(fake_slack, db_url, clock=clock, **extra)
+    two = await start_bot(fake_slack, db_url, clock=clock, **extra)
+    try:
+        await one.slack.command("new Acme")
+        crm.script = ["500"] * 12  # the first round fails: everything is due again later
+        for n in range(6):
+            await one.slack.command(f"log outcome number {n}")
+        clock.advance(seconds=120)
+        await asyncio.gather(*(deliver_outbox(b.runtime.deps) for b in [one, two] * 3))
+        for side in ("ours", "partner"):
+            outcomes = [json.loads(r.body)["outcome"] for r in crm.delivered(side)]
+            assert sorted(outcomes) == sorted(f"outcome number {n}" for n in range(6)), side
+        rows = await one.rows("SELECT DISTINCT status FROM crm_outbox")
+        assert rows == [("delivered",)]
+    finally:
+        await one.stop()
+        await two.stop()
