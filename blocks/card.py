@@ -135,6 +135,7 @@ def _controls(card: CardView) -> list[dict[str, Any]]:
         )
     elements.append(kit.button("Set next step", Action.STEP_SET))
     elements.append(kit.button("I'm synced", Action.SYNCED))
+    elements.append(kit.button("Log outcome", Action.LOG_OUTCOME))
     elements.append(
         {
             "type": "overflow",

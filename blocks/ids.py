@@ -9,6 +9,7 @@ class Action(StrEnum):
     STEP_SET = "ptm_card_step_set"
     SYNCED = "ptm_card_synced"
     MORE = "ptm_card_more"
+    LOG_OUTCOME = "ptm_card_log_outcome"
     DIGEST_PAUSE = "ptm_digest_pause"
     ATTACH_PARTNER = "ptm_attach_partner"
     DIGEST_RESUME = "ptm_digest_resume"
@@ -28,6 +29,7 @@ class Callback(StrEnum):
     NEW_DEAL = "ptm_new_deal"
     EDIT_DEAL = "ptm_edit_deal"
     NEXT_STEP = "ptm_next_step"
+    LOG_OUTCOME = "ptm_log_outcome"
 
 
 class Field(StrEnum):
@@ -46,6 +48,9 @@ class Field(StrEnum):
     INTERNAL_NOTES = "internal_notes"
     TRIGGER = "trigger_reason"
     FORECAST = "forecast_category"
+    OUTCOME = "outcome"
+    MEETING_DATE = "meeting_date"
+    RESULT = "result"
 
 
 INPUT_ACTION = "value"

@@ -227,6 +227,23 @@ def build_next_step_modal(form: NextStepForm, channel_id: str | None) -> dict[st
     return _modal(Callback.NEXT_STEP, "Set next step", "Save", blocks, meta.encode(3000))
 
 
+RESULTS = ("positive", "neutral", "negative")
+
+
+def build_log_outcome_modal(
+    deal_id: int, key: str, version: int, channel_id: str | None
+) -> dict[str, Any]:
+    """Record the joint meeting / outcome; it goes to both companies' CRMs."""
+    blocks = [
+        kit.context(f"Log the joint call or outcome of {key}. It is sent to both CRMs."),
+        _text_input(Field.OUTCOME, "Outcome", max_length=500, multiline=True),
+        _date_input(Field.MEETING_DATE, "Meeting date", None),
+        _select(Field.RESULT, "Result", [(r, r) for r in RESULTS], None),
+    ]
+    meta = NextStepMeta(d=deal_id, v=version, channel=channel_id)
+    return _modal(Callback.LOG_OUTCOME, f"Log outcome · {key}", "Log", blocks, meta.encode(3000))
+
+
 def read_inputs(view: dict[str, Any]) -> dict[str, str | None]:
     """Flatten a submitted view's state to block_id -> string value (None when empty)."""
     values: dict[str, str | None] = {}

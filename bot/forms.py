@@ -89,6 +89,17 @@ def read_new_deal(values: Values) -> tuple[dict[str, object], object]:
     return fields, stage
 
 
+def read_outcome(values: Values) -> dict[str, object]:
+    return _collect(
+        values,
+        {
+            "outcome": lambda s: clean_text(s, what="outcome", limit=MAX_STEP_TEXT),
+            "meeting_date": lambda s: parse_date(s, what="meeting date") if s else None,
+            "result": lambda s: clean_text(s, what="result", limit=20, required=False),
+        },
+    )
+
+
 def read_next_step(values: Values, *, today: date) -> dict[str, object]:
     return _collect(
         values,

@@ -10,7 +10,7 @@ from blocks.brief import build_brief_message
 from blocks.digest import build_pause_notice
 from blocks.ids import Action, MoreOption
 from blocks.metadata import AttachChoice, CardRef
-from blocks.modals import build_edit_deal_modal, build_next_step_modal
+from blocks.modals import build_edit_deal_modal, build_log_outcome_modal, build_next_step_modal
 from blocks.partners import build_find_results
 from blocks.replies import build_history, build_internal_notice, build_notice
 from bot import services
@@ -29,6 +29,7 @@ def register(app: AsyncApp) -> None:
     app.action(Action.STEP_SET.value)(handle_card_step_set)
     app.action(Action.SYNCED.value)(handle_card_synced)
     app.action(Action.MORE.value)(handle_card_more)
+    app.action(Action.LOG_OUTCOME.value)(handle_card_log_outcome)
     app.action(Action.DIGEST_PAUSE.value)(handle_digest_pause)
     app.action(Action.ATTACH_PARTNER.value)(handle_attach_partner)
     app.action(Action.DIGEST_RESUME.value)(handle_digest_pause)
@@ -87,6 +88,19 @@ async def handle_card_step_set(ack: Any, body: dict[str, Any], context: Any) -> 
         await _tell(deps, caller, err.message)
         return
     await deps.slack.open_modal(body["trigger_id"], build_next_step_modal(form, caller.channel_id))
+
+
+async def handle_card_log_outcome(ack: Any, body: dict[str, Any], context: Any) -> None:
+    await ack()
+    deps, caller = deps_of(context), caller_from_interaction(body, context)
+    try:
+        ref = CardRef.from_block_id(card_block_id(body))
+        form = await services.next_step_form_for(deps.ctx, caller, ref.d)  # checks the right
+    except DomainError as err:
+        await _tell(deps, caller, err.message)
+        return
+    modal = build_log_outcome_modal(form.deal_id, form.key, form.version, caller.channel_id)
+    await deps.slack.open_modal(body["trigger_id"], modal)
 
 
 async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None:

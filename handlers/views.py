@@ -13,6 +13,7 @@ from blocks.replies import build_notice
 from bot import forms, services
 from bot.deps import Deps, deps_of
 from bot.domain import Conflict, DomainError, Role, Source, Stage
+from bot.scheduling import deliver_outbox
 from bot.services import Caller
 from bot.viewmodels import Reply
 from handlers.parsing import caller_from_interaction
@@ -23,6 +24,36 @@ def register(app: AsyncApp) -> None:
     app.view(Callback.NEW_DEAL.value)(handle_new_deal_submission)
     app.view(Callback.EDIT_DEAL.value)(handle_edit_deal_submission)
     app.view(Callback.NEXT_STEP.value)(handle_next_step_submission)
+    app.view(Callback.LOG_OUTCOME.value)(handle_log_outcome_submission)
+
+
+async def handle_log_outcome_submission(
+    ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
+) -> None:
+    deps = deps_of(context)
+    meta = NextStepMeta.decode(view.get("private_metadata", ""))
+    caller = caller_from_interaction(body, context, channel_id=meta.channel)
+    try:
+        form = forms.read_outcome(read_inputs(view))
+        reply = await services.log_outcome(
+            deps.ctx,
+            caller,
+            text=str(form["outcome"]),
+            connected=deps.crm.connected,
+            deal_id=meta.d,
+            meeting_date=form["meeting_date"],  # type: ignore[arg-type]
+            result=str(form["result"]),
+            source=Source.MODAL,
+        )
+    except forms.FormErrors as err:
+        await ack(response_action="errors", errors=err.errors)
+        return
+    except DomainError as err:
+        await ack(response_action="errors", errors={"outcome": err.message[:1900]})
+        return
+    await ack()
+    await _finish(deps, caller, reply)
+    await deliver_outbox(deps)
 
 
 async def handle_new_deal_submission(

@@ -77,4 +77,9 @@ async def test_every_manifest_event_and_card_control_has_a_listener(bot: Running
             bot.card(channel, ts), action.value, channel=channel, ts=ts, **kwargs
         )
         assert status == 200, action
-    assert {c.value for c in Callback} == {"ptm_new_deal", "ptm_edit_deal", "ptm_next_step"}
+    assert {c.value for c in Callback} == {
+        "ptm_new_deal",
+        "ptm_edit_deal",
+        "ptm_next_step",
+        "ptm_log_outcome",
+    }

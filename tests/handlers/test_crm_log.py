@@ -195,8 +195,12 @@ async def test_two_workers_never_deliver_the_same_outcome_twice(
 
     from tests.fakes.clock import FixedClock
 
-    extra = {"PTM_CRM_OURS_URL": crm.url("ours"), "PTM_CRM_OURS_SECRET": "s1",
-             "PTM_CRM_PARTNER_URL": crm.url("partner"), "PTM_CRM_PARTNER_SECRET": "s2"}
+    extra = {
+        "PTM_CRM_OURS_URL": crm.url("ours"),
+        "PTM_CRM_OURS_SECRET": "s1",
+        "PTM_CRM_PARTNER_URL": crm.url("partner"),
+        "PTM_CRM_PARTNER_SECRET": "s2",
+    }
     clock = FixedClock()
     one = await start_bot(fake_slack, db_url, clock=clock, **extra)
     two = await start_bot(fake_slack, db_url, clock=clock, **extra)
@@ -215,3 +219,33 @@ async def test_two_workers_never_deliver_the_same_outcome_twice(
     finally:
         await one.stop()
         await two.stop()
+
+
+async def test_log_outcome_modal_from_the_card_partner_included(
+    crm_bot: RunningBot, crm: FakeCrm
+) -> None:
+    bot = crm_bot
+    ts = bot.posted_cards()[0][1]
+    partner = {"user": "UPARTNER", "user_team": "TPARTNER"}
+    await bot.slack.click(
+        bot.card("CROOM", ts), "ptm_card_log_outcome", channel="CROOM", ts=ts, **partner
+    )
+    view = bot.fake.of("views.open")[-1]["view"]
+    _, body = await bot.slack.submit(view, {"outcome": "", "meeting_date": "2026-13-01"}, **partner)
+    assert body["response_action"] == "errors" and {"outcome", "meeting_date"} <= set(
+        body["errors"]
+    )
+    _, body = await bot.slack.submit(
+        view,
+        {"outcome": "workshop held", "meeting_date": "2026-11-23", "result": "positive"},
+        **partner,
+    )
+    assert not body
+    sent = json.loads(crm.delivered("partner")[0].body)
+    assert (sent["outcome"], sent["meeting_date"], sent["result"], sent["logged_by"]) == (
+        "workshop held",
+        "2026-11-23",
+        "positive",
+        "UPARTNER",
+    )
+    assert "partner CRM: delivered" in card_text(bot.card("CROOM", ts))

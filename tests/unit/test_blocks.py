@@ -84,6 +84,7 @@ def test_card_layout() -> None:
         Action.STEP_DONE,
         Action.STEP_SET,
         Action.SYNCED,
+        Action.LOG_OUTCOME,
         Action.MORE,
     ]
     assert actions["elements"][0]["initial_option"]["value"] == "Validate"
