@@ -249,3 +249,37 @@ async def test_log_outcome_modal_from_the_card_partner_included(
         "UPARTNER",
     )
     assert "partner CRM: delivered" in card_text(bot.card("CROOM", ts))
+
+
+async def test_dead_letter_after_the_last_attempt_and_delivery_after_restart(
+    fake_slack: FakeSlack, sqlite_url: str, crm: FakeCrm
+) -> None:
+    extra = {
+        "PTM_CRM_OURS_URL": crm.url("ours"),
+        "PTM_CRM_OURS_SECRET": "s1",
+        "PTM_CRM_PARTNER_URL": crm.url("partner"),
+        "PTM_CRM_PARTNER_SECRET": "s2",
+    }
+    first = await start_bot(fake_slack, sqlite_url, **extra)
+    await first.slack.command("new Acme")
+    crm.script = ["500", "500"]
+    await first.slack.command("log first call")
+    ts = first.posted_cards()[0][1]
+    # The ours side is on its last attempt; it fails again and becomes a dead letter.
+    async with first.runtime.engine.begin() as conn:
+        await conn.exec_driver_sql("UPDATE crm_outbox SET attempts = 11 WHERE side = 'ours'")
+    first.clock.advance(minutes=30)
+    crm.script = ["500", "500"]  # both sides fail once more
+    await deliver_outbox(first.runtime.deps)
+    assert "our CRM: failed" in card_text(first.card("CROOM", ts))
+    await first.stop()  # the partner side is still pending when the process stops
+
+    second = await start_bot(fake_slack, sqlite_url, clock=first.clock, **extra)
+    try:
+        second.clock.advance(minutes=1)
+        await deliver_outbox(second.runtime.deps)
+        rows = await second.rows("SELECT side, status FROM crm_outbox ORDER BY side")
+        assert rows == [("ours", "dead"), ("partner", "delivered")]
+        assert len(crm.delivered("partner")) == 1 and crm.delivered("ours") == []
+    finally:
+        await second.stop()
