@@ -14,6 +14,7 @@ STDLIB_ONLY = {
     "bot/domain.py",
     "bot/digest.py",
     "bot/capability.py",
+    "bot/outbox.py",
     "bot/activity.py",
     "bot/inputs.py",
     "bot/rules.py",
