@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -33,9 +34,10 @@ async def handle_log_outcome_submission(
     deps = deps_of(context)
     meta = NextStepMeta.decode(view.get("private_metadata", ""))
     caller = caller_from_interaction(body, context, channel_id=meta.channel)
-    try:
+
+    async def run() -> Reply:
         form = forms.read_outcome(read_inputs(view))
-        reply = await services.log_outcome(
+        return await services.log_outcome(
             deps.ctx,
             caller,
             text=str(form["outcome"]),
@@ -45,13 +47,10 @@ async def handle_log_outcome_submission(
             result=str(form["result"]),
             source=Source.MODAL,
         )
-    except forms.FormErrors as err:
-        await ack(response_action="errors", errors=err.errors)
+
+    reply = await _submit(ack, run, error_field="outcome")
+    if reply is None:
         return
-    except DomainError as err:
-        await ack(response_action="errors", errors={"outcome": err.message[:1900]})
-        return
-    await ack()
     await _finish(deps, caller, reply)
     await deliver_outbox(deps)
 
@@ -111,27 +110,40 @@ async def handle_next_step_submission(
     deps = deps_of(context)
     meta = NextStepMeta.decode(view.get("private_metadata", ""))
     caller = caller_from_interaction(body, context, channel_id=meta.channel)
-    try:
+
+    async def run() -> Reply:
         form = forms.read_next_step(read_inputs(view), today=deps.ctx.today())
         role = form["step_owner"]
-        reply = await services.set_next(
+        return await services.set_next(
             deps.ctx,
             caller,
             meta.d,
             str(form["step_text"]),
             role=role if isinstance(role, Role) else None,
             user_id=None,
-            due=form["step_due"],
-            source=Source.MODAL,  # type: ignore[arg-type]
+            due=form["step_due"],  # type: ignore[arg-type]
+            source=Source.MODAL,
         )
+
+    reply = await _submit(ack, run, error_field="step_text")
+    if reply is not None:
+        await _finish(deps, caller, reply)
+
+
+async def _submit(
+    ack: Any, run: Callable[[], Awaitable[Reply]], *, error_field: str
+) -> Reply | None:
+    """Run a modal's use case before acking, so problems show next to the fields; None if so."""
+    try:
+        reply = await run()
     except forms.FormErrors as err:
         await ack(response_action="errors", errors=err.errors)
-        return
+        return None
     except DomainError as err:
-        await ack(response_action="errors", errors={"step_text": err.message[:1900]})
-        return
+        await ack(response_action="errors", errors={error_field: err.message[:1900]})
+        return None
     await ack()
-    await _finish(deps, caller, reply)
+    return reply
 
 
 async def _finish(deps: Deps, caller: Caller, reply: Reply) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from tests.fakes.slack_api import FakeSlack
 from tests.support.cards import card_stage
+from tests.support.cli import run_ptm, start_ptm
 from tests.support.harness import env_for
 from tests.support.slack_requests import Inbound
 
@@ -174,25 +175,10 @@ async def test_ptm_digest_now_from_the_command_line(fake_slack: FakeSlack, tmp_p
     await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
     await bot.slack.command("next send the pricing <@USELLER>")
     await bot.stop()
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PTM_", "DATABASE_"))
-    }
-    cli = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]
     for _ in range(2):  # the second run finds today's digest already sent
-        proc = await asyncio.create_subprocess_exec(
-            *cli,
-            "digest",
-            "--now",
-            "--user",
-            "USELLER",
-            cwd=ROOT,
-            env={**clean, **env_for(fake_slack, db)},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-        assert proc.returncode == 0, err.decode()
-    assert b"digests sent: 0" in out
+        code, out, err = await run_ptm(fake_slack, db, "digest", "--now", "--user", "USELLER")
+        assert code == 0, err
+    assert "digests sent: 0" in out
     dms = [p for p in fake_slack.of("chat.postMessage") if p["channel"] == "USELLER"]
     assert len(dms) == 1 and "send the pricing" in str(dms[0]["blocks"])
     assert not [p for p in fake_slack.of("chat.postMessage") if p["channel"] == "UALLY"]
@@ -210,22 +196,7 @@ async def test_two_processes_sending_digests_at_once_send_one_each(fake_slack: F
     await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
     await bot.slack.command("next send the pricing <@USELLER>")
     await bot.stop()
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PTM_", "DATABASE_"))
-    }
-    cli = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]
-    procs = [
-        await asyncio.create_subprocess_exec(
-            *cli,
-            "digest",
-            "--now",
-            cwd=ROOT,
-            env={**clean, **env_for(fake_slack, PG_URL)},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        for _ in range(3)
-    ]
+    procs = [await start_ptm(fake_slack, PG_URL, "digest", "--now") for _ in range(3)]
     outs = [await asyncio.wait_for(p.communicate(), 60) for p in procs]
     assert all(p.returncode == 0 for p in procs), [e.decode() for _, e in outs]
     for user in ("USELLER", "UALLY"):

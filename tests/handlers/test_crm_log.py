@@ -132,12 +132,7 @@ async def test_a_side_without_connector_keeps_an_importable_record(
 
 
 async def test_outbox_command_line(fake_slack: FakeSlack, tmp_path, crm: FakeCrm) -> None:  # type: ignore[no-untyped-def]
-    import asyncio
-    import os
-    import sys
-    from pathlib import Path
-
-    from tests.support.harness import env_for
+    from tests.support.cli import run_ptm
 
     db = f"sqlite+aiosqlite:///{tmp_path}/ptm.db"
     extra = {"PTM_CRM_OURS_URL": crm.url("ours"), "PTM_CRM_OURS_SECRET": "our-secret"}
@@ -151,24 +146,10 @@ async def test_outbox_command_line(fake_slack: FakeSlack, tmp_path, crm: FakeCrm
 
     with sqlite3.connect(f"{tmp_path}/ptm.db") as conn:
         conn.execute("UPDATE crm_outbox SET status='dead', attempts=12 WHERE side='ours'")
-    root = Path(__file__).resolve().parent.parent.parent
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PTM_", "DATABASE_"))
-    }
 
     async def ptm(*args: str) -> tuple[int, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            "from bot.cli import main; raise SystemExit(main())",
-            *args,
-            cwd=root,
-            env={**clean, **env_for(fake_slack, db, **extra)},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, _ = await asyncio.wait_for(proc.communicate(), 60)
-        return proc.returncode or 0, out.decode()
+        code, out, _ = await run_ptm(fake_slack, db, *args, **extra)
+        return code, out
 
     code, out = await ptm("outbox")
     assert (

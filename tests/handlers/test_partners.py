@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
 from bot import services
 from tests.support.cards import card_text
-from tests.support.harness import RunningBot, env_for
+from tests.support.cli import run_ptm
+from tests.support.harness import RunningBot
 from tests.unit.test_capability import SAMPLE
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -106,22 +104,9 @@ async def test_partners_import_and_export_from_the_command_line(fake_slack, tmp_
     db = f"sqlite+aiosqlite:///{tmp_path}/ptm.db"
     source, target = tmp_path / "map.csv", tmp_path / "out.csv"
     source.write_text(SAMPLE)
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PTM_", "DATABASE_"))
-    }
-    cli = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]
 
     async def run(*args: str) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            *cli,
-            *args,
-            cwd=ROOT,
-            env={**clean, **env_for(fake_slack, db)},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-        return proc.returncode or 0, out.decode(), err.decode()
+        return await run_ptm(fake_slack, db, *args)
 
     code, out, err = await run("partners", "import", str(source))
     assert code == 1  # some rows were rejected...
