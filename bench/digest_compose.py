@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-from bot.services.common import Ctx  # noqa: E402
+from bench.support import offline_ctx
 from bot.services.digests import compose_many  # noqa: E402
-from store import create_schema, make_engine, make_session_factory, uow_factory  # noqa: E402
+from store import create_schema, make_engine  # noqa: E402
 from store.models import DealEventRow, DealRow, NextStepRow, TrioMemberRow  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -125,18 +125,7 @@ async def measure(db: str, users: int, fraction: float) -> dict[str, float]:
         nonlocal queries
         queries += 1
 
-    async def no_lookup(_key: str) -> None:
-        return None
-
-    ctx = Ctx(
-        uow=uow_factory(make_session_factory(engine)),
-        today=lambda: NOW.date(),
-        now=lambda: NOW,
-        admins=frozenset(),
-        team_of=no_lookup,
-        channel_shared=no_lookup,
-        tz_of=no_lookup,
-    )  # type: ignore[arg-type]
+    ctx = offline_ctx(engine, NOW)
     chosen = [f"U{i:07d}" for i in range(int(users * fraction))]
     runs = [(u, date(2026, 11, 24)) for u in chosen]
     started = time.perf_counter()

@@ -22,11 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.support import offline_ctx
 from bot.capability import CapabilityIndex, Partner, rank, words
 from bot.domain import Actor
-from bot.services.common import Caller, Ctx
+from bot.services.common import Caller
 from bot.services.partners import find_partners
-from store import create_schema, make_engine, make_session_factory, uow_factory
+from store import create_schema, make_engine
 
 INDUSTRIES = [
     "Healthcare",
@@ -98,18 +99,7 @@ async def whole_use_case(all_partners: list[Partner], qs: list[tuple[str, ...]])
     engine = make_engine(f"sqlite+aiosqlite:///{db}")
     await create_schema(engine)
 
-    async def nothing(_key: str) -> None:
-        return None
-
-    ctx = Ctx(
-        uow=uow_factory(make_session_factory(engine)),
-        today=lambda: NOW.date(),
-        now=lambda: NOW,
-        admins=frozenset(),
-        team_of=nothing,
-        channel_shared=nothing,
-        tz_of=nothing,
-    )  # type: ignore[arg-type]
+    ctx = offline_ctx(engine, NOW)
     await import_partners(ctx, write_csv(all_partners))
     caller = Caller(actor=Actor("U0BENCH", "T0", internal=True))
     samples = []

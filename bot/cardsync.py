@@ -112,24 +112,13 @@ class CardSyncer:
         while True:
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             try:
-                if await self._pass_now(deal_id):
+                # A regular sync: serialised with live traffic; while this task runs, a failure
+                # inside it schedules nothing new.
+                if await self.sync(deal_id):
                     return
             except Exception:  # the database or Slack may be down: keep trying, slower
                 log.exception("card re-sync of deal %s failed", deal_id)
             delay = min(delay * 2, self.tuning.retry_cap)
-
-    async def _pass_now(self, deal_id: int) -> bool:
-        state = self._deals.setdefault(deal_id, _DealSync())
-        state.requested += 1
-        target = state.requested
-        try:
-            async with state.lock:
-                converged = await self._pass(deal_id)
-                state.completed = max(state.completed, target)
-        finally:
-            if state.completed >= state.requested:
-                self._deals.pop(deal_id, None)
-        return converged
 
     async def close(self) -> None:
         """Stop background retries and wait until they have stopped (at shutdown; the next

@@ -201,6 +201,13 @@ def attach_partner(deal: Deal, partner_name: str) -> Mutation:
     )
 
 
+def log_outcome(deal: Deal, outcome: str) -> Mutation:
+    """A logged outcome is a change of its own (audited even when repeated) and completes the
+    co-sell steps *meeting* and *log*."""
+    steps = sorted(set(deal.cosell) | {"meeting", "log"})
+    return Mutation(fields={"cosell": steps}, audit={"outcome": (None, outcome)})
+
+
 def mark_cosell_step(deal: Deal, step: str) -> Mutation:
     """Record that a co-sell step happened (brief posted, meeting held…); done once."""
     if step in deal.cosell:

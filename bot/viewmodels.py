@@ -110,7 +110,6 @@ class Reply:
     kind: str = "notice"  # "notice" (a sentence) or "list" (the caller's deals in `lines`)
     deal_id: int | None = None
     changed: bool = False
-    card: CardView | None = None
     lines: tuple[DealLine, ...] = ()
     post_card: bool = False
     learn_teams: bool = False  # new trio members whose org is still to be asked of Slack

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 
@@ -20,6 +20,8 @@ from bot.viewmodels import Reply
 from handlers.parsing import caller_from_interaction
 from handlers.publish import publish
 
+M = TypeVar("M", NewDealMeta, EditDealMeta, NextStepMeta)
+
 
 def register(app: AsyncApp) -> None:
     app.view(Callback.NEW_DEAL.value)(handle_new_deal_submission)
@@ -31,9 +33,7 @@ def register(app: AsyncApp) -> None:
 async def handle_log_outcome_submission(
     ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> None:
-    deps = deps_of(context)
-    meta = NextStepMeta.decode(view.get("private_metadata", ""))
-    caller = caller_from_interaction(body, context, channel_id=meta.channel)
+    deps, meta, caller = _opened(NextStepMeta, body, view, context)
 
     async def run() -> Reply:
         form = forms.read_outcome(read_inputs(view))
@@ -58,9 +58,7 @@ async def handle_log_outcome_submission(
 async def handle_new_deal_submission(
     ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> None:
-    deps = deps_of(context)
-    meta = NewDealMeta.decode(view.get("private_metadata", ""))
-    caller = caller_from_interaction(body, context, channel_id=meta.channel)
+    deps, meta, caller = _opened(NewDealMeta, body, view, context)
     try:
         fields, stage = forms.read_new_deal(read_inputs(view))
     except forms.FormErrors as err:
@@ -78,9 +76,7 @@ async def handle_new_deal_submission(
 async def handle_edit_deal_submission(
     ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> None:
-    deps = deps_of(context)
-    meta = EditDealMeta.decode(view.get("private_metadata", ""))
-    caller = caller_from_interaction(body, context, channel_id=meta.channel)
+    deps, meta, caller = _opened(EditDealMeta, body, view, context)
     try:
         internal = caller.actor.internal
         submitted = forms.read_deal_fields(read_inputs(view), internal=internal)
@@ -107,9 +103,7 @@ async def handle_edit_deal_submission(
 async def handle_next_step_submission(
     ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> None:
-    deps = deps_of(context)
-    meta = NextStepMeta.decode(view.get("private_metadata", ""))
-    caller = caller_from_interaction(body, context, channel_id=meta.channel)
+    deps, meta, caller = _opened(NextStepMeta, body, view, context)
 
     async def run() -> Reply:
         form = forms.read_next_step(read_inputs(view), today=deps.ctx.today())
@@ -128,6 +122,16 @@ async def handle_next_step_submission(
     reply = await _submit(ack, run, error_field="step_text")
     if reply is not None:
         await _finish(deps, caller, reply)
+
+
+def _opened(
+    meta_type: type[M], body: dict[str, Any], view: dict[str, Any], context: Any
+) -> tuple[Deps, M, Caller]:
+    """What every submission starts from: the deps, the modal's metadata, who submitted it
+    (and from which channel the modal was opened)."""
+    meta = meta_type.decode(view.get("private_metadata", ""))
+    caller = caller_from_interaction(body, context, channel_id=meta.channel)
+    return deps_of(context), meta, caller
 
 
 async def _submit(

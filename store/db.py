@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -41,6 +42,12 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY
         # when another writer got there first; IMMEDIATE waits for the lock instead.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def upsert_insert(session: AsyncSession) -> Any:
+    """The dialect's INSERT that supports ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    dialect = session.bind.dialect.name  # type: ignore[union-attr]
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -8,9 +8,9 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.db import upsert_insert
 from store.models import (
     CardCopyRow,
     ChannelBindingRow,
@@ -35,10 +35,6 @@ class DigestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _insert(self) -> Any:
-        dialect = self.session.bind.dialect.name  # type: ignore[union-attr]
-        return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
     async def recipients(self) -> list[str]:
         """Our own trio members on open deals (partner reps get the deal-room nudge instead)."""
         rows = await self.session.scalars(
@@ -58,7 +54,7 @@ class DigestRepository:
         return {r.user_id: Pref(r.user_id, r.tz, r.tz_checked_at, r.digests_paused) for r in rows}
 
     async def put_pref(self, user_id: str, **values: Any) -> None:
-        insert = self._insert()
+        insert = upsert_insert(self.session)
         await self.session.execute(
             insert(UserPrefRow)
             .values(user_id=user_id, **values)
@@ -69,7 +65,7 @@ class DigestRepository:
         """Create a pending run per (user, local day) unless one exists (any process may)."""
         if not pairs:
             return
-        insert = self._insert()
+        insert = upsert_insert(self.session)
         await self.session.execute(
             insert(DigestRunRow)
             .values(
@@ -155,7 +151,7 @@ class DigestRepository:
 
     async def claim_nudge(self, deal_id: int, day: date, user_id: str, now: datetime) -> bool:
         """Claim today's deal-room nudge for a deal; False if any process already did."""
-        insert = self._insert()
+        insert = upsert_insert(self.session)
         result = await self.session.execute(
             insert(NudgeRunRow)
             .values(deal_id=deal_id, day=day, user_id=user_id, created_at=now)

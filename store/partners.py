@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,14 +54,7 @@ class PartnerRepository:
                 sa.select(PartnerRow.__table__).order_by(PartnerRow.name_key)
             )
         ).all()  # type: ignore[attr-defined]
-        return [
-            Partner(
-                name=r.name,
-                **{f: tuple(getattr(r, f) or ()) for f in LIST_FIELDS},  # type: ignore[arg-type]
-                slack_team_id=r.slack_team_id,
-            )
-            for r in rows
-        ]
+        return [_to_partner(r) for r in rows]
 
     async def stamp(self) -> tuple[int, object]:
         """Changes whenever the map changes: (how many partners, last update)."""
@@ -72,8 +66,12 @@ class PartnerRepository:
         return int(count), last
 
     async def named(self, name: str) -> Partner | None:
-        found = [p for p in await self.all() if p.name.casefold() == name.casefold()]
-        return found[0] if found else None
+        row = (
+            await self.session.execute(
+                sa.select(PartnerRow.__table__).where(PartnerRow.name_key == name.casefold())  # type: ignore[attr-defined,arg-type]
+            )
+        ).first()
+        return _to_partner(row) if row else None
 
     async def wins(self) -> dict[str, list[str]]:
         """Partner name -> the text (name, account, trigger) of each deal won with them."""
@@ -86,3 +84,11 @@ class PartnerRepository:
         for partner, name, account, trigger in rows.all():
             wins.setdefault(partner, []).append(f"{name} {account} {trigger}")
         return wins
+
+
+def _to_partner(row: Any) -> Partner:
+    return Partner(
+        name=row.name,
+        **{f: tuple(getattr(row, f) or ()) for f in LIST_FIELDS},  # type: ignore[arg-type]
+        slack_team_id=row.slack_team_id,
+    )

@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import (
@@ -26,6 +25,7 @@ from bot.domain import (
     TrioMember,
 )
 from bot.inputs import deal_key
+from store.db import upsert_insert
 from store.models import (
     CardCopyRow,
     ChannelBindingRow,
@@ -133,6 +133,9 @@ class DealRepository:
             )
         ).first()
         return _to_deal(row, trio, step)
+
+    async def version_of(self, deal_id: int) -> int | None:
+        return await self.session.scalar(sa.select(DealRow.version).where(DealRow.id == deal_id))  # type: ignore[arg-type]
 
     async def apply(
         self, deal: Deal, mutation: Mutation, *, actor: Actor, source: Source, now: datetime
@@ -512,8 +515,7 @@ class ProcessedEventRepository:
 
     async def claim(self, event_id: str, now: datetime) -> bool:
         """Insert the event id; False if it was already there (a re-delivery)."""
-        dialect = self.session.bind.dialect.name  # type: ignore[union-attr]
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = upsert_insert(self.session)
         result = await self.session.execute(
             insert(ProcessedEventRow)
             .values(event_id=event_id, received_at=now)

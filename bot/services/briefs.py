@@ -45,7 +45,7 @@ async def post_brief(
     internal = shared is False and caller.actor.internal
     view = brief_view(deal, ask, internal=internal)
     reply = replace(
-        changed_reply(ctx, deal, changed, f"Posted the co-sell brief of {deal.key}."),
+        changed_reply(deal, changed, f"Posted the co-sell brief of {deal.key}."),
         changed=changed,
     )
     return BriefPost(reply, view, copies[-1].ts if copies else None)

@@ -97,9 +97,9 @@ async def record_copy(
             now=ctx.now(),
             is_shared=shared,
         )
-        deal = await _deal(uow, card.deal_id)
+        version = await uow.deals.version_of(card.deal_id)
         await uow.commit()
-    return deal.version
+    return version or card.version
 
 
 async def render_all(ctx: Ctx, deal_id: int) -> CardRender:

@@ -14,7 +14,6 @@ from bot.domain import (
     esc,
 )
 from bot.viewmodels import Reply
-from bot.views import card_view
 from store import UnitOfWork, UowFactory
 
 # How many times a change is re-applied on fresh state after losing a compare-and-swap race.
@@ -72,5 +71,5 @@ async def resolve_deal(uow: UnitOfWork, *, number: int | None, caller: Caller) -
     )
 
 
-def changed_reply(ctx: Ctx, deal: Deal, changed: bool, text: str) -> Reply:
-    return Reply(text=text, deal_id=deal.id, changed=changed, card=card_view(deal, ctx.today()))
+def changed_reply(deal: Deal, changed: bool, text: str) -> Reply:
+    return Reply(text=text, deal_id=deal.id, changed=changed)

@@ -33,7 +33,6 @@ from bot.rules import edit_deal as edit_rule
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
 from bot.services.reads import list_deals
 from bot.viewmodels import Reply
-from bot.views import card_view
 from store import UnitOfWork
 
 # How many times a change is re-applied on fresh state after losing a compare-and-swap race.
@@ -128,7 +127,6 @@ async def create_deal(
         text=f"Created {deal.key}.{room} Next: name the trio with "
         f"`/ptm trio {deal.key} @seller @alliance @partner`.",
         deal_id=deal.id,
-        card=card_view(deal, ctx.today()),
         post_card=True,
     )
 
@@ -149,7 +147,6 @@ async def run_intent(
         return Reply(
             text=f"Posted {deal.key} here.",
             deal_id=deal.id,
-            card=card_view(deal, ctx.today()),
             post_card=True,
         )
     if isinstance(intent, intents.SetTrio):
@@ -190,14 +187,14 @@ async def set_fields(
         ctx, caller, deal_id, lambda d: edit_rule(d, changes, actor=caller.actor), source=source
     )
     if not changed:
-        return changed_reply(ctx, deal, False, f"{deal.key} already has that.")
+        return changed_reply(deal, False, f"{deal.key} already has that.")
     if "trigger_reason" in changes:
         text = f"Recorded why a partner is pulled into {deal.key}: {esc(deal.trigger_reason, 300)}"
     else:
         text = (
             f"Attribution of {deal.key}: {deal.attribution.value if deal.attribution else 'unset'}."
         )
-    return changed_reply(ctx, deal, True, text)
+    return changed_reply(deal, True, text)
 
 
 async def name_trio(ctx: Ctx, caller: Caller, deal_id: int, members: Mapping[Role, str]) -> Reply:
@@ -212,7 +209,7 @@ async def name_trio(ctx: Ctx, caller: Caller, deal_id: int, members: Mapping[Rol
     )
     who = ", ".join(f"{m.role.value} <@{m.user_id}>" for m in deal.trio)
     text = f"Trio of {deal.key}: {who}." if changed else f"{deal.key} already has that trio."
-    return replace(changed_reply(ctx, deal, changed, text), learn_teams=changed)
+    return replace(changed_reply(deal, changed, text), learn_teams=changed)
 
 
 async def learn_trio_teams(ctx: Ctx, caller: Caller, deal_id: int) -> bool:
@@ -248,7 +245,7 @@ async def move_stage(
         if changed
         else f"{deal.key} is already at *{stage.value}*."
     )
-    return changed_reply(ctx, deal, changed, text)
+    return changed_reply(deal, changed, text)
 
 
 async def set_next(
@@ -273,7 +270,7 @@ async def set_next(
     owner = f"<@{step.owner_user}>" if step.owner_user else f"the {step.owner_role} (not named yet)"
     when = f" by {step.due}" if step.due else ""
     return changed_reply(
-        ctx, deal, changed, f"Next step on {deal.key} for {owner}{when}: {esc(step.text, 500)}"
+        deal, changed, f"Next step on {deal.key} for {owner}{when}: {esc(step.text, 500)}"
     )
 
 
@@ -288,7 +285,7 @@ async def complete_step(
     except Conflict as err:
         err.deal_id = deal_id
         raise
-    return changed_reply(ctx, deal, changed, f"Done. {deal.key} needs a new next step: set one.")
+    return changed_reply(deal, changed, f"Done. {deal.key} needs a new next step: set one.")
 
 
 async def mark_synced(
@@ -347,4 +344,4 @@ async def edit_deal(
 
     deal, changed = await change(ctx, caller, deal_id, plan, source=Source.MODAL)
     text = f"Saved {deal.key} (v{deal.version})." if changed else "Nothing to save."
-    return changed_reply(ctx, deal, changed, text)
+    return changed_reply(deal, changed, text)

@@ -39,13 +39,12 @@ async def plan_digests(ctx: Ctx, *, hour: int, only: Collection[str] | None = No
             users = [u for u in users if u in only]
         prefs = await uow.digests.prefs(users)
     zones: dict[str, str | None] = {}
+    looked_up: list[str] = []
     for user in users:
         pref = prefs.get(user)
         if pref is None or pref.tz_checked_at is None or pref.tz_checked_at < now - TZ_RECHECK:
             zones[user] = await ctx.tz_of(user)
-            async with ctx.uow() as uow:
-                await uow.digests.put_pref(user, tz=zones[user], tz_checked_at=now)
-                await uow.commit()
+            looked_up.append(user)
         else:
             zones[user] = pref.tz
     due = [
@@ -54,6 +53,8 @@ async def plan_digests(ctx: Ctx, *, hour: int, only: Collection[str] | None = No
         if not (prefs.get(u) and prefs[u].paused) and is_due(now, zones[u], hour)
     ]
     async with ctx.uow() as uow:
+        for user in looked_up:
+            await uow.digests.put_pref(user, tz=zones[user], tz_checked_at=now)
         await uow.digests.open_runs(due, now)
         await uow.commit()
     return len(due)

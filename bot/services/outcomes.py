@@ -6,12 +6,12 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from bot.domain import Deal, Source, esc
 from bot.outbox import MAX_ATTEMPTS, Outcome, Side, encode, next_delay, payload
-from bot.rules import mark_cosell_step
+from bot.rules import log_outcome as log_outcome_rule
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
 from bot.services.deals import change
 from bot.viewmodels import Reply
@@ -53,11 +53,6 @@ async def log_outcome(
     now = ctx.now()
     outcome = Outcome(text, meeting_date, result, caller.actor.user_id, now)
 
-    def plan(deal: Deal):  # type: ignore[no-untyped-def]
-        meeting = mark_cosell_step(deal, "meeting")
-        steps = sorted(set(deal.cosell) | {"meeting", "log"})
-        return replace(meeting, fields={"cosell": steps}, audit={"outcome": (None, text)})
-
     async def queue(uow: UnitOfWork, deal: Deal) -> None:
         outcome_id = await uow.outbox.add_outcome(deal.id, outcome)
         for side in Side:
@@ -71,7 +66,9 @@ async def log_outcome(
                 now=now,
             )
 
-    deal, _ = await change(ctx, caller, deal_id, plan, source=source, also=queue)
+    deal, _ = await change(
+        ctx, caller, deal_id, lambda d: log_outcome_rule(d, text), source=source, also=queue
+    )
     missing = [s.value for s in Side if s not in connected]
     note = (
         f" No CRM connector for {', '.join(missing)}: `ptm outbox export` gives an "
@@ -79,7 +76,7 @@ async def log_outcome(
         if missing
         else " Sending to both CRMs."
     )
-    return changed_reply(ctx, deal, True, f"Logged on {deal.key}: {esc(text, 300)}.{note}")
+    return changed_reply(deal, True, f"Logged on {deal.key}: {esc(text, 300)}.{note}")
 
 
 async def outbox_listing(ctx: Ctx, statuses: Collection[str]) -> list[Delivery]:

@@ -94,4 +94,4 @@ async def attach_partner(ctx: Ctx, caller: Caller, deal_id: int, name: str) -> R
         if changed
         else f"{esc(partner.name)} already is the partner on {deal.key}."
     )
-    return changed_reply(ctx, deal, changed, text)
+    return changed_reply(deal, changed, text)
