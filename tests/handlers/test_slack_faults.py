@@ -137,7 +137,10 @@ async def test_a_burst_of_changes_is_coalesced(live_bot: RunningBot) -> None:
     await eventually(lambda: all(card_version(bot.card(c, t)) == version for c, t in copies))
     await asyncio.sleep(0.3)
     updates = bot.fake.count("chat.update") - before
-    assert all(card_stage(bot.card(c, t)) == "Negotiate" for c, t in copies)
+    # The clicks' changes run after their acks, so they may commit in any order: the copies
+    # must show whatever stage won, which is the deal's.
+    [(stage,)] = await bot.rows("SELECT stage FROM deals")
+    assert all(card_stage(bot.card(c, t)) == stage for c, t in copies)
     assert updates <= 14, updates  # 20 changes x 2 copies would be 40 one by one
 
 
