@@ -44,6 +44,8 @@ def _account_line(card: CardView) -> str:
         f"*{kit.user_text(card.account, 200)}*" if card.account else "_No account yet (Edit deal)_"
     )
     closed = {"won": "  :trophy: *Won*", "lost": "  *Lost*"}.get(card.status, "")
+    if card.status == "lost" and card.close_reason:
+        closed += f" — {kit.user_text(card.close_reason, 200)}"
     return f"{account}{closed}"
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from blocks import kit
-from bot.digest import DigestView, StepLine
+from blocks.metrics import activation_line, trend_line
+from bot.digest import HomeView, StepLine
 
 
 def _step(line: StepLine, *, owner: bool) -> str:
@@ -16,8 +17,9 @@ def _step(line: StepLine, *, owner: bool) -> str:
     return f"*{line.key}* {name}: {text}{who}{due}{late}"
 
 
-def build_home(view: DigestView) -> dict[str, Any]:
+def build_home(home: HomeView) -> dict[str, Any]:
     """A Home tab view (≤100 blocks): your moves, waiting on others, quiet deals, activation."""
+    view = home.digest
     blocks: list[dict[str, Any]] = [kit.header("Your co-sell deals")]
     sections = [
         ("Your moves", [_step(s, owner=False) for s in view.mine]),
@@ -30,12 +32,13 @@ def build_home(view: DigestView) -> dict[str, Any]:
         if not lines:
             blocks.append(kit.context("Nothing here."))
         blocks.append(kit.divider())
-    if view.activation:
-        active, total = view.activation
+    metrics = home.metrics
+    if metrics.activation.whole:
+        blocks.append(kit.section(f"{activation_line(metrics)}\n{trend_line(metrics)}"))
         blocks.append(
-            kit.section(
-                f"*Seller activation on your deals*: {active} of {total} "
-                "sellers active in the last 30 days"
+            kit.context(
+                f"Over {metrics.scope}. Win rates, attribution and the operator check: "
+                "`/ptm metrics` · the picture: `/ptm metrics chart`"
             )
         )
     if view.is_empty:

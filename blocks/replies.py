@@ -24,7 +24,11 @@ HELP = (  # one line per command; mrkdwn, so backticks show commands as code
 `/ptm trigger stuck at VP level in healthcare` — why a partner is pulled in
 `/ptm find healthcare VP data` — rank partners and attach one to the deal
 `/ptm brief intro to the CMO` — post the co-sell brief (`/ptm brief preview` first)
+`/ptm log joint call held, POC agreed` — record an outcome for both CRMs
 `/ptm attribution co-sell` — sourced, co-sell or influenced
+`/ptm won` / `/ptm lost went with a competitor` — close the deal
+`/ptm metrics` — seller activation, win rates, attribution, operator check\
+ (`/ptm metrics chart`: the trend picture, in your DMs)
 Outside a deal room, name the deal by key: `/ptm stage PTM-12 Validate`.
 Partner reps can use every button on the card."""
 )

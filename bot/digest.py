@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain import Deal, Role, Status
+from bot.metrics import MetricsReport
 from bot.rules import is_overdue
 
 STALE_AFTER = timedelta(days=7)
@@ -47,6 +48,14 @@ class DigestView:
     @property
     def is_empty(self) -> bool:
         return not (self.mine or self.waiting or self.changes or self.stale)
+
+
+@dataclass(frozen=True)
+class HomeView:
+    """The App Home: the digest's picture, live, with seller activation and its trend."""
+
+    digest: DigestView
+    metrics: MetricsReport
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,7 @@ MAX_ACCOUNT = 200
 MAX_STEP_TEXT = 500
 MAX_NOTES = 1500
 MAX_TRIGGER = 500
+MAX_CLOSE_REASON = 300
 MAX_AMOUNT = Decimal("1000000000000")
 DATE_FORMAT_HINT = "YYYY-MM-DD, e.g. 2026-12-01"
 DEAL_KEY_RE = re.compile(r"^PTM-(\d{1,9})$", re.IGNORECASE)
@@ -181,6 +182,7 @@ class Deal:
     internal_notes: str = ""
     forecast_category: ForecastCategory | None = None
     trigger_reason: str = ""
+    close_reason: str = ""
 
     def member(self, role: Role) -> TrioMember | None:
         return next((m for m in self.trio if m.role == role), None)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from bot.domain import (
+    MAX_CLOSE_REASON,
     MAX_NAME,
     MAX_STEP_TEXT,
     MAX_TRIGGER,
@@ -46,6 +47,9 @@ SUBCOMMANDS = (
     "find",
     "brief",
     "log",
+    "won",
+    "lost",
+    "metrics",
 )
 # What a bot mention understands: what a partner rep needs, who cannot use our slash command.
 MENTION_COMMANDS = ("next", "stage", "done", "synced", "help")
@@ -120,6 +124,17 @@ class SendDigest:
 
 
 @dataclass(frozen=True)
+class CloseDeal:
+    won: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ShowMetrics:
+    chart: bool = False
+
+
+@dataclass(frozen=True)
 class Synced:
     pass
 
@@ -145,6 +160,8 @@ Intent = (
     | PostCard
     | ListDeals
     | SendDigest
+    | CloseDeal
+    | ShowMetrics
 )
 
 
@@ -282,6 +299,24 @@ def _parse_attribution(rest: list[str], _today: date) -> Intent:
     return SetAttribution(parse_attribution(rest[0]))
 
 
+def _parse_lost(rest: list[str], _today: date) -> Intent:
+    reason = clean_text(
+        unescape_slack(" ".join(rest)), what="reason", limit=MAX_CLOSE_REASON, required=False
+    )
+    return CloseDeal(won=False, reason=reason)
+
+
+def _parse_metrics(rest: list[str], _today: date) -> Intent:
+    if not rest:
+        return ShowMetrics()
+    if len(rest) == 1 and rest[0].casefold() == "chart":
+        return ShowMetrics(chart=True)
+    raise BadInput(
+        f"`{_quote(' '.join(rest))}` was not expected here. Use `/ptm metrics` for the figures "
+        "or `/ptm metrics chart` for the trend picture."
+    )
+
+
 def _parse_bare(intent: Intent):  # type: ignore[no-untyped-def]
     def parse(rest: list[str], _today: date) -> Intent:
         if rest:
@@ -314,5 +349,8 @@ _PARSERS = {
     "log": lambda rest, _today: LogOutcome(
         clean_text(unescape_slack(" ".join(rest)), what="outcome", limit=MAX_STEP_TEXT)
     ),
+    "won": _parse_bare(CloseDeal(won=True)),
+    "lost": _parse_lost,
+    "metrics": _parse_metrics,
     "find": lambda rest, _today: FindPartner(unescape_slack(" ".join(rest))[:500]),
 }

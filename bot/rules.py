@@ -57,6 +57,22 @@ def change_stage(deal: Deal, stage: Stage) -> Mutation:
     if status != deal.status:
         fields["status"] = status
         audit["status"] = (deal.status.value, status.value)
+        if deal.close_reason:
+            # The reason belonged to the previous close (a lost deal won after all, or reopened).
+            fields["close_reason"] = ""
+            audit["close_reason"] = (deal.close_reason, None)
+    return Mutation(fields=fields, audit=audit)
+
+
+def close_deal(deal: Deal, *, won: bool, reason: str = "") -> Mutation:
+    """Close the deal as won or lost (`/ptm won`, `/ptm lost [reason]`); the store stamps the
+    closing time, which win rates and closed-won totals count by."""
+    moved = change_stage(deal, Stage.CLOSED_WON if won else Stage.CLOSED_LOST)
+    fields, audit = dict(moved.fields), dict(moved.audit)
+    kept = str(fields.get("close_reason", deal.close_reason))
+    if reason and reason != kept:
+        fields["close_reason"] = reason
+        audit["close_reason"] = (deal.close_reason or None, reason)
     return Mutation(fields=fields, audit=audit)
 
 

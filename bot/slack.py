@@ -126,6 +126,23 @@ class SlackGateway:
         await self.dm_pacer.wait()
         return await self.post(user_id, message)
 
+    async def upload_to_dm(
+        self, user_id: str, *, filename: str, data: bytes, title: str, comment: str, alt: str
+    ) -> str:
+        """Upload a file into the app's DM with the user (files.getUploadURLExternal, the upload,
+        files.completeUploadExternal); returns the DM channel id."""
+        opened = await self.client.conversations_open(users=user_id)
+        channel = str(opened["channel"]["id"])
+        await self.client.files_upload_v2(
+            channel=channel,
+            file=data,
+            filename=filename,
+            title=title,
+            initial_comment=comment,
+            alt_txt=alt,
+        )
+        return channel
+
     async def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None:
         await self.client.views_open(trigger_id=trigger_id, view=view)
 

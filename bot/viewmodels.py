@@ -59,6 +59,7 @@ class CardView:
     crm: tuple[tuple[str, str], ...] = ()  # (side, delivery state) of the latest outcome
     # A copy in a shared channel offers our own people a private look at the internal fields.
     offers_internal_view: bool = False
+    close_reason: str = ""
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ def card_view(
         internal=internal_view(deal) if internal else None,
         offers_internal_view=not internal,
         trigger=deal.trigger_reason,
+        close_reason=deal.close_reason,
         crm=tuple((side, delivery_state(*state)) for side, state in sorted((crm or {}).items())),
     )
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from blocks.brief import build_brief_message
+from blocks.metrics import activation_line, build_metrics, trend_line
 from blocks.modals import build_new_deal_modal
 from blocks.partners import build_find_results
 from blocks.replies import build_deal_list, build_help, build_notice
 from bot import intents, services
 from bot.deps import Deps, deps_of
-from bot.domain import DomainError
+from bot.domain import DomainError, NotAllowed
 from bot.scheduling import deliver_outbox, run_digests
 from bot.services import Caller
 from bot.viewmodels import Reply
@@ -55,6 +58,9 @@ async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, re
             await publish(deps, reply, caller)
             await deliver_outbox(deps)
             return
+        if isinstance(parsed.intent, intents.ShowMetrics):
+            await _metrics(ack, respond, deps, caller, chart=parsed.intent.chart)
+            return
         if isinstance(parsed.intent, intents.SendDigest):
             await _send_digest_now(ack, deps, caller.actor.user_id)
             return
@@ -93,6 +99,38 @@ async def _brief(
         thread_ts=post.thread_ts,
     )
     await publish(deps, post.reply, caller)
+
+
+async def _metrics(ack: Any, respond: Any, deps: Deps, caller: Caller, *, chart: bool) -> None:
+    """Counting can take a moment over many deals: ack at once, answer through response_url."""
+    if not caller.actor.internal:
+        raise NotAllowed("Metrics are for our own org. The deal card shows where each deal stands.")
+    if not chart:
+        await ack()
+        report = await services.measure(deps.ctx, caller)
+        await respond(response_type="ephemeral", **build_metrics(report))
+        return
+    await ack(**build_notice("Drawing the trend picture; it will be in your DMs with PTM."))
+    # Imported on first use: plotting is rare, and matplotlib is slow to load and large.
+    from bot.charts import render_chart
+
+    report = await services.measure(deps.ctx, caller)
+    picture = await asyncio.to_thread(render_chart, report)
+    try:
+        await deps.slack.upload_to_dm(
+            caller.actor.user_id,
+            filename=f"ptm-metrics-{report.period.until.isoformat()}.png",
+            data=picture,
+            title=f"PTM co-sell metrics, {report.period.label()}",
+            comment=f"{activation_line(report)}\n{trend_line(report)}",
+            alt=f"Weekly seller activation and win rates, {report.scope}, {report.period.label()}",
+        )
+    except SlackApiError as err:
+        problem = (
+            f"Slack did not take the picture ({err.response.get('error', 'error')}). "
+            "`/ptm metrics` shows the same figures; try the chart again in a minute."
+        )
+        await respond(response_type="ephemeral", replace_original=False, **build_notice(problem))
 
 
 async def _send_digest_now(ack: Any, deps: Deps, user_id: str) -> None:

@@ -16,6 +16,15 @@ from sqlmodel import SQLModel
 
 import store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
+# Execution option for a transaction that only reads (see `read_only`).
+READ_ONLY = "ptm_read_only"
+
+
+async def read_only(session: AsyncSession) -> None:
+    """Mark the session's coming transaction as read-only (no effect once one has begun)."""
+    if not session.in_transaction():
+        await session.connection(execution_options={READ_ONLY: True})
+
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """Create an engine; SQLite gets WAL, foreign keys and write-serialising transactions."""
@@ -23,7 +32,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _tune_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        # Day buckets (metrics) are UTC days whatever the server's own time zone is.
+        connect_args={"server_settings": {"timezone": "UTC"}},
+    )
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
@@ -40,8 +56,10 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Any) -> None:
         # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY
-        # when another writer got there first; IMMEDIATE waits for the lock instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # when another writer got there first; IMMEDIATE waits for the lock instead. A long
+        # read-only transaction (a report) takes no lock, so writers go on meanwhile (WAL).
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def upsert_insert(session: AsyncSession) -> Any:

@@ -37,6 +37,10 @@ class DealRow(SQLModel, table=True):
     internal_notes: str = Field(default="", sa_type=sa.Text)
     trigger_reason: str = Field(default="", sa_type=sa.Text)
     forecast_category: str | None = Field(default=None, max_length=20)
+    # When the deal was last closed (won or lost); cleared if it is reopened. Win rates and
+    # closed-won totals are counted by this time.
+    closed_at: datetime | None = _utc(default=None, index=True)
+    close_reason: str = Field(default="", max_length=300)
     version: int = Field(default=1)
     created_by: str = Field(max_length=32)
     created_at: datetime = _utc()
@@ -111,7 +115,22 @@ class DealEventRow(SQLModel, table=True):
     actor_team: str | None = Field(default=None, max_length=32)
     changes: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     source: str = Field(max_length=10)
-    at: datetime = _utc()
+    at: datetime = _utc(index=True)
+
+
+class RoomActivityRow(SQLModel, table=True):
+    """Messages a trio member wrote in a deal room, one row per member, deal and UTC day: the
+    history that seller activation over time is counted from (changes are in deal_events)."""
+
+    __tablename__ = "room_activity"
+    __table_args__ = (sa.UniqueConstraint("deal_id", "user_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deals.id")
+    user_id: str = Field(max_length=32)
+    day: date = Field(index=True)
+    first_at: datetime = _utc()
+    last_at: datetime = _utc()
 
 
 class ChannelBindingRow(SQLModel, table=True):

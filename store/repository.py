@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,8 +34,10 @@ from store.models import (
     DealRow,
     NextStepRow,
     ProcessedEventRow,
+    RoomActivityRow,
     TrioMemberRow,
 )
+from store.types import UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,9 @@ class DealRepository:
         Returns False (having written nothing) when the deal is no longer at `deal.version`.
         """
         values = {k: _column_value(v) for k, v in mutation.fields.items()}
+        if "status" in values:
+            # Closing stamps the time the deal closed; reopening clears it.
+            values["closed_at"] = None if values["status"] == Status.OPEN.value else now
         result = await self.session.execute(
             sa.update(DealRow)
             .where(DealRow.id == deal.id, DealRow.version == deal.version)  # type: ignore[arg-type]
@@ -276,6 +281,42 @@ class DealRepository:
             .values(last_acted_at=at)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def note_room_message(self, deal_id: int, user_id: str, at: datetime) -> None:
+        """Keep the day's first and last message of a trio member in a deal room (members
+        only; a re-delivered or out-of-order message widens the day at most)."""
+        insert = upsert_insert(self.session)
+        member = sa.select(
+            sa.literal(deal_id),
+            sa.literal(user_id),
+            sa.literal(at.astimezone(UTC).date(), sa.Date),
+            sa.literal(at, UTCDateTime),
+            sa.literal(at, UTCDateTime),
+        ).where(
+            sa.exists().where(
+                TrioMemberRow.deal_id == deal_id,  # type: ignore[arg-type]
+                TrioMemberRow.user_id == user_id,  # type: ignore[arg-type]
+            )
+        )
+        stmt = insert(RoomActivityRow).from_select(
+            ["deal_id", "user_id", "day", "first_at", "last_at"], member
+        )
+        table = RoomActivityRow.__table__.c  # type: ignore[attr-defined]
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["deal_id", "user_id", "day"],
+                set_={
+                    "first_at": sa.case(
+                        (stmt.excluded.first_at < table.first_at, stmt.excluded.first_at),
+                        else_=table.first_at,
+                    ),
+                    "last_at": sa.case(
+                        (stmt.excluded.last_at > table.last_at, stmt.excluded.last_at),
+                        else_=table.last_at,
+                    ),
+                },
+            )
+        )
 
     async def list_for_user(self, user_id: str, *, limit: int = 40) -> list[Deal]:
         """Open deals where the user is in the trio or is the creator; three queries in all."""
@@ -563,6 +604,7 @@ def _to_deal(row: DealRow, trio: Sequence[TrioMemberRow], step: NextStepRow | No
         cosell=frozenset(row.cosell or ()),
         internal_notes=row.internal_notes or "",
         trigger_reason=row.trigger_reason or "",
+        close_reason=row.close_reason or "",
         forecast_category=ForecastCategory(row.forecast_category)
         if row.forecast_category
         else None,

@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.digests import DigestRepository
+from store.metrics import MetricsRepository
 from store.outbox import OutboxRepository
 from store.partners import PartnerRepository
 from store.repository import (
@@ -30,6 +31,7 @@ class UnitOfWork:
     digests: DigestRepository
     partners: PartnerRepository
     outbox: OutboxRepository
+    metrics: MetricsRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -45,6 +47,7 @@ class UnitOfWork:
         self.digests = DigestRepository(self._session)
         self.partners = PartnerRepository(self._session)
         self.outbox = OutboxRepository(self._session)
+        self.metrics = MetricsRepository(self._session)
         return self
 
     async def __aexit__(

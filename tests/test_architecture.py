@@ -22,6 +22,8 @@ STDLIB_ONLY = {
     "bot/intents.py",
     "bot/views.py",
     "bot/forms.py",
+    "bot/metrics.py",
+    "bot/report.py",
 }
 RULES: dict[str, tuple[str, ...]] = {
     "blocks/": DB + ("slack_bolt", "aiohttp", "handlers", "bot.services", "bot.slack"),

@@ -21,8 +21,17 @@ EVENT_SCOPES = {
     "channel_unshared": "channels:read",
     "app_home_opened": None,  # needs no scope, only the Home tab enabled
 }
-# chat.* posts, /ptm, users.info (a member's org), conversations.info (public and private).
-FEATURE_SCOPES = {"chat:write", "commands", "users:read", "channels:read", "groups:read"}
+# chat.* posts, /ptm, users.info (a member's org), conversations.info (public and private),
+# the metrics picture: conversations.open for the DM and the file upload.
+FEATURE_SCOPES = {
+    "chat:write",
+    "commands",
+    "users:read",
+    "channels:read",
+    "groups:read",
+    "im:write",
+    "files:write",
+}
 
 
 def manifest() -> dict[str, Any]:

@@ -40,6 +40,7 @@ from bot.services.messages import (
     prune_dedupe,
     run_mention,
 )
+from bot.services.metrics import home_trend, measure
 from bot.services.outcomes import (
     DeliveryReport,
     deliver_due,
@@ -63,6 +64,8 @@ from bot.services.reads import (
 )
 
 __all__ = [
+    "home_trend",
+    "measure",
     "outbox_listing",
     "retry_dead",
     "DeliveryReport",

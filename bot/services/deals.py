@@ -28,6 +28,7 @@ from bot.domain import (
 )
 from bot.inputs import clean_text
 from bot.rules import change_stage as stage_rule
+from bot.rules import close_deal as close_rule
 from bot.rules import complete_next_step, require_change_right, set_next_step, set_trio
 from bot.rules import edit_deal as edit_rule
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
@@ -168,6 +169,10 @@ async def run_intent(
         return await complete_step(ctx, caller, deal.id, step_id=None, source=source)
     if isinstance(intent, intents.SetTrigger | intents.SetAttribution):
         return await set_fields(ctx, caller, deal.id, _fields_of(intent), source=source)
+    if isinstance(intent, intents.CloseDeal):
+        return await close_deal(
+            ctx, caller, deal.id, won=intent.won, reason=intent.reason, source=source
+        )
     if isinstance(intent, intents.Synced):
         return await mark_synced(ctx, caller, deal.id, None, source=source)
     raise BadInput("That command is not supported here. Try `/ptm help`.")
@@ -246,6 +251,23 @@ async def move_stage(
         else f"{deal.key} is already at *{stage.value}*."
     )
     return changed_reply(deal, changed, text)
+
+
+async def close_deal(
+    ctx: Ctx, caller: Caller, deal_id: int, *, won: bool, reason: str, source: Source
+) -> Reply:
+    """`/ptm won` / `/ptm lost [reason]`: close the deal, stamped with its closing time."""
+    deal, changed = await change(
+        ctx, caller, deal_id, lambda d: close_rule(d, won=won, reason=reason), source=source
+    )
+    outcome = "won :trophy:" if won else "lost"
+    why = f" Reason: {esc(deal.close_reason, 300)}." if deal.close_reason and not won else ""
+    if not changed:
+        return changed_reply(deal, False, f"{deal.key} is already {outcome}.{why}")
+    hint = "" if won or reason else f" Add why with `/ptm lost {deal.key} &lt;reason&gt;`."
+    return changed_reply(
+        deal, True, f"{deal.key} is closed {outcome} (v{deal.version}).{why}{hint}"
+    )
 
 
 async def set_next(

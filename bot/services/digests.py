@@ -7,9 +7,11 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from bot.digest import DigestView, Nudge, compose, group_events, is_due, local_day
+from bot.digest import DigestView, HomeView, Nudge, compose, group_events, is_due, local_day
+from bot.domain import Actor
 from bot.rules import is_overdue
-from bot.services.common import Ctx
+from bot.services.common import Caller, Ctx
+from bot.services.metrics import home_trend
 
 log = logging.getLogger(__name__)
 
@@ -179,13 +181,16 @@ async def due_nudges(ctx: Ctx, *, hour: int) -> list[Nudge]:
     return nudges
 
 
-async def home_for(ctx: Ctx, user_id: str) -> DigestView:
-    """What the App Home shows: the digest's picture, live, and remember who looks at it."""
+async def home_for(ctx: Ctx, user_id: str) -> HomeView:
+    """What the App Home shows: the digest's picture, live, with seller activation and its
+    trend over the viewer's deals (all deals for an admin); remember who looks at it."""
     async with ctx.uow() as uow:
         await uow.digests.put_pref(user_id, home_opened_at=ctx.now())
         await uow.commit()
     views = await compose_many(ctx, [(user_id, ctx.today())])
-    return views[user_id]
+    # Only our own people have our App Home (Slack shows it to no one from another org).
+    viewer = Caller(Actor(user_id, internal=True))
+    return HomeView(views[user_id], await home_trend(ctx, viewer))
 
 
 async def home_viewers(ctx: Ctx, deal_id: int) -> list[str]:

@@ -46,6 +46,7 @@ async def note_activity(ctx: Ctx, *, channel_id: str, user_id: str, posted_at: d
         if deal_id is None:
             return False
         touched = await uow.deals.touch_activity(deal_id, user_id, posted_at)
+        await uow.deals.note_room_message(deal_id, user_id, posted_at)
         await uow.commit()
     return touched
 

@@ -45,6 +45,8 @@ class FakeSlack:
     timezones: dict[str, str] = field(default_factory=dict)  # user id -> IANA zone
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes received
+    files: list[dict[str, Any]] = field(default_factory=list)  # completed uploads
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     port: int = 0
@@ -61,6 +63,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{name}", self._respond)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -118,6 +121,14 @@ class FakeSlack:
             if isinstance(payload.get(key), str):
                 payload[key] = json.loads(payload[key])
         return payload
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """Step two of files_upload_v2: the bytes go to the URL getUploadURLExternal gave."""
+        file_id = request.match_info["file_id"]
+        if file_id not in self.uploads:
+            return web.Response(status=404)
+        self.uploads[file_id] = await request.read()
+        return web.Response(text=f"OK - {len(self.uploads[file_id])}")
 
     async def _respond(self, request: web.Request) -> web.Response:
         payload = await self._payload(request)
@@ -177,6 +188,24 @@ class FakeSlack:
                 "ok": True,
                 "channel": {"id": p["channel"], "is_shared": shared, "is_ext_shared": shared},
             }
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + p["users"]}}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts):06d}"
+            self.uploads[file_id] = b""
+            url = f"http://127.0.0.1:{self.port}/upload/{file_id}"
+            return {"ok": True, "upload_url": url, "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = json.loads(p["files"]) if isinstance(p["files"], str) else p["files"]
+            for f in files:
+                if not self.uploads.get(f["id"]):
+                    return {"ok": False, "error": "file_upload_not_completed"}
+            done = [{"id": f["id"], "title": f.get("title")} for f in files]
+            self.files.extend(
+                {**f, "channel": p.get("channel_id"), "comment": p.get("initial_comment")}
+                for f in done
+            )
+            return {"ok": True, "files": done}
         if method == "users.info":
             team = self.users.get(p.get("user", ""))
             if team is None:

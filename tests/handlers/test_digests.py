@@ -216,7 +216,7 @@ async def test_app_home_shows_the_live_picture_and_follows_changes(early_bot: Ru
     assert published["user_id"] == "UALLY"
     home = str(published["view"]["blocks"])
     assert "Waiting on others* (1)" in home and "send the pricing" in home
-    assert "Seller activation on your deals" in home
+    assert "*Seller activation*" in home and "Weekly since" in home
     # A burst of changes to a deal of theirs republishes their Home once.
     for stage in ("discover", "validate", "propose"):
         await bot.slack.command(f"stage {stage}")

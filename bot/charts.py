@@ -1,0 +1,88 @@
+"""The metrics picture: the weekly seller-activation trend beside the win rates, as a PNG.
+
+Uses matplotlib's object API with the Agg canvas (no pyplot, no global state), so a chart can
+be drawn in a worker thread while the bot goes on answering Slack.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.figure import Figure
+
+from bot.metrics import MetricsReport, quarter_label
+
+ACTIVE = "#2a9d8f"
+IDLE = "#e76f51"
+
+
+def render_chart(report: MetricsReport) -> bytes:
+    figure = Figure(figsize=(10, 4.2), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    trend_ax, win_ax = figure.subplots(1, 2, width_ratios=[2.2, 1])
+    figure.suptitle(
+        f"PTM co-sell metrics — {report.scope}, {report.period.label()}", fontweight="bold"
+    )
+
+    days = [t.day for t in report.trend]
+    rates = [
+        100 * t.activation.rate if t.activation.rate is not None else math.nan for t in report.trend
+    ]
+    trend_ax.plot(days, rates, marker="o", color=ACTIVE, linewidth=2)
+    trend_ax.set_ylim(0, 105)
+    trend_ax.set_ylabel(f"% of sellers active ({report.window_days} days)")
+    trend_ax.set_title("Seller activation, weekly")
+    trend_ax.grid(alpha=0.3)
+    locator = AutoDateLocator()
+    trend_ax.xaxis.set_major_locator(locator)
+    trend_ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    for point, rate in zip(report.trend, rates, strict=True):
+        if not math.isnan(rate):
+            label = f"{point.activation.part}/{point.activation.whole}"
+            trend_ax.annotate(
+                label,
+                (point.day, rate),
+                textcoords="offset points",
+                xytext=(0, 7),
+                ha="center",
+                fontsize=8,
+            )
+
+    win = report.win
+    groups = [
+        ("Seller activated", win.activated, ACTIVE),
+        ("Not activated", win.not_activated, IDLE),
+    ]
+    heights = [100 * r.rate if r.rate is not None else 0 for _, r, _ in groups]
+    bars = win_ax.bar([g[0] for g in groups], heights, color=[g[2] for g in groups])
+    for bar, (_, ratio, _) in zip(bars, groups, strict=True):
+        text = f"{ratio.percent()}\n{ratio.part} won of {ratio.whole}"
+        win_ax.annotate(
+            text,
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            textcoords="offset points",
+            xytext=(0, 4),
+            ha="center",
+            fontsize=9,
+        )
+    win_ax.set_ylim(0, 120)
+    win_ax.set_yticks(range(0, 101, 25))
+    win_ax.set_title("Win rate (closed in period)")
+    win_ax.set_ylabel("% won")
+    win_ax.grid(axis="y", alpha=0.3)
+
+    check = report.operator
+    verdict = "passes" if check.passes else f"{len(check.deals)} of {check.minimum} deals"
+    figure.text(
+        0.01,
+        0.01,
+        f"Operator check {quarter_label(check.quarter)}: {verdict}",
+        fontsize=8,
+        color="#555555",
+    )
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
