@@ -14,9 +14,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot import services
+from bot import metrics, services
 from bot.config import ConfigError, Settings, load_settings
+from bot.domain import DomainError
 from bot.factory import build_runtime
+from bot.report import render_csv, render_table
 from bot.scheduling import run_digests, start_background
 from bot.server import make_web_app
 
@@ -101,7 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     outbox = sub.add_parser("outbox", help="CRM deliveries: list dead letters, retry, export")
     outbox.add_argument("action", nargs="?", choices=["list", "retry", "export"], default="list")
     outbox.add_argument("file", nargs="?", help="with export: where to write the JSON records")
+    report = sub.add_parser(
+        "report", help="seller activation, win rates, attribution and the operator check"
+    )
+    report.add_argument("--since", metavar="YYYY-MM-DD", help="first day (default: 90 days back)")
+    report.add_argument("--until", metavar="YYYY-MM-DD", help="last day (default: today, UTC)")
+    report.add_argument("--csv", metavar="FILE", help="also write every figure as CSV")
+    report.add_argument("--chart", metavar="FILE.png", help="also draw the weekly trend as PNG")
     args = parser.parse_args(argv)
+    if args.command == "report":
+        return _run_job(lambda settings: _report(settings, args))
     if args.command == "outbox":
         return _run_job(lambda settings: _outbox(settings, args.action, args.file))
     if args.command == "partners":
@@ -197,6 +208,35 @@ async def _outbox(settings: Settings, action: str, path: str | None) -> int:
         return 1 if dead else 0
     finally:
         await runtime.close()
+
+
+async def _report(settings: Settings, args: argparse.Namespace) -> int:
+    """`ptm report`: every deal, the table on stdout; CSV and the PNG chart on request."""
+    runtime = await build_runtime(settings)
+    try:
+        ctx = runtime.deps.ctx
+        try:
+            period = metrics.parse_period(args.since, args.until, today=ctx.today())
+        except DomainError as err:
+            print(f"ptm: {err.message}", file=sys.stderr)  # noqa: T201
+            return 2
+        figures = await services.measure(ctx, None, period=period)
+    finally:
+        await runtime.close()
+    print(render_table(figures), end="")  # noqa: T201
+    try:
+        if args.csv:
+            Path(args.csv).write_text(render_csv(figures), encoding="utf-8")
+            print(f"CSV written to {args.csv}")  # noqa: T201
+        if args.chart:
+            from bot.charts import render_chart  # matplotlib loads only when a chart is asked for
+
+            Path(args.chart).write_bytes(render_chart(figures))
+            print(f"chart written to {args.chart}")  # noqa: T201
+    except OSError as err:
+        print(f"ptm: cannot write {err.filename}: {err.strerror}", file=sys.stderr)  # noqa: T201
+        return 2
+    return 0
 
 
 async def _export_partners(settings: Settings, path: str) -> int:

@@ -216,7 +216,9 @@ Q2 = Period(date(2026, 4, 1), date(2026, 6, 30))
 
 def full(n: int, **kw: object) -> DealFacts:
     base: dict[str, object] = {
-        "partner": "Northwind", "trigger": True, "outcome": datetime(2026, 5, 5, tzinfo=UTC)
+        "partner": "Northwind",
+        "trigger": True,
+        "outcome": datetime(2026, 5, 5, tzinfo=UTC),
     }
     base.update(kw)
     return deal(n, **base)  # type: ignore[arg-type]
