@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from bot.domain import Attribution, BadInput, Status
 
@@ -23,9 +24,12 @@ MAX_PERIOD_DAYS = 3 * 366
 # --- inputs ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DealFacts:
-    """What the measures need of one deal; `seller` is the trio's seller, if named."""
+class DealFacts(NamedTuple):
+    """What the measures need of one deal; `seller` is the trio's seller, if named.
+
+    A named tuple, not a frozen dataclass: a report builds tens of thousands of them, and a
+    tuple is several times quicker to make. Immutable all the same.
+    """
 
     id: int
     key: str
@@ -228,23 +232,33 @@ def activation_trend(
     `activity` maps a deal id to the days its seller acted on it (a change, a step done, "I'm
     synced", a message in its deal room).
     """
-    sellers: list[set[str]] = [set() for _ in points]
-    active: list[set[str]] = [set() for _ in points]
+    # Per seller, which points they count on (an open deal) and are active on: byte masks
+    # filled by slices, so the work grows with deals and sellers, not deals times points.
+    n = len(points)
+    counted: dict[str, bytearray] = {}
+    active: dict[str, bytearray] = {}
     reach = timedelta(days=window_days - 1)
     for deal in deals:
         if deal.seller is None:
             continue
         lo, hi = _open_points(deal, points)
-        for i in range(lo, hi):
-            sellers[i].add(deal.seller)
+        if lo >= hi:
+            continue
+        mask = counted.get(deal.seller)
+        if mask is None:
+            mask = counted[deal.seller] = bytearray(n)
+        mask[lo:hi] = b"\x01" * (hi - lo)
         for day in activity.get(deal.id, ()):
             first = max(lo, bisect_left(points, day))
             last = min(hi, bisect_right(points, day + reach))
-            for i in range(first, last):
-                active[i].add(deal.seller)
-    return tuple(
-        TrendPoint(day, Ratio(len(active[i]), len(sellers[i]))) for i, day in enumerate(points)
-    )
+            if first < last:
+                acted = active.get(deal.seller)
+                if acted is None:
+                    acted = active[deal.seller] = bytearray(n)
+                acted[first:last] = b"\x01" * (last - first)
+    sellers = [sum(column) for column in zip(*counted.values(), strict=True)] or [0] * n
+    actives = [sum(column) for column in zip(*active.values(), strict=True)] or [0] * n
+    return tuple(TrendPoint(day, Ratio(actives[i], sellers[i])) for i, day in enumerate(points))
 
 
 def _open_points(deal: DealFacts, points: Sequence[date]) -> tuple[int, int]:

@@ -28,6 +28,10 @@ D, E, T, R = DEALS.c, EVENTS.c, TRIO.c, ROOM.c
 O = OutcomeRow.__table__.c  # type: ignore[attr-defined]  # noqa: E741
 
 
+STATUS = {s.value: s for s in Status}
+ATTRIBUTION: dict[str | None, Attribution | None] = {a.value: a for a in Attribution} | {None: None}
+
+
 @dataclass(frozen=True)
 class MetricsFacts:
     deals: list[DealFacts]
@@ -99,13 +103,13 @@ class MetricsRepository:
                 id=r[0],
                 key=r[1],
                 name=r[2],
-                status=Status(r[3]),
+                status=STATUS[r[3]],
                 seller=r[4],
                 created_at=r[5],
                 closed_at=r[6],
                 amount=r[7],
                 currency=r[8],
-                attribution=Attribution(r[9]) if r[9] else None,
+                attribution=ATTRIBUTION[r[9]],
                 partner=r[10],
                 has_trigger=bool(r[11]),
                 first_outcome_at=r[12],
@@ -135,13 +139,13 @@ class MetricsRepository:
             T.deal_id == E.deal_id, T.role == Role.SELLER.value, T.user_id == E.actor
         )
         day = sa.func.date(E.at, type_=sa.Date)
+        # Bounded by UTC day, as the definition is. It also steers the plan: seller by seller
+        # through the (deal, actor, at) index rather than every event of the horizon by time.
         changes = await self.session.execute(
             sa.select(E.deal_id, day)
             .select_from(EVENTS)
             .join(TRIO, by_seller)
-            .where(
-                E.at >= _start(horizon.since), E.at < _after(horizon.until), *in_scope(E.deal_id)
-            )
+            .where(day >= horizon.since, day <= horizon.until, *in_scope(E.deal_id))
             .distinct()
         )
         room_seller = sa.and_(

@@ -50,10 +50,14 @@ class DealRow(SQLModel, table=True):
 
 class TrioMemberRow(SQLModel, table=True):
     __tablename__ = "trio_members"
-    __table_args__ = (sa.UniqueConstraint("deal_id", "role"),)
+    __table_args__ = (
+        sa.UniqueConstraint("deal_id", "role"),
+        # Covers "the seller of each deal" joins (metrics) without touching the rows.
+        sa.Index("ix_trio_members_deal_role_user", "deal_id", "role", "user_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    deal_id: int = Field(foreign_key="deals.id", index=True)
+    deal_id: int = Field(foreign_key="deals.id")
     role: str = Field(max_length=10)
     user_id: str = Field(max_length=32, index=True)
     team_id: str | None = Field(default=None, max_length=32)
@@ -107,9 +111,13 @@ class DealEventRow(SQLModel, table=True):
     """Append-only audit trail: one row per change (and per sync acknowledgement)."""
 
     __tablename__ = "deal_events"
+    __table_args__ = (
+        # A deal's history, and one person's actions on a deal by time (metrics), from the index.
+        sa.Index("ix_deal_events_deal_actor_at", "deal_id", "actor", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    deal_id: int = Field(foreign_key="deals.id", index=True)
+    deal_id: int = Field(foreign_key="deals.id")
     version: int
     actor: str = Field(max_length=32)
     actor_team: str | None = Field(default=None, max_length=32)
