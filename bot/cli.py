@@ -15,12 +15,14 @@ from pathlib import Path
 from aiohttp import web
 
 from bot import metrics, services
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, database_url, load_settings
 from bot.domain import DomainError
 from bot.factory import build_runtime
 from bot.report import render_csv, render_table
 from bot.scheduling import run_digests, start_background
 from bot.server import make_web_app
+from store import make_engine, schema
+from store.schema import SchemaBehind
 
 log = logging.getLogger("ptm")
 
@@ -78,7 +80,11 @@ def run_bot() -> int:
     except ConfigError as err:
         print(f"ptm: configuration error: {err}", file=sys.stderr)  # noqa: T201
         return 2
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except SchemaBehind as err:
+        print(f"ptm: {err}", file=sys.stderr)  # noqa: T201
+        return 2
     return 0
 
 
@@ -110,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--until", metavar="YYYY-MM-DD", help="last day (default: today, UTC)")
     report.add_argument("--csv", metavar="FILE", help="also write every figure as CSV")
     report.add_argument("--chart", metavar="FILE.png", help="also draw the weekly trend as PNG")
+    db = sub.add_parser("db", help="the database schema")
+    db.add_argument(
+        "action", choices=["upgrade", "status"], help="apply migrations / show revision"
+    )
     args = parser.parse_args(argv)
+    if args.command == "db":
+        return _db(args.action)
     if args.command == "report":
         return _run_job(lambda settings: _report(settings, args))
     if args.command == "outbox":
@@ -133,7 +145,41 @@ def _run_job(job: Callable[[Settings], Awaitable[int]]) -> int:
     except ConfigError as err:
         print(f"ptm: configuration error: {err}", file=sys.stderr)  # noqa: T201
         return 2
-    return asyncio.run(job(settings))
+    try:
+        return asyncio.run(job(settings))
+    except SchemaBehind as err:
+        print(f"ptm: {err}", file=sys.stderr)  # noqa: T201
+        return 2
+
+
+def _db(action: str) -> int:
+    """`ptm db upgrade` applies every missing migration (needs only DATABASE_URL);
+    `ptm db status` says where the schema stands."""
+    logging.basicConfig(level=os.environ.get("PTM_LOG_LEVEL", "WARNING"))
+    try:
+        url = database_url(os.environ)
+    except ConfigError as err:
+        print(f"ptm: configuration error: {err}", file=sys.stderr)  # noqa: T201
+        return 2
+    return asyncio.run(_db_action(url, action))
+
+
+async def _db_action(url: str, action: str) -> int:
+    engine = make_engine(url)
+    try:
+        if action == "status":
+            current, latest = await schema.current_revision(engine), schema.head()
+            state = "up to date" if current == latest else "behind: run `ptm db upgrade`"
+            print(f"schema {current or 'empty'}, latest {latest}: {state}")  # noqa: T201
+            return 0 if current == latest else 1
+        done = await schema.upgrade(engine)
+    finally:
+        await engine.dispose()
+    if done.before == done.after:
+        print(f"database schema already at {done.after}")  # noqa: T201
+    else:
+        print(f"database schema upgraded: {done.before or 'empty'} → {done.after}")  # noqa: T201
+    return 0
 
 
 async def _digest_now(settings: Settings, users: list[str] | None) -> int:

@@ -89,6 +89,11 @@ def _api_url(env: Mapping[str, str]) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+def database_url(env: Mapping[str, str]) -> str:
+    """DATABASE_URL alone (for `ptm db upgrade`, which needs no Slack settings)."""
+    return _database_url(env)
+
+
 def _database_url(env: Mapping[str, str]) -> str:
     url = _optional(env, "DATABASE_URL") or DEFAULT_DB_URL
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):

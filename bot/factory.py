@@ -101,9 +101,14 @@ async def build_runtime(
     process_before_response: bool = False,
     raise_error_for_unhandled_request: bool = False,
 ) -> Runtime:
-    """Connect the database (creating the schema if absent) and build the app."""
+    """Connect the database (creating the schema if absent, refusing one that is behind:
+    store.schema.SchemaBehind) and build the app."""
     engine = make_engine(settings.database_url)
-    await create_schema(engine)
+    try:
+        await create_schema(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
     deps = build_deps(settings, engine, clock=clock or SystemClock(), tuning=tuning)
     app = create_app(
         settings,

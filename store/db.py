@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlmodel import SQLModel
 
 import store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
@@ -73,6 +72,8 @@ def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    """Create any missing tables (existing ones and their data are left alone)."""
-    async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all)
+    """Create the schema of an empty database at the latest revision; refuse (SchemaBehind) a
+    database whose schema is older. See store.schema."""
+    from store.schema import prepare  # alembic loads only where a schema is prepared
+
+    await prepare(engine)

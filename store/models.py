@@ -40,7 +40,7 @@ class DealRow(SQLModel, table=True):
     # When the deal was last closed (won or lost); cleared if it is reopened. Win rates and
     # closed-won totals are counted by this time.
     closed_at: datetime | None = _utc(default=None, index=True)
-    close_reason: str = Field(default="", max_length=300)
+    close_reason: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
     version: int = Field(default=1)
     created_by: str = Field(max_length=32)
     created_at: datetime = _utc()

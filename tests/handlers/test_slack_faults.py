@@ -128,12 +128,16 @@ async def test_a_burst_of_changes_is_coalesced(live_bot: RunningBot) -> None:
             bot.card(channel, ts), "ptm_card_stage", channel=channel, ts=ts, option=stage
         )
         assert status == 200
-    version = 2 + len(stages)
-    for _ in range(250):  # the changes themselves run after each ack
-        if await bot.rows("SELECT version FROM deals") == [(version,)]:
-            break
+    # The changes run after each ack and may commit in any order; two equal stages that end up
+    # next to each other make the second a no-op, so wait until the deal stops changing.
+    [(version,)], quiet = await bot.rows("SELECT version FROM deals"), 0
+    for _ in range(500):
         await asyncio.sleep(0.02)
-    assert await bot.rows("SELECT version FROM deals") == [(version,)]
+        [(now,)] = await bot.rows("SELECT version FROM deals")
+        quiet, version = (quiet + 1 if now == version else 0), now
+        if quiet >= 25 and version > 2 + len(stages) // 2:
+            break
+    assert 2 + len(stages) // 2 < version <= 2 + len(stages)
     await eventually(lambda: all(card_version(bot.card(c, t)) == version for c, t in copies))
     await asyncio.sleep(0.3)
     updates = bot.fake.count("chat.update") - before

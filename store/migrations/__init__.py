@@ -1,0 +1,1 @@
+"""Alembic migrations of the PTM schema (run with `ptm db upgrade`)."""

@@ -1,0 +1,161 @@
+"""The schema is versioned: new databases start at the latest revision, old ones are upgraded by
+`ptm db upgrade` without losing anything, and the bot will not run on a schema that is behind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store import create_schema, make_engine, schema
+from store.schema import SchemaBehind
+from tests.fakes.slack_api import FakeSlack
+from tests.support.cli import run_ptm
+from tests.support.harness import start_bot
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(db_url)
+    yield engine
+    await engine.dispose()
+
+
+async def differences(engine: AsyncEngine) -> list[object]:
+    async with engine.connect() as conn:
+        return await conn.run_sync(schema.compare_with_models)
+
+
+async def test_migrations_and_a_new_database_build_the_same_schema(
+    engine: AsyncEngine, db_url: str
+) -> None:
+    done = await schema.upgrade(engine)
+    assert (done.before, done.after) == (None, schema.head())
+    assert await differences(engine) == []
+    # A new database is created from the models and stamped at the latest revision.
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda sync: sa.MetaData().reflect(sync) or None)
+        tables = await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names())
+        for table in tables:
+            await conn.execute(
+                sa.text(
+                    f'DROP TABLE "{table}" CASCADE'
+                    if "postgresql" in db_url
+                    else f'DROP TABLE "{table}"'
+                )
+            )
+    await create_schema(engine)
+    assert await schema.current_revision(engine) == schema.head()
+    assert await differences(engine) == []
+
+
+OLD_ROWS = [
+    """INSERT INTO deals (id, key, name, account, amount, currency, stage, status, attribution,
+       partner, cosell, internal_notes, trigger_reason, version, created_by, created_at,
+       updated_by, updated_at) VALUES
+       (1, 'PTM-1', 'Acme', 'Acme Corp', 1200.50, 'EUR', 'Closed Won', 'won', 'co-sell',
+        'MedData', '["trigger","match"]', 'secret', 'needs EU hosting', 4, 'US',
+        '2026-05-01 09:00:00', 'UA', '2026-06-20 10:00:00'),
+       (2, 'PTM-2', 'Globex', '', NULL, 'USD', 'Validate', 'open', NULL, NULL, '[]', '', '', 2,
+        'US', '2026-05-02 09:00:00', 'US', '2026-05-03 09:00:00')""",
+    """INSERT INTO trio_members (deal_id, role, user_id, team_id, is_external, synced_version)
+       VALUES (1, 'seller', 'US', 'T0URS', false, 3), (1, 'partner', 'UP', 'TP', true, 2),
+              (2, 'seller', 'US', 'T0URS', false, 2)""",
+    """INSERT INTO deal_events (deal_id, version, actor, changes, source, at) VALUES
+       (1, 3, 'UA', '{"stage": ["Negotiate", "Closed Won"], "status": ["open", "won"]}',
+        'button', '2026-06-15 16:30:00'),
+       (1, 4, 'UA', '{"attribution": [null, "co-sell"]}', 'command', '2026-06-20 10:00:00'),
+       (2, 2, 'US', '{"stage": ["Qualify", "Validate"]}', 'command', '2026-05-03 09:00:00')""",
+    """INSERT INTO outcomes (deal_id, text, result, logged_by, logged_at) VALUES
+       (1, 'joint call', 'POC', 'UA', '2026-06-01 12:00:00')""",
+]
+
+
+async def old_database(engine: AsyncEngine) -> None:
+    """A database as PTM made it before migrations: the baseline tables, no version, data."""
+    await schema.upgrade(engine, schema.BASELINE)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("DROP TABLE alembic_version"))
+        for statement in OLD_ROWS:
+            await conn.execute(sa.text(statement))
+
+
+async def test_an_old_database_is_refused_then_upgraded_without_loss(
+    engine: AsyncEngine, db_url: str, fake_slack: FakeSlack
+) -> None:
+    await old_database(engine)
+    with pytest.raises(
+        SchemaBehind, match="at 0001_baseline, this PTM needs 0002_measure: run `ptm db upgrade`"
+    ):
+        await create_schema(engine)
+
+    # The real bot process refuses to start, in one line that says what to run.
+    code, out, err = await run_ptm(fake_slack, db_url, "serve")
+    assert code == 2 and err.count("\n") == 1 and "run `ptm db upgrade`" in err, err
+    code, out, _ = await run_ptm(fake_slack, db_url, "db", "status")
+    assert code == 1 and "schema 0001_baseline, latest 0002_measure: behind" in out
+
+    code, out, err = await run_ptm(fake_slack, db_url, "db", "upgrade")
+    assert code == 0, err
+    assert "database schema upgraded: 0001_baseline → 0002_measure" in out
+    code, out, _ = await run_ptm(fake_slack, db_url, "db", "upgrade")
+    assert "already at 0002_measure" in out
+    assert await differences(engine) == []
+
+    async with engine.connect() as conn:
+        deals = (
+            await conn.execute(
+                sa.text(
+                    "SELECT key, name, amount, internal_notes, trigger_reason, version, close_reason "
+                    "FROM deals ORDER BY id"
+                )
+            )
+        ).all()
+        counts = [
+            (await conn.execute(sa.text(f"SELECT count(*) FROM {t}"))).scalar()
+            for t in ("trio_members", "deal_events", "outcomes")
+        ]
+    shown = [(*d[:2], None if d[2] is None else float(d[2]), *d[3:]) for d in deals]
+    assert shown == [
+        ("PTM-1", "Acme", 1200.5, "secret", "needs EU hosting", 4, ""),
+        ("PTM-2", "Globex", None, "", "", 2, ""),
+    ]
+    assert counts == [3, 3, 1]
+
+    # The upgraded database runs: the won deal's close time is that of its status change.
+    bot = await start_bot(fake_slack, db_url)
+    try:
+        from datetime import UTC, date, datetime
+
+        from bot.metrics import Period
+        from store import UnitOfWork, make_session_factory
+
+        async with UnitOfWork(make_session_factory(bot.runtime.engine)) as uow:
+            period = Period(date(2026, 6, 1), date(2026, 6, 30))
+            facts = await uow.metrics.facts(
+                scope_user=None, period=period, horizon=period, quarter=period
+            )
+        won = next(f for f in facts.deals if f.key == "PTM-1")
+        assert won.closed_at == datetime(2026, 6, 15, 16, 30, tzinfo=UTC)
+        _, body = await bot.slack.command("list", user="US")
+        assert "PTM-2" in str(body)
+    finally:
+        await bot.stop()
+
+
+async def test_processes_starting_together_create_the_schema_once(db_url: str) -> None:
+    engines = [make_engine(db_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(create_schema(e) for e in engines))
+        assert await schema.current_revision(engines[0]) == schema.head()
+        async with engines[0].connect() as conn:
+            versions = (
+                await conn.execute(sa.text("SELECT count(*) FROM alembic_version"))
+            ).scalar()
+        assert versions == 1
+    finally:
+        for e in engines:
+            await e.dispose()
