@@ -109,7 +109,8 @@ async def test_an_old_database_is_refused_then_upgraded_without_loss(
         deals = (
             await conn.execute(
                 sa.text(
-                    "SELECT key, name, amount, internal_notes, trigger_reason, version, close_reason "
+                    "SELECT key, name, amount, internal_notes, trigger_reason, version, "
+                    "close_reason "
                     "FROM deals ORDER BY id"
                 )
             )
