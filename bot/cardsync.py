@@ -20,6 +20,17 @@ Marker = Callable[[list[int], int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class CardLease:
+    """One process at a time updates a deal's copies (a lease in the database), so Slack gets
+    each copy's updates in version order even with several PTM processes."""
+
+    claim: Callable[[int], Awaitable[bool]]
+    release: Callable[[list[int]], Awaitable[None]]
+    behind: Callable[[int], Awaitable[bool]]  # does some copy show an older version?
+    poll: float = 0.05  # first wait while another process holds the lease (doubling to 1 s)
+
+
+@dataclass(frozen=True)
 class SyncTuning:
     """debounce: how long a pass waits so a burst of changes becomes one update per copy;
     retry_base / retry_cap: backoff (doubling, with jitter) for copies whose update failed."""
@@ -53,8 +64,10 @@ class CardSyncer:
         rendered: Marker,
         gone: Marker,
         tuning: SyncTuning | None = None,
+        lease: CardLease | None = None,
     ) -> None:
         self.gateway = gateway
+        self.lease = lease
         self.tuning = tuning or SyncTuning()
         self._load = load
         self._rendered = rendered
@@ -74,7 +87,7 @@ class CardSyncer:
                 if self.tuning.debounce:
                     await asyncio.sleep(self.tuning.debounce)
                 target = state.requested
-                converged = await self._pass(deal_id)
+                converged = await self._exclusive_pass(deal_id)
                 state.completed = target
         finally:
             if state.completed >= state.requested:
@@ -82,6 +95,23 @@ class CardSyncer:
         if not converged:
             self._schedule_retry(deal_id)
         return converged
+
+    async def _exclusive_pass(self, deal_id: int) -> bool:
+        """A pass under the deal's lease. While another process holds it, its pass may have
+        read the deal before the change this call must show: wait for our turn, unless every
+        copy has meanwhile been sent the deal's latest version."""
+        if self.lease is None:
+            return await self._pass(deal_id)
+        wait = self.lease.poll
+        while not await self.lease.claim(deal_id):
+            if not await self.lease.behind(deal_id):
+                return True
+            await asyncio.sleep(wait * random.uniform(0.5, 1.0))
+            wait = min(wait * 2, 1.0)
+        try:
+            return await self._pass(deal_id)
+        finally:
+            await asyncio.shield(self.lease.release([deal_id]))
 
     async def _pass(self, deal_id: int) -> bool:
         render = await self._load(deal_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +19,10 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.services import Ctx
     from bot.slack import SlackGateway
+
+
+# This process, as named in the database's leases and claims (digests, outbox, card updates).
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class Clock(Protocol):

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from blocks.home import build_home
 from bot import services
 from bot.activity import ActivityThrottle
-from bot.cardsync import CardSyncer, SyncTuning
+from bot.cardsync import CardLease, CardSyncer, SyncTuning
 from bot.config import Settings
 from bot.crm import WebhookConnectors
-from bot.deps import Clock, Deps, SystemClock, inject_middleware
+from bot.deps import PROCESS_ID, Clock, Deps, SystemClock, inject_middleware
 from bot.homes import HomeRefresher
 from bot.slack import SlackGateway, make_client
 from handlers import register_all
@@ -54,6 +54,11 @@ def build_deps(
         rendered=lambda ids, version: services.copies_rendered(ctx, ids, version),
         gone=lambda ids, _version: services.forget_copies(ctx, ids),
         tuning=tuning,
+        lease=CardLease(
+            claim=lambda deal_id: services.claim_card_sync(ctx, deal_id, PROCESS_ID),
+            release=lambda deal_ids: services.release_card_sync(ctx, deal_ids, PROCESS_ID),
+            behind=lambda deal_id: services.copies_behind(ctx, deal_id),
+        ),
     )
 
     async def publish_home(user_id: str) -> None:

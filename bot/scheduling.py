@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Awaitable, Callable, Collection
 
 from blocks.digest import build_digest_message, build_nudge
 from bot import services
-from bot.deps import Deps
+from bot.deps import PROCESS_ID, Deps
 from bot.digest import DigestView
 from bot.services.digests import DigestReport
 from briefs.render import render_digest
@@ -22,7 +19,6 @@ HOUSEKEEPING_EVERY = 3600.0
 DIGEST_TICK = 60.0
 OUTBOX_TICK = 1.0  # the first retry is due about 2 s after a failure
 # Names this process on digest claims, so a finish only ever touches its own claim.
-PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 async def send_digest_dm(deps: Deps, user_id: str, view: DigestView) -> None:

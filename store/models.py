@@ -107,6 +107,17 @@ class CardCopyRow(SQLModel, table=True):
     posted_at: datetime = _utc()
 
 
+class CardSyncLeaseRow(SQLModel, table=True):
+    """Which process is updating a deal's card copies right now: one at a time across
+    processes, so Slack receives each copy's updates in version order. Lapses on a crash."""
+
+    __tablename__ = "card_sync_leases"
+
+    deal_id: int = Field(primary_key=True)
+    owner: str = Field(max_length=64)
+    until: datetime = _utc()
+
+
 class DealEventRow(SQLModel, table=True):
     """Append-only audit trail: one row per change (and per sync acknowledgement)."""
 

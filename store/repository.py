@@ -28,6 +28,7 @@ from bot.inputs import deal_key
 from store.db import upsert_insert
 from store.models import (
     CardCopyRow,
+    CardSyncLeaseRow,
     ChannelBindingRow,
     ChannelRow,
     DealEventRow,
@@ -486,6 +487,38 @@ class CardCopyRepository:
 
     async def remove(self, copy_id: int) -> None:
         await self.session.execute(sa.delete(CardCopyRow).where(CardCopyRow.id == copy_id))  # type: ignore[arg-type]
+
+    async def claim_sync(self, deal_id: int, *, owner: str, now: datetime, until: datetime) -> bool:
+        """Take the deal's card-update lease unless another process holds a live one."""
+        insert = upsert_insert(self.session)
+        stmt = insert(CardSyncLeaseRow).values(deal_id=deal_id, owner=owner, until=until)
+        lease = CardSyncLeaseRow.__table__.c  # type: ignore[attr-defined]
+        result = await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["deal_id"],
+                set_={"owner": owner, "until": until},
+                where=sa.or_(lease.until < now, lease.owner == owner),
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release_sync(self, deal_ids: Sequence[int], *, owner: str) -> None:
+        await self.session.execute(
+            sa.delete(CardSyncLeaseRow).where(
+                CardSyncLeaseRow.deal_id.in_(deal_ids),  # type: ignore[attr-defined]
+                CardSyncLeaseRow.owner == owner,  # type: ignore[arg-type]
+            )
+        )
+
+    async def behind(self, deal_id: int) -> bool:
+        """Whether some copy of the deal was last sent an older version than the deal's."""
+        version = sa.select(DealRow.version).where(DealRow.id == deal_id).scalar_subquery()  # type: ignore[arg-type]
+        found = await self.session.scalar(
+            sa.select(CardCopyRow.id)
+            .where(CardCopyRow.deal_id == deal_id, CardCopyRow.rendered_version < version)  # type: ignore[arg-type]
+            .limit(1)
+        )
+        return found is not None
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,15 @@
 from bot.services.briefs import post_brief, preview_brief
 from bot.services.cards import (
     card_for_channel,
+    claim_card_sync,
+    copies_behind,
     copies_rendered,
     deals_shown_in,
     deals_with_stale_copies,
     forget_copies,
     record_copy,
     refresh_sharing,
+    release_card_sync,
     render_all,
 )
 from bot.services.common import Caller, Ctx, resolve_deal
@@ -64,6 +67,9 @@ from bot.services.reads import (
 )
 
 __all__ = [
+    "claim_card_sync",
+    "copies_behind",
+    "release_card_sync",
     "home_trend",
     "measure",
     "outbox_listing",

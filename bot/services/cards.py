@@ -135,6 +135,32 @@ async def copies_rendered(ctx: Ctx, copy_ids: list[int], version: int) -> None:
         await uow.commit()
 
 
+# A pass that outlives this (Slack retrying for half a minute) may overlap another process's.
+CARD_SYNC_LEASE = timedelta(seconds=30)
+
+
+async def claim_card_sync(ctx: Ctx, deal_id: int, owner: str) -> bool:
+    """Become the one process updating this deal's copies (see CardSyncLeaseRow)."""
+    now = ctx.now()
+    async with ctx.uow() as uow:
+        claimed = await uow.copies.claim_sync(
+            deal_id, owner=owner, now=now, until=now + CARD_SYNC_LEASE
+        )
+        await uow.commit()
+    return claimed
+
+
+async def release_card_sync(ctx: Ctx, deal_ids: list[int], owner: str) -> None:
+    async with ctx.uow() as uow:
+        await uow.copies.release_sync(deal_ids, owner=owner)
+        await uow.commit()
+
+
+async def copies_behind(ctx: Ctx, deal_id: int) -> bool:
+    async with ctx.uow() as uow:
+        return await uow.copies.behind(deal_id)
+
+
 async def forget_copies(ctx: Ctx, copy_ids: list[int]) -> None:
     """Stop tracking card messages that no longer exist in Slack."""
     async with ctx.uow() as uow:

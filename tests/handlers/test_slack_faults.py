@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from bot import services
 from bot.cardsync import SyncTuning
 from tests.fakes.slack_api import FakeSlack, Fault
 from tests.support.cards import card_stage, card_version
@@ -169,3 +170,29 @@ async def test_a_restart_brings_stale_copies_up_to_date(
         assert rendered == [(3,)]
     finally:
         await second.stop()
+
+
+async def test_another_process_updating_the_copies_goes_first(bot: RunningBot) -> None:
+    """Copies of one deal are updated by one process at a time (a lease in the database), so
+    Slack never gets an older version after a newer one from another process."""
+    copies = await two_copies(bot)
+    ctx = bot.runtime.deps.ctx
+    assert await services.claim_card_sync(ctx, 1, "other-process")
+    before = bot.fake.count("chat.update")
+    change = asyncio.create_task(bot.slack.command("stage propose"))
+    await asyncio.sleep(0.4)
+    # The change is in, but the copies wait for the other process's pass to end.
+    assert await bot.rows("SELECT stage FROM deals") == [("Propose",)]
+    assert bot.fake.count("chat.update") == before and not change.done()
+    await services.release_card_sync(ctx, [1], "other-process")
+    status, _ = await asyncio.wait_for(change, 5)
+    assert status == 200
+    assert all(card_stage(bot.card(c, t)) == "Propose" for c, t in copies)
+    assert await bot.rows("SELECT count(*) FROM card_sync_leases") == [(0,)]
+
+    # Held by another process that has already sent every copy the latest version: no wait.
+    assert await services.claim_card_sync(ctx, 1, "other-process")
+    assert await bot.runtime.deps.cards.sync(1)
+    # A lease left by a crashed process lapses.
+    bot.clock.advance(seconds=31)
+    assert await services.claim_card_sync(ctx, 1, "next-process")
