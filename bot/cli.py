@@ -53,10 +53,12 @@ async def serve(settings: Settings) -> None:
             await stop.wait()
             await runner.cleanup()
     finally:
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
+        # Requests in flight have been answered (the server stopped first); now let the
+        # periodic jobs finish their current run and the work Bolt runs after each ack (card
+        # posts, copy updates), then give back this process's claims and close the database.
+        await background.stop(grace=10)
         await _finish_background_work(timeout=10)
+        await background.release_claims()
         await runtime.close()
 
 

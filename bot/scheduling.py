@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Coroutine
+from typing import Any
 
 from blocks.digest import build_digest_message, build_nudge
 from bot import services
@@ -72,17 +73,54 @@ async def resync_stale_cards(deps: Deps) -> None:
         await deps.cards.sync(deal_id)
 
 
-def start_background(deps: Deps, *, digests: bool = True) -> list[asyncio.Task[None]]:
-    """Start the background jobs; the caller cancels the tasks at shutdown. (Tests turn the
-    digest clock off and run digests by hand with a fixed clock.)"""
-    tasks = [
-        asyncio.create_task(resync_stale_cards(deps)),
-        asyncio.create_task(_every(HOUSEKEEPING_EVERY, lambda: housekeeping(deps))),
-    ]
-    if digests:
-        tasks.append(asyncio.create_task(_every(DIGEST_TICK, lambda: _digest_tick(deps))))
-        tasks.append(asyncio.create_task(_every(OUTBOX_TICK, lambda: _outbox_tick(deps))))
-    return tasks
+class Background:
+    """The periodic jobs of one process. `stop()` lets the job under way finish (up to a grace
+    period) instead of cutting it off mid-send; `release_claims()` then gives back what this
+    process still holds."""
+
+    def __init__(self, deps: Deps, *, digests: bool = True) -> None:
+        self.deps = deps
+        self.stopping = asyncio.Event()
+        jobs: list[Coroutine[Any, Any, None]] = [
+            resync_stale_cards(deps),
+            self._every(HOUSEKEEPING_EVERY, lambda: housekeeping(deps)),
+        ]
+        if digests:
+            jobs.append(self._every(DIGEST_TICK, lambda: _digest_tick(deps)))
+            jobs.append(self._every(OUTBOX_TICK, lambda: _outbox_tick(deps)))
+        self.tasks = [asyncio.create_task(job) for job in jobs]
+
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        while not self.stopping.is_set():
+            try:
+                await job()
+            except Exception:  # a failed run must not stop the next one
+                log.exception("background job failed; will retry")
+            try:
+                await asyncio.wait_for(self.stopping.wait(), seconds)
+            except TimeoutError:
+                pass
+
+    async def stop(self, *, grace: float = 10.0) -> None:
+        """Let the jobs under way finish (up to `grace` seconds); start no new ones."""
+        self.stopping.set()
+        if self.tasks:
+            _, late = await asyncio.wait(self.tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def release_claims(self) -> None:
+        """Give back what this process still holds, for other processes to take over now."""
+        released = await services.release_claims(self.deps.ctx, PROCESS_ID)
+        if released:
+            log.info("gave back %d claim(s) for other processes to take over", released)
+
+
+def start_background(deps: Deps, *, digests: bool = True) -> Background:
+    """Start the background jobs; the caller stops them at shutdown. (Tests turn the digest
+    clock off and run digests by hand with a fixed clock.)"""
+    return Background(deps, digests=digests)
 
 
 async def _outbox_tick(deps: Deps) -> None:
@@ -91,12 +129,3 @@ async def _outbox_tick(deps: Deps) -> None:
 
 async def _digest_tick(deps: Deps) -> None:
     await run_digests(deps)
-
-
-async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
-    while True:
-        try:
-            await job()
-        except Exception:  # a failed run must not stop the next one
-            log.exception("background job failed; will retry")
-        await asyncio.sleep(seconds)

@@ -32,6 +32,7 @@ async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, re
     """Parse, run the use case, answer ephemerally; slow Slack work happens after the ack."""
     deps = deps_of(context)
     caller = caller_from_command(command, context)
+    acked = False
     try:
         parsed = intents.parse_command(command.get("text", ""), today=deps.ctx.today())
         if isinstance(parsed.intent, intents.Help):
@@ -70,16 +71,41 @@ async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, re
                 command["trigger_id"], build_new_deal_modal(caller.channel_id)
             )
             return
-        reply = await services.run_intent(deps.ctx, caller, parsed)
+        work = asyncio.ensure_future(services.run_intent(deps.ctx, caller, parsed))
+        acked = await _ack_if_slow(ack, work)
+        reply = await work
     except DomainError as err:
-        await ack(**build_notice(err.message))
+        await _answer(ack, respond, acked, build_notice(err.message))
         if err.deal_id is not None:
             await deps.cards.sync(err.deal_id)
         return
-    await ack(**_render(reply))
+    await _answer(ack, respond, acked, _render(reply))
     problem = await publish(deps, reply, caller)
     if problem:
         await respond(response_type="ephemeral", replace_original=False, **build_notice(problem))
+
+
+# Slack shows an error if a command is not answered within 3 seconds.
+ACK_BUDGET = 2.0
+HOLDING_NOTE = "Working on it: this deal is busy right now. Your answer follows in a moment."
+
+
+async def _ack_if_slow(ack: Any, work: asyncio.Future[Any]) -> bool:
+    """Give `work` the ack budget; if it is still running (a deal under a burst of changes, a
+    slow database), ack now with a holding note. True when that happened: the real answer
+    then goes through response_url."""
+    done, _ = await asyncio.wait({work}, timeout=ACK_BUDGET)
+    if done:
+        return False
+    await ack(**build_notice(HOLDING_NOTE))
+    return True
+
+
+async def _answer(ack: Any, respond: Any, acked: bool, message: dict[str, Any]) -> None:
+    if acked:
+        await respond(response_type="ephemeral", replace_original=True, **message)
+    else:
+        await ack(**message)
 
 
 async def _brief(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import event
@@ -47,7 +49,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         # Take over transaction control from the driver so we can BEGIN IMMEDIATE below.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _set_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
@@ -59,6 +61,19 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         # read-only transaction (a report) takes no lock, so writers go on meanwhile (WAL).
         read_only = conn.get_execution_options().get(READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _set_wal(cursor: Any) -> None:
+    """Switch to WAL. On a new file opened by several processes at once the switch can fail
+    at once with "database is locked" (SQLite does not wait for it): try again briefly."""
+    for attempt in range(100):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if attempt == 99:
+                raise
+            time.sleep(0.05)
 
 
 def upsert_insert(session: AsyncSession) -> Any:

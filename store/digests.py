@@ -102,6 +102,16 @@ class DigestRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def release(self, owner: str) -> int:
+        """Give back the pending runs `owner` claimed (at shutdown): another process may send
+        them at once instead of after the lease."""
+        result = await self.session.execute(
+            sa.update(DigestRunRow)
+            .where(DigestRunRow.claimed_by == owner, DigestRunRow.status == "pending")  # type: ignore[arg-type]
+            .values(lease_until=None, claimed_by=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def finish(
         self, user_id: str, day: date, *, status: str, owner: str, now: datetime
     ) -> None:

@@ -108,6 +108,15 @@ class OutboxRepository:
             row.last_error,
         )
 
+    async def release(self, owner: str) -> int:
+        """Give back the pending deliveries `owner` claimed (at shutdown)."""
+        result = await self.session.execute(
+            sa.update(OutboxRow)
+            .where(OutboxRow.claimed_by == owner, OutboxRow.status == "pending")  # type: ignore[arg-type]
+            .values(lease_until=None, claimed_by=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def finish(self, row_id: int, *, owner: str, **values: object) -> None:
         await self.session.execute(
             sa.update(OutboxRow)

@@ -137,6 +137,14 @@ class DealRepository:
         ).first()
         return _to_deal(row, trio, step)
 
+    async def lock(self, deal_id: int) -> None:
+        """Lock the deal's row until commit (PostgreSQL). Every transaction that writes rows
+        of a deal (trio, steps, audit) takes this first, so locks are always taken deal first
+        and two of them can never wait on each other in a circle (a deadlock)."""
+        await self.session.execute(
+            sa.select(DealRow.id).where(DealRow.id == deal_id).with_for_update()  # type: ignore[arg-type]
+        )
+
     async def version_of(self, deal_id: int) -> int | None:
         return await self.session.scalar(sa.select(DealRow.version).where(DealRow.id == deal_id))  # type: ignore[arg-type]
 
@@ -502,13 +510,12 @@ class CardCopyRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def release_sync(self, deal_ids: Sequence[int], *, owner: str) -> None:
-        await self.session.execute(
-            sa.delete(CardSyncLeaseRow).where(
-                CardSyncLeaseRow.deal_id.in_(deal_ids),  # type: ignore[attr-defined]
-                CardSyncLeaseRow.owner == owner,  # type: ignore[arg-type]
-            )
-        )
+    async def release_sync(self, deal_ids: Sequence[int] | None, *, owner: str) -> int:
+        """Give back card-update leases (all of `owner`'s when `deal_ids` is None)."""
+        stmt = sa.delete(CardSyncLeaseRow).where(CardSyncLeaseRow.owner == owner)  # type: ignore[arg-type]
+        if deal_ids is not None:
+            stmt = stmt.where(CardSyncLeaseRow.deal_id.in_(deal_ids))  # type: ignore[attr-defined]
+        return int((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
     async def behind(self, deal_id: int) -> bool:
         """Whether some copy of the deal was last sent an older version than the deal's."""

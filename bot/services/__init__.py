@@ -12,6 +12,7 @@ from bot.services.cards import (
     record_copy,
     refresh_sharing,
     release_card_sync,
+    release_claims,
     render_all,
 )
 from bot.services.common import Caller, Ctx, resolve_deal
@@ -70,6 +71,7 @@ __all__ = [
     "claim_card_sync",
     "copies_behind",
     "release_card_sync",
+    "release_claims",
     "home_trend",
     "measure",
     "outbox_listing",

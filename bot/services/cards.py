@@ -156,6 +156,18 @@ async def release_card_sync(ctx: Ctx, deal_ids: list[int], owner: str) -> None:
         await uow.commit()
 
 
+async def release_claims(ctx: Ctx, owner: str) -> int:
+    """At shutdown: give back every claim this process still holds (digest runs, CRM
+    deliveries, card-update leases), so other processes take the work over at once instead
+    of after the leases run out. Returns how many were released."""
+    async with ctx.uow() as uow:
+        released = await uow.digests.release(owner)
+        released += await uow.outbox.release(owner)
+        released += await uow.copies.release_sync(None, owner=owner)
+        await uow.commit()
+    return released
+
+
 async def copies_behind(ctx: Ctx, deal_id: int) -> bool:
     async with ctx.uow() as uow:
         return await uow.copies.behind(deal_id)

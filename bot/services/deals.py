@@ -228,6 +228,7 @@ async def learn_trio_teams(ctx: Ctx, caller: Caller, deal_id: int) -> bool:
     if not learned:
         return False
     async with ctx.uow() as uow:
+        await uow.deals.lock(deal_id)
         for member, team in learned:
             ours = is_our_org(
                 team, home_team=caller.home_team, home_enterprise=caller.home_enterprise
@@ -321,7 +322,8 @@ async def mark_synced(
     """Record that a trio member saw the card at `seen_version` (None: the current one); an
     acknowledgement, not a change of the deal."""
     async with ctx.uow() as uow:
-        deal = await uow.deals.get(deal_id)
+        # Locked like a change (deal row first), as it writes the trio and the audit trail.
+        deal = await uow.deals.get(deal_id, for_update=True)
         if deal is None:
             raise NotFound(f"Deal {deal_id} no longer exists.")
         if deal.role_of(caller.actor.user_id) is None:

@@ -45,6 +45,7 @@ async def note_activity(ctx: Ctx, *, channel_id: str, user_id: str, posted_at: d
         deal_id = await uow.bindings.deal_for(channel_id)
         if deal_id is None:
             return False
+        await uow.deals.lock(deal_id)
         touched = await uow.deals.touch_activity(deal_id, user_id, posted_at)
         await uow.deals.note_room_message(deal_id, user_id, posted_at)
         await uow.commit()

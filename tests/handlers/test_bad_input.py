@@ -130,3 +130,27 @@ async def test_long_name_is_cut_with_ellipsis(bot: RunningBot) -> None:
     assert header.endswith("…") and len(header) <= 150
     _, body = await bot.slack.command("new " + "y" * 201)
     assert "the limit is 200" in body["text"]
+
+
+async def test_a_command_that_cannot_finish_in_time_is_acked_then_answered(
+    bot: RunningBot, sqlite_url: str
+) -> None:
+    """Slack gives a command 3 seconds: if the deal is locked up longer, PTM acks with a
+    holding note and sends the real answer through response_url."""
+    import asyncio
+    import sqlite3
+
+    await bot.slack.command("new Acme expansion")
+    blocker = sqlite3.connect(sqlite_url.split("///", 1)[1], isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database
+    try:
+        command = asyncio.create_task(bot.slack.command("stage propose"))
+        await asyncio.sleep(2.4)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    status, body = await command
+    assert status == 200 and "Working on it" in body["text"]
+    [answer] = bot.fake.of("response_url")
+    assert "moved to *Propose*" in answer["text"] and answer["response_type"] == "ephemeral"
+    assert await bot.rows("SELECT stage FROM deals") == [("Propose",)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +11,7 @@ from aiohttp import web
 from bot.cardsync import SyncTuning
 from bot.config import load_settings
 from bot.factory import Runtime, build_runtime
-from bot.scheduling import start_background
+from bot.scheduling import Background, start_background
 from bot.server import EVENTS_PATH, make_web_app
 from tests.fakes.clock import FixedClock
 from tests.fakes.slack_api import FakeSlack
@@ -36,13 +35,12 @@ class RunningBot:
     runtime: Runtime
     runner: web.AppRunner
     clock: FixedClock
-    background: list[asyncio.Task[None]]
+    background: Background
 
     async def stop(self) -> None:
         await self.runner.cleanup()
-        for task in self.background:
-            task.cancel()
-        await asyncio.gather(*self.background, return_exceptions=True)
+        await self.background.stop(grace=1)
+        await self.background.release_claims()
         await self.runtime.close()
 
     async def rows(self, sql: str, **params: Any) -> list[Any]:
