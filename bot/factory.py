@@ -108,7 +108,7 @@ async def build_runtime(
 ) -> Runtime:
     """Connect the database (creating the schema if absent, refusing one that is behind:
     store.schema.SchemaBehind) and build the app."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     try:
         await create_schema(engine)
     except BaseException:

@@ -215,10 +215,14 @@ class DealRepository:
         )
         if step.kind == "complete":
             await self.session.execute(
-                open_step.values(status="done", done_by=actor.user_id, done_at=now)
+                open_step.values(
+                    status="done", done_by=actor.user_id, done_at=now
+                ).execution_options(synchronize_session=False)
             )
             return
-        await self.session.execute(open_step.values(status="replaced"))
+        await self.session.execute(
+            open_step.values(status="replaced").execution_options(synchronize_session=False)
+        )
         self.session.add(
             NextStepRow(
                 deal_id=deal.id,
@@ -247,6 +251,7 @@ class DealRepository:
                 TrioMemberRow.synced_version < seen_version,  # type: ignore[arg-type]
             )
             .values(synced_version=seen_version)
+            .execution_options(synchronize_session=False)
         )
         await self._touch(deal.id, actor.user_id, now)
         self.session.add(
@@ -273,6 +278,7 @@ class DealRepository:
                 sa.or_(TrioMemberRow.team_id.is_(None), TrioMemberRow.team_id != team_id),  # type: ignore[union-attr]
             )
             .values(team_id=team_id, is_external=is_external)
+            .execution_options(synchronize_session=False)
         )
 
     async def touch_activity(self, deal_id: int, user_id: str, at: datetime) -> bool:
@@ -288,6 +294,7 @@ class DealRepository:
                 ),
             )
             .values(last_acted_at=at)
+            .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -491,6 +498,7 @@ class CardCopyRepository:
             sa.update(CardCopyRow)
             .where(CardCopyRow.id == copy_id, CardCopyRow.rendered_version < version)  # type: ignore[arg-type]
             .values(rendered_version=version)
+            .execution_options(synchronize_session=False)
         )
 
     async def remove(self, copy_id: int) -> None:

@@ -190,3 +190,17 @@ def _cards(fake: FakeSlack) -> list[tuple[str, str]]:
         if any(b.get("type") == "actions" for b in message.get("blocks") or [])
         and not key[0].startswith("U")
     ]
+
+
+async def test_connection_pool_is_sized_from_settings(fake_slack: FakeSlack) -> None:
+    from tests.conftest import PG_URL, fresh_postgres
+    from tests.support.harness import start_bot
+
+    assert PG_URL
+    await fresh_postgres(PG_URL)
+    bot = await start_bot(fake_slack, PG_URL, PTM_DB_POOL_SIZE="3")
+    try:
+        pool = bot.runtime.engine.sync_engine.pool
+        assert pool.size() == 3  # type: ignore[attr-defined]
+    finally:
+        await bot.stop()

@@ -52,12 +52,20 @@ class Ctx:
 
 async def resolve_deal(uow: UnitOfWork, *, number: int | None, caller: Caller) -> Deal:
     """The deal named by key, else the channel's bound deal; errors list the caller's deals."""
+    deal = await uow.deals.get(await resolve_deal_id(uow, number=number, caller=caller))
+    if deal is None:
+        raise NotFound(f"Deal PTM-{number} no longer exists.")
+    return deal
+
+
+async def resolve_deal_id(uow: UnitOfWork, *, number: int | None, caller: Caller) -> int:
+    """Like resolve_deal, for a use case that loads the deal itself (a change locks and reads
+    it anyway): one small query instead of the whole deal."""
     deal_id = number
     if deal_id is None and caller.channel_id:
         deal_id = await uow.bindings.deal_for(caller.channel_id)
-    deal = await uow.deals.get(deal_id) if deal_id is not None else None
-    if deal is not None:
-        return deal
+    if deal_id is not None and await uow.deals.version_of(deal_id) is not None:
+        return deal_id
     mine = await uow.deals.list_for_user(caller.actor.user_id, limit=10)
     yours = (
         ", ".join(f"{d.key} ({esc(d.name, 40)})" for d in mine)

@@ -26,12 +26,12 @@ from bot.domain import (
     esc,
     is_our_org,
 )
-from bot.inputs import clean_text
+from bot.inputs import clean_text, deal_key
 from bot.rules import change_stage as stage_rule
 from bot.rules import close_deal as close_rule
 from bot.rules import complete_next_step, require_change_right, set_next_step, set_trio
 from bot.rules import edit_deal as edit_rule
-from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
+from bot.services.common import Caller, Ctx, changed_reply, resolve_deal_id
 from bot.services.reads import list_deals
 from bot.viewmodels import Reply
 from store import UnitOfWork
@@ -143,22 +143,22 @@ async def run_intent(
     if isinstance(intent, intents.ListDeals):
         return await list_deals(ctx, caller)
     async with ctx.uow() as uow:
-        deal = await resolve_deal(uow, number=parsed.deal_number, caller=caller)
+        deal_id = await resolve_deal_id(uow, number=parsed.deal_number, caller=caller)
     if isinstance(intent, intents.PostCard):
         return Reply(
-            text=f"Posted {deal.key} here.",
-            deal_id=deal.id,
+            text=f"Posted {deal_key(deal_id)} here.",
+            deal_id=deal_id,
             post_card=True,
         )
     if isinstance(intent, intents.SetTrio):
-        return await name_trio(ctx, caller, deal.id, intent.members)
+        return await name_trio(ctx, caller, deal_id, intent.members)
     if isinstance(intent, intents.SetStage):
-        return await move_stage(ctx, caller, deal.id, intent.stage, source=source)
+        return await move_stage(ctx, caller, deal_id, intent.stage, source=source)
     if isinstance(intent, intents.SetNext):
         return await set_next(
             ctx,
             caller,
-            deal.id,
+            deal_id,
             intent.text,
             role=intent.role,
             user_id=intent.user_id,
@@ -166,15 +166,15 @@ async def run_intent(
             source=source,
         )
     if isinstance(intent, intents.Done):
-        return await complete_step(ctx, caller, deal.id, step_id=None, source=source)
+        return await complete_step(ctx, caller, deal_id, step_id=None, source=source)
     if isinstance(intent, intents.SetTrigger | intents.SetAttribution):
-        return await set_fields(ctx, caller, deal.id, _fields_of(intent), source=source)
+        return await set_fields(ctx, caller, deal_id, _fields_of(intent), source=source)
     if isinstance(intent, intents.CloseDeal):
         return await close_deal(
-            ctx, caller, deal.id, won=intent.won, reason=intent.reason, source=source
+            ctx, caller, deal_id, won=intent.won, reason=intent.reason, source=source
         )
     if isinstance(intent, intents.Synced):
-        return await mark_synced(ctx, caller, deal.id, None, source=source)
+        return await mark_synced(ctx, caller, deal_id, None, source=source)
     raise BadInput("That command is not supported here. Try `/ptm help`.")
 
 

@@ -145,7 +145,7 @@ async def test_a_command_that_cannot_finish_in_time_is_acked_then_answered(
     blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database
     try:
         command = asyncio.create_task(bot.slack.command("stage propose"))
-        await asyncio.sleep(2.4)
+        await asyncio.sleep(3.5)
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()

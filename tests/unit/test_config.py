@@ -30,8 +30,10 @@ def test_everything_set() -> None:
             "PTM_ADMINS": "U0A, W0B ,",
             "PTM_CRM_OURS_URL": "https://crm/x",
             "PTM_CRM_OURS_SECRET": "k",
+            "PTM_DB_POOL_SIZE": "4",
         }
     )
+    assert s.db_pool_size == 4
     assert s.socket_mode and s.slack_api_url == "http://127.0.0.1:9/api/"
     assert s.port == 8080 and s.digest_hour == 0 and s.admins == {"U0A", "W0B"}
     assert s.crm_ours is not None and s.crm_ours.url == "https://crm/x"
@@ -50,6 +52,7 @@ def test_everything_set() -> None:
         ({**BASE, "PORT": "70000"}, "PORT"),
         ({**BASE, "PTM_DIGEST_HOUR": "24"}, "PTM_DIGEST_HOUR"),
         ({**BASE, "PTM_ADMINS": "alice"}, "PTM_ADMINS"),
+        ({**BASE, "PTM_DB_POOL_SIZE": "0"}, "PTM_DB_POOL_SIZE"),
         ({**BASE, "PTM_CRM_PARTNER_URL": "https://crm"}, "PTM_CRM_PARTNER_SECRET"),
         ({**BASE, "PTM_CRM_OURS_URL": "ftp://x", "PTM_CRM_OURS_SECRET": "k"}, "PTM_CRM_OURS_URL"),
     ],

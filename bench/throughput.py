@@ -1,0 +1,189 @@
+"""Benchmark: changes per second with one PTM process and with two, on PostgreSQL.
+
+    python bench/throughput.py [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
+                               [--deals 40] [--changes 1600] [--concurrency 32]
+
+For 1 and then 2 `python app.py` processes on a fresh schema: 40 deals, each in its own deal
+room, then 1,600 `/ptm next …` commands (a real change each, written before the answer),
+32 in flight at a time, spread over the deals and alternating between the processes. Reports
+changes per second, lost updates (every deal's version must have risen by exactly its share),
+and the CPU seconds spent by the PTM processes, PostgreSQL and this load generator (which also
+plays Slack's Web API), to say where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.live import SignedClient, fake_slack, free_port, machine, ptm_env, spawn, stop  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """utime + stime of each process, in seconds."""
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / TICKS
+    return found
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two readings; processes born in between count from zero."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+async def fresh(url: str) -> None:
+    from sqlmodel import SQLModel
+
+    import store.models  # noqa: F401
+
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.drop_all)
+        await conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    await engine.dispose()
+
+
+async def versions(url: str) -> dict[int, int]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return dict((await conn.execute(sa.text("SELECT id, version FROM deals"))).all())  # type: ignore[arg-type]
+    finally:
+        await engine.dispose()
+
+
+async def one_run(
+    url: str, processes: int, deals: int, changes: int, concurrency: int
+) -> dict[str, float]:
+    await fresh(url)
+    fake = await fake_slack()
+    work = Path(tempfile.mkdtemp(prefix="ptm-throughput-"))
+    ports = [free_port() for _ in range(processes)]
+    procs = [
+        await spawn(["app.py"], ptm_env(fake, url, p), p, work / f"ptm{i}.log")
+        for i, p in enumerate(ports)
+    ]
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            clients = [SignedClient(session, p, fake.response_url()) for p in ports]
+            for d in range(deals):
+                await clients[d % processes].command(f"new Deal {d}", channel=f"CROOM{d}")
+                await clients[d % processes].command(
+                    "trio <@USELLER> <@UALLY> <@UPARTNER>", channel=f"CROOM{d}"
+                )
+            await asyncio.sleep(1)
+            before = await versions(url)
+            gate = asyncio.Semaphore(concurrency)
+            pids = [p.pid for p in procs]
+            cpu0 = (cpu_by_pid(pids), cpu_by_pid(postgres_pids()), time.process_time())
+            if os.environ.get("PTM_BENCH_PROFILE"):  # py-spy record of the first process
+                await asyncio.create_subprocess_exec(
+                    "py-spy",
+                    "record",
+                    "-p",
+                    str(pids[0]),
+                    "-o",
+                    os.environ["PTM_BENCH_PROFILE"],
+                    "-d",
+                    "12",
+                    "-f",
+                    "raw",
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
+
+            async def send(i: int) -> int:
+                async with gate:
+                    status, _, _ = await clients[i % processes].command(
+                        f"next step {i}", channel=f"CROOM{i % deals}"
+                    )
+                    return status
+
+            started = time.perf_counter()
+            statuses = await asyncio.gather(*(send(i) for i in range(changes)))
+            elapsed = time.perf_counter() - started
+            cpu1 = (cpu_by_pid(pids), cpu_by_pid(postgres_pids()), time.process_time())
+            expected = {d: v + changes // deals for d, v in before.items()}
+            for _ in range(200):
+                if await versions(url) == expected:
+                    break
+                await asyncio.sleep(0.1)
+            after = await versions(url)
+    finally:
+        for proc in procs:
+            await stop(proc)
+        await fake.stop()
+    lost = sum(expected[d] - after[d] for d in expected)
+    return {
+        "rate": changes / elapsed,
+        "elapsed": elapsed,
+        "lost": lost,
+        "non_200": sum(s != 200 for s in statuses),
+        "ptm_cpu": spent(cpu0[0], cpu1[0]),
+        "pg_cpu": spent(cpu0[1], cpu1[1]),
+        "load_cpu": cpu1[2] - cpu0[2],
+    }
+
+
+async def run(url: str, deals: int, changes: int, concurrency: int) -> None:
+    print(
+        f"machine: {machine()}; PostgreSQL; {changes} changes over {deals} deals, "
+        f"{concurrency} in flight"
+    )
+    results = {}
+    for processes in (1, 2):
+        r = await one_run(url, processes, deals, changes, concurrency)
+        results[processes] = r
+        print(  # noqa: T201
+            f"{processes} process(es): {r['rate']:.0f} changes/s ({r['elapsed']:.2f} s), "
+            f"lost updates {r['lost']:.0f}, non-200 answers {r['non_200']:.0f}; CPU seconds: "
+            f"PTM {r['ptm_cpu']:.1f}, PostgreSQL {r['pg_cpu']:.1f}, load generator + fake Slack "
+            f"{r['load_cpu']:.1f}"
+        )
+    print(f"throughput ratio, 2 processes / 1: {results[2]['rate'] / results[1]['rate']:.2f}x")  # noqa: T201
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--database-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+    )
+    parser.add_argument("--deals", type=int, default=40)
+    parser.add_argument("--changes", type=int, default=1600)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    asyncio.run(run(args.database_url, args.deals, args.changes, args.concurrency))
+
+
+if __name__ == "__main__":
+    main()
