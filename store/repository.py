@@ -493,10 +493,11 @@ class CardCopyRepository:
         )
         return list(rows.all())
 
-    async def mark_rendered(self, copy_id: int, version: int) -> None:
+    async def mark_rendered(self, copy_ids: Sequence[int], version: int) -> None:
+        """Record that these copies were sent `version` (never moving one back)."""
         await self.session.execute(
             sa.update(CardCopyRow)
-            .where(CardCopyRow.id == copy_id, CardCopyRow.rendered_version < version)  # type: ignore[arg-type]
+            .where(CardCopyRow.id.in_(copy_ids), CardCopyRow.rendered_version < version)  # type: ignore[union-attr,arg-type]
             .values(rendered_version=version)
             .execution_options(synchronize_session=False)
         )

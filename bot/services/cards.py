@@ -11,6 +11,7 @@ from bot.services.common import Ctx
 from bot.viewmodels import CardView
 from bot.views import card_view
 from store import UnitOfWork
+from store.repository import ChannelInfo
 
 # How long what we know of a channel's sharing is trusted before asking Slack again; the
 # channel_shared / channel_unshared events refresh it as soon as it changes.
@@ -43,10 +44,14 @@ class CardRender:
         return self.internal if target.internal else self.shared
 
 
-async def sharing_of(ctx: Ctx, channel_ids: Sequence[str]) -> dict[str, bool | None]:
-    """Each channel's sharing, from the database, asking Slack when unknown or stale."""
-    async with ctx.uow() as uow:
-        known = await uow.channels.get_many(channel_ids)
+async def sharing_of(
+    ctx: Ctx, channel_ids: Sequence[str], *, known: dict[str, ChannelInfo] | None = None
+) -> dict[str, bool | None]:
+    """Each channel's sharing, from the database (or `known`, already read from it), asking
+    Slack when unknown or stale."""
+    if known is None:
+        async with ctx.uow() as uow:
+            known = await uow.channels.get_many(channel_ids)
     now = ctx.now()
     result: dict[str, bool | None] = {}
     for channel_id in dict.fromkeys(channel_ids):
@@ -103,13 +108,14 @@ async def record_copy(
 
 
 async def render_all(ctx: Ctx, deal_id: int) -> CardRender:
-    """The latest state of a deal rendered for every copy's audience."""
+    """The latest state of a deal rendered for every copy's audience: one read transaction,
+    plus a Slack look-up (outside it) only for channels whose sharing is unknown or stale."""
     async with ctx.uow() as uow:
         copies = await uow.copies.list_for_deal(deal_id)
-    sharing = await sharing_of(ctx, [c.channel_id for c in copies])
-    async with ctx.uow() as uow:
+        known = await uow.channels.get_many([c.channel_id for c in copies])
         deal = await _deal(uow, deal_id)
         crm = (await uow.outbox.latest_states([deal_id])).get(deal_id)
+    sharing = await sharing_of(ctx, [c.channel_id for c in copies], known=known)
     today = ctx.today()
     return CardRender(
         deal_id=deal.id,
@@ -130,8 +136,7 @@ async def deals_with_stale_copies(ctx: Ctx) -> list[int]:
 
 async def copies_rendered(ctx: Ctx, copy_ids: list[int], version: int) -> None:
     async with ctx.uow() as uow:
-        for copy_id in copy_ids:
-            await uow.copies.mark_rendered(copy_id, version)
+        await uow.copies.mark_rendered(copy_ids, version)
         await uow.commit()
 
 

@@ -61,11 +61,12 @@ async def resolve_deal(uow: UnitOfWork, *, number: int | None, caller: Caller) -
 async def resolve_deal_id(uow: UnitOfWork, *, number: int | None, caller: Caller) -> int:
     """Like resolve_deal, for a use case that loads the deal itself (a change locks and reads
     it anyway): one small query instead of the whole deal."""
-    deal_id = number
-    if deal_id is None and caller.channel_id:
-        deal_id = await uow.bindings.deal_for(caller.channel_id)
-    if deal_id is not None and await uow.deals.version_of(deal_id) is not None:
-        return deal_id
+    if number is None and caller.channel_id:
+        bound = await uow.bindings.deal_for(caller.channel_id)
+        if bound is not None:
+            return bound  # a binding always names an existing deal (foreign key)
+    if number is not None and await uow.deals.version_of(number) is not None:
+        return number
     mine = await uow.deals.list_for_user(caller.actor.user_id, limit=10)
     yours = (
         ", ".join(f"{d.key} ({esc(d.name, 40)})" for d in mine)

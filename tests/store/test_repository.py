@@ -180,8 +180,8 @@ async def test_bindings_and_copies(uow: UnitOfWork) -> None:
         assert await uow.bindings.deal_for("C1") == deal_id
         assert await uow.bindings.deal_for("C2") is None
         [copy] = await uow.copies.list_for_deal(deal_id)
-        await uow.copies.mark_rendered(copy.id, 5)
-        await uow.copies.mark_rendered(copy.id, 3)  # never goes backwards
+        await uow.copies.mark_rendered([copy.id], 5)
+        await uow.copies.mark_rendered([copy.id], 3)  # never goes backwards
         await uow.commit()
     async with uow:
         [copy] = await uow.copies.list_for_deal(deal_id)
