@@ -143,6 +143,7 @@ async def one_run(
         for proc in procs:
             await stop(proc)
         await fake.stop()
+    updates = fake.count("chat.update")
     lost = sum(expected[d] - after[d] for d in expected)
     return {
         "rate": changes / elapsed,
@@ -152,6 +153,7 @@ async def one_run(
         "ptm_cpu": spent(cpu0[0], cpu1[0]),
         "pg_cpu": spent(cpu0[1], cpu1[1]),
         "load_cpu": cpu1[2] - cpu0[2],
+        "updates": updates,
     }
 
 
@@ -168,7 +170,7 @@ async def run(url: str, deals: int, changes: int, concurrency: int) -> None:
             f"{processes} process(es): {r['rate']:.0f} changes/s ({r['elapsed']:.2f} s), "
             f"lost updates {r['lost']:.0f}, non-200 answers {r['non_200']:.0f}; CPU seconds: "
             f"PTM {r['ptm_cpu']:.1f}, PostgreSQL {r['pg_cpu']:.1f}, load generator + fake Slack "
-            f"{r['load_cpu']:.1f}"
+            f"{r['load_cpu']:.1f}; chat.update calls {r['updates']:.0f}"
         )
     print(f"throughput ratio, 2 processes / 1: {results[2]['rate'] / results[1]['rate']:.2f}x")  # noqa: T201
 
