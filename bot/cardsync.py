@@ -22,12 +22,13 @@ Marker = Callable[[list[int], int], Awaitable[None]]
 @dataclass(frozen=True)
 class CardLease:
     """One process at a time updates a deal's copies (a lease in the database), so Slack gets
-    each copy's updates in version order even with several PTM processes."""
+    each copy's updates in version order even with several PTM processes. A process that finds
+    the lease taken hands its request to the holder, which passes once more before letting go."""
 
     claim: Callable[[int], Awaitable[bool]]
-    release: Callable[[list[int]], Awaitable[None]]
-    behind: Callable[[int], Awaitable[bool]]  # does some copy show an older version?
-    poll: float = 0.05  # first wait while another process holds the lease (doubling to 1 s)
+    hand_over: Callable[[int], Awaitable[bool]]  # ask the holder for another pass
+    finish: Callable[[int], Awaitable[bool]]  # release unless another pass was asked for
+    release: Callable[[list[int]], Awaitable[None]]  # release outright (on an error)
 
 
 @dataclass(frozen=True)
@@ -97,21 +98,22 @@ class CardSyncer:
         return converged
 
     async def _exclusive_pass(self, deal_id: int) -> bool:
-        """A pass under the deal's lease. While another process holds it, its pass may have
-        read the deal before the change this call must show: wait for our turn, unless every
-        copy has meanwhile been sent the deal's latest version."""
+        """A pass under the deal's lease. If another process holds it, its pass may have read
+        the deal before the change this call must show: ask it for one more pass instead."""
         if self.lease is None:
             return await self._pass(deal_id)
-        wait = self.lease.poll
         while not await self.lease.claim(deal_id):
-            if not await self.lease.behind(deal_id):
+            if await self.lease.hand_over(deal_id):
                 return True
-            await asyncio.sleep(wait * random.uniform(0.5, 1.0))
-            wait = min(wait * 2, 1.0)
+            # The lease ended between the two statements: try to take it again.
         try:
-            return await self._pass(deal_id)
-        finally:
+            while True:
+                converged = await self._pass(deal_id)
+                if await self.lease.finish(deal_id):
+                    return converged
+        except BaseException:
             await asyncio.shield(self.lease.release([deal_id]))
+            raise
 
     async def _pass(self, deal_id: int) -> bool:
         render = await self._load(deal_id)

@@ -56,8 +56,9 @@ def build_deps(
         tuning=tuning,
         lease=CardLease(
             claim=lambda deal_id: services.claim_card_sync(ctx, deal_id, PROCESS_ID),
+            hand_over=lambda deal_id: services.hand_over_card_sync(ctx, deal_id),
+            finish=lambda deal_id: services.finish_card_sync(ctx, deal_id, PROCESS_ID),
             release=lambda deal_ids: services.release_card_sync(ctx, deal_ids, PROCESS_ID),
-            behind=lambda deal_id: services.copies_behind(ctx, deal_id),
         ),
     )
 

@@ -17,6 +17,7 @@ from briefs.render import render_digest
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY = 3600.0
+RESYNC_EVERY = 60.0
 DIGEST_TICK = 60.0
 OUTBOX_TICK = 1.0  # the first retry is due about 2 s after a failure
 # Names this process on digest claims, so a finish only ever touches its own claim.
@@ -82,7 +83,9 @@ class Background:
         self.deps = deps
         self.stopping = asyncio.Event()
         jobs: list[Coroutine[Any, Any, None]] = [
-            resync_stale_cards(deps),
+            # At start, then every minute: copies a crashed process (or a long Slack outage)
+            # left behind come up to date.
+            self._every(RESYNC_EVERY, lambda: resync_stale_cards(deps)),
             self._every(HOUSEKEEPING_EVERY, lambda: housekeeping(deps)),
         ]
         if digests:

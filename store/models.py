@@ -116,6 +116,8 @@ class CardSyncLeaseRow(SQLModel, table=True):
     deal_id: int = Field(primary_key=True)
     owner: str = Field(max_length=64)
     until: datetime = _utc()
+    # Another process changed the deal during the holder's pass: the holder passes again.
+    dirty: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class DealEventRow(SQLModel, table=True):

@@ -508,12 +508,14 @@ class CardCopyRepository:
     async def claim_sync(self, deal_id: int, *, owner: str, now: datetime, until: datetime) -> bool:
         """Take the deal's card-update lease unless another process holds a live one."""
         insert = upsert_insert(self.session)
-        stmt = insert(CardSyncLeaseRow).values(deal_id=deal_id, owner=owner, until=until)
+        stmt = insert(CardSyncLeaseRow).values(
+            deal_id=deal_id, owner=owner, until=until, dirty=False
+        )
         lease = CardSyncLeaseRow.__table__.c  # type: ignore[attr-defined]
         result = await self.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["deal_id"],
-                set_={"owner": owner, "until": until},
+                set_={"owner": owner, "until": until, "dirty": False},
                 where=sa.or_(lease.until < now, lease.owner == owner),
             )
         )
@@ -526,15 +528,36 @@ class CardCopyRepository:
             stmt = stmt.where(CardSyncLeaseRow.deal_id.in_(deal_ids))  # type: ignore[attr-defined]
         return int((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
-    async def behind(self, deal_id: int) -> bool:
-        """Whether some copy of the deal was last sent an older version than the deal's."""
-        version = sa.select(DealRow.version).where(DealRow.id == deal_id).scalar_subquery()  # type: ignore[arg-type]
-        found = await self.session.scalar(
-            sa.select(CardCopyRow.id)
-            .where(CardCopyRow.deal_id == deal_id, CardCopyRow.rendered_version < version)  # type: ignore[arg-type]
-            .limit(1)
+    async def mark_sync_dirty(self, deal_id: int, *, now: datetime) -> bool:
+        """Ask the live holder of the deal's lease to pass again; False if there is none."""
+        result = await self.session.execute(
+            sa.update(CardSyncLeaseRow)
+            .where(CardSyncLeaseRow.deal_id == deal_id, CardSyncLeaseRow.until >= now)  # type: ignore[arg-type,operator]
+            .values(dirty=True)
+            .execution_options(synchronize_session=False)
         )
-        return found is not None
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release_sync_if_clean(self, deal_id: int, *, owner: str, until: datetime) -> bool:
+        """End the holder's lease unless another process marked it dirty; if it did, clear the
+        mark, extend the lease and return False: the holder passes again."""
+        result = await self.session.execute(
+            sa.delete(CardSyncLeaseRow).where(
+                CardSyncLeaseRow.deal_id == deal_id,  # type: ignore[arg-type]
+                CardSyncLeaseRow.owner == owner,  # type: ignore[arg-type]
+                CardSyncLeaseRow.dirty.is_(False),  # type: ignore[attr-defined]
+            )
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            return True
+        kept = await self.session.execute(
+            sa.update(CardSyncLeaseRow)
+            .where(CardSyncLeaseRow.deal_id == deal_id, CardSyncLeaseRow.owner == owner)  # type: ignore[arg-type]
+            .values(dirty=False, until=until)
+            .execution_options(synchronize_session=False)
+        )
+        # No row at all: the lease lapsed and was taken over; the new holder has it in hand.
+        return not kept.rowcount  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

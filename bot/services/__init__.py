@@ -4,11 +4,12 @@ from bot.services.briefs import post_brief, preview_brief
 from bot.services.cards import (
     card_for_channel,
     claim_card_sync,
-    copies_behind,
     copies_rendered,
     deals_shown_in,
     deals_with_stale_copies,
+    finish_card_sync,
     forget_copies,
+    hand_over_card_sync,
     record_copy,
     refresh_sharing,
     release_card_sync,
@@ -69,7 +70,8 @@ from bot.services.reads import (
 
 __all__ = [
     "claim_card_sync",
-    "copies_behind",
+    "finish_card_sync",
+    "hand_over_card_sync",
     "release_card_sync",
     "release_claims",
     "home_trend",

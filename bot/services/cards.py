@@ -161,6 +161,25 @@ async def release_card_sync(ctx: Ctx, deal_ids: list[int], owner: str) -> None:
         await uow.commit()
 
 
+async def hand_over_card_sync(ctx: Ctx, deal_id: int) -> bool:
+    """Another process holds the deal's lease: ask it to pass again (our change may be newer
+    than what its pass read). False when no one holds it any more."""
+    async with ctx.uow() as uow:
+        asked = await uow.copies.mark_sync_dirty(deal_id, now=ctx.now())
+        await uow.commit()
+    return asked
+
+
+async def finish_card_sync(ctx: Ctx, deal_id: int, owner: str) -> bool:
+    """End our lease after a pass; False (lease kept) when another process asked for one more."""
+    async with ctx.uow() as uow:
+        done = await uow.copies.release_sync_if_clean(
+            deal_id, owner=owner, until=ctx.now() + CARD_SYNC_LEASE
+        )
+        await uow.commit()
+    return done
+
+
 async def release_claims(ctx: Ctx, owner: str) -> int:
     """At shutdown: give back every claim this process still holds (digest runs, CRM
     deliveries, card-update leases), so other processes take the work over at once instead
@@ -171,11 +190,6 @@ async def release_claims(ctx: Ctx, owner: str) -> int:
         released += await uow.copies.release_sync(None, owner=owner)
         await uow.commit()
     return released
-
-
-async def copies_behind(ctx: Ctx, deal_id: int) -> bool:
-    async with ctx.uow() as uow:
-        return await uow.copies.behind(deal_id)
 
 
 async def forget_copies(ctx: Ctx, copy_ids: list[int]) -> None:

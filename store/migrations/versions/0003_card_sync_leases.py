@@ -21,6 +21,7 @@ def upgrade() -> None:
         sa.Column("deal_id", sa.Integer(), nullable=False),
         sa.Column("owner", sa.String(length=64), nullable=False),
         sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("dirty", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.PrimaryKeyConstraint("deal_id"),
     )
 
