@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
+from tests.support.slack_requests import command_form  # noqa: E402
 
 SECRET = "bench-signing-secret-0123456789"
 
@@ -111,21 +112,14 @@ class SignedClient:
     async def command(
         self, text: str, *, user: str = "USELLER", channel: str = "CROOM"
     ) -> tuple[int, Any, float]:
-        form = {
-            "token": "legacy",
-            "team_id": "T0URS",
-            "team_domain": "ours",
-            "channel_id": channel,
-            "channel_name": "deal-room",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": "/ptm",
-            "text": text,
-            "api_app_id": "APTM",
-            "is_enterprise_install": "false",
-            "response_url": self.response_url,
-            "trigger_id": "t-bench",
-        }
+        form = command_form(
+            text,
+            user=user,
+            channel=channel,
+            team="T0URS",
+            response_url=self.response_url,
+            trigger_id="t-bench",
+        )
         return await self.post(urlencode(form), "application/x-www-form-urlencoded")
 
     async def interaction(self, payload: dict[str, Any]) -> tuple[int, Any, float]:

@@ -15,6 +15,27 @@ from tests.fakes.slack_api import OUR_TEAM, validate_blocks
 SECRET = "test-signing-secret-0123456789"
 
 
+def command_form(
+    text: str, *, user: str, channel: str, team: str, response_url: str, trigger_id: str
+) -> dict[str, str]:
+    """The form fields Slack POSTs for `/ptm <text>`."""
+    return {
+        "token": "legacy",
+        "team_id": team,
+        "team_domain": "ours",
+        "channel_id": channel,
+        "channel_name": "deal-room",
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": "/ptm",
+        "text": text,
+        "api_app_id": "APTM",
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": trigger_id,
+    }
+
+
 class Inbound:
     """What Slack would POST to /slack/events: commands, interactions and events."""
 
@@ -72,21 +93,14 @@ class Inbound:
         team: str = OUR_TEAM,
         **send_kw: Any,
     ) -> tuple[int, Any]:
-        form = {
-            "token": "legacy",
-            "team_id": team,
-            "team_domain": "ours",
-            "channel_id": channel,
-            "channel_name": "deal-room",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": "/ptm",
-            "text": text,
-            "api_app_id": "APTM",
-            "is_enterprise_install": "false",
-            "response_url": self.response_url,
-            "trigger_id": self._trigger_id(user),
-        }
+        form = command_form(
+            text,
+            user=user,
+            channel=channel,
+            team=team,
+            response_url=self.response_url,
+            trigger_id=self._trigger_id(user),
+        )
         return await self.send(urlencode(form), "application/x-www-form-urlencoded", **send_kw)
 
     async def interaction(self, payload: dict[str, Any], **send_kw: Any) -> tuple[int, Any]:
