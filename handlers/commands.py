@@ -16,6 +16,7 @@ from blocks.replies import build_deal_list, build_help, build_notice
 from bot import intents, services
 from bot.deps import Deps, deps_of
 from bot.domain import DomainError, NotAllowed
+from bot.metrics import MetricsReport
 from bot.scheduling import deliver_outbox, run_digests
 from bot.services import Caller
 from bot.viewmodels import Reply
@@ -137,11 +138,8 @@ async def _metrics(ack: Any, respond: Any, deps: Deps, caller: Caller, *, chart:
         await respond(response_type="ephemeral", **build_metrics(report))
         return
     await ack(**build_notice("Drawing the trend picture; it will be in your DMs with PTM."))
-    # Imported on first use: plotting is rare, and matplotlib is slow to load and large.
-    from bot.charts import render_chart
-
     report = await services.measure(deps.ctx, caller)
-    picture = await asyncio.to_thread(render_chart, report)
+    picture = await asyncio.to_thread(_draw, report)
     try:
         await deps.slack.upload_to_dm(
             caller.actor.user_id,
@@ -157,6 +155,14 @@ async def _metrics(ack: Any, respond: Any, deps: Deps, caller: Caller, *, chart:
             "`/ptm metrics` shows the same figures; try the chart again in a minute."
         )
         await respond(response_type="ephemeral", replace_original=False, **build_notice(problem))
+
+
+def _draw(report: MetricsReport) -> bytes:
+    """Runs in a worker thread. matplotlib is imported on first use, there too: plotting is
+    rare, and loading it takes long enough to stall every other request on the event loop."""
+    from bot.charts import render_chart
+
+    return render_chart(report)
 
 
 async def _send_digest_now(ack: Any, deps: Deps, user_id: str) -> None:

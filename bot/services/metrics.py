@@ -10,6 +10,7 @@ from bot.metrics import MetricsReport, Period
 from bot.services.common import Caller, Ctx
 
 HOME_TREND_WEEKS = 8
+HOME_METRICS_KEPT = timedelta(minutes=1)
 
 
 async def measure(
@@ -40,7 +41,21 @@ async def measure(
 
 
 async def home_trend(ctx: Ctx, caller: Caller) -> MetricsReport:
-    """What the App Home shows: activation now and over the last weeks, for the viewer's deals."""
+    """What the App Home shows: activation now and over the last weeks, for the viewer's deals.
+
+    An admin's Home covers every deal, which takes a while with tens of thousands of them and
+    is redrawn after every burst of changes: that report is kept for a minute per process
+    (a minute-old trend is as good as a fresh one; losing the copy costs one recount).
+    """
     today = ctx.today()
     period = Period(today - timedelta(weeks=HOME_TREND_WEEKS - 1), today)
-    return await measure(ctx, caller, period=period)
+    if caller.actor.user_id not in ctx.admins:
+        return await measure(ctx, caller, period=period)
+    key = f"home_metrics:{today.isoformat()}"
+    cached = ctx.cache.get(key)
+    now = ctx.now()
+    if isinstance(cached, tuple) and now - cached[0] < HOME_METRICS_KEPT:
+        return cached[1]  # type: ignore[no-any-return]
+    report = await measure(ctx, caller, period=period)
+    ctx.cache[key] = (now, report)
+    return report

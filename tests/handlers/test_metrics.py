@@ -175,6 +175,34 @@ async def test_app_home_shows_activation_and_its_trend(lived: RunningBot) -> Non
     assert "Over all deals." in home
 
 
+async def test_an_admins_home_counts_every_deal_at_most_once_a_minute(lived: RunningBot) -> None:
+    from sqlalchemy import event
+
+    counted: list[str] = []
+    event.listen(
+        lived.runtime.engine.sync_engine,
+        "before_cursor_execute",
+        lambda _c, _cur, sql, *_a: (
+            counted.append(sql)
+            if sql.startswith("SELECT room_activity.deal_id, room_activity.day")
+            else None
+        ),
+    )
+    opened = {"type": "app_home_opened", "user": "UADMIN", "channel": "DADM", "tab": "home"}
+    await lived.slack.event(opened, event_id="EvHome1")
+    await lived.slack.event(opened, event_id="EvHome2")
+    assert len(counted) == 1  # the second Home reused the minute-old count
+    lived.clock.advance(minutes=2)
+    await lived.slack.event(opened, event_id="EvHome3")
+    assert len(counted) == 2
+    # A seller's own Home is counted afresh each time (their deals are few).
+    seller = {**opened, "user": "USELLER", "channel": "DSELL"}
+    await lived.slack.event(seller, event_id="EvHome4")
+    await lived.slack.event(seller, event_id="EvHome5")
+    assert len(counted) == 4
+    assert lived.fake.count("views.publish") == 5
+
+
 async def test_ptm_report_prints_the_table_and_writes_csv_and_chart(
     lived: RunningBot, sqlite_url: str, tmp_path: Path
 ) -> None:
