@@ -190,3 +190,37 @@ async def test_bindings_and_copies(uow: UnitOfWork) -> None:
         await uow.commit()
     async with uow:
         assert await uow.copies.list_for_deal(deal_id) == []
+
+
+async def test_a_stopping_process_gives_back_its_claims(uow: UnitOfWork) -> None:
+    """At shutdown a process releases what it still holds, so another takes over at once."""
+    from bot.services import release_claims
+    from bot.services.common import Ctx
+
+    deal_id = await new_deal(uow)
+    day = NOW.date()
+    lease = NOW + timedelta(minutes=5)
+    async with uow:
+        await uow.digests.open_runs([("U1", day), ("U2", day)], NOW)
+        assert await uow.digests.claim("U1", day, owner="proc-a", now=NOW, lease_until=lease)
+        assert await uow.digests.claim("U2", day, owner="proc-b", now=NOW, lease_until=lease)
+        assert await uow.copies.claim_sync(deal_id, owner="proc-a", now=NOW, until=lease)
+        await uow.commit()
+    ctx = Ctx(
+        uow=lambda: uow,
+        today=lambda: day,
+        now=lambda: NOW,
+        admins=frozenset(),
+        team_of=lambda _u: _none(),
+        channel_shared=lambda _c: _none(),
+        tz_of=lambda _u: _none(),
+    )
+    assert await release_claims(ctx, "proc-a") == 2
+    async with uow:
+        free = await uow.digests.runs_to_send(NOW)
+        assert await uow.copies.claim_sync(deal_id, owner="proc-c", now=NOW, until=lease)
+    assert free == [("U1", day)]  # proc-b's claim is its own business
+
+
+async def _none() -> None:
+    return None
