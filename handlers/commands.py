@@ -104,7 +104,9 @@ async def _ack_if_slow(ack: Any, work: asyncio.Future[Any]) -> bool:
 
 async def _answer(ack: Any, respond: Any, acked: bool, message: dict[str, Any]) -> None:
     if acked:
-        await respond(response_type="ephemeral", replace_original=True, **message)
+        # A new ephemeral under the holding note (replacing a command's own ack is not
+        # something Slack promises for slash commands).
+        await respond(response_type="ephemeral", replace_original=False, **message)
     else:
         await ack(**message)
 
