@@ -35,6 +35,7 @@ from bench.live import (  # noqa: E402
     stop,
 )
 from tests.support.cards import card_version  # noqa: E402
+from tests.support.databases import fresh_postgres  # noqa: E402
 
 
 async def scalar(url: str, sql: str) -> object:
@@ -51,15 +52,7 @@ async def run(changes: int, url: str | None, processes: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="ptm-burst-"))
     url = url or f"sqlite+aiosqlite:///{work}/ptm.db"
     if url.startswith("postgresql"):
-        from sqlmodel import SQLModel
-
-        import store.models  # noqa: F401
-
-        engine = create_async_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(SQLModel.metadata.drop_all)
-            await conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-        await engine.dispose()
+        await fresh_postgres(url)
     ports = [free_port() for _ in range(processes)]
     procs = []
     for i, port in enumerate(ports):

@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
-from sqlmodel import SQLModel  # noqa: E402
 
 from bench.support import offline_ctx  # noqa: E402
 from bot.domain import Actor  # noqa: E402
@@ -42,6 +41,7 @@ from store.models import (  # noqa: E402
     RoomActivityRow,
     TrioMemberRow,
 )
+from tests.support.databases import fresh_postgres  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 SPAN_DAYS = 730
@@ -50,10 +50,9 @@ BATCH = 5_000
 
 
 async def build(url: str, deals: int, events: int) -> None:
-    engine = make_engine(url)
     if url.startswith("postgresql"):
-        async with engine.begin() as conn:
-            await conn.run_sync(SQLModel.metadata.drop_all)
+        await fresh_postgres(url)
+    engine = make_engine(url)
     await create_schema(engine)
     rnd = random.Random(11)
     deal_rows, members, room, outcomes, event_rows = [], [], [], [], []

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.live import SignedClient, fake_slack, free_port, machine, ptm_env, spawn, stop  # noqa: E402
+from tests.support.databases import fresh_postgres  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -61,18 +62,6 @@ def postgres_pids() -> list[int]:
     return pids
 
 
-async def fresh(url: str) -> None:
-    from sqlmodel import SQLModel
-
-    import store.models  # noqa: F401
-
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.drop_all)
-        await conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-    await engine.dispose()
-
-
 async def versions(url: str) -> dict[int, int]:
     engine = create_async_engine(url)
     try:
@@ -85,7 +74,7 @@ async def versions(url: str) -> dict[int, int]:
 async def one_run(
     url: str, processes: int, deals: int, changes: int, concurrency: int
 ) -> dict[str, float]:
-    await fresh(url)
+    await fresh_postgres(url)
     fake = await fake_slack()
     work = Path(tempfile.mkdtemp(prefix="ptm-throughput-"))
     ports = [free_port() for _ in range(processes)]

@@ -9,8 +9,10 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -124,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "db":
-        return _db(args.action)
+        # Needs only DATABASE_URL: a deploy step can migrate without the Slack secrets.
+        return _run_job(lambda url: _db_action(url, args.action), load=database_url)
     if args.command == "report":
         return _run_job(lambda settings: _report(settings, args))
     if args.command == "outbox":
@@ -140,33 +143,27 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _run_job(job: Callable[[Settings], Awaitable[int]]) -> int:
+def _run_job(
+    job: Callable[[Any], Awaitable[int]], load: Callable[[Mapping[str, str]], Any] = load_settings
+) -> int:
+    """Run a command-line job on what `load` reads from the environment (all the settings, by
+    default); a bad setting or a schema that is behind ends it with one line and exit code 2."""
     logging.basicConfig(level=os.environ.get("PTM_LOG_LEVEL", "WARNING"))
     try:
-        settings = load_settings(os.environ)
+        loaded = load(os.environ)
     except ConfigError as err:
         print(f"ptm: configuration error: {err}", file=sys.stderr)  # noqa: T201
         return 2
     try:
-        return asyncio.run(job(settings))
+        return asyncio.run(job(loaded))
     except SchemaBehind as err:
         print(f"ptm: {err}", file=sys.stderr)  # noqa: T201
         return 2
 
 
-def _db(action: str) -> int:
-    """`ptm db upgrade` applies every missing migration (needs only DATABASE_URL);
-    `ptm db status` says where the schema stands."""
-    logging.basicConfig(level=os.environ.get("PTM_LOG_LEVEL", "WARNING"))
-    try:
-        url = database_url(os.environ)
-    except ConfigError as err:
-        print(f"ptm: configuration error: {err}", file=sys.stderr)  # noqa: T201
-        return 2
-    return asyncio.run(_db_action(url, action))
-
-
 async def _db_action(url: str, action: str) -> int:
+    """`ptm db upgrade` applies every missing migration; `ptm db status` says where the
+    schema stands."""
     engine = make_engine(url)
     try:
         if action == "status":
@@ -260,15 +257,14 @@ async def _outbox(settings: Settings, action: str, path: str | None) -> int:
 
 async def _report(settings: Settings, args: argparse.Namespace) -> int:
     """`ptm report`: every deal, the table on stdout; CSV and the PNG chart on request."""
+    try:
+        period = metrics.parse_period(args.since, args.until, today=datetime.now(UTC).date())
+    except DomainError as err:
+        print(f"ptm: {err.message}", file=sys.stderr)  # noqa: T201
+        return 2
     runtime = await build_runtime(settings)
     try:
-        ctx = runtime.deps.ctx
-        try:
-            period = metrics.parse_period(args.since, args.until, today=ctx.today())
-        except DomainError as err:
-            print(f"ptm: {err.message}", file=sys.stderr)  # noqa: T201
-            return 2
-        figures = await services.measure(ctx, None, period=period)
+        figures = await services.measure(runtime.deps.ctx, None, period=period)
     finally:
         await runtime.close()
     print(render_table(figures), end="")  # noqa: T201

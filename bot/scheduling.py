@@ -20,7 +20,6 @@ HOUSEKEEPING_EVERY = 3600.0
 RESYNC_EVERY = 60.0
 DIGEST_TICK = 60.0
 OUTBOX_TICK = 1.0  # the first retry is due about 2 s after a failure
-# Names this process on digest claims, so a finish only ever touches its own claim.
 
 
 async def send_digest_dm(deps: Deps, user_id: str, view: DigestView) -> None:

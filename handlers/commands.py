@@ -15,7 +15,7 @@ from blocks.partners import build_find_results
 from blocks.replies import build_deal_list, build_help, build_notice
 from bot import intents, services
 from bot.deps import Deps, deps_of
-from bot.domain import DomainError, NotAllowed
+from bot.domain import DomainError
 from bot.metrics import MetricsReport
 from bot.scheduling import deliver_outbox, run_digests
 from bot.services import Caller
@@ -131,9 +131,9 @@ async def _brief(
 
 
 async def _metrics(ack: Any, respond: Any, deps: Deps, caller: Caller, *, chart: bool) -> None:
-    """Counting can take a moment over many deals: ack at once, answer through response_url."""
-    if not caller.actor.internal:
-        raise NotAllowed("Metrics are for our own org. The deal card shows where each deal stands.")
+    """Counting can take a moment over many deals: ack at once, answer through response_url.
+    Who may see metrics is checked before the ack, so a refusal is the answer itself."""
+    services.require_our_org(caller)
     if not chart:
         await ack()
         report = await services.measure(deps.ctx, caller)

@@ -7,25 +7,14 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlmodel import SQLModel
 
 import store.models  # noqa: F401
 from tests.fakes.slack_api import FakeSlack
+from tests.support.databases import fresh_postgres
 from tests.support.harness import RunningBot, start_bot
 
 PG_URL = os.environ.get("PTM_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-
-
-async def fresh_postgres(url: str) -> None:
-    """Start a PostgreSQL test from empty tables."""
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.drop_all)
-        await conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-    await engine.dispose()
 
 
 @pytest.fixture

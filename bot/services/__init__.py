@@ -45,7 +45,7 @@ from bot.services.messages import (
     prune_dedupe,
     run_mention,
 )
-from bot.services.metrics import home_trend, measure
+from bot.services.metrics import home_trend, measure, require_our_org
 from bot.services.outcomes import (
     DeliveryReport,
     deliver_due,
@@ -76,6 +76,7 @@ __all__ = [
     "release_claims",
     "home_trend",
     "measure",
+    "require_our_org",
     "outbox_listing",
     "retry_dead",
     "DeliveryReport",

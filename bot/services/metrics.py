@@ -13,13 +13,18 @@ HOME_TREND_WEEKS = 8
 HOME_METRICS_KEPT = timedelta(minutes=1)
 
 
+def require_our_org(caller: Caller) -> None:
+    if not caller.actor.internal:
+        raise NotAllowed("Metrics are for our own org. The deal card shows where each deal stands.")
+
+
 async def measure(
     ctx: Ctx, caller: Caller | None, *, period: Period | None = None
 ) -> MetricsReport:
     """All four measures for the period (default: the last 90 days). A caller sees their own
     deals, an admin every deal; no caller (the command line) means every deal."""
-    if caller is not None and not caller.actor.internal:
-        raise NotAllowed("Metrics are for our own org. The deal card shows where each deal stands.")
+    if caller is not None:
+        require_our_org(caller)
     everything = caller is None or caller.actor.user_id in ctx.admins
     period = period or metrics.default_period(ctx.today())
     quarter = metrics.last_complete_quarter(period.until)
