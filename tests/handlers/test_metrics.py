@@ -254,3 +254,15 @@ async def test_ptm_report_bad_arguments_say_what_is_accepted(
 ) -> None:
     code, out, err = await run_ptm(fake_slack, sqlite_url, "report", *args)
     assert code == 2 and says in err
+
+
+async def test_a_lost_reason_past_the_limit_is_refused_and_changes_nothing(
+    summer_bot: RunningBot,
+) -> None:
+    bot = summer_bot
+    await bot.slack.command("new Acme expansion")
+    _, body = await bot.slack.command("lost " + "x" * 301)
+    assert "The reason is 301 characters; the limit is 300." in body["text"]
+    assert await bot.rows("SELECT status, close_reason, closed_at FROM deals") == [
+        ("open", "", None)
+    ]
