@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -45,6 +46,13 @@ def cpu_by_pid(pids: list[int]) -> dict[int, float]:
     return found
 
 
+def machine_times() -> list[float]:
+    """Seconds all cores have spent since boot in user, nice, system, idle, iowait, irq,
+    softirq and steal time (the `cpu` line of /proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return [int(f) / TICKS for f in fields[1:9]]
+
+
 def spent(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU used between two readings; processes born in between count from zero."""
     return sum(t - before.get(pid, 0.0) for pid, t in after.items())
@@ -71,8 +79,28 @@ async def versions(url: str) -> dict[int, int]:
         await engine.dispose()
 
 
+async def pg_counts(url: str) -> tuple[int, int]:
+    """Transactions PostgreSQL has ended in this database (committed or rolled back), and
+    connections it has accepted."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+            row = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database "
+                        "WHERE datname = current_database()"
+                    )
+                )
+            ).one()
+            return int(row[0]), int(row[1])
+    finally:
+        await engine.dispose()
+
+
 async def one_run(
-    url: str, processes: int, deals: int, changes: int, concurrency: int
+    url: str, processes: int, deals: int, changes: int, concurrency: int, warmup: int
 ) -> dict[str, float]:
     await fresh_postgres(url)
     fake = await fake_slack()
@@ -90,10 +118,22 @@ async def one_run(
                 await clients[d % processes].command(
                     "trio <@USELLER> <@UALLY> <@UPARTNER>", channel=f"CROOM{d}"
                 )
+            gate = asyncio.Semaphore(concurrency)
+
+            async def send(i: int, text: str) -> int:
+                async with gate:
+                    status, _, _ = await clients[i % processes].command(
+                        f"{text} {i}", channel=f"CROOM{i % deals}"
+                    )
+                    return status
+
+            # Warm up (statement caches, connection pools, Slack clients) before measuring.
+            await asyncio.gather(*(send(i, "warm up") for i in range(warmup)))
             await asyncio.sleep(1)
             before = await versions(url)
-            gate = asyncio.Semaphore(concurrency)
             pids = [p.pid for p in procs]
+            txns0, sessions0 = await pg_counts(url)
+            times0 = machine_times()
             cpu0 = (cpu_by_pid(pids), cpu_by_pid(postgres_pids()), time.process_time())
             if os.environ.get("PTM_BENCH_PROFILE"):  # py-spy record of the first process
                 await asyncio.create_subprocess_exec(
@@ -102,7 +142,7 @@ async def one_run(
                     "-p",
                     str(pids[0]),
                     "-o",
-                    os.environ["PTM_BENCH_PROFILE"],
+                    f"{os.environ['PTM_BENCH_PROFILE']}.{processes}",
                     "-d",
                     "12",
                     "-f",
@@ -111,17 +151,12 @@ async def one_run(
                     stderr=asyncio.subprocess.DEVNULL,
                 )
 
-            async def send(i: int) -> int:
-                async with gate:
-                    status, _, _ = await clients[i % processes].command(
-                        f"next step {i}", channel=f"CROOM{i % deals}"
-                    )
-                    return status
-
             started = time.perf_counter()
-            statuses = await asyncio.gather(*(send(i) for i in range(changes)))
+            statuses = await asyncio.gather(*(send(i, "next step") for i in range(changes)))
             elapsed = time.perf_counter() - started
             cpu1 = (cpu_by_pid(pids), cpu_by_pid(postgres_pids()), time.process_time())
+            times1 = machine_times()
+            txns1, sessions1 = await pg_counts(url)
             expected = {d: v + changes // deals for d, v in before.items()}
             for _ in range(200):
                 if await versions(url) == expected:
@@ -143,25 +178,51 @@ async def one_run(
         "pg_cpu": spent(cpu0[1], cpu1[1]),
         "load_cpu": cpu1[2] - cpu0[2],
         "updates": updates,
+        "txns": (txns1 - txns0) / changes,
+        "connections": sessions1 - sessions0 - 1,  # less the one that read the counts
+        **{
+            name: b - a
+            for name, a, b in zip(
+                ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"),
+                times0,
+                times1,
+                strict=True,
+            )
+        },
     }
 
 
-async def run(url: str, deals: int, changes: int, concurrency: int) -> None:
-    print(
-        f"machine: {machine()}; PostgreSQL; {changes} changes over {deals} deals, "
-        f"{concurrency} in flight"
+async def run(
+    url: str, deals: int, changes: int, concurrency: int, warmup: int, rounds: int
+) -> None:
+    print(  # noqa: T201
+        f"machine: {machine()}; PostgreSQL; {changes} changes over {deals} deals after "
+        f"{warmup} to warm up, {concurrency} in flight; {rounds} round(s) of 1 then 2 processes"
     )
-    results = {}
-    for processes in (1, 2):
-        r = await one_run(url, processes, deals, changes, concurrency)
-        results[processes] = r
-        print(  # noqa: T201
-            f"{processes} process(es): {r['rate']:.0f} changes/s ({r['elapsed']:.2f} s), "
-            f"lost updates {r['lost']:.0f}, non-200 answers {r['non_200']:.0f}; CPU seconds: "
-            f"PTM {r['ptm_cpu']:.1f}, PostgreSQL {r['pg_cpu']:.1f}, load generator + fake Slack "
-            f"{r['load_cpu']:.1f}; chat.update calls {r['updates']:.0f}"
-        )
-    print(f"throughput ratio, 2 processes / 1: {results[2]['rate'] / results[1]['rate']:.2f}x")  # noqa: T201
+    ratios = []
+    for round_no in range(1, rounds + 1):
+        rates = {}
+        for processes in (1, 2):
+            r = await one_run(url, processes, deals, changes, concurrency, warmup)
+            rates[processes] = r["rate"]
+            print(  # noqa: T201
+                f"round {round_no}, {processes} process(es): {r['rate']:.0f} changes/s "
+                f"({r['elapsed']:.2f} s), lost updates {r['lost']:.0f}, non-200 answers "
+                f"{r['non_200']:.0f}; CPU ms per change: PTM {1000 * r['ptm_cpu'] / changes:.1f}, "
+                f"PostgreSQL {1000 * r['pg_cpu'] / changes:.1f}, load generator + fake Slack "
+                f"{1000 * r['load_cpu'] / changes:.1f}; chat.update calls {r['updates']:.0f}; "
+                f"{r['txns']:.1f} PostgreSQL transactions per change, {r['connections']:.0f} new "
+                "connections; machine CPU seconds: "
+                + ", ".join(
+                    f"{k} {r[k]:.1f}" for k in ("user", "system", "softirq", "steal", "idle")
+                )
+            )
+        ratios.append(rates[2] / rates[1])
+        print(f"round {round_no}: ratio {ratios[-1]:.2f}x")  # noqa: T201
+    print(  # noqa: T201
+        f"throughput ratio, 2 processes / 1: median {statistics.median(ratios):.2f}x "
+        f"(rounds: {', '.join(f'{x:.2f}' for x in ratios)})"
+    )
 
 
 def main() -> None:
@@ -172,8 +233,19 @@ def main() -> None:
     parser.add_argument("--deals", type=int, default=40)
     parser.add_argument("--changes", type=int, default=1600)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--warmup", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    asyncio.run(run(args.database_url, args.deals, args.changes, args.concurrency))
+    asyncio.run(
+        run(
+            args.database_url,
+            args.deals,
+            args.changes,
+            args.concurrency,
+            args.warmup,
+            args.rounds,
+        )
+    )
 
 
 if __name__ == "__main__":

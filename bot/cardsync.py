@@ -15,19 +15,21 @@ from bot.slack import SlackGateway, UpdateResult
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[int], Awaitable[CardRender]]
-Marker = Callable[[list[int], int], Awaitable[None]]
-
 
 @dataclass(frozen=True)
-class CardLease:
-    """One process at a time updates a deal's copies (a lease in the database), so Slack gets
+class CardPasses:
+    """The storage side of a pass: one transaction to start it, one to end it.
+
+    One process at a time updates a deal's copies (a lease in the database), so Slack gets
     each copy's updates in version order even with several PTM processes. A process that finds
     the lease taken hands its request to the holder, which passes once more before letting go."""
 
-    claim: Callable[[int], Awaitable[bool]]
+    # Take the deal's lease and read what its copies should show; None: another process has it.
+    start: Callable[[int], Awaitable[CardRender | None]]
+    # Record the copies sent (ids) at the version, forget those gone from Slack (ids), and end
+    # the lease; False (lease kept) when another process asked for one more pass meanwhile.
+    end: Callable[[int, int, list[int], list[int]], Awaitable[bool]]
     hand_over: Callable[[int], Awaitable[bool]]  # ask the holder for another pass
-    finish: Callable[[int], Awaitable[bool]]  # release unless another pass was asked for
     release: Callable[[list[int]], Awaitable[None]]  # release outright (on an error)
 
 
@@ -60,19 +62,16 @@ class CardSyncer:
     def __init__(
         self,
         gateway: SlackGateway,
+        passes: CardPasses,
         *,
-        load: Loader,
-        rendered: Marker,
-        gone: Marker,
         tuning: SyncTuning | None = None,
-        lease: CardLease | None = None,
+        homes: Callable[[tuple[str, ...]], None] | None = None,
     ) -> None:
         self.gateway = gateway
-        self.lease = lease
+        self.passes = passes
         self.tuning = tuning or SyncTuning()
-        self._load = load
-        self._rendered = rendered
-        self._gone = gone
+        # Told who has the deal in their App Home after each pass (their tab shows it too).
+        self._homes = homes
         self._deals: dict[int, _DealSync] = {}
         self._retries: dict[int, asyncio.Task[None]] = {}
 
@@ -100,23 +99,28 @@ class CardSyncer:
     async def _exclusive_pass(self, deal_id: int) -> bool:
         """A pass under the deal's lease. If another process holds it, its pass may have read
         the deal before the change this call must show: ask it for one more pass instead."""
-        if self.lease is None:
-            return await self._pass(deal_id)
-        while not await self.lease.claim(deal_id):
-            if await self.lease.hand_over(deal_id):
+        while (render := await self.passes.start(deal_id)) is None:
+            if await self.passes.hand_over(deal_id):
                 return True
             # The lease ended between the two statements: try to take it again.
         try:
             while True:
-                converged = await self._pass(deal_id)
-                if await self.lease.finish(deal_id):
-                    return converged
+                converged, done, gone = await self._send(render)
+                if await self.passes.end(deal_id, render.version, done, gone):
+                    break
+                # Asked for one more pass: the lease is still ours, read the latest state.
+                next_render = await self.passes.start(deal_id)
+                assert next_render is not None
+                render = next_render
         except BaseException:
-            await asyncio.shield(self.lease.release([deal_id]))
+            await asyncio.shield(self.passes.release([deal_id]))
             raise
+        if self._homes is not None and render.home_viewers:
+            self._homes(render.home_viewers)
+        return converged
 
-    async def _pass(self, deal_id: int) -> bool:
-        render = await self._load(deal_id)
+    async def _send(self, render: CardRender) -> tuple[bool, list[int], list[int]]:
+        """Update every copy; returns (all took it or are gone, copies updated, copies gone)."""
         messages = {
             internal: build_deal_card(render.internal if internal else render.shared)
             for internal in {t.internal for t in render.targets}
@@ -127,11 +131,7 @@ class CardSyncer:
         pairs = list(zip(render.targets, results, strict=True))
         done = [t.copy_id for t, r in pairs if r is UpdateResult.OK]
         gone = [t.copy_id for t, r in pairs if r is UpdateResult.GONE]
-        if done:
-            await self._rendered(done, render.version)
-        if gone:
-            await self._gone(gone, render.version)
-        return all(r is not UpdateResult.FAILED for r in results)
+        return all(r is not UpdateResult.FAILED for r in results), done, gone
 
     def _schedule_retry(self, deal_id: int) -> None:
         if deal_id in self._retries and not self._retries[deal_id].done():

@@ -39,7 +39,7 @@ class Settings:
     crm_partner: CrmTarget | None
     # Connections this process keeps open to PostgreSQL (as many again may open under a burst);
     # processes x 2 x this must stay under the server's max_connections.
-    db_pool_size: int = 10
+    db_pool_size: int = 20
 
     @property
     def socket_mode(self) -> bool:
@@ -68,7 +68,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         admins=_admins(env),
         crm_ours=_crm(env, "PTM_CRM_OURS"),
         crm_partner=_crm(env, "PTM_CRM_PARTNER"),
-        db_pool_size=_int(env, "PTM_DB_POOL_SIZE", 10, low=1, high=200),
+        db_pool_size=_int(env, "PTM_DB_POOL_SIZE", 20, low=1, high=200),
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from blocks.home import build_home
 from bot import services
 from bot.activity import ActivityThrottle
-from bot.cardsync import CardLease, CardSyncer, SyncTuning
+from bot.cardsync import CardPasses, CardSyncer, SyncTuning
 from bot.config import Settings
 from bot.crm import WebhookConnectors
 from bot.deps import PROCESS_ID, Clock, Deps, SystemClock, inject_middleware
@@ -48,25 +48,23 @@ def build_deps(
         channel_shared=slack.channel_shared,
         tz_of=slack.tz_of,
     )
+    homes = HomeRefresher(
+        lambda user_id: _publish_home(ctx, slack, user_id),
+        delay=(tuning or SyncTuning()).home_delay,
+    )
     cards = CardSyncer(
         slack,
-        load=lambda deal_id: services.render_all(ctx, deal_id),
-        rendered=lambda ids, version: services.copies_rendered(ctx, ids, version),
-        gone=lambda ids, _version: services.forget_copies(ctx, ids),
-        tuning=tuning,
-        lease=CardLease(
-            claim=lambda deal_id: services.claim_card_sync(ctx, deal_id, PROCESS_ID),
+        CardPasses(
+            start=lambda deal_id: services.start_card_pass(ctx, deal_id, PROCESS_ID),
+            end=lambda deal_id, version, sent, gone: services.end_card_pass(
+                ctx, deal_id, PROCESS_ID, version, sent, gone
+            ),
             hand_over=lambda deal_id: services.hand_over_card_sync(ctx, deal_id),
-            finish=lambda deal_id: services.finish_card_sync(ctx, deal_id, PROCESS_ID),
             release=lambda deal_ids: services.release_card_sync(ctx, deal_ids, PROCESS_ID),
         ),
+        tuning=tuning,
+        homes=homes.refresh,
     )
-
-    async def publish_home(user_id: str) -> None:
-        view = await services.home_for(ctx, user_id)
-        await slack.publish_home(user_id, build_home(view))
-
-    homes = HomeRefresher(publish_home, delay=(tuning or SyncTuning()).home_delay)
     return Deps(
         settings=settings,
         ctx=ctx,
@@ -76,6 +74,11 @@ def build_deps(
         homes=homes,
         crm=WebhookConnectors(settings),
     )
+
+
+async def _publish_home(ctx: services.Ctx, slack: SlackGateway, user_id: str) -> None:
+    view = await services.home_for(ctx, user_id)
+    await slack.publish_home(user_id, build_home(view))
 
 
 def create_app(

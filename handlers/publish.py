@@ -33,9 +33,8 @@ async def publish(deps: Deps, reply: Reply, caller: Caller) -> str | None:
         # users.info may be slow or rate limited: that is why it runs here, after the ack.
         stale = await services.learn_trio_teams(deps.ctx, caller, reply.deal_id) or stale
     if reply.deal_id is not None and (reply.changed or stale):
+        # The pass also refreshes the App Home of the deal's people (see CardSyncer).
         await deps.cards.sync(reply.deal_id)
-    if reply.deal_id is not None and reply.changed:
-        deps.homes.refresh(await services.home_viewers(deps.ctx, reply.deal_id))
     return problem
 
 

@@ -115,27 +115,26 @@ class DealRepository:
         return row.id
 
     async def get(self, deal_id: int, *, for_update: bool = False) -> Deal | None:
-        """The deal aggregate; `for_update` locks its row until commit (PostgreSQL), so
-        concurrent changes queue instead of losing their compare-and-swap and retrying."""
-        query = sa.select(DealRow).where(DealRow.id == deal_id)  # type: ignore[arg-type]
+        """The deal aggregate in one statement (deal, trio, open step); `for_update` locks the
+        deal's row until commit (PostgreSQL), so concurrent changes queue instead of losing
+        their compare-and-swap and retrying."""
+        query = (
+            sa.select(DealRow, TrioMemberRow, NextStepRow)
+            .outerjoin(TrioMemberRow, TrioMemberRow.deal_id == DealRow.id)  # type: ignore[arg-type]
+            .outerjoin(
+                NextStepRow,
+                sa.and_(NextStepRow.deal_id == DealRow.id, NextStepRow.status == "open"),  # type: ignore[arg-type]
+            )
+            .where(DealRow.id == deal_id)  # type: ignore[arg-type]
+        )
         if for_update:
-            query = query.with_for_update()
-        row = (await self.session.scalars(query.execution_options(populate_existing=True))).first()
-        if row is None:
+            query = query.with_for_update(of=DealRow)  # type: ignore[arg-type]
+        rows = (await self.session.execute(query.execution_options(populate_existing=True))).all()
+        if not rows:
             return None
-        trio = (
-            await self.session.scalars(
-                sa.select(TrioMemberRow).where(TrioMemberRow.deal_id == deal_id)
-            )
-        ).all()
-        step = (
-            await self.session.scalars(
-                sa.select(NextStepRow).where(
-                    NextStepRow.deal_id == deal_id, NextStepRow.status == "open"
-                )
-            )
-        ).first()
-        return _to_deal(row, trio, step)
+        # At most one open step, so the rows are the trio members (or one row without any).
+        trio = {id(m): m for _, m, _ in rows if m is not None}
+        return _to_deal(rows[0][0], list(trio.values()), rows[0][2])
 
     async def lock(self, deal_id: int) -> None:
         """Lock the deal's row until commit (PostgreSQL). Every transaction that writes rows

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from store.db import read_only
 from store.digests import DigestRepository
 from store.metrics import MetricsRepository
 from store.outbox import OutboxRepository
@@ -21,7 +21,8 @@ from store.repository import (
 
 
 class UnitOfWork:
-    """`async with uow:` opens a transaction; nothing persists unless `commit()` is awaited."""
+    """`async with uow:` opens a transaction; nothing persists unless `commit()` is awaited.
+    One opened with `reads_only` cannot commit (see `store.db.read_only` for what it saves)."""
 
     deals: DealRepository
     copies: CardCopyRepository
@@ -33,9 +34,12 @@ class UnitOfWork:
     outbox: OutboxRepository
     metrics: MetricsRepository
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], *, reads_only: bool = False
+    ) -> None:
         self._session_factory = session_factory
         self._session: AsyncSession | None = None
+        self.reads_only = reads_only
 
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._session_factory()
@@ -48,6 +52,8 @@ class UnitOfWork:
         self.partners = PartnerRepository(self._session)
         self.outbox = OutboxRepository(self._session)
         self.metrics = MetricsRepository(self._session)
+        if self.reads_only:
+            await read_only(self._session)
         return self
 
     async def __aexit__(
@@ -65,11 +71,23 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         assert self._session is not None
+        if self.reads_only:
+            raise RuntimeError("a unit of work opened with reads() cannot write")
         await self._session.commit()
 
 
-UowFactory = Callable[[], UnitOfWork]
+class UowFactory:
+    """`uow()` opens a unit of work that may write; `uow.reads()` one that only reads."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self._session_factory)
+
+    def reads(self) -> UnitOfWork:
+        return UnitOfWork(self._session_factory, reads_only=True)
 
 
 def uow_factory(session_factory: async_sessionmaker[AsyncSession]) -> UowFactory:
-    return lambda: UnitOfWork(session_factory)
+    return UowFactory(session_factory)

@@ -193,6 +193,11 @@ def _cards(fake: FakeSlack) -> list[tuple[str, str]]:
 
 
 async def test_connection_pool_is_sized_from_settings(fake_slack: FakeSlack) -> None:
+    """PTM_DB_POOL_SIZE caps a process's connections: a burst of three times as many changes
+    as connections all get in, waiting for a free connection instead of opening (and then
+    closing) more, each of which would cost PostgreSQL a server process."""
+    from sqlalchemy import event
+
     from tests.conftest import PG_URL, fresh_postgres
     from tests.support.harness import start_bot
 
@@ -200,7 +205,23 @@ async def test_connection_pool_is_sized_from_settings(fake_slack: FakeSlack) -> 
     await fresh_postgres(PG_URL)
     bot = await start_bot(fake_slack, PG_URL, PTM_DB_POOL_SIZE="3")
     try:
+        await bot.slack.command("new Burst", channel="CROOM")
+        await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>", channel="CROOM")
         pool = bot.runtime.engine.sync_engine.pool
         assert pool.size() == 3  # type: ignore[attr-defined]
+        opened: list[object] = []
+        busiest = [0]
+
+        def on_checkout(*_args: object) -> None:
+            busiest[0] = max(busiest[0], pool.checkedout())  # type: ignore[attr-defined]
+
+        event.listen(bot.runtime.engine.sync_engine, "connect", lambda *a: opened.append(a))
+        event.listen(bot.runtime.engine.sync_engine, "checkout", on_checkout)
+        answers = await asyncio.gather(
+            *(bot.slack.command(f"next step {i}", channel="CROOM") for i in range(9))
+        )
+        assert [status for status, _ in answers] == [200] * 9
+        assert await bot.rows("SELECT version FROM deals") == [(11,)]
+        assert busiest[0] <= 3 and len(opened) <= 3
     finally:
         await bot.stop()

@@ -3,18 +3,15 @@
 from bot.services.briefs import post_brief, preview_brief
 from bot.services.cards import (
     card_for_channel,
-    claim_card_sync,
-    copies_rendered,
     deals_shown_in,
     deals_with_stale_copies,
-    finish_card_sync,
-    forget_copies,
+    end_card_pass,
     hand_over_card_sync,
     record_copy,
     refresh_sharing,
     release_card_sync,
     release_claims,
-    render_all,
+    start_card_pass,
 )
 from bot.services.common import Caller, Ctx, resolve_deal
 from bot.services.deals import (
@@ -34,7 +31,6 @@ from bot.services.digests import (
     digest_today,
     due_nudges,
     home_for,
-    home_viewers,
     plan_digests,
     send_digests,
     set_paused,
@@ -69,8 +65,8 @@ from bot.services.reads import (
 )
 
 __all__ = [
-    "claim_card_sync",
-    "finish_card_sync",
+    "start_card_pass",
+    "end_card_pass",
     "hand_over_card_sync",
     "release_card_sync",
     "release_claims",
@@ -92,7 +88,6 @@ __all__ = [
     "digest_today",
     "due_nudges",
     "home_for",
-    "home_viewers",
     "plan_digests",
     "send_digests",
     "set_paused",
@@ -102,14 +97,11 @@ __all__ = [
     "deals_shown_in",
     "deals_with_stale_copies",
     "refresh_sharing",
-    "render_all",
     "change",
     "complete_step",
-    "copies_rendered",
     "create_deal",
     "edit_deal",
     "edit_form_for",
-    "forget_copies",
     "history",
     "learn_trio_teams",
     "internal_view_for",

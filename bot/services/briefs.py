@@ -31,7 +31,7 @@ async def post_brief(
 ) -> BriefPost:
     """Mark *brief* done and return the brief for this channel's audience: shared fields only
     unless the channel is known to be ours alone and the caller is from our org."""
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         if deal_id is None:
             deal_id = (await resolve_deal(uow, number=deal_number, caller=caller)).id
         copies = [
@@ -55,6 +55,6 @@ async def preview_brief(
     ctx: Ctx, caller: Caller, *, deal_number: int | None, ask: str
 ) -> BriefView:
     """Exactly what the partner side would see (shared fields only), changing nothing."""
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         deal = await resolve_deal(uow, number=deal_number, caller=caller)
     return brief_view(deal, ask, internal=False)

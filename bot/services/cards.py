@@ -39,6 +39,8 @@ class CardRender:
     internal: CardView
     shared: CardView
     targets: tuple[CopyTarget, ...]
+    # Our trio members who use App Home: their tab shows this deal too.
+    home_viewers: tuple[str, ...] = ()
 
     def view_for(self, target: CopyTarget) -> CardView:
         return self.internal if target.internal else self.shared
@@ -50,7 +52,7 @@ async def sharing_of(
     """Each channel's sharing, from the database (or `known`, already read from it), asking
     Slack when unknown or stale."""
     if known is None:
-        async with ctx.uow() as uow:
+        async with ctx.uow.reads() as uow:
             known = await uow.channels.get_many(channel_ids)
     now = ctx.now()
     result: dict[str, bool | None] = {}
@@ -75,14 +77,14 @@ async def refresh_sharing(ctx: Ctx, channel_id: str, shared: bool | None = None)
 
 
 async def deals_shown_in(ctx: Ctx, channel_id: str) -> list[int]:
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         return await uow.channels.deals_shown_in(channel_id)
 
 
 async def card_for_channel(ctx: Ctx, deal_id: int, channel_id: str) -> tuple[CardView, bool | None]:
     """The card as it may be shown in `channel_id`, and that channel's sharing."""
     shared = (await sharing_of(ctx, [channel_id]))[channel_id]
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         deal = await _deal(uow, deal_id)
         crm = (await uow.outbox.latest_states([deal_id])).get(deal_id)
     return card_view(deal, ctx.today(), internal=shared is False, crm=crm), shared
@@ -107,14 +109,27 @@ async def record_copy(
     return version or card.version
 
 
-async def render_all(ctx: Ctx, deal_id: int) -> CardRender:
-    """The latest state of a deal rendered for every copy's audience: one read transaction,
-    plus a Slack look-up (outside it) only for channels whose sharing is unknown or stale."""
+# A pass that outlives this (Slack retrying for half a minute) may overlap another process's.
+CARD_SYNC_LEASE = timedelta(seconds=30)
+
+
+async def start_card_pass(ctx: Ctx, deal_id: int, owner: str) -> CardRender | None:
+    """Become the one process updating this deal's copies (see CardSyncLeaseRow) and read the
+    latest state rendered for every copy's audience, in one transaction; None when another
+    process holds the lease. Slack is asked (outside the transaction) only about channels
+    whose sharing is unknown or stale."""
+    now = ctx.now()
     async with ctx.uow() as uow:
+        if not await uow.copies.claim_sync(
+            deal_id, owner=owner, now=now, until=now + CARD_SYNC_LEASE
+        ):
+            return None
         copies = await uow.copies.list_for_deal(deal_id)
         known = await uow.channels.get_many([c.channel_id for c in copies])
         deal = await _deal(uow, deal_id)
         crm = (await uow.outbox.latest_states([deal_id])).get(deal_id)
+        viewers = await uow.digests.home_viewers(deal_id)
+        await uow.commit()
     sharing = await sharing_of(ctx, [c.channel_id for c in copies], known=known)
     today = ctx.today()
     return CardRender(
@@ -126,33 +141,31 @@ async def render_all(ctx: Ctx, deal_id: int) -> CardRender:
             CopyTarget(c.id, c.channel_id, c.ts, internal=sharing[c.channel_id] is False)
             for c in copies
         ),
+        home_viewers=tuple(viewers),
     )
 
 
-async def deals_with_stale_copies(ctx: Ctx) -> list[int]:
+async def end_card_pass(
+    ctx: Ctx, deal_id: int, owner: str, version: int, sent: list[int], gone: list[int]
+) -> bool:
+    """Record the copies sent `version`, stop tracking those gone from Slack, and end our
+    lease, in one transaction; False (lease kept) when another process asked for one more
+    pass meanwhile."""
     async with ctx.uow() as uow:
-        return await uow.copies.deals_with_stale_copies()
-
-
-async def copies_rendered(ctx: Ctx, copy_ids: list[int], version: int) -> None:
-    async with ctx.uow() as uow:
-        await uow.copies.mark_rendered(copy_ids, version)
-        await uow.commit()
-
-
-# A pass that outlives this (Slack retrying for half a minute) may overlap another process's.
-CARD_SYNC_LEASE = timedelta(seconds=30)
-
-
-async def claim_card_sync(ctx: Ctx, deal_id: int, owner: str) -> bool:
-    """Become the one process updating this deal's copies (see CardSyncLeaseRow)."""
-    now = ctx.now()
-    async with ctx.uow() as uow:
-        claimed = await uow.copies.claim_sync(
-            deal_id, owner=owner, now=now, until=now + CARD_SYNC_LEASE
+        if sent:
+            await uow.copies.mark_rendered(sent, version)
+        for copy_id in gone:
+            await uow.copies.remove(copy_id)
+        done = await uow.copies.release_sync_if_clean(
+            deal_id, owner=owner, until=ctx.now() + CARD_SYNC_LEASE
         )
         await uow.commit()
-    return claimed
+    return done
+
+
+async def deals_with_stale_copies(ctx: Ctx) -> list[int]:
+    async with ctx.uow.reads() as uow:
+        return await uow.copies.deals_with_stale_copies()
 
 
 async def release_card_sync(ctx: Ctx, deal_ids: list[int], owner: str) -> None:
@@ -170,16 +183,6 @@ async def hand_over_card_sync(ctx: Ctx, deal_id: int) -> bool:
     return asked
 
 
-async def finish_card_sync(ctx: Ctx, deal_id: int, owner: str) -> bool:
-    """End our lease after a pass; False (lease kept) when another process asked for one more."""
-    async with ctx.uow() as uow:
-        done = await uow.copies.release_sync_if_clean(
-            deal_id, owner=owner, until=ctx.now() + CARD_SYNC_LEASE
-        )
-        await uow.commit()
-    return done
-
-
 async def release_claims(ctx: Ctx, owner: str) -> int:
     """At shutdown: give back every claim this process still holds (digest runs, CRM
     deliveries, card-update leases), so other processes take the work over at once instead
@@ -190,14 +193,6 @@ async def release_claims(ctx: Ctx, owner: str) -> int:
         released += await uow.copies.release_sync(None, owner=owner)
         await uow.commit()
     return released
-
-
-async def forget_copies(ctx: Ctx, copy_ids: list[int]) -> None:
-    """Stop tracking card messages that no longer exist in Slack."""
-    async with ctx.uow() as uow:
-        for copy_id in copy_ids:
-            await uow.copies.remove(copy_id)
-        await uow.commit()
 
 
 async def _deal(uow: UnitOfWork, deal_id: int):  # type: ignore[no-untyped-def]

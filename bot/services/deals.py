@@ -142,7 +142,7 @@ async def run_intent(
         return await create_deal(ctx, caller, name=intent.name)
     if isinstance(intent, intents.ListDeals):
         return await list_deals(ctx, caller)
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         deal_id = await resolve_deal_id(uow, number=parsed.deal_number, caller=caller)
     if isinstance(intent, intents.PostCard):
         return Reply(
@@ -220,7 +220,7 @@ async def name_trio(ctx: Ctx, caller: Caller, deal_id: int, members: Mapping[Rol
 async def learn_trio_teams(ctx: Ctx, caller: Caller, deal_id: int) -> bool:
     """Ask Slack which org each trio member without a known team belongs to; True if any
     member's org was learned (the card then shows it)."""
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         deal = await uow.deals.get(deal_id)
     unknown = [m for m in deal.trio if m.team_id is None] if deal else []
     teams = await asyncio.gather(*(ctx.team_of(m.user_id) for m in unknown))

@@ -35,7 +35,7 @@ async def plan_digests(ctx: Ctx, *, hour: int, only: Collection[str] | None = No
     come (hour 0: everyone); any number of processes may do this at once. Returns how many
     people are due."""
     now = ctx.now()
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         users = await uow.digests.recipients()
         if only is not None:
             users = [u for u in users if u in only]
@@ -67,7 +67,7 @@ async def send_digests(
 ) -> DigestReport:
     """Claim pending runs nobody else holds, compose them in bulk and send each once."""
     now = ctx.now()
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         runs = await uow.digests.runs_to_send(now)
     runs = [(u, d) for u, d in runs if only is None or u in only]
     claimed: list[tuple[str, date]] = []
@@ -101,7 +101,7 @@ async def compose_many(ctx: Ctx, runs: list[tuple[str, date]]) -> dict[str, Dige
     """Every claimed digest from four queries, however many people."""
     users = [u for u, _ in runs]
     now = ctx.now()
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         deals = await uow.deals.list_open_for_members(users)
         last = await uow.digests.last_sent(users)
         since_all = min([*last.values(), now - FIRST_DIGEST_LOOKBACK])
@@ -132,11 +132,11 @@ async def set_paused(ctx: Ctx, user_id: str, paused: bool) -> None:
 
 async def digest_today(ctx: Ctx, user_id: str) -> tuple[str | None, DigestView]:
     """Today's status of the caller's digest (None, pending, sent, empty) and its content now."""
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         prefs = await uow.digests.prefs([user_id])
     tz = prefs[user_id].tz if user_id in prefs else await ctx.tz_of(user_id)
     day = local_day(ctx.now(), tz)
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         status = await uow.digests.status_of(user_id, day)
     views = await compose_many(ctx, [(user_id, day)])
     return status, views[user_id]
@@ -146,7 +146,7 @@ async def due_nudges(ctx: Ctx, *, hour: int) -> list[Nudge]:
     """Claim today's nudges: one per deal whose open next step an external partner rep owns,
     once their local digest hour has come; only deals with a card to reply on."""
     now = ctx.now()
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         deals = [
             d for d in await uow.deals.list_open_with_external_owner() if d.next_step is not None
         ]
@@ -191,9 +191,3 @@ async def home_for(ctx: Ctx, user_id: str) -> HomeView:
     # Only our own people have our App Home (Slack shows it to no one from another org).
     viewer = Caller(Actor(user_id, internal=True))
     return HomeView(views[user_id], await home_trend(ctx, viewer))
-
-
-async def home_viewers(ctx: Ctx, deal_id: int) -> list[str]:
-    """Our own trio members of a deal who have opened the App Home (theirs needs a refresh)."""
-    async with ctx.uow() as uow:
-        return await uow.digests.home_viewers(deal_id)

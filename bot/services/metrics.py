@@ -28,7 +28,7 @@ async def measure(
     everything = caller is None or caller.actor.user_id in ctx.admins
     period = period or metrics.default_period(ctx.today())
     quarter = metrics.last_complete_quarter(period.until)
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         facts = await uow.metrics.facts(
             scope_user=None if everything else caller.actor.user_id,  # type: ignore[union-attr]
             period=period,

@@ -48,7 +48,7 @@ async def log_outcome(
     """Record the joint meeting / outcome (steps *meeting* and *log*) and queue it for both
     CRMs in the same transaction; a side without a connector keeps an importable record."""
     if deal_id is None:
-        async with ctx.uow() as uow:
+        async with ctx.uow.reads() as uow:
             deal_id = (await resolve_deal(uow, number=deal_number, caller=caller)).id
     now = ctx.now()
     outcome = Outcome(text, meeting_date, result, caller.actor.user_id, now)
@@ -80,7 +80,7 @@ async def log_outcome(
 
 
 async def outbox_listing(ctx: Ctx, statuses: Collection[str]) -> list[Delivery]:
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         return await uow.outbox.listing(list(statuses))
 
 
@@ -96,7 +96,7 @@ async def deliver_due(ctx: Ctx, post: Poster, *, owner: str) -> DeliveryReport:
     """Send every due delivery this worker can claim; each is sent until a 2xx, then never."""
     report = DeliveryReport()
     now = ctx.now()
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         due = await uow.outbox.due(now)
     for row_id in due:
         async with ctx.uow() as uow:

@@ -45,7 +45,7 @@ async def import_partners(
 
 
 async def export_partners(ctx: Ctx) -> str:
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         return write_csv(await uow.partners.all())
 
 
@@ -54,7 +54,7 @@ async def find_partners(
 ) -> FindView:
     """Rank partners for free words, or (no words) for the deal's own context."""
     deal = None
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         if deal_number is not None or caller.channel_id:
             try:
                 deal = await resolve_deal(uow, number=deal_number, caller=caller)
@@ -82,7 +82,7 @@ async def _index(ctx: Ctx, uow: UnitOfWork) -> CapabilityIndex:
 
 
 async def attach_partner(ctx: Ctx, caller: Caller, deal_id: int, name: str) -> Reply:
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         partner = await uow.partners.named(name)
     if partner is None:
         raise NotFound(f"{esc(name)} is not in the capability map any more. Try `/ptm find` again.")

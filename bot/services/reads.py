@@ -10,7 +10,7 @@ from bot.views import deal_line, edit_form, internal_view, next_step_form
 
 
 async def list_deals(ctx: Ctx, caller: Caller) -> Reply:
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         deals = await uow.deals.list_for_user(caller.actor.user_id)
     today = ctx.today()
     return Reply(
@@ -19,7 +19,7 @@ async def list_deals(ctx: Ctx, caller: Caller) -> Reply:
 
 
 async def load_deal(ctx: Ctx, deal_id: int) -> Deal:
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         deal = await uow.deals.get(deal_id)
     if deal is None:
         raise NotFound(f"Deal {deal_id} no longer exists.")
@@ -41,7 +41,7 @@ async def next_step_form_for(ctx: Ctx, caller: Caller, deal_id: int) -> NextStep
 
 async def history(ctx: Ctx, caller: Caller, deal_id: int, *, limit: int = 15) -> HistoryView:
     """The latest audit events, newest first, with internal fields only for our own org."""
-    async with ctx.uow() as uow:
+    async with ctx.uow.reads() as uow:
         deal = await uow.deals.get(deal_id)
         events = await uow.deals.recent_events(deal_id, limit=limit)
     if deal is None:

@@ -182,7 +182,8 @@ async def test_another_process_updating_the_copies_gets_our_change_to_send(
 
     copies = await two_copies(bot)
     ctx = bot.runtime.deps.ctx
-    assert await services.claim_card_sync(ctx, 1, "other-process")
+    held = await services.start_card_pass(ctx, 1, "other-process")
+    assert held is not None
     before = bot.fake.count("chat.update")
     status, _ = await asyncio.wait_for(bot.slack.command("stage propose"), 5)
     assert status == 200  # answered at once: the holder was asked for another pass
@@ -190,7 +191,7 @@ async def test_another_process_updating_the_copies_gets_our_change_to_send(
     assert bot.fake.count("chat.update") == before
     assert await bot.rows("SELECT owner, dirty FROM card_sync_leases") == [("other-process", 1)]
     # The holder, at the end of its pass, is told to pass again and keeps the lease...
-    assert not await services.finish_card_sync(ctx, 1, "other-process")
+    assert not await services.end_card_pass(ctx, 1, "other-process", held.version, [], [])
     assert await bot.rows("SELECT dirty FROM card_sync_leases") == [(0,)]
     # ...but it dies there. Its lease lapses and the periodic re-sync brings the copies up.
     bot.clock.advance(seconds=31)
