@@ -6,6 +6,7 @@ requests and acks `/ptm` and the card's stage menu at once, served by the same a
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 
@@ -28,6 +29,12 @@ def main() -> None:
     async def stage(ack):  # type: ignore[no-untyped-def]
         await ack()
 
+    try:  # the same event loop as PTM's server (bot.cli), where uvloop is installed
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:
+        pass
     web.run_app(app.web_app(path="/slack/events"), host="127.0.0.1", port=port, print=None)
 
 

@@ -1,15 +1,17 @@
 """Benchmark: changes per second with one PTM process and with two, on PostgreSQL.
 
     python bench/throughput.py [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
-                               [--deals 40] [--changes 1600] [--concurrency 32]
+                               [--deals 40] [--changes 1600] [--concurrency 32] [--warmup 400]
+                               [--rounds 3]
 
-For 1 and then 2 `python app.py` processes on a fresh schema: 40 deals, each in its own deal
-room, then 1,600 `/ptm next …` commands (a real change each, written before the answer),
-32 in flight at a time, spread over the deals and alternating between the processes. Reports
-changes per second, lost updates (every deal's version must have risen by exactly its share),
-and the CPU seconds spent by the PTM processes, PostgreSQL and this load generator (which also
-plays Slack's Web API), to say where the time goes.
-"""
+Each round runs 1 and then 2 `python app.py` processes on a fresh schema: 40 deals, each in its
+own deal room, 400 `/ptm next …` commands to warm up, then 1,600 measured ones (a real change
+each, written before the answer), 32 in flight at a time, spread over the deals and alternating
+between the processes. Reports changes per second, lost updates (every deal's version must have
+risen by exactly its share), the CPU spent per change by the PTM processes, PostgreSQL and this
+load generator (which also plays Slack's Web API), PostgreSQL transactions per change and new
+connections, and the machine's CPU time by kind, to say where the time goes; then the ratio of
+each round and their median."""
 
 from __future__ import annotations
 

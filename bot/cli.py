@@ -51,7 +51,11 @@ async def serve(settings: Settings) -> None:
             runner = web.AppRunner(make_web_app(runtime.app, runtime.engine), shutdown_timeout=10)
             await runner.setup()
             await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()
-            log.info("PTM listening on port %s (POST /slack/events, GET /healthz)", settings.port)
+            log.info(
+                "PTM listening on port %s (POST /slack/events, GET /healthz), %s event loop",
+                settings.port,
+                type(loop).__module__.split(".")[0],
+            )
             await stop.wait()
             await runner.cleanup()
     finally:
@@ -73,6 +77,16 @@ async def _finish_background_work(*, timeout: float) -> None:
         await asyncio.wait(pending, timeout=timeout)
 
 
+def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (not on Windows): the same asyncio API with a cheaper
+    loop — fewer system calls per request, which counts most when processes share cores."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def run_bot() -> int:
     """Entry point of `python app.py` / `ptm serve`: one clear line on bad configuration."""
     logging.basicConfig(
@@ -85,7 +99,8 @@ def run_bot() -> int:
         print(f"ptm: configuration error: {err}", file=sys.stderr)  # noqa: T201
         return 2
     try:
-        asyncio.run(serve(settings))
+        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+            runner.run(serve(settings))
     except SchemaBehind as err:
         print(f"ptm: {err}", file=sys.stderr)  # noqa: T201
         return 2

@@ -113,6 +113,10 @@ async def test_real_process_serves_commands_and_survives_restart(
         )
     finally:
         assert await stop(proc) == 0
+    # Served on uvloop where it is installed (the project installs it except on Windows).
+    log = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+    loop = "uvloop" if sys.platform != "win32" else "asyncio"
+    assert f"PTM listening on port {port} (POST /slack/events, GET /healthz), {loop} event" in log
 
 
 @pytest.mark.parametrize(
