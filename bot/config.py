@@ -37,8 +37,8 @@ class Settings:
     admins: frozenset[str]
     crm_ours: CrmTarget | None
     crm_partner: CrmTarget | None
-    # Connections this process keeps open to PostgreSQL (as many again may open under a burst);
-    # processes x 2 x this must stay under the server's max_connections.
+    # The most connections this process opens to PostgreSQL (a burst waits for a free one);
+    # processes x this must stay under the server's max_connections.
     db_pool_size: int = 20
 
     @property
