@@ -19,9 +19,10 @@ import store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 # Execution option for a transaction that only reads (see `read_only`).
 READ_ONLY = "ptm_read_only"
-# A pooled PostgreSQL connection used this recently is trusted as it is; one idle for longer
-# is pinged before use (see `_ping_idle_connections`).
-PING_IDLE_AFTER = 10.0
+# A pooled PostgreSQL connection used within this many seconds is trusted as it is; one idle
+# for longer is pinged before use (see `_ping_idle_connections`). Under load every connection
+# comes back within milliseconds, so none is pinged; when quiet, all are.
+PING_IDLE_AFTER = 1.0
 _IDLE_SINCE = "ptm_idle_since"
 
 
@@ -69,11 +70,12 @@ def _ping_idle_connections(engine: AsyncEngine, idle_after: float) -> None:
     """Check a pooled connection before use only when it sat idle for `idle_after` seconds.
 
     SQLAlchemy's `pool_pre_ping` pings on every checkout, and with asyncpg a ping is three
-    round trips (BEGIN, an empty query, ROLLBACK): as many as the rest of a card update. A
-    connection used moments ago is alive unless the server went away since; if it did, the
-    statement that finds out fails, SQLAlchemy drops every pooled connection of that age, and
-    the next one reconnects. Connections left idle longer (where firewalls and restarts strike
-    unseen) are pinged, and replaced with the whole pool's older ones when the ping fails."""
+    round trips (BEGIN, an empty query, ROLLBACK): under load, as many as the work itself. A
+    connection used a moment ago is alive unless the server went away in that moment; if it
+    did, the statement that finds out fails (as the requests in flight during a restart fail
+    anyway), SQLAlchemy drops every pooled connection of that age, and the next one reconnects.
+    Connections left idle longer (where restarts and firewalls strike unseen) are pinged, and
+    replaced with the whole pool's older ones when the ping fails."""
 
     @event.listens_for(engine.sync_engine, "checkin")
     def on_checkin(_dbapi_connection: Any, record: Any) -> None:
