@@ -9,7 +9,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from aiohttp import web
 
 from bot import metrics, services
 from bot.config import ConfigError, Settings, database_url, load_settings
+from bot.deps import Deps
 from bot.domain import DomainError
 from bot.factory import build_runtime
 from bot.report import render_csv, render_table
@@ -196,12 +198,19 @@ async def _db_action(url: str, action: str) -> int:
     return 0
 
 
-async def _digest_now(settings: Settings, users: list[str] | None) -> int:
+@asynccontextmanager
+async def _job_deps(settings: Settings) -> AsyncIterator[Deps]:
+    """What a command-line job needs, closed (database pool included) when the job is done."""
     runtime = await build_runtime(settings)
     try:
-        report = await run_digests(runtime.deps, hour=0, only=set(users) if users else None)
+        yield runtime.deps
     finally:
         await runtime.close()
+
+
+async def _digest_now(settings: Settings, users: list[str] | None) -> int:
+    async with _job_deps(settings) as deps:
+        report = await run_digests(deps, hour=0, only=set(users) if users else None)
     print(  # noqa: T201
         f"digests sent: {len(report.sent)}, nothing to say: {len(report.empty)}, "
         f"failed (will retry): {len(report.failed)}"
@@ -216,11 +225,8 @@ async def _import_partners(settings: Settings, path: str) -> int:
     except OSError as err:
         print(f"ptm: cannot read {path}: {err.strerror}", file=sys.stderr)  # noqa: T201
         return 2
-    runtime = await build_runtime(settings)
-    try:
-        report = await services.import_partners(runtime.deps.ctx, text, progress=_progress_bar)
-    finally:
-        await runtime.close()
+    async with _job_deps(settings) as deps:
+        report = await services.import_partners(deps.ctx, text, progress=_progress_bar)
     print(  # noqa: T201
         f"\npartners added: {report.added}, updated: {report.updated}, "
         f"rejected rows: {len(report.rejected)}"
@@ -233,9 +239,8 @@ async def _import_partners(settings: Settings, path: str) -> int:
 async def _outbox(settings: Settings, action: str, path: str | None) -> int:
     """`ptm outbox` lists dead letters; `retry` revives them; `export FILE` writes the outcomes
     kept for a side without a connector, as JSON records that side can import."""
-    runtime = await build_runtime(settings)
-    try:
-        ctx = runtime.deps.ctx
+    async with _job_deps(settings) as deps:
+        ctx = deps.ctx
         if action == "retry":
             print(f"dead letters queued again: {await services.retry_dead(ctx)}")  # noqa: T201
             return 0
@@ -266,8 +271,6 @@ async def _outbox(settings: Settings, action: str, path: str | None) -> int:
                 f"{r.last_error}"
             )
         return 1 if dead else 0
-    finally:
-        await runtime.close()
 
 
 async def _report(settings: Settings, args: argparse.Namespace) -> int:
@@ -277,11 +280,8 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
     except DomainError as err:
         print(f"ptm: {err.message}", file=sys.stderr)  # noqa: T201
         return 2
-    runtime = await build_runtime(settings)
-    try:
-        figures = await services.measure(runtime.deps.ctx, None, period=period)
-    finally:
-        await runtime.close()
+    async with _job_deps(settings) as deps:
+        figures = await services.measure(deps.ctx, None, period=period)
     print(render_table(figures), end="")  # noqa: T201
     try:
         if args.csv:
@@ -299,11 +299,8 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _export_partners(settings: Settings, path: str) -> int:
-    runtime = await build_runtime(settings)
-    try:
-        text = await services.export_partners(runtime.deps.ctx)
-    finally:
-        await runtime.close()
+    async with _job_deps(settings) as deps:
+        text = await services.export_partners(deps.ctx)
     Path(path).write_text(text, encoding="utf-8")
     print(f"partners exported: {text.count(chr(10)) - 1} to {path}")  # noqa: T201
     return 0
