@@ -50,7 +50,10 @@ async def serve(settings: Settings) -> None:
             await stop.wait()
             await handler.close_async()
         else:
-            runner = web.AppRunner(make_web_app(runtime.app, runtime.engine), shutdown_timeout=10)
+            assert settings.signing_secret is not None  # required in HTTP mode (bot.config)
+            secret = settings.signing_secret.get_secret_value()
+            web_app = make_web_app(runtime.app, runtime.engine, signing_secret=secret)
+            runner = web.AppRunner(web_app, shutdown_timeout=10)
             await runner.setup()
             await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()
             log.info(

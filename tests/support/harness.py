@@ -80,7 +80,7 @@ async def start_bot(
         process_before_response=process_before_response,
         raise_error_for_unhandled_request=True,
     )
-    runner = web.AppRunner(make_web_app(runtime.app, runtime.engine))
+    runner = web.AppRunner(make_web_app(runtime.app, runtime.engine, signing_secret=SECRET))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
