@@ -13,11 +13,21 @@ from bot.views import card_view
 from store import UnitOfWork
 from store.repository import ChannelInfo
 
-# How long what we know of a channel's sharing is trusted before asking Slack again; the
-# channel_shared / channel_unshared events refresh it as soon as it changes.
-SHARING_TTL = timedelta(hours=6)
+# How long what we know of a channel's sharing is trusted before asking Slack again. The
+# channel_shared / channel_unshared events refresh it at once, but an event can be missed, and
+# the two mistakes do not cost the same: "shared" when it no longer is only hides internal
+# fields for a while, so it is trusted for hours; "ours only" would show internal fields to
+# another company, so it is trusted only when freshly checked.
+SHARED_TTL = timedelta(hours=6)
+INTERNAL_TTL = timedelta(seconds=60)
 # When Slack would not say, ask again only after this long (the copy stays "shared" meanwhile).
 UNKNOWN_TTL = timedelta(minutes=5)
+
+
+def _ttl(is_ext_shared: bool | None) -> timedelta:
+    if is_ext_shared is None:
+        return UNKNOWN_TTL
+    return SHARED_TTL if is_ext_shared else INTERNAL_TTL
 
 
 @dataclass(frozen=True)
@@ -58,8 +68,7 @@ async def sharing_of(
     result: dict[str, bool | None] = {}
     for channel_id in dict.fromkeys(channel_ids):
         info = known.get(channel_id)
-        ttl = UNKNOWN_TTL if info is None or info.is_ext_shared is None else SHARING_TTL
-        if info is not None and info.checked_at > now - ttl:
+        if info is not None and info.checked_at > now - _ttl(info.is_ext_shared):
             result[channel_id] = info.is_ext_shared
             continue
         result[channel_id] = await refresh_sharing(ctx, channel_id)

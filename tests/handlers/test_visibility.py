@@ -245,3 +245,26 @@ async def test_nobody_outside_the_trio_changes_the_deal(bot: RunningBot, who: st
     )
     assert "Only the trio of PTM-1" in bot.fake.of("chat.postEphemeral")[-1]["text"]
     assert await bot.rows("SELECT version FROM deals") == before
+
+
+async def test_missed_channel_shared_event_never_leaks_internal_fields(bot: RunningBot) -> None:
+    """Slack did not deliver channel_shared: before a copy shows internal fields again, the
+    channel's sharing is checked unless it was checked moments ago."""
+    await bot.slack.command("new Acme expansion")
+    [(channel, ts)] = bot.posted_cards()
+    await set_internal_fields(bot, ts)
+    assert SECRET in card_text(bot.card(channel, ts))
+    bot.fake.shared_channels.add(channel)  # ...and no event arrives
+    bot.clock.advance(minutes=2)
+    await bot.slack.command("stage Validate")
+    assert "Validate" in card_text(bot.card(channel, ts))
+    assert SECRET not in card_text(bot.card(channel, ts))
+    assert await bot.rows("SELECT is_shared FROM card_copies") == [(True,)]
+
+
+async def test_fresh_sharing_is_not_asked_again_on_every_change(bot: RunningBot) -> None:
+    await bot.slack.command("new Acme expansion")
+    asked = bot.fake.count("conversations.info")
+    for stage in ("Discover", "Validate", "Propose"):
+        await bot.slack.command(f"stage {stage}")
+    assert bot.fake.count("conversations.info") == asked
