@@ -17,6 +17,21 @@ def _step(line: StepLine, *, owner: bool) -> str:
     return f"*{line.key}* {name}: {text}{who}{due}{late}"
 
 
+def build_outsider_home() -> dict[str, Any]:
+    """The Home tab for someone from another company: no deals, no metrics, what to do."""
+    return {
+        "type": "home",
+        "blocks": [
+            kit.header("PTM — co-selling with your partner"),
+            kit.section(
+                "Your deals with us live on their cards in the channels we share: use the "
+                "card's buttons and menus, or mention `@PTM` there (for example "
+                "`@PTM next: send the security questionnaire by friday`)."
+            ),
+        ],
+    }
+
+
 def build_home(home: HomeView) -> dict[str, Any]:
     """A Home tab view (≤100 blocks): your moves, waiting on others, quiet deals, activation."""
     view = home.digest

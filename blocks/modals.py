@@ -257,3 +257,13 @@ def read_inputs(view: dict[str, Any]) -> dict[str, str | None]:
         else:
             values[block_id] = element.get("value")
     return values
+
+
+def build_notice_modal(title: str, text: str) -> dict[str, Any]:
+    """A modal that only says something (it replaces a form that cannot be submitted)."""
+    return {
+        "type": "modal",
+        "title": kit.plain(title, 24),
+        "close": kit.plain("Close", 24),
+        "blocks": [kit.section(kit.user_text(text, 2900))],
+    }

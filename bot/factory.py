@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from blocks.home import build_home
+from blocks.home import build_home, build_outsider_home
 from bot import services
 from bot.activity import ActivityThrottle
 from bot.cardsync import CardPasses, CardSyncer, SyncTuning
 from bot.config import Settings
 from bot.crm import WebhookConnectors
 from bot.deps import PROCESS_ID, Clock, Deps, SystemClock, inject_middleware
+from bot.domain import is_our_org
 from bot.homes import HomeRefresher
 from bot.slack import SlackGateway, make_client
 from handlers import register_all
@@ -77,6 +78,15 @@ def build_deps(
 
 
 async def _publish_home(ctx: services.Ctx, slack: SlackGateway, user_id: str) -> None:
+    """Slack shows our App Home to our own people only; should someone from another company
+    reach it anyway, they get no deal data and none of our metrics."""
+    home_team, home_enterprise = await slack.installation()
+    ours = is_our_org(
+        await slack.team_of(user_id), home_team=home_team, home_enterprise=home_enterprise
+    )
+    if not ours:
+        await slack.publish_home(user_id, build_outsider_home())
+        return
     view = await services.home_for(ctx, user_id)
     await slack.publish_home(user_id, build_home(view))
 

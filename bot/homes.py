@@ -39,6 +39,10 @@ class HomeRefresher:
         except Exception:  # a Home tab is best effort: the next change or open redraws it
             log.exception("could not republish the Home tab of %s", user_id)
 
+    async def publish_now(self, user_id: str) -> None:
+        """Draw one Home tab at once (the user just opened it)."""
+        await self._publish(user_id)
+
     async def idle(self) -> None:
         while pending := list(self._tasks):
             await asyncio.gather(*pending, return_exceptions=True)

@@ -16,6 +16,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.sealing import Seal
+
 log = logging.getLogger(__name__)
 
 # Errors after which a card message can never be updated again: stop tracking it.
@@ -74,12 +76,20 @@ class SlackGateway:
     """Thin async helpers over the Web API with text fallbacks and error mapping."""
 
     def __init__(
-        self, client: AsyncWebClient, *, dm_rate: float = DM_RATE, home_rate: float = HOME_RATE
+        self,
+        client: AsyncWebClient,
+        *,
+        dm_rate: float = DM_RATE,
+        home_rate: float = HOME_RATE,
+        seal: Seal | None = None,
     ) -> None:
         self.client = client
+        # Keyed by the bot token unless told otherwise: a secret only this server holds.
+        self.seal = seal or Seal(client.token or "")
         self.dm_pacer = Pacer(dm_rate)
         self.home_pacer = Pacer(home_rate)
         self._users: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._installation: tuple[str | None, str | None] | None = None
 
     async def post(
         self, channel: str, message: dict[str, Any], *, thread_ts: str | None = None
@@ -143,8 +153,15 @@ class SlackGateway:
         )
         return channel
 
-    async def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None:
+    async def open_modal(self, trigger_id: str, view: dict[str, Any], *, for_user: str) -> None:
+        """Open a modal whose metadata is sealed to `for_user` (see bot.sealing)."""
+        sealed = self.seal.seal(for_user, view.get("private_metadata", ""))
+        view = {**view, "private_metadata": sealed}
         await self.client.views_open(trigger_id=trigger_id, view=view)
+
+    def modal_metadata(self, view: dict[str, Any], user_id: str) -> str | None:
+        """A submitted modal's metadata if it was opened for `user_id`, else None."""
+        return self.seal.unseal(user_id, str(view.get("private_metadata", "")))
 
     async def channel_shared(self, channel_id: str) -> bool | None:
         """Whether a channel is shared with another org (pending invitations count); None when
@@ -158,6 +175,13 @@ class SlackGateway:
         if not isinstance(channel, dict) or "is_ext_shared" not in channel:
             return None  # an answer that does not say counts as "shared"
         return bool(channel.get("is_ext_shared") or channel.get("is_pending_ext_shared"))
+
+    async def installation(self) -> tuple[str | None, str | None]:
+        """The team and Grid enterprise this token belongs to (auth.test, asked once)."""
+        if self._installation is None:
+            response = await self.client.auth_test()
+            self._installation = (response.get("team_id"), response.get("enterprise_id"))
+        return self._installation
 
     async def team_of(self, user_id: str) -> str | None:
         """The Slack team a user belongs to (cached); None when Slack will not say."""

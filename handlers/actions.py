@@ -87,7 +87,11 @@ async def handle_card_step_set(ack: Any, body: dict[str, Any], context: Any) -> 
     except DomainError as err:
         await _tell(deps, caller, err.message)
         return
-    await deps.slack.open_modal(body["trigger_id"], build_next_step_modal(form, caller.channel_id))
+    await deps.slack.open_modal(
+        body["trigger_id"],
+        build_next_step_modal(form, caller.channel_id),
+        for_user=caller.actor.user_id,
+    )
 
 
 async def handle_card_log_outcome(ack: Any, body: dict[str, Any], context: Any) -> None:
@@ -100,7 +104,7 @@ async def handle_card_log_outcome(ack: Any, body: dict[str, Any], context: Any) 
         await _tell(deps, caller, err.message)
         return
     modal = build_log_outcome_modal(form.deal_id, form.key, form.version, caller.channel_id)
-    await deps.slack.open_modal(body["trigger_id"], modal)
+    await deps.slack.open_modal(body["trigger_id"], modal, for_user=caller.actor.user_id)
 
 
 async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None:
@@ -134,7 +138,11 @@ async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None
     except DomainError as err:
         await _tell(deps, caller, err.message)
         return
-    await deps.slack.open_modal(body["trigger_id"], build_edit_deal_modal(form, caller.channel_id))
+    await deps.slack.open_modal(
+        body["trigger_id"],
+        build_edit_deal_modal(form, caller.channel_id),
+        for_user=caller.actor.user_id,
+    )
 
 
 async def handle_attach_partner(ack: Any, body: dict[str, Any], context: Any) -> None:

@@ -69,7 +69,9 @@ async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, re
         if isinstance(parsed.intent, intents.NewDeal) and parsed.intent.name is None:
             await ack()
             await deps.slack.open_modal(
-                command["trigger_id"], build_new_deal_modal(caller.channel_id)
+                command["trigger_id"],
+                build_new_deal_modal(caller.channel_id),
+                for_user=caller.actor.user_id,
             )
             return
         work = asyncio.ensure_future(services.run_intent(deps.ctx, caller, parsed))

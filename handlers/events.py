@@ -7,7 +7,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from blocks.home import build_home
 from blocks.replies import build_notice
 from bot import intents, services
 from bot.deps import Deps, deps_of
@@ -35,8 +34,7 @@ async def handle_app_home_opened(event: dict[str, Any], context: Any) -> None:
     """Draw the Home tab live for whoever opens it (our org: partner orgs get no App Home)."""
     if event.get("tab", "home") != "home":
         return
-    deps, user_id = deps_of(context), str(event.get("user", ""))
-    await deps.slack.publish_home(user_id, build_home(await services.home_for(deps.ctx, user_id)))
+    await deps_of(context).homes.publish_now(str(event.get("user", "")))
 
 
 def _from_a_person(event: dict[str, Any]) -> bool:

@@ -8,22 +8,37 @@ from bot.domain import Actor, is_our_org
 from bot.services import Caller
 
 
+def installation(context: Any) -> tuple[str | None, str | None]:
+    """The team (and Grid enterprise) that installed the app, from Bolt's authorization (auth.test
+    for a single workspace), never from the payload: the `team` a payload names can be the
+    other company's in a Slack Connect channel. (None, None) when unknown: nobody is ours."""
+    result = context.get("authorize_result")
+    if result is None:
+        return None, None
+    return result.team_id, result.enterprise_id
+
+
 def actor(user_id: str, team: str | None, context: Any) -> Actor:
     """An actor whose org is ours only if their team (or Grid enterprise) is the installation's."""
-    internal = is_our_org(
-        team, home_team=context.get("team_id"), home_enterprise=context.get("enterprise_id")
-    )
+    home_team, home_enterprise = installation(context)
+    internal = is_our_org(team, home_team=home_team, home_enterprise=home_enterprise)
     return Actor(user_id=user_id, team_id=team, internal=internal)
+
+
+def _caller(actor_: Actor, channel_id: str | None, context: Any) -> Caller:
+    home_team, home_enterprise = installation(context)
+    return Caller(
+        actor=actor_, channel_id=channel_id, home_team=home_team, home_enterprise=home_enterprise
+    )
 
 
 def caller_from_command(command: dict[str, Any], context: Any) -> Caller:
     # A slash command only reaches us from a workspace that installed the app: the caller's
     # team is the command's team.
-    return Caller(
-        actor=actor(command["user_id"], command.get("team_id"), context),
-        channel_id=command.get("channel_id"),
-        home_team=context.get("team_id"),
-        home_enterprise=context.get("enterprise_id"),
+    return _caller(
+        actor(command["user_id"], command.get("team_id"), context),
+        command.get("channel_id"),
+        context,
     )
 
 
@@ -40,24 +55,14 @@ def caller_from_interaction(
         or (body.get("channel") or {}).get("id")
         or (body.get("container") or {}).get("channel_id")
     )
-    return Caller(
-        actor=actor(user["id"], team, context),
-        channel_id=channel,
-        home_team=context.get("team_id"),
-        home_enterprise=context.get("enterprise_id"),
-    )
+    return _caller(actor(user["id"], team, context), channel, context)
 
 
 def caller_from_event(event: dict[str, Any], context: Any) -> Caller:
     """A message event: the author's org is `user_team` (or the inner `team`) in shared
     channels; the envelope's team may be the installation's, so it is not used."""
     team = event.get("user_team") or event.get("team") or event.get("source_team")
-    return Caller(
-        actor=actor(str(event["user"]), team, context),
-        channel_id=event.get("channel"),
-        home_team=context.get("team_id"),
-        home_enterprise=context.get("enterprise_id"),
-    )
+    return _caller(actor(str(event["user"]), team, context), event.get("channel"), context)
 
 
 def card_block_id(body: dict[str, Any]) -> str:

@@ -9,11 +9,11 @@ from slack_bolt.async_app import AsyncApp
 
 from blocks.ids import Callback
 from blocks.metadata import EditDealMeta, NewDealMeta, NextStepMeta
-from blocks.modals import read_inputs
+from blocks.modals import build_notice_modal, read_inputs
 from blocks.replies import build_notice
 from bot import forms, services
 from bot.deps import Deps, deps_of
-from bot.domain import Conflict, DomainError, Role, Source, Stage
+from bot.domain import BadInput, Conflict, DomainError, Role, Source, Stage
 from bot.scheduling import deliver_outbox
 from bot.services import Caller
 from bot.viewmodels import Reply
@@ -33,7 +33,9 @@ def register(app: AsyncApp) -> None:
 async def handle_log_outcome_submission(
     ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> None:
-    deps, meta, caller = _opened(NextStepMeta, body, view, context)
+    if (opened := await _opened(ack, NextStepMeta, body, view, context)) is None:
+        return
+    deps, meta, caller = opened
 
     async def run() -> Reply:
         form = forms.read_outcome(read_inputs(view))
@@ -58,7 +60,9 @@ async def handle_log_outcome_submission(
 async def handle_new_deal_submission(
     ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> None:
-    deps, meta, caller = _opened(NewDealMeta, body, view, context)
+    if (opened := await _opened(ack, NewDealMeta, body, view, context)) is None:
+        return
+    deps, meta, caller = opened
     try:
         fields, stage = forms.read_new_deal(read_inputs(view))
     except forms.FormErrors as err:
@@ -76,7 +80,9 @@ async def handle_new_deal_submission(
 async def handle_edit_deal_submission(
     ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> None:
-    deps, meta, caller = _opened(EditDealMeta, body, view, context)
+    if (opened := await _opened(ack, EditDealMeta, body, view, context)) is None:
+        return
+    deps, meta, caller = opened
     try:
         internal = caller.actor.internal
         submitted = forms.read_deal_fields(read_inputs(view), internal=internal)
@@ -103,7 +109,9 @@ async def handle_edit_deal_submission(
 async def handle_next_step_submission(
     ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> None:
-    deps, meta, caller = _opened(NextStepMeta, body, view, context)
+    if (opened := await _opened(ack, NextStepMeta, body, view, context)) is None:
+        return
+    deps, meta, caller = opened
 
     async def run() -> Reply:
         form = forms.read_next_step(read_inputs(view), today=deps.ctx.today())
@@ -124,14 +132,27 @@ async def handle_next_step_submission(
         await _finish(deps, caller, reply)
 
 
-def _opened(
-    meta_type: type[M], body: dict[str, Any], view: dict[str, Any], context: Any
-) -> tuple[Deps, M, Caller]:
+async def _opened(
+    ack: Any, meta_type: type[M], body: dict[str, Any], view: dict[str, Any], context: Any
+) -> tuple[Deps, M, Caller] | None:
     """What every submission starts from: the deps, the modal's metadata, who submitted it
-    (and from which channel the modal was opened)."""
-    meta = meta_type.decode(view.get("private_metadata", ""))
+    (and from which channel the modal was opened). A modal that was not opened for the
+    submitter (or whose metadata does not read) changes nothing and says so in the modal."""
+    deps = deps_of(context)
+    submitter = str(body.get("user", {}).get("id", ""))
+    raw = deps.slack.modal_metadata(view, submitter)
+    try:
+        if raw is None:
+            raise BadInput(
+                "This form was opened for someone else, or by an older version of PTM, so "
+                "nothing was saved. Open it again from the card."
+            )
+        meta = meta_type.decode(raw)
+    except DomainError as err:
+        await ack(response_action="update", view=build_notice_modal("PTM", err.message))
+        return None
     caller = caller_from_interaction(body, context, channel_id=meta.channel)
-    return deps_of(context), meta, caller
+    return deps, meta, caller
 
 
 async def _submit(

@@ -266,3 +266,16 @@ async def test_a_lost_reason_past_the_limit_is_refused_and_changes_nothing(
     assert await bot.rows("SELECT status, close_reason, closed_at FROM deals") == [
         ("open", "", None)
     ]
+
+
+async def test_app_home_of_someone_from_another_company_shows_no_metrics(
+    lived: RunningBot,
+) -> None:
+    await lived.slack.event(
+        {"type": "app_home_opened", "user": "UPARTNER", "channel": "DPART", "tab": "home"},
+        event_id="EvHomePartner",
+    )
+    [published] = lived.fake.of("views.publish")
+    home = str(published["view"]["blocks"])
+    assert "activation" not in home.lower() and "PTM-" not in home
+    assert "@PTM" in home  # ...and says what they can do instead

@@ -166,3 +166,28 @@ async def test_concurrent_edits_merge_or_conflict_never_overwrite(bot: RunningBo
     )
     assert await bot.rows("SELECT name, version FROM deals") == [("Acme by seller", 4)]
     assert card_version(bot.card("CROOM", ts)) == 4
+
+
+async def test_a_modal_submitted_by_another_or_altered_changes_nothing(bot: RunningBot) -> None:
+    """Modal metadata is sealed to the person it was opened for: another submitter, or a
+    metadata naming another channel, posts nothing anywhere and says why in the modal."""
+    await bot.slack.command("new", channel="CROOM")
+    [opened] = bot.fake.of("views.open")
+    modal = opened["view"]
+    posted = bot.fake.count("chat.postMessage")
+    # Someone else submits the seller's modal.
+    status, body = await bot.slack.submit(modal, {"name": "Hijack"}, user="UOTHER")
+    assert status == 200 and body["response_action"] == "update"
+    assert "opened for someone else" in str(body["view"])
+    # The seller submits it with the channel in its metadata swapped for one they are not in.
+    tag, _, raw = modal["private_metadata"].partition(".")
+    altered = {**modal, "private_metadata": tag + "." + raw.replace("CROOM", "CSECRET")}
+    status, body = await bot.slack.submit(altered, {"name": "Hijack"})
+    assert body["response_action"] == "update"
+    assert bot.fake.count("chat.postMessage") == posted
+    assert await bot.rows("SELECT count(*) FROM deals") == [(0,)]
+    # The untouched modal, from its own user, works.
+    status, body = await bot.slack.submit(modal, {"name": "Acme expansion"})
+    assert status == 200 and not body
+    assert await bot.rows("SELECT name FROM deals") == [("Acme expansion",)]
+    assert [ch for ch, _ in bot.posted_cards()] == ["CROOM"]

@@ -268,3 +268,32 @@ async def test_fresh_sharing_is_not_asked_again_on_every_change(bot: RunningBot)
     for stage in ("Discover", "Validate", "Propose"):
         await bot.slack.command(f"stage {stage}")
     assert bot.fake.count("conversations.info") == asked
+
+
+async def test_the_callers_org_comes_from_the_installation_not_the_payload(
+    bot: RunningBot,
+) -> None:
+    """A partner's submission whose payload names the partner's own team as the workspace
+    (no app_installed_team_id) still counts as external: our org is what auth.test says."""
+    room, shared = await deal_in_two_rooms(bot)
+    await set_internal_fields(bot, room)
+    await bot.slack.click(
+        bot.card("CROOM", room), "ptm_card_more", channel="CROOM", ts=room, option="edit"
+    )
+    modal = view(bot)  # our edit modal, with the internal inputs
+    before = await bot.rows("SELECT internal_notes, version FROM deals")
+    state = {
+        "name": {"value": {"type": "plain_text_input", "value": "Acme expansion"}},
+        "internal_notes": {"value": {"type": "plain_text_input", "value": "overwritten"}},
+    }
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "TPARTNER", "domain": "partner"},
+        "user": {"id": "UPARTNER", "username": "upartner", "team_id": "TPARTNER"},
+        "api_app_id": "APTM",
+        "token": "legacy",
+        "trigger_id": "t-forged",
+        "view": {**modal, "id": "V9", "team_id": "TPARTNER", "state": {"values": state}},
+    }
+    await bot.slack.interaction(payload)
+    assert await bot.rows("SELECT internal_notes, version FROM deals") == before
