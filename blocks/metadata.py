@@ -65,9 +65,10 @@ class NextStepMeta(_Compact):
 
 
 class EditDealMeta(_Compact):
-    """The values the user was shown, so a save changes only what they changed."""
+    """Fingerprints of the values the user was shown (not the values: they could overflow the
+    metadata), so a save changes only what they changed and spots what others changed."""
 
     d: int
     v: int
     channel: str | None = None
-    original: dict[str, str | None]
+    shown: dict[str, str]

@@ -177,32 +177,13 @@ def _internal_fields(form: EditForm) -> list[dict[str, Any]]:
 
 
 def build_edit_deal_modal(form: EditForm, channel_id: str | None) -> dict[str, Any]:
-    meta = EditDealMeta(
-        d=form.deal_id, v=form.version, channel=channel_id, original=edit_original(form)
-    )
+    meta = EditDealMeta(d=form.deal_id, v=form.version, channel=channel_id, shown=dict(form.shown))
     blocks = [
         kit.context(f"Editing {form.key} as of v{form.version}"),
         *_deal_fields(form),
         *_internal_fields(form),
     ]
     return _modal(Callback.EDIT_DEAL, f"Edit {form.key}", "Save", blocks, meta.encode(3000))
-
-
-def edit_original(form: EditForm) -> dict[str, str | None]:
-    """The modal's fields as strings, exactly as `read_deal_fields` would read them back."""
-    original: dict[str, str | None] = {
-        "name": form.name,
-        "account": form.account,
-        "amount": form.amount,
-        "currency": form.currency,
-        "close_date": form.close_date.isoformat() if form.close_date else None,
-        "attribution": form.attribution,
-        "trigger_reason": form.trigger,
-    }
-    if form.internal is not None:
-        original["internal_notes"] = form.internal.notes
-        original["forecast_category"] = form.internal.forecast_category
-    return original
 
 
 def build_next_step_modal(form: NextStepForm, channel_id: str | None) -> dict[str, Any]:

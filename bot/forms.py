@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from datetime import date
+from decimal import Decimal
+from enum import Enum
 
 from bot.domain import (
     INTERNAL_FIELDS,
@@ -83,6 +86,11 @@ def read_deal_fields(values: Values, *, internal: bool) -> dict[str, object]:
     )
 
 
+def editable_fields(internal: bool) -> tuple[str, ...]:
+    """The fields the edit-deal modal shows: the shared ones, and ours for our own org."""
+    return (*DEAL_READERS, *INTERNAL_READERS) if internal else tuple(DEAL_READERS)
+
+
 def read_new_deal(values: Values) -> tuple[dict[str, object], object]:
     fields = read_deal_fields(values, internal=False)
     stage = _collect(values, {"stage": lambda s: parse_stage(s or "Qualify")})["stage"]
@@ -109,3 +117,22 @@ def read_next_step(values: Values, *, today: date) -> dict[str, object]:
             "step_due": lambda s: parse_due(s, today=today) if s else None,
         },
     )
+
+
+def fingerprint(value: object) -> str:
+    """A short, stable digest of a field's typed value, so a modal can carry what it showed
+    without carrying the values (they would overflow Slack's 3,000-character metadata).
+    Equal values give equal fingerprints (12000 and 12000.00 alike; None and "" alike)."""
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, Decimal):
+        canonical = format(value.normalize(), "f")
+    elif isinstance(value, date):
+        canonical = value.isoformat()
+    else:
+        canonical = "" if value is None else str(value)
+    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
+
+
+def fingerprints(values: Mapping[str, object]) -> dict[str, str]:
+    return {name: fingerprint(value) for name, value in values.items()}

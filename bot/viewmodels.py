@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -90,6 +91,8 @@ class EditForm:
     attribution: str | None
     internal: InternalView | None = None
     trigger: str = ""
+    # What each field held when the form was made, as fingerprints (bot.forms.fingerprint).
+    shown: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

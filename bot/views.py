@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from bot.domain import COSELL_STEPS, ROLES, STAGES, Deal
+from bot.forms import editable_fields, fingerprints
 from bot.rules import is_overdue
 from bot.viewmodels import (
     BriefView,
@@ -118,6 +119,7 @@ def edit_form(deal: Deal, *, internal: bool) -> EditForm:
         attribution=deal.attribution.value if deal.attribution else None,
         internal=internal_view(deal) if internal else None,
         trigger=deal.trigger_reason,
+        shown=fingerprints({name: getattr(deal, name) for name in editable_fields(internal)}),
     )
 
 

@@ -86,9 +86,8 @@ async def handle_edit_deal_submission(
     try:
         internal = caller.actor.internal
         submitted = forms.read_deal_fields(read_inputs(view), internal=internal)
-        original = forms.read_deal_fields(meta.original, internal=internal)
         reply = await services.edit_deal(
-            deps.ctx, caller, meta.d, original=original, submitted=submitted
+            deps.ctx, caller, meta.d, shown=meta.shown, submitted=submitted
         )
     except forms.FormErrors as err:
         await ack(response_action="errors", errors=err.errors)

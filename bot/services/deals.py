@@ -26,6 +26,7 @@ from bot.domain import (
     esc,
     is_our_org,
 )
+from bot.forms import fingerprint
 from bot.inputs import clean_text, deal_key
 from bot.rules import change_stage as stage_rule
 from bot.rules import close_deal as close_rule
@@ -347,15 +348,18 @@ async def edit_deal(
     caller: Caller,
     deal_id: int,
     *,
-    original: Mapping[str, object],
+    shown: Mapping[str, str],
     submitted: Mapping[str, object],
 ) -> Reply:
-    """Apply the fields the user changed in the modal; refuse if someone else changed them too."""
-    mine = {k: v for k, v in submitted.items() if original.get(k) != v}
+    """Apply the fields the user changed in the modal (`shown`: fingerprints of what the modal
+    showed); refuse if someone else changed one of them too."""
+    mine = {k: v for k, v in submitted.items() if shown.get(k) != fingerprint(v)}
 
     def plan(deal: Deal) -> Mutation:
         clashes = [
-            k for k in mine if getattr(deal, k) != original.get(k) and getattr(deal, k) != mine[k]
+            k
+            for k in mine
+            if fingerprint(getattr(deal, k)) != shown.get(k) and getattr(deal, k) != mine[k]
         ]
         if clashes:
             raise Conflict(

@@ -191,3 +191,31 @@ async def test_a_modal_submitted_by_another_or_altered_changes_nothing(bot: Runn
     assert status == 200 and not body
     assert await bot.rows("SELECT name FROM deals") == [("Acme expansion",)]
     assert [ch for ch, _ in bot.posted_cards()] == ["CROOM"]
+
+
+async def test_edit_modal_opens_for_any_values_within_the_limits(bot: RunningBot) -> None:
+    """The longest values the product accepts, full of quotes, line breaks and non-ASCII,
+    still fit the modal's metadata; the modal opens again and again, and saves."""
+    from bot.domain import MAX_ACCOUNT, MAX_NAME, MAX_NOTES, MAX_TRIGGER
+
+    await bot.slack.command("new Acme expansion")
+    [(channel, ts)] = bot.posted_cards()
+    quote = '"é\\'
+    values = {
+        "name": (quote * MAX_NAME)[:MAX_NAME],
+        "account": ("“ü”" * MAX_ACCOUNT)[:MAX_ACCOUNT],
+        "currency": "EUR",
+        "trigger_reason": ('"\\' * MAX_TRIGGER)[:MAX_TRIGGER],
+        "internal_notes": ('"line"\n' * MAX_NOTES)[: MAX_NOTES - 1],
+    }
+    for round_ in range(2):
+        await bot.slack.click(
+            bot.card(channel, ts), "ptm_card_more", channel=channel, ts=ts, option="edit"
+        )
+        modal = bot.fake.of("views.open")[-1]["view"]
+        assert len(modal["private_metadata"]) <= 3000
+        status, body = await bot.slack.submit(modal, values)
+        assert status == 200 and not body, (round_, body)
+    [(name, notes, version)] = await bot.rows("SELECT name, internal_notes, version FROM deals")
+    assert name == values["name"] and notes == values["internal_notes"].strip()
+    assert version == 2  # the second save changed nothing

@@ -132,7 +132,7 @@ def test_modals_validate() -> None:
     )
     edit = build_edit_deal_modal(form, "C1")
     assert validate_view(edit) == []
-    assert EditDealMeta.decode(edit["private_metadata"]).original["name"] == "n" * 200
+    assert EditDealMeta.decode(edit["private_metadata"]).d == 7
     assert validate_view(build_new_deal_modal("C1")) == []
     step_form = NextStepForm(
         7,
