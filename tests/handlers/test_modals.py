@@ -212,6 +212,7 @@ async def test_edit_modal_opens_for_any_values_within_the_limits(bot: RunningBot
         await bot.slack.click(
             bot.card(channel, ts), "ptm_card_more", channel=channel, ts=ts, option="edit"
         )
+        assert bot.fake.count("views.open") == round_ + 1, "the modal did not open"
         modal = bot.fake.of("views.open")[-1]["view"]
         assert len(modal["private_metadata"]) <= 3000
         status, body = await bot.slack.submit(modal, values)
