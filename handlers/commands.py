@@ -21,6 +21,7 @@ from bot.scheduling import deliver_outbox, run_digests
 from bot.services import Caller
 from bot.viewmodels import Reply
 from briefs.render import render_brief, render_digest
+from handlers.answering import CommandAnswer, within_budget
 from handlers.parsing import caller_from_command
 from handlers.publish import publish
 
@@ -30,100 +31,80 @@ def register(app: AsyncApp) -> None:
 
 
 async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, respond: Any) -> None:
-    """Parse, run the use case, answer ephemerally; slow Slack work happens after the ack."""
+    """Parse, run the use case, answer ephemerally; slow Slack work happens after the ack.
+    Whatever the command, it is acknowledged within Slack's 3 seconds (handlers.answering)."""
     deps = deps_of(context)
     caller = caller_from_command(command, context)
-    acked = False
+    answer = CommandAnswer(ack, respond)
     try:
-        parsed = intents.parse_command(command.get("text", ""), today=deps.ctx.today())
-        if isinstance(parsed.intent, intents.Help):
-            await ack(**build_help())
-            return
-        if isinstance(parsed.intent, intents.FindPartner):
-            found = await services.find_partners(
-                deps.ctx, caller, parsed.intent.words, deal_number=parsed.deal_number
-            )
-            await ack(**build_find_results(found))
-            return
-        if isinstance(parsed.intent, intents.Brief):
-            await _brief(ack, deps, caller, parsed.intent, parsed.deal_number)
-            return
-        if isinstance(parsed.intent, intents.LogOutcome):
-            reply = await services.log_outcome(
-                deps.ctx,
-                caller,
-                text=parsed.intent.text,
-                connected=deps.crm.connected,
-                deal_number=parsed.deal_number,
-            )
-            await ack(**build_notice(reply.text))
-            await publish(deps, reply, caller)
-            await deliver_outbox(deps)
-            return
-        if isinstance(parsed.intent, intents.ShowMetrics):
-            await _metrics(ack, respond, deps, caller, chart=parsed.intent.chart)
-            return
-        if isinstance(parsed.intent, intents.SendDigest):
-            await _send_digest_now(ack, deps, caller.actor.user_id)
-            return
-        if isinstance(parsed.intent, intents.NewDeal) and parsed.intent.name is None:
-            await ack()
-            await deps.slack.open_modal(
-                command["trigger_id"],
-                build_new_deal_modal(caller.channel_id),
-                for_user=caller.actor.user_id,
-            )
-            return
-        work = asyncio.ensure_future(services.run_intent(deps.ctx, caller, parsed))
-        acked = await _ack_if_slow(ack, work)
-        reply = await work
+        await within_budget(_run_command(answer, respond, deps, caller, command), answer.hold)
     except DomainError as err:
-        await _answer(ack, respond, acked, build_notice(err.message))
+        await answer(**build_notice(err.message))
         if err.deal_id is not None:
             await deps.cards.sync(err.deal_id)
+
+
+async def _run_command(
+    answer: CommandAnswer, respond: Any, deps: Deps, caller: Caller, command: dict[str, Any]
+) -> None:
+    parsed = intents.parse_command(command.get("text", ""), today=deps.ctx.today())
+    intent = parsed.intent
+    if isinstance(intent, intents.Help):
+        await answer(**build_help())
         return
-    await _answer(ack, respond, acked, _render(reply))
+    if isinstance(intent, intents.FindPartner):
+        found = await services.find_partners(
+            deps.ctx, caller, intent.words, deal_number=parsed.deal_number
+        )
+        await answer(**build_find_results(found))
+        return
+    if isinstance(intent, intents.Brief):
+        await _brief(answer, deps, caller, intent, parsed.deal_number)
+        return
+    if isinstance(intent, intents.LogOutcome):
+        reply = await services.log_outcome(
+            deps.ctx,
+            caller,
+            text=intent.text,
+            connected=deps.crm.connected,
+            deal_number=parsed.deal_number,
+        )
+        await answer(**build_notice(reply.text))
+        await publish(deps, reply, caller)
+        await deliver_outbox(deps)
+        return
+    if isinstance(intent, intents.ShowMetrics):
+        await _metrics(answer, respond, deps, caller, chart=intent.chart)
+        return
+    if isinstance(intent, intents.SendDigest):
+        await _send_digest_now(answer, deps, caller.actor.user_id)
+        return
+    if isinstance(intent, intents.NewDeal) and intent.name is None:
+        await answer()
+        await deps.slack.open_modal(
+            command["trigger_id"],
+            build_new_deal_modal(caller.channel_id),
+            for_user=caller.actor.user_id,
+        )
+        return
+    reply = await services.run_intent(deps.ctx, caller, parsed)
+    await answer(**_render(reply))
     problem = await publish(deps, reply, caller)
     if problem:
         await respond(response_type="ephemeral", replace_original=False, **build_notice(problem))
 
 
-# Slack shows an error if a command is not answered within 3 seconds.
-ACK_BUDGET = 2.0
-HOLDING_NOTE = "Working on it: this deal is busy right now. Your answer follows in a moment."
-
-
-async def _ack_if_slow(ack: Any, work: asyncio.Future[Any]) -> bool:
-    """Give `work` the ack budget; if it is still running (a deal under a burst of changes, a
-    slow database), ack now with a holding note. True when that happened: the real answer
-    then goes through response_url."""
-    done, _ = await asyncio.wait({work}, timeout=ACK_BUDGET)
-    if done:
-        return False
-    await ack(**build_notice(HOLDING_NOTE))
-    return True
-
-
-async def _answer(ack: Any, respond: Any, acked: bool, message: dict[str, Any]) -> None:
-    if acked:
-        # A new ephemeral under the holding note (replacing a command's own ack is not
-        # something Slack promises for slash commands).
-        await respond(response_type="ephemeral", replace_original=False, **message)
-    else:
-        await ack(**message)
-
-
 async def _brief(
-    ack: Any, deps: Deps, caller: Caller, intent: intents.Brief, number: int | None
+    answer: CommandAnswer, deps: Deps, caller: Caller, intent: intents.Brief, number: int | None
 ) -> None:
     """`/ptm brief [ask]` posts it under the card here; `/ptm brief preview` shows the caller
     exactly what the partner's side would see."""
     if intent.preview:
         view = await services.preview_brief(deps.ctx, caller, deal_number=number, ask=intent.ask)
-        await ack(**build_brief_message(render_brief(view), preview=True))
+        await answer(**build_brief_message(render_brief(view), preview=True))
         return
     post = await services.post_brief(deps.ctx, caller, deal_number=number, ask=intent.ask)
-    await ack(**build_notice(post.reply.text))
+    await answer(**build_notice(post.reply.text))
     await deps.slack.post(
         caller.channel_id or "",
         build_brief_message(render_brief(post.view)),
@@ -132,16 +113,18 @@ async def _brief(
     await publish(deps, post.reply, caller)
 
 
-async def _metrics(ack: Any, respond: Any, deps: Deps, caller: Caller, *, chart: bool) -> None:
+async def _metrics(
+    answer: CommandAnswer, respond: Any, deps: Deps, caller: Caller, *, chart: bool
+) -> None:
     """Counting can take a moment over many deals: ack at once, answer through response_url.
     Who may see metrics is checked before the ack, so a refusal is the answer itself."""
     services.require_our_org(caller)
     if not chart:
-        await ack()
+        await answer()
         report = await services.measure(deps.ctx, caller)
         await respond(response_type="ephemeral", **build_metrics(report))
         return
-    await ack(**build_notice("Drawing the trend picture; it will be in your DMs with PTM."))
+    await answer(**build_notice("Drawing the trend picture; it will be in your DMs with PTM."))
     report = await services.measure(deps.ctx, caller)
     picture = await asyncio.to_thread(_draw, report)
     try:
@@ -169,17 +152,17 @@ def _draw(report: MetricsReport) -> bytes:
     return render_chart(report)
 
 
-async def _send_digest_now(ack: Any, deps: Deps, user_id: str) -> None:
+async def _send_digest_now(answer: CommandAnswer, deps: Deps, user_id: str) -> None:
     """`/ptm digest`: today's digest now, in the DM; at most one DM a day all the same."""
     status, view = await services.digest_today(deps.ctx, user_id)
     if status == "sent":
         notice = "You already got today's digest. Here is how things stand now:\n\n"
-        await ack(**build_notice(notice + render_digest(view)))
+        await answer(**build_notice(notice + render_digest(view)))
         return
     if view.is_empty:
-        await ack(**build_notice("Nothing to report: no open steps, changes or quiet deals."))
+        await answer(**build_notice("Nothing to report: no open steps, changes or quiet deals."))
         return
-    await ack(**build_notice("Your digest is on its way to your direct messages with PTM."))
+    await answer(**build_notice("Your digest is on its way to your direct messages with PTM."))
     await run_digests(deps, hour=0, only={user_id})
 
 

@@ -17,6 +17,7 @@ from bot.domain import BadInput, Conflict, DomainError, Role, Source, Stage
 from bot.scheduling import deliver_outbox
 from bot.services import Caller
 from bot.viewmodels import Reply
+from handlers.answering import within_budget
 from handlers.parsing import caller_from_interaction
 from handlers.publish import publish
 
@@ -50,7 +51,7 @@ async def handle_log_outcome_submission(
             source=Source.MODAL,
         )
 
-    reply = await _submit(ack, run, error_field="outcome")
+    reply = await _submit(ack, run, deps, caller, errors_for=_on("outcome"))
     if reply is None:
         return
     await _finish(deps, caller, reply)
@@ -83,26 +84,22 @@ async def handle_edit_deal_submission(
     if (opened := await _opened(ack, EditDealMeta, body, view, context)) is None:
         return
     deps, meta, caller = opened
-    try:
+
+    async def run() -> Reply:
         internal = caller.actor.internal
         submitted = forms.read_deal_fields(read_inputs(view), internal=internal)
-        reply = await services.edit_deal(
+        return await services.edit_deal(
             deps.ctx, caller, meta.d, shown=meta.shown, submitted=submitted
         )
-    except forms.FormErrors as err:
-        await ack(response_action="errors", errors=err.errors)
-        return
-    except Conflict as err:
-        await ack(
-            response_action="errors", errors=dict.fromkeys(err.fields or ("name",), err.message)
-        )
-        return
-    except DomainError as err:
-        await ack()
-        await _tell(deps, caller, err.message)
-        return
-    await ack()
-    await _finish(deps, caller, reply)
+
+    def errors_for(err: DomainError) -> dict[str, str] | None:
+        if isinstance(err, Conflict):
+            return dict.fromkeys(err.fields or ("name",), err.message)
+        return None  # e.g. not allowed: said in the channel, the modal closes
+
+    reply = await _submit(ack, run, deps, caller, errors_for=errors_for)
+    if reply is not None:
+        await _finish(deps, caller, reply)
 
 
 async def handle_next_step_submission(
@@ -126,7 +123,7 @@ async def handle_next_step_submission(
             source=Source.MODAL,
         )
 
-    reply = await _submit(ack, run, error_field="step_text")
+    reply = await _submit(ack, run, deps, caller, errors_for=_on("step_text"))
     if reply is not None:
         await _finish(deps, caller, reply)
 
@@ -154,19 +151,44 @@ async def _opened(
     return deps, meta, caller
 
 
+def _on(field: str) -> Callable[[DomainError], dict[str, str]]:
+    """Show any refusal next to one field of the modal."""
+    return lambda err: {field: err.message[:1900]}
+
+
 async def _submit(
-    ack: Any, run: Callable[[], Awaitable[Reply]], *, error_field: str
+    ack: Any,
+    run: Callable[[], Awaitable[Reply]],
+    deps: Deps,
+    caller: Caller,
+    *,
+    errors_for: Callable[[DomainError], dict[str, str] | None],
 ) -> Reply | None:
-    """Run a modal's use case before acking, so problems show next to the fields; None if so."""
+    """Run a modal's use case before acking, so problems show next to the fields; None if
+    refused. Should the work outlast Slack's 3 seconds, the modal is closed at once and the
+    answer follows as an ephemeral (handlers.answering)."""
+    acked = False
+
+    async def close_modal() -> None:
+        nonlocal acked
+        acked = True
+        await ack()
+
     try:
-        reply = await run()
-    except forms.FormErrors as err:
-        await ack(response_action="errors", errors=err.errors)
-        return None
+        reply = await within_budget(run(), close_modal)
     except DomainError as err:
-        await ack(response_action="errors", errors={error_field: err.message[:1900]})
+        field_errors = err.errors if isinstance(err, forms.FormErrors) else errors_for(err)
+        if acked or not field_errors:
+            if not acked:
+                await ack()
+            await _tell(deps, caller, err.message)
+        else:
+            await ack(response_action="errors", errors=field_errors)
         return None
-    await ack()
+    if acked:
+        await _tell(deps, caller, reply.text)
+    else:
+        await ack()
     return reply
 
 
@@ -177,5 +199,8 @@ async def _finish(deps: Deps, caller: Caller, reply: Reply) -> None:
 
 
 async def _tell(deps: Deps, caller: Caller, text: str) -> None:
-    if caller.channel_id:
-        await deps.slack.ephemeral(caller.channel_id, caller.actor.user_id, build_notice(text))
+    """An ephemeral where the modal was opened; a DM when that cannot reach the user."""
+    message, user = build_notice(text), caller.actor.user_id
+    if caller.channel_id and await deps.slack.try_ephemeral(caller.channel_id, user, message):
+        return
+    await deps.slack.direct_message(user, message)

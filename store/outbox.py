@@ -43,6 +43,22 @@ class OutboxRepository:
         assert row.id is not None
         return row.id
 
+    async def has_outcome(
+        self, deal_id: int, *, text: str, logged_by: str, since: datetime
+    ) -> bool:
+        """Whether this person logged this very outcome on the deal since `since`."""
+        found = await self.session.scalar(
+            sa.select(OutcomeRow.id)
+            .where(
+                OutcomeRow.deal_id == deal_id,  # type: ignore[arg-type]
+                OutcomeRow.logged_by == logged_by,  # type: ignore[arg-type]
+                OutcomeRow.text == text,  # type: ignore[arg-type]
+                OutcomeRow.logged_at >= since,  # type: ignore[arg-type,operator]
+            )
+            .limit(1)
+        )
+        return found is not None
+
     async def enqueue(
         self,
         *,

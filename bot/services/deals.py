@@ -49,9 +49,11 @@ async def change(
     *,
     source: Source,
     also: Callable[[UnitOfWork, Deal], Awaitable[None]] | None = None,
+    unless: Callable[[UnitOfWork, Deal], Awaitable[bool]] | None = None,
 ) -> tuple[Deal, bool]:
     """Apply `plan` with compare-and-swap, re-planning on fresh state when another change won.
-    `also` writes more in the same transaction (e.g. an outcome and its CRM deliveries)."""
+    `also` writes more in the same transaction (e.g. an outcome and its CRM deliveries);
+    `unless`, asked with the deal locked, makes it change nothing (e.g. a retried request)."""
     for attempt in range(MAX_ATTEMPTS):
         async with ctx.uow() as uow:
             deal = await uow.deals.get(deal_id, for_update=True)
@@ -59,6 +61,9 @@ async def change(
                 raise NotFound(f"Deal {deal_id} no longer exists.")
             require_change_right(deal, caller.actor, ctx.admins)
             await _learn_member_team(uow, deal, caller)
+            if unless is not None and await unless(uow, deal):
+                await uow.commit()
+                return deal, False
             mutation = plan(deal)
             if mutation.is_empty:
                 await uow.commit()

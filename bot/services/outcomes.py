@@ -21,6 +21,9 @@ from store.outbox import Delivery
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
+# The same outcome from the same person within this window is one outcome sent twice (Slack's
+# retry after a late answer, a double submit), not a second meeting.
+RETRY_WINDOW = timedelta(minutes=2)
 # post(side, raw body, idempotency key) -> HTTP status; raises on network failure.
 Poster = Callable[[Side, bytes, str], Awaitable[int]]
 
@@ -66,9 +69,25 @@ async def log_outcome(
                 now=now,
             )
 
-    deal, _ = await change(
-        ctx, caller, deal_id, lambda d: log_outcome_rule(d, text), source=source, also=queue
+    async def already_logged(uow: UnitOfWork, deal: Deal) -> bool:
+        return await uow.outbox.has_outcome(
+            deal.id, text=text, logged_by=caller.actor.user_id, since=now - RETRY_WINDOW
+        )
+
+    deal, logged = await change(
+        ctx,
+        caller,
+        deal_id,
+        lambda d: log_outcome_rule(d, text),
+        source=source,
+        also=queue,
+        unless=already_logged,
     )
+    if not logged:
+        return changed_reply(
+            deal, False, f"Already logged on {deal.key} a moment ago: {esc(text, 300)}. "
+            "It is sent to each CRM once."
+        )
     missing = [s.value for s in Side if s not in connected]
     note = (
         f" No CRM connector for {', '.join(missing)}: `ptm outbox export` gives an "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -14,14 +14,7 @@ from bot.cardsync import SyncTuning
 from tests.fakes.slack_api import FakeSlack, Fault
 from tests.support.cards import card_stage, card_version
 from tests.support.harness import RunningBot, start_bot
-
-
-async def eventually(check: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
+from tests.support.waiting import eventually
 
 
 async def two_copies(bot: RunningBot) -> list[tuple[str, str]]:

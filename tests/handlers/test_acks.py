@@ -1,0 +1,112 @@
+"""Every request is acknowledged within Slack's 3 seconds, whatever the database is doing, and a
+request Slack (or the user) sends again does not do its work twice."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot.cardsync import SyncTuning
+from tests.fakes.slack_api import FakeSlack
+from tests.support.harness import RunningBot, start_bot
+from tests.support.waiting import eventually
+
+SLACK_DEADLINE = 3.0
+
+
+@pytest.fixture
+async def live_bot(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBot]:
+    """The bot as in production: it answers Slack at the ack and works on afterwards."""
+    running = await start_bot(
+        fake_slack,
+        sqlite_url,
+        process_before_response=False,
+        tuning=SyncTuning(debounce=0, retry_base=0.05, retry_cap=0.2),
+    )
+    yield running
+    await running.stop()
+
+
+async def _timed(request: Any) -> tuple[float, int, Any]:
+    started = time.monotonic()
+    status, body = await request
+    return time.monotonic() - started, status, body
+
+
+async def _open_modal(bot: RunningBot, action: str, ts: str, option: str | None = None) -> Any:
+    before = bot.fake.count("views.open")
+    await bot.slack.click(bot.card("CROOM", ts), action, channel="CROOM", ts=ts, option=option)
+    await eventually(lambda: bot.fake.count("views.open") > before)
+    return bot.fake.of("views.open")[-1]["view"]
+
+
+async def test_every_surface_is_acked_in_time_while_the_database_is_held(
+    live_bot: RunningBot, sqlite_url: str
+) -> None:
+    bot = live_bot
+    await bot.slack.command("new Acme expansion")
+    await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+    await eventually(lambda: bot.posted_cards())
+    [(_, ts)] = bot.posted_cards()
+    edit = await _open_modal(bot, "ptm_card_more", ts, option="edit")
+    step = await _open_modal(bot, "ptm_card_step_set", ts)
+    outcome = await _open_modal(bot, "ptm_card_log_outcome", ts)
+
+    blocker = sqlite3.connect(sqlite_url.split("///", 1)[1], isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # e.g. a large `ptm partners import` holds the lock
+    try:
+        requests = asyncio.gather(
+            _timed(bot.slack.command("log joint call held")),
+            _timed(bot.slack.command("brief")),
+            _timed(bot.slack.submit(edit, {"name": "Acme expansion", "account": "Acme AG"})),
+            _timed(bot.slack.submit(step, {"step_text": "send the pricing", "step_owner": ""})),
+            _timed(bot.slack.submit(outcome, {"outcome": "workshop held"})),
+        )
+        await asyncio.sleep(3.5)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    answers = await requests
+    for took, status, _body in answers:
+        assert status == 200 and took < SLACK_DEADLINE, answers
+    log_ack, brief_ack = answers[0][2], answers[1][2]
+    assert "Working on it" in log_ack["text"] and "Working on it" in brief_ack["text"]
+    # ...and the real answers follow: through response_url for commands, as ephemerals for
+    # the modals (which were closed at once).
+    await eventually(lambda: len(bot.fake.of("response_url")) >= 2)
+    followed = " ".join(r["text"] for r in bot.fake.of("response_url"))
+    assert "Logged on PTM-1" in followed and "brief" in followed.lower()
+    await eventually(lambda: bot.fake.count("chat.postEphemeral") >= 3)
+    told = " ".join(e["text"] for e in bot.fake.of("chat.postEphemeral"))
+    assert "Saved PTM-1" in told and "Logged on PTM-1" in told and "PTM-1" in told
+    rows = await bot.rows("SELECT account FROM deals")
+    assert rows == [("Acme AG",)]
+    assert await bot.rows("SELECT text FROM next_steps WHERE status = 'open'") == [
+        ("send the pricing",)
+    ]
+    assert sorted(await bot.rows("SELECT text FROM outcomes")) == [
+        ("joint call held",),
+        ("workshop held",),
+    ]
+
+
+async def test_a_retried_log_is_one_outcome(live_bot: RunningBot) -> None:
+    """Slack showed an error, so the user typed `/ptm log` again: one outcome, one delivery
+    per side, and the second answer says it was already logged."""
+    bot = live_bot
+    await bot.slack.command("new Acme expansion")
+    await bot.slack.command("log joint call held")
+    _, again = await bot.slack.command("log joint call held")
+    assert "Already logged on PTM-1" in again["text"]
+    assert await bot.rows("SELECT count(*) FROM outcomes") == [(1,)]
+    assert await bot.rows("SELECT count(*) FROM crm_outbox") == [(2,)]
+    # A different outcome, or the same one later, is a new outcome.
+    await bot.slack.command("log pricing agreed")
+    bot.clock.advance(minutes=3)
+    await bot.slack.command("log joint call held")
+    assert await bot.rows("SELECT count(*) FROM outcomes") == [(3,)]
