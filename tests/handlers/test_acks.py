@@ -4,7 +4,6 @@ request Slack (or the user) sends again does not do its work twice."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 
 from bot.cardsync import SyncTuning
 from tests.fakes.slack_api import FakeSlack
+from tests.support.databases import sqlite_write_lock
 from tests.support.harness import RunningBot, start_bot
 from tests.support.waiting import eventually
 
@@ -57,9 +57,7 @@ async def test_every_surface_is_acked_in_time_while_the_database_is_held(
     step = await _open_modal(bot, "ptm_card_step_set", ts)
     outcome = await _open_modal(bot, "ptm_card_log_outcome", ts)
 
-    blocker = sqlite3.connect(sqlite_url.split("///", 1)[1], isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # e.g. a large `ptm partners import` holds the lock
-    try:
+    async with sqlite_write_lock(sqlite_url):
         requests = asyncio.gather(
             _timed(bot.slack.command("log joint call held")),
             _timed(bot.slack.command("brief")),
@@ -68,9 +66,6 @@ async def test_every_surface_is_acked_in_time_while_the_database_is_held(
             _timed(bot.slack.submit(outcome, {"outcome": "workshop held"})),
         )
         await asyncio.sleep(3.5)
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
     answers = await requests
     for took, status, _body in answers:
         assert status == 200 and took < SLACK_DEADLINE, answers

@@ -138,17 +138,13 @@ async def test_a_command_that_cannot_finish_in_time_is_acked_then_answered(
     """Slack gives a command 3 seconds: if the deal is locked up longer, PTM acks with a
     holding note and sends the real answer through response_url."""
     import asyncio
-    import sqlite3
+
+    from tests.support.databases import sqlite_write_lock
 
     await bot.slack.command("new Acme expansion")
-    blocker = sqlite3.connect(sqlite_url.split("///", 1)[1], isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database
-    try:
+    async with sqlite_write_lock(sqlite_url):  # another writer holds the database
         command = asyncio.create_task(bot.slack.command("stage propose"))
         await asyncio.sleep(3.5)
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
     status, body = await command
     assert status == 200 and "Working on it" in body["text"]
     [answer] = bot.fake.of("response_url")
