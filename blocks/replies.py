@@ -6,8 +6,10 @@ from typing import Any
 
 from blocks import kit
 from blocks.card import internal_text
+from blocks.ids import Action
+from blocks.metadata import CardRef
 from bot.domain import USER_ID_RE
-from bot.viewmodels import DealLine, HistoryView, InternalView
+from bot.viewmodels import DealLine, HistoryView, InternalView, Reply
 
 HELP = (  # one line per command; mrkdwn, so backticks show commands as code
     """*PTM keeps one deal card that seller, alliance manager and partner rep share.*
@@ -15,8 +17,9 @@ HELP = (  # one line per command; mrkdwn, so backticks show commands as code
 `/ptm trio @seller @alliance @partner` — name the trio (or `/ptm trio partner @user`)
 `/ptm stage Propose` — move the deal (Qualify, Discover, Validate, Propose, Negotiate,\
  Closed Won, Closed Lost; a unique prefix works)
-`/ptm next send the security questionnaire partner by 2026-12-01` — set the next step\
- (owner: `@user` or a role; without one, the stage's default role owns it)
+`/ptm next send the security questionnaire for partner by friday` — set the next step\
+ (owner: `for @user` or `for seller|alliance|partner`, else the stage's default role; due:\
+ `YYYY-MM-DD`, `today`, `tomorrow`, a weekday, `in 3 days`, `Dec 1`)
 `/ptm done` — complete the open next step
 `/ptm card` — post another copy of the card here (every copy stays in step)
 `/ptm list` — your open deals and their next steps
@@ -41,6 +44,23 @@ def build_help() -> dict[str, Any]:
 def build_notice(text: str) -> dict[str, Any]:
     """A short ephemeral answer; `text` is our own mrkdwn with user parts already escaped."""
     return {"text": kit.truncate(text, 3000), "blocks": kit.chunk_sections(text)[:5]}
+
+
+def build_reply(reply: Reply) -> dict[str, Any]:
+    """A use case's answer: a notice, the caller's deals, or a notice with a next step's
+    *Change owner* button (it opens the same form as the card's *Set next step*)."""
+    if reply.kind == "list":
+        return build_deal_list(reply.lines)
+    message = build_notice(reply.text)
+    if reply.owner_change is not None:
+        deal_id, version = reply.owner_change
+        controls = {
+            "type": "actions",
+            "block_id": CardRef(d=deal_id, v=version).block_id("reply"),
+            "elements": [kit.button("Change owner", Action.STEP_SET)],
+        }
+        message["blocks"] = [*message["blocks"][:4], controls]
+    return message
 
 
 def build_deal_list(lines: tuple[DealLine, ...], *, limit: int = 40) -> dict[str, Any]:

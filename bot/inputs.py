@@ -140,3 +140,110 @@ def parse_deal_key(text: str) -> int | None:
 
 def deal_key(number: int) -> str:
     return f"PTM-{number}"
+
+
+# --- Due dates as people type them ------------------------------------------------------
+
+DUE_FORMS = (
+    "`YYYY-MM-DD`, `today`, `tomorrow`, a weekday (`friday` is the next one), "
+    "`in 3 days`, `in 2 weeks`, or a month and day (`Dec 1`)"
+)
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = (
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+)  # fmt: skip
+# Words that say "a date was meant here": after `by`, they make a refusal instead of text.
+_DATE_WORDS = frozenset(
+    {"today", "tomorrow", "in", "next", "this", "end", "eod", "eow", "tonight"}
+    | {w[:3] for w in WEEKDAYS}
+    | set(WEEKDAYS)
+    | {m[:3] for m in MONTHS}
+    | set(MONTHS)
+    | {"sept", "tues", "thur", "thurs"}
+)
+
+
+def _weekday(word: str) -> int | None:
+    word = word.casefold().rstrip(".,")
+    for index, name in enumerate(WEEKDAYS):
+        if len(word) >= 3 and name.startswith(word):
+            return index
+    return None
+
+
+def _month(word: str) -> int | None:
+    word = word.casefold().rstrip(".,")
+    if word == "sept":
+        return 9
+    for index, name in enumerate(MONTHS, start=1):
+        if len(word) >= 3 and name.startswith(word):
+            return index
+    return None
+
+
+def _month_day(month: int, day: int, today: date) -> date | None:
+    """This year's day, or next year's once this year's has passed; None if no such day."""
+    for year in (today.year, today.year + 1):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            return None
+        if candidate >= today:
+            return candidate
+    return None
+
+
+def read_when(words: list[str], *, today: date) -> date | None:
+    """The day that `words` name (see DUE_FORMS), or None when they name none."""
+    lowered = [w.casefold().rstrip(".,") for w in words]
+    if len(lowered) == 1:
+        word = lowered[0]
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", word):
+            try:
+                return date.fromisoformat(word)
+            except ValueError:
+                return None
+        if word == "today":
+            return today
+        if word == "tomorrow":
+            return date.fromordinal(today.toordinal() + 1)
+        weekday = _weekday(word)
+        if weekday is not None:
+            ahead = (weekday - today.weekday() - 1) % 7 + 1  # the next one, never today
+            return date.fromordinal(today.toordinal() + ahead)
+        return None
+    if len(lowered) == 3 and lowered[0] == "in" and lowered[1].isdigit():
+        count, unit = int(lowered[1]), lowered[2]
+        days = {"day": 1, "days": 1, "week": 7, "weeks": 7}.get(unit)
+        if days is None or not 1 <= count * days <= 3660:
+            return None
+        return date.fromordinal(today.toordinal() + count * days)
+    if len(lowered) == 2:
+        first, second = lowered
+        if _month(first) is not None and second.isdigit() and len(second) <= 2:
+            return _month_day(_month(first) or 0, int(second), today)
+        if _month(second) is not None and first.isdigit() and len(first) <= 2:
+            return _month_day(_month(second) or 0, int(first), today)
+    return None
+
+
+def looks_like_when(words: list[str]) -> bool:
+    """Whether words after `by` were meant as a date (then an unreadable one is refused rather
+    than kept as part of the text: `by friday` is a date, `by legal` is not)."""
+    if not words:
+        return False
+    first = words[0].casefold().rstrip(".,")
+    typo_of_a_day = len(first) >= 5 and first[:3] in ("tod", "tom")  # `tomorow`, `tody`
+    return first[:1].isdigit() or first in _DATE_WORDS or typo_of_a_day
+
+
+def parse_when(words: list[str], *, today: date) -> date:
+    """A due date in any of DUE_FORMS, not in the past; a clear refusal otherwise."""
+    typed = " ".join(words)
+    due = read_when(words, today=today)
+    if due is None:
+        raise BadInput(f"I cannot read “{esc(typed)}” as a date. Use {DUE_FORMS}.")
+    if due < today:
+        raise BadInput(f"The due date {due} is in the past. Use today ({today}) or later.")
+    return due

@@ -20,16 +20,17 @@ from bot.domain import (
 )
 from bot.inputs import (
     clean_text,
+    looks_like_when,
     parse_attribution,
     parse_deal_key,
-    parse_due,
     parse_role,
     parse_stage,
+    parse_when,
+    read_when,
 )
 
 # Slack sends mentions in command text as <@U123|name> (or <@U123>) when escaping is on.
 MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
-DATEISH_RE = re.compile(r"^[0-9][0-9/.\-]*$")
 MAX_COMMAND_TEXT = 3000
 
 SUBCOMMANDS = (
@@ -54,7 +55,7 @@ SUBCOMMANDS = (
 # What a bot mention understands: what a partner rep needs, who cannot use our slash command.
 MENTION_COMMANDS = ("next", "stage", "done", "synced", "help")
 MENTION_HELP = (
-    "Mention me with one of: `next: &lt;text&gt; [@user or role] [by YYYY-MM-DD]`, "
+    "Mention me with one of: `next: &lt;text&gt; [for @user or role] [by &lt;date&gt;]`, "
     "`stage: &lt;stage&gt;`, `done`, `synced`, `help`. Or use the buttons on the deal card."
 )
 
@@ -264,24 +265,49 @@ def _parse_stage(rest: list[str], _today: date) -> Intent:
     return SetStage(parse_stage(" ".join(rest)))
 
 
+NEXT_USAGE = (
+    "Use `/ptm next &lt;text&gt; [for @user | for seller|alliance|partner] [by &lt;date&gt;]`, "
+    "e.g. `/ptm next send the security questionnaire for partner by friday`."
+)
+
+
 def _parse_next(rest: list[str], today: date) -> Intent:
+    """`<text> [for @user|for <role>] [by <date>]`; the date may also be `in N days|weeks`."""
     words = list(rest)
-    due = None
-    if len(words) >= 2 and words[-2].casefold() == "by" and DATEISH_RE.fullmatch(words[-1]):
-        due = parse_due(words[-1], today=today)
-        words = words[:-2]
+    due, words = _take_due(words, today)
     role, user_id = None, None
-    if words and mention_id(words[-1]):
-        user_id = mention_id(words.pop())
-    elif len(words) > 1 and parse_role(words[-1]):
-        role = parse_role(words.pop())
+    if len(words) >= 3 and words[-2].casefold() == "for":
+        owner = words[-1]
+        if mention_id(owner):
+            user_id, words = mention_id(owner), words[:-2]
+        elif parse_role(owner):
+            role, words = parse_role(owner), words[:-2]
     if not words:
-        raise BadInput(
-            "The next step is empty. Use `/ptm next &lt;text&gt; [@user or role] [by YYYY-MM-DD]`, "
-            "e.g. `/ptm next send the security questionnaire partner by 2026-12-01`."
-        )
+        raise BadInput(f"The next step is empty. {NEXT_USAGE}")
     text = clean_text(unescape_slack(" ".join(words)), what="next step", limit=MAX_STEP_TEXT)
     return SetNext(text=text, role=role, user_id=user_id, due=due)
+
+
+def _take_due(words: list[str], today: date) -> tuple[date | None, list[str]]:
+    """Split a trailing due date off the words: `by <date>` or `in N days|weeks`. Words after
+    the last `by` that look like a date but are not one are refused with the accepted forms."""
+    if len(words) >= 4 and words[-3].casefold() == "in" and words[-2].isdigit():
+        due = read_when(words[-3:], today=today)
+        if due is not None:
+            rest = words[:-3]
+            if rest and rest[-1].casefold() == "by":  # `by in 2 weeks`
+                rest = rest[:-1]
+            return parse_when(words[-3:], today=today), rest
+    for index in range(len(words) - 2, -1, -1):
+        if words[index].casefold() != "by":
+            continue
+        tail = words[index + 1 :]
+        if len(tail) <= 3 and read_when(tail, today=today) is not None:
+            return parse_when(tail, today=today), words[:index]
+        if len(tail) <= 3 and looks_like_when(tail):
+            parse_when(tail, today=today)  # raises, naming the accepted forms
+        break  # only the last `by` can start the date: the rest is the step's text
+    return None, words
 
 
 def _parse_brief(rest: list[str], _today: date) -> Intent:

@@ -117,6 +117,8 @@ class Reply:
     lines: tuple[DealLine, ...] = ()
     post_card: bool = False
     learn_teams: bool = False  # new trio members whose org is still to be asked of Slack
+    # (deal id, version): the answer offers a one-click *Change owner* for the next step.
+    owner_change: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

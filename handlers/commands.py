@@ -12,14 +12,13 @@ from blocks.brief import build_brief_message
 from blocks.metrics import activation_line, build_metrics, trend_line
 from blocks.modals import build_new_deal_modal
 from blocks.partners import build_find_results
-from blocks.replies import build_deal_list, build_help, build_notice
+from blocks.replies import build_help, build_notice, build_reply
 from bot import intents, services
 from bot.deps import Deps, deps_of
 from bot.domain import DomainError
 from bot.metrics import MetricsReport
 from bot.scheduling import deliver_outbox, run_digests
 from bot.services import Caller
-from bot.viewmodels import Reply
 from briefs.render import render_brief, render_digest
 from handlers.answering import CommandAnswer, within_budget
 from handlers.parsing import caller_from_command
@@ -88,7 +87,7 @@ async def _run_command(
         )
         return
     reply = await services.run_intent(deps.ctx, caller, parsed)
-    await answer(**_render(reply))
+    await answer(**build_reply(reply))
     problem = await publish(deps, reply, caller)
     if problem:
         await respond(response_type="ephemeral", replace_original=False, **build_notice(problem))
@@ -164,9 +163,3 @@ async def _send_digest_now(answer: CommandAnswer, deps: Deps, user_id: str) -> N
         return
     await answer(**build_notice("Your digest is on its way to your direct messages with PTM."))
     await run_digests(deps, hour=0, only={user_id})
-
-
-def _render(reply: Reply) -> dict[str, Any]:
-    if reply.kind == "list":
-        return build_deal_list(reply.lines)
-    return build_notice(reply.text)

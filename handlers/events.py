@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from blocks.replies import build_notice
+from blocks.replies import build_notice, build_reply
 from bot import intents, services
 from bot.deps import Deps, deps_of
 from bot.domain import DomainError, NotAllowed
@@ -99,7 +99,7 @@ async def _answer_mention(deps: Deps, event: dict[str, Any], context: Any) -> No
         if err.deal_id is not None:
             await deps.cards.sync(err.deal_id)
         return
-    await deps.slack.post(channel, build_notice(reply.text), thread_ts=thread)
+    await deps.slack.post(channel, build_reply(reply), thread_ts=thread)
     await publish(deps, reply, caller)
 
 

@@ -177,7 +177,7 @@ async def test_ptm_digest_now_from_the_command_line(fake_slack: FakeSlack, tmp_p
     bot = await start_bot(fake_slack, db)
     await bot.slack.command("new Acme expansion")
     await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
-    await bot.slack.command("next send the pricing <@USELLER>")
+    await bot.slack.command("next send the pricing for <@USELLER>")
     await bot.stop()
     for _ in range(2):  # the second run finds today's digest already sent
         code, out, err = await run_ptm(fake_slack, db, "digest", "--now", "--user", "USELLER")
@@ -198,7 +198,7 @@ async def test_two_processes_sending_digests_at_once_send_one_each(fake_slack: F
     bot = await start_bot(fake_slack, PG_URL)
     await bot.slack.command("new Acme expansion")
     await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
-    await bot.slack.command("next send the pricing <@USELLER>")
+    await bot.slack.command("next send the pricing for <@USELLER>")
     await bot.stop()
     procs = [await start_ptm(fake_slack, PG_URL, "digest", "--now") for _ in range(3)]
     outs = [await asyncio.wait_for(p.communicate(), 60) for p in procs]

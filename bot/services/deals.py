@@ -289,6 +289,7 @@ async def set_next(
     source: Source,
 ) -> Reply:
     text = clean_text(text, what="next step", limit=MAX_STEP_TEXT)
+    role_given = role
 
     def plan(deal: Deal) -> Mutation:
         return set_next_step(deal, text, role=role, user_id=user_id, due=due)
@@ -297,10 +298,14 @@ async def set_next(
     step = deal.next_step
     assert step is not None
     owner = f"<@{step.owner_user}>" if step.owner_user else f"the {step.owner_role} (not named yet)"
+    role = step.owner_role.value if step.owner_role else "owner"
+    why = f", the default at {deal.stage.value}" if role_given is None and not user_id else ""
     when = f" by {step.due}" if step.due else ""
-    return changed_reply(
-        deal, changed, f"Next step on {deal.key} for {owner}{when}: {esc(step.text, 500)}"
+    text = (
+        f"Next step on {deal.key} for {owner} ({role}{why}){when}: {esc(step.text, 500)}\n"
+        "Another owner: add `for @user` or `for seller|alliance|partner`, or *Change owner*."
     )
+    return replace(changed_reply(deal, changed, text), owner_change=(deal.id, deal.version))
 
 
 async def complete_step(

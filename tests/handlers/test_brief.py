@@ -15,7 +15,7 @@ async def prepared(bot: RunningBot) -> tuple[str, str]:
     room, shared = await deal_in_two_rooms(bot)
     await set_internal_fields(bot, room)
     await bot.slack.command("trigger stuck at VP level in healthcare")
-    await bot.slack.command("next book the joint call <@UALLY> by 2026-12-01")
+    await bot.slack.command("next book the joint call for <@UALLY> by 2026-12-01")
     return room, shared
 
 

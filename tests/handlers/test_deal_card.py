@@ -102,8 +102,13 @@ async def test_next_step_by_command_with_default_owner_and_done_by_button(bot: R
     await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
     await bot.slack.command("stage validate")
     _, body = await bot.slack.command("next send the security questionnaire by 2026-12-01")
-    # At Validate the partner is best placed to move, so the partner owns it by default.
-    assert "for <@UPARTNER> by 2026-12-01" in body["text"]
+    # At Validate the partner is best placed to move, so the partner owns it by default; the
+    # answer says so and offers a one-click change of owner.
+    assert "for <@UPARTNER> (partner, the default at Validate) by 2026-12-01" in body["text"]
+    assert "`for @user`" in body["text"]
+    await bot.slack.click(body, "ptm_card_step_set", channel="CROOM", ts="0")
+    [opened] = bot.fake.of("views.open")
+    assert opened["view"]["callback_id"] == "ptm_next_step"
     ts = card_ts(bot, "CROOM")
     text = card_text(bot.card("CROOM", ts))
     assert "*Next step*: send the security questionnaire" in text
@@ -128,9 +133,9 @@ async def test_next_step_by_command_with_default_owner_and_done_by_button(bot: R
 async def test_next_step_owner_by_mention_or_role_and_done_by_command(bot: RunningBot) -> None:
     await new_deal(bot)
     await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
-    _, body = await bot.slack.command("next book the joint call <@UALLY|ally>")
+    _, body = await bot.slack.command("next book the joint call for <@UALLY|ally>")
     assert "for <@UALLY>" in body["text"]
-    _, body = await bot.slack.command("next draft the proposal seller")
+    _, body = await bot.slack.command("next draft the proposal for seller")
     assert "for <@USELLER>" in body["text"]
     steps = await bot.rows("SELECT text, owner_role, status FROM next_steps ORDER BY id")
     assert steps == [

@@ -26,7 +26,7 @@ async def setup_deal(bot: RunningBot) -> None:
     bot.fake.users.update({"USELLER": "T0URS", "UALLY": "T0URS", "UPARTNER": "TPARTNER"})
     await bot.slack.command("new Acme expansion")
     await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
-    await bot.slack.command("next send the pricing <@USELLER> by 2026-11-30")
+    await bot.slack.command("next send the pricing for <@USELLER> by 2026-11-30")
 
 
 @pytest.fixture
@@ -175,7 +175,7 @@ async def test_partner_rep_gets_one_deal_room_nudge_a_day(
         await bot.slack.command("new Acme expansion")
         await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
         await bot.slack.command("card PTM-1", channel="CSHARED")
-        await bot.slack.command("next send the security questionnaire partner by 2026-11-24")
+        await bot.slack.command("next send the security questionnaire for partner by 2026-11-24")
         await run_digests(bot.runtime.deps)
         nudges = [p for p in fake_slack.of("chat.postMessage") if p.get("thread_ts")]
         [nudge] = nudges
@@ -191,7 +191,7 @@ async def test_partner_rep_gets_one_deal_room_nudge_a_day(
         nudges = [p for p in fake_slack.of("chat.postMessage") if p.get("thread_ts")]
         assert len(nudges) == 2 and ":warning: *overdue*" in nudges[-1]["text"]
         # Once the step is theirs no more, the nudges stop.
-        await bot.slack.command("next draft the proposal seller")
+        await bot.slack.command("next draft the proposal for seller")
         bot.clock.advance(days=1)
         await run_digests(bot.runtime.deps)
         assert len([p for p in fake_slack.of("chat.postMessage") if p.get("thread_ts")]) == 2

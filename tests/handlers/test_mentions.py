@@ -128,7 +128,7 @@ async def test_bad_mentions_get_clear_answers_and_change_nothing(bot: RunningBot
     before = await bot.rows("SELECT version, stage FROM deals")
     cases = [
         ("stage: Prospecting", "UPARTNER", "CSHARED", "Stages are: Qualify, Discover"),
-        ("next: call them by 2026-02-30", "UPARTNER", "CSHARED", "not a real calendar day"),
+        ("next: call them by 2026-02-30", "UPARTNER", "CSHARED", "as a date. Use `YYYY-MM-DD`"),
         ("frobnicate", "UPARTNER", "CSHARED", "Mention me with one of"),
         ("stage: Propose", "USELLER", "CRANDOM", "This channel has no deal"),
     ]
