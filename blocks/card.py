@@ -119,16 +119,21 @@ def _cosell_text(cosell: tuple[tuple[str, bool], ...]) -> str:
 
 
 def _controls(card: CardView) -> list[dict[str, Any]]:
-    stage_options = [kit.option(s, s) for s in card.stages]
-    elements: list[dict[str, Any]] = [
-        {
-            "type": "static_select",
-            "action_id": Action.STAGE_SELECT,
-            "placeholder": kit.plain("Change stage"),
-            "options": stage_options,
-            "initial_option": kit.option(card.stage, card.stage),
-        }
-    ]
+    elements: list[dict[str, Any]]
+    if card.status == "open":
+        stage_options = [kit.option(s, s) for s in card.stages]
+        elements = [
+            {
+                "type": "static_select",
+                "action_id": Action.STAGE_SELECT,
+                "placeholder": kit.plain("Change stage"),
+                "options": stage_options,
+                "initial_option": kit.option(card.stage, card.stage),
+            }
+        ]
+    else:
+        # A closed deal changes stage only by being reopened, which is said and audited.
+        elements = [kit.button("Reopen", Action.REOPEN)]
     if card.next_step is not None:
         elements.append(
             kit.button(

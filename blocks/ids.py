@@ -13,6 +13,7 @@ class Action(StrEnum):
     DIGEST_PAUSE = "ptm_digest_pause"
     ATTACH_PARTNER = "ptm_attach_partner"
     DIGEST_RESUME = "ptm_digest_resume"
+    REOPEN = "ptm_card_reopen"
 
 
 class MoreOption(StrEnum):

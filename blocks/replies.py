@@ -29,7 +29,7 @@ HELP = (  # one line per command; mrkdwn, so backticks show commands as code
 `/ptm brief intro to the CMO` — post the co-sell brief (`/ptm brief preview` first)
 `/ptm log joint call held, POC agreed` — record an outcome for both CRMs
 `/ptm attribution co-sell` — sourced, co-sell or influenced
-`/ptm won` / `/ptm lost went with a competitor` — close the deal
+`/ptm won` / `/ptm lost went with a competitor` — close the deal (`/ptm reopen` to work on it again)
 `/ptm metrics` — seller activation, win rates, attribution, operator check\
  (`/ptm metrics chart`: the trend picture, in your DMs)
 Outside a deal room, name the deal by key: `/ptm stage PTM-12 Validate`.

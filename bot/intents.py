@@ -51,6 +51,7 @@ SUBCOMMANDS = (
     "won",
     "lost",
     "metrics",
+    "reopen",
 )
 # What a bot mention understands: what a partner rep needs, who cannot use our slash command.
 MENTION_COMMANDS = ("next", "stage", "done", "synced", "help")
@@ -128,6 +129,11 @@ class SendDigest:
 class CloseDeal:
     won: bool
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class Reopen:
+    pass
 
 
 @dataclass(frozen=True)
@@ -378,5 +384,6 @@ _PARSERS = {
     "won": _parse_bare(CloseDeal(won=True)),
     "lost": _parse_lost,
     "metrics": _parse_metrics,
+    "reopen": _parse_bare(Reopen()),
     "find": lambda rest, _today: FindPartner(unescape_slack(" ".join(rest))[:500]),
 }

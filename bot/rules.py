@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -47,10 +48,51 @@ def require_change_right(deal: Deal, actor: Actor, admins: frozenset[str]) -> No
     )
 
 
+CLOSED_STAGES = frozenset({Stage.CLOSED_WON, Stage.CLOSED_LOST})
+REOPEN_HOW = "reopen it first with `/ptm reopen` or *Reopen* on the card"
+
+
 def change_stage(deal: Deal, stage: Stage) -> Mutation:
-    """Move the deal to `stage`; closing stages also close the status."""
+    """Move the deal to `stage`; closing stages also close the status. A closed deal moves
+    back to an open stage only through `reopen_deal`, never by a stage change."""
     if deal.stage == stage:
         return Mutation()
+    if deal.status is not Status.OPEN and stage not in CLOSED_STAGES:
+        raise BadInput(
+            f"{deal.key} is {deal.stage.value.lower()}. To move it to {stage.value}, "
+            f"{REOPEN_HOW} (it goes back to the stage it was closed from)."
+        )
+    return _move(deal, stage)
+
+
+def reopen_deal(deal: Deal, back_to: Stage) -> Mutation:
+    """Reopen a closed deal at the stage it was closed from; audited as a reopen. The store
+    clears the closing time, so win rates and closed totals no longer count it."""
+    if deal.status is Status.OPEN:
+        raise BadInput(f"{deal.key} is open already (at {deal.stage.value}).")
+    if back_to in CLOSED_STAGES:
+        back_to = Stage.NEGOTIATE
+    moved = _move(deal, back_to)
+    return Mutation(
+        fields=moved.fields, audit={**moved.audit, "reopened": (deal.stage.value, back_to.value)}
+    )
+
+
+def closed_from(audit: Iterable[Mapping[str, object]]) -> Stage | None:
+    """The stage a deal was in when it was last closed, from its audit trail's changes
+    (newest first, field -> [old, new])."""
+    for changes in audit:
+        change = changes.get("stage")
+        if not isinstance(change, list | tuple) or len(change) != 2:
+            continue
+        closed = {s.value for s in CLOSED_STAGES}
+        if change[1] in closed and change[0] not in closed:  # won -> lost looks further back
+            old = change[0]
+            return Stage(old) if old in {s.value for s in Stage} else None
+    return None
+
+
+def _move(deal: Deal, stage: Stage) -> Mutation:
     status = {Stage.CLOSED_WON: Status.WON, Stage.CLOSED_LOST: Status.LOST}.get(stage, Status.OPEN)
     fields: dict[str, object] = {"stage": stage}
     audit: dict[str, tuple[object, object]] = {"stage": (deal.stage.value, stage.value)}

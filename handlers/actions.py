@@ -33,6 +33,7 @@ def register(app: AsyncApp) -> None:
     app.action(Action.DIGEST_PAUSE.value)(handle_digest_pause)
     app.action(Action.ATTACH_PARTNER.value)(handle_attach_partner)
     app.action(Action.DIGEST_RESUME.value)(handle_digest_pause)
+    app.action(Action.REOPEN.value)(handle_card_reopen)
 
 
 async def handle_digest_pause(ack: Any, body: dict[str, Any], context: Any) -> None:
@@ -53,6 +54,16 @@ async def handle_card_stage(ack: Any, body: dict[str, Any], context: Any) -> Non
         lambda d, c, ref: services.move_stage(
             d.ctx, c, ref.d, parse_stage(action_value(body)), source=Source.BUTTON
         ),
+    )
+
+
+async def handle_card_reopen(ack: Any, body: dict[str, Any], context: Any) -> None:
+    await ack()
+    await _run(
+        context,
+        body,
+        lambda d, c, ref: services.reopen(d.ctx, c, ref.d, source=Source.BUTTON),
+        always_tell=True,
     )
 
 

@@ -23,6 +23,7 @@ from bot.services.deals import (
     mark_synced,
     move_stage,
     name_trio,
+    reopen,
     run_intent,
     set_next,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "load_deal",
     "mark_synced",
     "move_stage",
+    "reopen",
     "name_trio",
     "next_step_form_for",
     "claim_message",

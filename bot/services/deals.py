@@ -30,8 +30,9 @@ from bot.forms import fingerprint
 from bot.inputs import clean_text, deal_key
 from bot.rules import change_stage as stage_rule
 from bot.rules import close_deal as close_rule
-from bot.rules import complete_next_step, require_change_right, set_next_step, set_trio
+from bot.rules import closed_from, complete_next_step, require_change_right, set_next_step, set_trio
 from bot.rules import edit_deal as edit_rule
+from bot.rules import reopen_deal as reopen_rule
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal_id
 from bot.services.reads import list_deals
 from bot.viewmodels import Reply
@@ -179,6 +180,8 @@ async def run_intent(
         return await close_deal(
             ctx, caller, deal_id, won=intent.won, reason=intent.reason, source=source
         )
+    if isinstance(intent, intents.Reopen):
+        return await reopen(ctx, caller, deal_id, source=source)
     if isinstance(intent, intents.Synced):
         return await mark_synced(ctx, caller, deal_id, None, source=source)
     raise BadInput("That command is not supported here. Try `/ptm help`.")
@@ -244,6 +247,19 @@ async def learn_trio_teams(ctx: Ctx, caller: Caller, deal_id: int) -> bool:
             )
         await uow.commit()
     return True
+
+
+async def reopen(ctx: Ctx, caller: Caller, deal_id: int, *, source: Source) -> Reply:
+    """`/ptm reopen` or the card's *Reopen*: back to the stage the deal was closed from."""
+    async with ctx.uow.reads() as uow:
+        events = await uow.deals.recent_events(deal_id, limit=200)
+    back_to = closed_from(e.changes for e in events)
+    deal, changed = await change(
+        ctx, caller, deal_id, lambda d: reopen_rule(d, back_to or Stage.NEGOTIATE), source=source
+    )
+    return changed_reply(
+        deal, changed, f"Reopened {deal.key}: back at *{deal.stage.value}* (v{deal.version})."
+    )
 
 
 async def move_stage(

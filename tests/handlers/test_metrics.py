@@ -279,3 +279,30 @@ async def test_app_home_of_someone_from_another_company_shows_no_metrics(
     home = str(published["view"]["blocks"])
     assert "activation" not in home.lower() and "PTM-" not in home
     assert "@PTM" in home  # ...and says what they can do instead
+
+
+async def test_a_closed_deal_reopens_only_on_purpose(bot: RunningBot) -> None:
+    """`/ptm stage` on a won deal is refused with the way to reopen; `/ptm reopen` (or the
+    card's *Reopen*) goes back to the stage it was closed from, says so in the audit and
+    clears the closing time, so metrics stop counting it as won."""
+    await bot.slack.command("new Acme expansion")
+    await bot.slack.command("stage Propose")
+    await bot.slack.command("won")
+    before = await bot.rows("SELECT stage, status, version FROM deals")
+    _, body = await bot.slack.command("stage Validate")
+    assert "is closed won" in body["text"] and "/ptm reopen" in body["text"]
+    assert await bot.rows("SELECT stage, status, version FROM deals") == before
+    [(channel, ts)] = bot.posted_cards()
+    card = bot.card(channel, ts)
+    assert "ptm_card_stage" not in str(card)  # no stage menu on a closed card...
+    await bot.slack.click(card, "ptm_card_reopen", channel=channel, ts=ts)  # ...but Reopen
+    assert await bot.rows("SELECT stage, status, closed_at FROM deals") == [
+        ("Propose", "open", None)
+    ]
+    [(changes,)] = await bot.rows(
+        "SELECT changes FROM deal_events ORDER BY version DESC LIMIT 1"
+    )
+    assert "reopened" in str(changes)
+    assert "ptm_card_stage" in str(bot.card(channel, ts))
+    _, body = await bot.slack.command("reopen")
+    assert "is open already" in body["text"]

@@ -13,7 +13,7 @@ from sqlalchemy import event
 from bot import metrics
 from bot.domain import Actor, Role, Source, Stage, TrioMember
 from bot.metrics import Period, Ratio
-from bot.rules import attach_partner, change_stage, close_deal, edit_deal, set_trio
+from bot.rules import attach_partner, change_stage, close_deal, edit_deal, reopen_deal, set_trio
 from store import UnitOfWork, create_schema, make_engine, make_session_factory
 from store.models import OutcomeRow
 
@@ -173,7 +173,7 @@ async def test_reopening_clears_the_close(setup: tuple[UnitOfWork, list[str]]) -
     async with uow:
         deal = await uow.deals.get(deal_id)
     assert deal and deal.close_reason == "no budget"
-    await change(uow, deal_id, lambda d: change_stage(d, Stage.NEGOTIATE), by=ALLY, on=at(6, 3))
+    await change(uow, deal_id, lambda d: reopen_deal(d, Stage.NEGOTIATE), by=ALLY, on=at(6, 3))
     async with uow:
         deal = await uow.deals.get(deal_id)
         facts = await uow.metrics.facts(

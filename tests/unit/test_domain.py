@@ -25,10 +25,12 @@ from bot.domain import (
 from bot.inputs import parse_amount, parse_date, parse_due, parse_stage
 from bot.rules import (
     change_stage,
+    closed_from,
     complete_next_step,
     edit_deal,
     is_overdue,
     may_change,
+    reopen_deal,
     require_change_right,
     set_next_step,
     set_trio,
@@ -119,8 +121,24 @@ def test_stage_change_closes_status_and_same_stage_is_a_no_op() -> None:
     assert m.fields == {"stage": Stage.CLOSED_WON, "status": Status.WON}
     assert m.audit == {"stage": ("Qualify", "Closed Won"), "status": ("open", "won")}
     assert change_stage(deal(), Stage.QUALIFY).is_empty
-    reopened = change_stage(deal(stage=Stage.CLOSED_LOST, status=Status.LOST), Stage.PROPOSE)
+    lost = deal(stage=Stage.CLOSED_LOST, status=Status.LOST)
+    with pytest.raises(BadInput, match="reopen it first"):
+        change_stage(lost, Stage.PROPOSE)
+    assert change_stage(lost, Stage.CLOSED_WON).fields["status"] is Status.WON  # won after all
+    reopened = reopen_deal(lost, Stage.PROPOSE)
     assert reopened.fields["status"] is Status.OPEN
+    assert reopened.audit["reopened"] == ("Closed Lost", "Propose")
+
+
+def test_a_deal_reopens_at_the_stage_it_was_closed_from() -> None:
+    audit = [
+        {"stage": ["Closed Won", "Closed Lost"]},
+        {"outcome": [None, "x"]},
+        {"stage": ["Negotiate", "Closed Won"], "status": ["open", "won"]},
+        {"stage": ["Propose", "Negotiate"]},
+    ]
+    assert closed_from(audit) is Stage.NEGOTIATE
+    assert closed_from([{"stage": ["Propose", "Negotiate"]}]) is None
 
 
 @pytest.mark.parametrize(
