@@ -20,9 +20,13 @@ def build_deal_card(card: CardView) -> dict[str, Any]:
     blocks = [
         kit.header(f"{card.key} · {kit.truncate(card.name, NAME_LIMIT)}"),
         kit.section(_account_line(card), fields=_fields(card)),
-        kit.section(_trio_text(card.members)),
+        kit.section(_trio_text(card.members, ours_only=card.internal is not None)),
         kit.section(_step_text(card.next_step)),
-        kit.context(_cosell_text(card.cosell), _trigger_text(card.trigger), *_crm_text(card)),
+        kit.context(
+            _cosell_text(card.cosell),
+            _trigger_text(card.trigger, ours_only=card.internal is not None),
+            *_crm_text(card),
+        ),
         *([kit.section(internal_text(card.internal))] if card.internal else []),
         {"type": "actions", "block_id": ref.block_id("controls"), "elements": _controls(card)},
         kit.context(
@@ -59,12 +63,15 @@ def _fields(card: CardView) -> list[str]:
     ]
 
 
-def _trio_text(members: tuple[MemberView, ...]) -> str:
+def _trio_text(members: tuple[MemberView, ...], *, ours_only: bool) -> str:
+    """The trio with sync marks. Hints name `/ptm` only in a copy that only our org sees: in a
+    shared channel the partner rep cannot use our slash command."""
     lines = ["*Trio*"]
     for m in members:
         label = ROLE_LABEL.get(m.role, m.role)
         if m.user_id is None:
-            lines.append(f"{label}: _not named — `/ptm trio {m.role} @user`_")
+            how = f"`/ptm trio {m.role} @user`" if ours_only else "our alliance manager names them"
+            lines.append(f"{label}: _not named — {how}_")
             continue
         org = " (partner org)" if m.is_external else ""
         if m.synced:
@@ -105,9 +112,10 @@ def _crm_text(card: CardView) -> list[str]:
     return [f"Logged outcome → {sides}"]
 
 
-def _trigger_text(trigger: str) -> str:
+def _trigger_text(trigger: str, *, ours_only: bool) -> str:
     if not trigger:
-        return "Why a partner? _not recorded — `/ptm trigger &lt;reason&gt;` or Edit deal_"
+        how = "`/ptm trigger &lt;reason&gt;` or Edit deal" if ours_only else "Edit deal in ⋯"
+        return f"Why a partner? _not recorded — {how}_"
     return f"Why a partner: {kit.user_text(trigger, 500)}"
 
 

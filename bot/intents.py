@@ -137,6 +137,12 @@ class Reopen:
 
 
 @dataclass(frozen=True)
+class Status:
+    """A question to the bot (`@PTM what is the status?`): where the deal stands, and what a
+    mention can do."""
+
+
+@dataclass(frozen=True)
 class ShowMetrics:
     chart: bool = False
 
@@ -225,7 +231,9 @@ def parse_mention(text: str, *, bot_user_id: str | None, today: date) -> Parsed:
         return Parsed(Help())
     sub = tokens[0].casefold()
     if sub not in MENTION_COMMANDS:
-        raise BadInput(f"I did not understand “{_quote(tokens[0])}”. {MENTION_HELP}")
+        # Anything else is a question or a remark: answer with where the deal stands.
+        keys = (parse_deal_key(token.rstrip("?.!,")) for token in tokens)
+        return Parsed(Status(), next((n for n in keys if n is not None), None))
     if sub == "synced":
         rest = tokens[1:]
         number = parse_deal_key(rest[0]) if rest else None

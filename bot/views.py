@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from bot.domain import COSELL_STEPS, ROLES, STAGES, Deal
+from bot.domain import COSELL_STEPS, ROLES, STAGES, Deal, esc
 from bot.forms import editable_fields, fingerprints
 from bot.rules import is_overdue
 from bot.viewmodels import (
@@ -143,6 +143,23 @@ def format_amount(amount: Decimal | None, currency: str) -> str:
         return "—"
     shown = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
     return f"{currency} {shown}"
+
+
+def status_line(deal: Deal, today: date) -> str:
+    """One answer to "where does this deal stand?": shared fields only, user text escaped."""
+    step = deal.next_step
+    if step is None:
+        nxt = "No next step yet: set one with *Set next step* on the card or `@PTM next: …`."
+    else:
+        owner = f"<@{step.owner_user}>" if step.owner_user else "not named yet"
+        due = f", due {step.due.isoformat()}" if step.due else ""
+        late = " (overdue)" if is_overdue(step, today) else ""
+        role = f" ({step.owner_role.value})" if step.owner_role else ""
+        nxt = f"Next step: {esc(step.text, 300)} — {owner}{role}{due}{late}."
+    return (
+        f"*{deal.key} {esc(deal.name, 150)}* is at *{deal.stage.value}* ({deal.status.value}, "
+        f"v{deal.version}). {nxt}"
+    )
 
 
 def brief_view(deal: Deal, ask: str, *, internal: bool) -> BriefView:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot import intents
-from bot.domain import Source
-from bot.services.common import Caller, Ctx
+from bot.domain import NoDealHere, Source
+from bot.services.common import Caller, Ctx, resolve_deal
 from bot.services.deals import run_intent
 from bot.viewmodels import Reply
+from bot.views import status_line
 
 # Slack re-delivers an event within minutes; a day of dedupe records is ample.
 DEDUPE_KEEP = timedelta(days=1)
@@ -32,7 +33,20 @@ async def run_mention(ctx: Ctx, caller: Caller, parsed: intents.Parsed) -> Reply
     """Carry out what a bot mention asked for (the message was claimed by the caller)."""
     if isinstance(parsed.intent, intents.Help):
         return Reply(text=intents.MENTION_HELP)
+    if isinstance(parsed.intent, intents.Status):
+        return await deal_status(ctx, caller, parsed.deal_number)
     return await run_intent(ctx, caller, parsed, source=Source.MESSAGE)
+
+
+async def deal_status(ctx: Ctx, caller: Caller, number: int | None) -> Reply:
+    """Where the deal stands (shared fields only: anyone in the channel may ask), and what a
+    mention can do; without a deal here, just the latter."""
+    try:
+        async with ctx.uow.reads() as uow:
+            deal = await resolve_deal(uow, number=number, caller=caller)
+    except NoDealHere:
+        return Reply(text=f"This channel has no deal card. {intents.MENTION_HELP}")
+    return Reply(text=f"{status_line(deal, ctx.today())}\n{intents.MENTION_HELP}")
 
 
 async def note_activity(ctx: Ctx, *, channel_id: str, user_id: str, posted_at: datetime) -> bool:

@@ -171,3 +171,17 @@ async def test_old_dedupe_records_are_pruned(bot: RunningBot) -> None:
     bot.clock.advance(hours=2)
     assert await services.prune_dedupe(bot.runtime.deps.ctx) == 1
     assert await bot.rows("SELECT count(*) FROM processed_events") == [(0,)]
+
+
+async def test_questions_to_the_bot_get_the_deal_state_not_a_shrug(bot: RunningBot) -> None:
+    await bot.slack.command("new Acme expansion")
+    await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+    await bot.slack.command("next send the deck for partner by 2026-12-01")
+    await bot.slack.event(
+        mention(bot, "what is the status?", user="UPARTNER", channel="CROOM"), event_id="EQ1"
+    )
+    answer = replies(bot)[-1]["text"]
+    assert "did not understand" not in answer
+    assert "*PTM-1 Acme expansion* is at *Qualify*" in answer
+    assert "send the deck — <@UPARTNER> (partner), due 2026-12-01" in answer
+    assert "next:" in answer  # ...and what a mention can do

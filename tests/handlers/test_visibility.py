@@ -52,6 +52,7 @@ async def set_internal_fields(bot: RunningBot, room_ts: str, notes: str = SECRET
 async def test_internal_copy_shows_internal_fields_shared_copy_does_not(bot: RunningBot) -> None:
     room, shared = await deal_in_two_rooms(bot)
     await set_internal_fields(bot, room)
+    await bot.slack.command("trigger the customer asked for a cloud partner")  # no hints left
     internal_card = card_text(bot.card("CROOM", room))
     assert SECRET in internal_card and "Forecast: commit" in internal_card
     shared_card = card_text(bot.card("CSHARED", shared))
@@ -297,3 +298,18 @@ async def test_the_callers_org_comes_from_the_installation_not_the_payload(
     }
     await bot.slack.interaction(payload)
     assert await bot.rows("SELECT internal_notes, version FROM deals") == before
+
+
+async def test_a_shared_copy_never_points_to_the_slash_command(bot: RunningBot) -> None:
+    """The partner rep cannot use `/ptm`: hints in a shared copy point to the card's own
+    controls instead; the copy only our org sees keeps the quicker `/ptm` hints."""
+    bot.fake.shared_channels.add("CSHARED")
+    await bot.slack.command("new Acme expansion")
+    await bot.slack.command("card PTM-1", channel="CSHARED")
+    shared = next(ts for ch, ts in bot.posted_cards() if ch == "CSHARED")
+    room = next(ts for ch, ts in bot.posted_cards() if ch == "CROOM")
+    assert "/ptm" not in card_text(bot.card("CSHARED", shared))
+    assert "/ptm trio" in card_text(bot.card("CROOM", room))
+    await bot.slack.command("brief PTM-1", channel="CSHARED")
+    [brief] = [m for m in bot.fake.of("chat.postMessage") if "Co-sell brief" in m["text"]]
+    assert "/ptm" not in str(brief["blocks"])
