@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.inputs import unstorable
+
 CSV_HEADER = (
     "name",
     "industries",
@@ -79,6 +81,10 @@ def read_csv(text: str) -> tuple[list[Partner], list[Rejected]]:
         cells = dict(zip(CSV_HEADER, (c.strip() for c in row), strict=True))
         if not cells["name"]:
             rejected.append(Rejected(line, "no partner name"))
+            continue
+        bad = next(((k, p) for k, v in cells.items() if (p := unstorable(v))), None)
+        if bad is not None:
+            rejected.append(Rejected(line, f"{bad[0]} contains {bad[1]}"))
             continue
         too_long = [k for k, v in cells.items() if len(v) > MAX_FIELD]
         if too_long:

@@ -114,8 +114,32 @@ def parse_forecast(text: str) -> ForecastCategory | None:
         raise BadInput(f"“{esc(text)}” is not a forecast category. Use {names}.") from None
 
 
+# Characters no database of ours stores (PostgreSQL refuses NUL in text; a lone surrogate is
+# not UTF-8) and control characters that no one types on purpose. Tab and line breaks are fine.
+_UNSTORABLE_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def unstorable(text: str) -> str | None:
+    """A description of the first character of `text` that cannot be stored, or None."""
+    found = _UNSTORABLE_RE.search(text)
+    if found is None:
+        return None
+    code = ord(found.group())
+    kind = "a NUL character" if code == 0 else f"the control character U+{code:04X}"
+    return f"{kind} (at position {found.start() + 1})"
+
+
+def require_storable(text: str, *, what: str) -> None:
+    problem = unstorable(text)
+    if problem is not None:
+        raise BadInput(
+            f"The {what} contains {problem}, which cannot be stored. Remove it and try again."
+        )
+
+
 def clean_notes(text: str, *, limit: int) -> str:
     """Free notes: keep line breaks, trim each line, bound the length."""
+    require_storable(text, what="notes")
     cleaned = "\n".join(line.rstrip() for line in text.strip().splitlines())
     if len(cleaned) > limit:
         raise BadInput(f"The notes are {len(cleaned)} characters; the limit is {limit}.")
@@ -124,6 +148,7 @@ def clean_notes(text: str, *, limit: int) -> str:
 
 def clean_text(text: str, *, what: str, limit: int, required: bool = True) -> str:
     """Collapse whitespace and bound the length of a user-typed value."""
+    require_storable(text, what=what)
     cleaned = " ".join(text.split())
     if required and not cleaned:
         raise BadInput(f"The {what} is empty. Type a few words.")
