@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -20,7 +21,7 @@ from bot.inputs import parse_stage
 from bot.services import Caller
 from briefs.render import render_brief
 from handlers.parsing import action_value, caller_from_interaction, card_block_id
-from handlers.publish import publish
+from handlers.publish import publish, tell_privately
 
 
 def register(app: AsyncApp) -> None:
@@ -39,7 +40,8 @@ def register(app: AsyncApp) -> None:
 async def handle_digest_pause(ack: Any, body: dict[str, Any], context: Any) -> None:
     """The digest's own button: pause or resume one's digests; the choice persists."""
     await ack()
-    deps, caller = deps_of(context), caller_from_interaction(body, context)
+    click = _clicked(body, context)
+    deps, caller = click.deps, click.caller
     paused = body["actions"][0]["action_id"] == Action.DIGEST_PAUSE
     await services.set_paused(deps.ctx, caller.actor.user_id, paused)
     if caller.channel_id:
@@ -91,12 +93,13 @@ async def handle_card_synced(ack: Any, body: dict[str, Any], context: Any) -> No
 
 async def handle_card_step_set(ack: Any, body: dict[str, Any], context: Any) -> None:
     await ack()
-    deps, caller = deps_of(context), caller_from_interaction(body, context)
+    click = _clicked(body, context)
+    deps, caller = click.deps, click.caller
     try:
         ref = CardRef.from_block_id(card_block_id(body))
         form = await services.next_step_form_for(deps.ctx, caller, ref.d)
     except DomainError as err:
-        await _tell(deps, caller, err.message)
+        await click.tell(err.message)
         return
     await deps.slack.open_modal(
         body["trigger_id"],
@@ -107,12 +110,13 @@ async def handle_card_step_set(ack: Any, body: dict[str, Any], context: Any) -> 
 
 async def handle_card_log_outcome(ack: Any, body: dict[str, Any], context: Any) -> None:
     await ack()
-    deps, caller = deps_of(context), caller_from_interaction(body, context)
+    click = _clicked(body, context)
+    deps, caller = click.deps, click.caller
     try:
         ref = CardRef.from_block_id(card_block_id(body))
         form = await services.next_step_form_for(deps.ctx, caller, ref.d)  # checks the right
     except DomainError as err:
-        await _tell(deps, caller, err.message)
+        await click.tell(err.message)
         return
     modal = build_log_outcome_modal(form.deal_id, form.key, form.version, caller.channel_id)
     await deps.slack.open_modal(body["trigger_id"], modal, for_user=caller.actor.user_id)
@@ -120,13 +124,14 @@ async def handle_card_log_outcome(ack: Any, body: dict[str, Any], context: Any) 
 
 async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None:
     await ack()
-    deps, caller = deps_of(context), caller_from_interaction(body, context)
+    click = _clicked(body, context)
+    deps, caller = click.deps, click.caller
     try:
         ref = CardRef.from_block_id(card_block_id(body))
         choice = action_value(body)
         if choice == MoreOption.HISTORY:
-            await _send(
-                deps, caller, build_history(await services.history(deps.ctx, caller, ref.d))
+            await click.send(
+                build_history(await services.history(deps.ctx, caller, ref.d))
             )
             return
         if choice == MoreOption.BRIEF:
@@ -139,15 +144,15 @@ async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None
             return
         if choice == MoreOption.FIND:
             found = await services.find_partners(deps.ctx, caller, "", deal_number=ref.d)
-            await _send(deps, caller, build_find_results(found))
+            await click.send(build_find_results(found))
             return
         if choice == MoreOption.INTERNAL:
             key, internal = await services.internal_view_for(deps.ctx, caller, ref.d)
-            await _send(deps, caller, build_internal_notice(key, internal))
+            await click.send(build_internal_notice(key, internal))
             return
         form = await services.edit_form_for(deps.ctx, caller, ref.d)
     except DomainError as err:
-        await _tell(deps, caller, err.message)
+        await click.tell(err.message)
         return
     await deps.slack.open_modal(
         body["trigger_id"],
@@ -159,39 +164,52 @@ async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None
 async def handle_attach_partner(ack: Any, body: dict[str, Any], context: Any) -> None:
     """ "Attach to PTM-n" on a find result: sets the deal's partner, marks *match* done."""
     await ack()
-    deps, caller = deps_of(context), caller_from_interaction(body, context)
+    click = _clicked(body, context)
+    deps, caller = click.deps, click.caller
     try:
         choice = AttachChoice.decode(action_value(body))
         reply = await services.attach_partner(deps.ctx, caller, choice.d, choice.p)
     except DomainError as err:
-        await _tell(deps, caller, err.message)
+        await click.tell(err.message)
         return
     await publish(deps, reply, caller)
-    await _tell(deps, caller, reply.text)
+    await click.tell(reply.text)
 
 
 async def _run(
     context: Any, body: dict[str, Any], use_case: Any, *, always_tell: bool = False
 ) -> None:
     """Run a card use case; errors and (optionally) results go to the clicker only."""
-    deps, caller = deps_of(context), caller_from_interaction(body, context)
+    click = _clicked(body, context)
+    deps, caller = click.deps, click.caller
     try:
         ref = CardRef.from_block_id(card_block_id(body))
         reply = await use_case(deps, caller, ref)
     except DomainError as err:
-        await _tell(deps, caller, err.message)
+        await click.tell(err.message)
         if err.deal_id is not None:
             await deps.cards.sync(err.deal_id)
         return
     await publish(deps, reply, caller)
     if always_tell or not reply.changed:
-        await _tell(deps, caller, reply.text)
+        await click.tell(reply.text)
 
 
-async def _tell(deps: Deps, caller: Caller, text: str) -> None:
-    await _send(deps, caller, build_notice(text))
+@dataclass(frozen=True)
+class Click:
+    """Who clicked what, and the ways back to them."""
+
+    deps: Deps
+    caller: Caller
+    respond: Any  # the click's response_url, when Slack gave one
+
+    async def tell(self, text: str) -> None:
+        await self.send(build_notice(text))
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await tell_privately(self.deps, self.caller, message, respond=self.respond)
 
 
-async def _send(deps: Deps, caller: Caller, message: dict[str, Any]) -> None:
-    if caller.channel_id:
-        await deps.slack.ephemeral(caller.channel_id, caller.actor.user_id, message)
+def _clicked(body: dict[str, Any], context: Any) -> Click:
+    respond = context.respond if body.get("response_url") else None
+    return Click(deps_of(context), caller_from_interaction(body, context), respond)

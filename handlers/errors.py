@@ -30,7 +30,7 @@ async def handle_unexpected_error(error: Exception, body: dict[str, Any], respon
             response_type="ephemeral",
             replace_original=False,
             **build_notice(
-                f"Something went wrong on our side (ref `{ref}`). Nothing was changed by the "
-                "failed step; please try again."
+                f"Something went wrong on our side (ref `{ref}`). What was saved before it "
+                "shows on the deal card: check the card before you try again."
             ),
         )

@@ -99,8 +99,11 @@ async def _answer_mention(deps: Deps, event: dict[str, Any], context: Any) -> No
         if err.deal_id is not None:
             await deps.cards.sync(err.deal_id)
         return
-    await deps.slack.post(channel, build_reply(reply), thread_ts=thread)
-    await publish(deps, reply, caller)
+    try:
+        await deps.slack.post(channel, build_reply(reply), thread_ts=thread)
+    finally:
+        # The change is saved: every copy shows it now, even if the thread reply failed.
+        await publish(deps, reply, caller)
 
 
 async def handle_channel_sharing_event(event: dict[str, Any], context: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
@@ -20,6 +21,38 @@ CANNOT_POST = {
     "channel_not_found": f"I cannot see this channel. {INVITE_ME}",
     "is_archived": "This channel is archived, so I cannot post the card here.",
 }
+
+
+async def tell_privately(
+    deps: Deps,
+    caller: Caller,
+    message: dict[str, Any],
+    *,
+    respond: Any = None,
+    thread_ts: str | None = None,
+) -> None:
+    """Answer one person: an ephemeral where they are; if Slack will not deliver it (a partner
+    rep of another org, say), through the request's response_url; failing that, a threaded
+    reply that mentions them; a DM when there is no channel at all. The answer always reaches
+    them, and its failure never turns into an error about the change it reports on."""
+    user = caller.actor.user_id
+    channel = caller.channel_id
+    if channel and await deps.slack.try_ephemeral(channel, user, message, thread_ts=thread_ts):
+        return
+    if respond is not None:
+        try:
+            await respond(response_type="ephemeral", replace_original=False, **message)
+            return
+        except Exception as err:  # noqa: BLE001  (fall through to a visible reply)
+            log.info("response_url answer to %s failed: %s", user, err)
+    try:
+        if channel:
+            addressed = {**message, "text": f"<@{user}> {message.get('text', '')}"}
+            await deps.slack.post(channel, addressed, thread_ts=thread_ts)
+        else:
+            await deps.slack.direct_message(user, message)
+    except SlackApiError as err:
+        log.warning("could not answer %s at all: %s", user, err.response.get("error"))
 
 
 async def publish(deps: Deps, reply: Reply, caller: Caller) -> str | None:

@@ -195,3 +195,47 @@ async def test_another_process_updating_the_copies_gets_our_change_to_send(
     await bot.slack.command("stage negotiate")
     assert all(card_stage(bot.card(c, t)) == "Negotiate" for c, t in copies)
     assert await bot.rows("SELECT count(*) FROM card_sync_leases") == [(0,)]
+
+
+async def test_a_saved_change_is_never_reported_as_nothing_changed(bot: RunningBot) -> None:
+    """The partner rep clicks *I'm synced*: the change is saved, then Slack refuses the
+    ephemeral answer (users of another org often cannot get one). The answer comes through the
+    click's response_url instead, and nobody is told that nothing changed."""
+    await bot.slack.command("new Acme expansion")
+    await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+    [(channel, ts)] = bot.posted_cards()
+    bot.fake.fail("chat.postEphemeral", Fault(error="user_not_in_channel"))
+    status, _ = await bot.slack.click(
+        bot.card(channel, ts),
+        "ptm_card_synced",
+        channel=channel,
+        ts=ts,
+        user="UPARTNER",
+        user_team="TPARTNER",
+    )
+    assert status == 200
+    [answer] = bot.fake.of("response_url")
+    assert "synced" in answer["text"].lower() and "Nothing was changed" not in answer["text"]
+    assert await bot.rows("SELECT synced_version FROM trio_members WHERE role = 'partner'") == [
+        (2,)
+    ]
+
+
+async def test_a_failed_reply_to_a_mention_still_updates_every_copy(bot: RunningBot) -> None:
+    from tests.fakes.slack_api import BOT_USER
+
+    await bot.slack.command("new Acme expansion")
+    [(channel, ts)] = bot.posted_cards()
+    updates = bot.fake.count("chat.update")
+    bot.fake.fail("chat.postMessage", Fault(error="not_in_channel"))  # the thread reply
+    event = {
+        "type": "app_mention",
+        "channel": channel,
+        "user": "USELLER",
+        "text": f"<@{BOT_USER}> stage: Validate",
+        "ts": "1700000200.000001",
+        "user_team": "T0URS",
+    }
+    await bot.slack.event(event, event_id="EvStage")
+    assert bot.fake.count("chat.update") > updates
+    assert card_stage(bot.card(channel, ts)) == "Validate"
