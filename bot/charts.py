@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+from datetime import timedelta
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -20,6 +21,12 @@ IDLE = "#e76f51"
 
 
 def render_chart(report: MetricsReport) -> bytes:
+    buffer = io.BytesIO()
+    chart_figure(report).savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def chart_figure(report: MetricsReport) -> Figure:
     figure = Figure(figsize=(10, 4.2), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
     trend_ax, win_ax = figure.subplots(1, 2, width_ratios=[2.2, 1])
@@ -39,6 +46,23 @@ def render_chart(report: MetricsReport) -> bytes:
     locator = AutoDateLocator()
     trend_ax.xaxis.set_major_locator(locator)
     trend_ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    if days:
+        # Weeks without a rate are NaN: without explicit limits an all-empty trend would put
+        # the axis at matplotlib's default date range (1970).
+        pad = timedelta(days=3)
+        trend_ax.set_xlim(days[0] - pad, days[-1] + pad)
+    if all(math.isnan(r) for r in rates):
+        trend_ax.text(
+            0.5,
+            0.5,
+            "No seller was on an open trio deal in these weeks yet.\n"
+            "Name a trio with /ptm trio to start measuring.",
+            transform=trend_ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=10,
+            color="#555555",
+        )
     for point, rate in zip(report.trend, rates, strict=True):
         if not math.isnan(rate):
             label = f"{point.activation.part}/{point.activation.whole}"
@@ -83,6 +107,4 @@ def render_chart(report: MetricsReport) -> bytes:
         fontsize=8,
         color="#555555",
     )
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return figure

@@ -104,11 +104,19 @@ def parse_period(since: str | None, until: str | None, *, today: date) -> Period
     return period
 
 
+# Days a report may start or end on: the weeks, windows and quarters around them stay within
+# the calendar (0001-01-01 minus 90 days is no date at all).
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+
+
 def _parse_day(text: str, what: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise BadInput(f"{what} {text!r} is not a date. Use YYYY-MM-DD, e.g. 2026-07-01.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadInput(f"{what} {text} is out of range: use a day from {FIRST_DAY} to {LAST_DAY}.")
+    return day
 
 
 def quarter_of(day: date) -> Period:

@@ -270,6 +270,9 @@ def test_period_defaults_to_the_last_ninety_days() -> None:
         (None, "tomorrow", "--until 'tomorrow' is not a date"),
         ("2026-10-01", "2026-09-01", "starts (2026-10-01) after it ends"),
         ("2020-01-01", "2026-01-01", "the longest is"),
+        (None, "0001-01-05", "--until 0001-01-05 is out of range"),
+        ("0001-01-01", "2026-02-01", "--since 0001-01-01 is out of range"),
+        ("9999-12-01", "9999-12-31", "is out of range: use a day from 1970-01-01 to 2999-12-31"),
     ],
 )
 def test_bad_periods_say_what_is_accepted(since: str | None, until: str | None, says: str) -> None:
@@ -292,3 +295,19 @@ def test_measure_puts_the_four_together() -> None:
     assert report.win.activated == Ratio(1, 1)
     assert not report.operator.passes
     assert metrics.sparkline(report.trend) == "▁▁▁▁█"
+
+
+def test_a_chart_with_no_data_has_a_sentence_and_no_1970_axis() -> None:
+    from bot.charts import chart_figure
+
+    period = Period(date(2026, 9, 1), date(2026, 11, 24))
+    report = metrics.measure([], {}, set(), period=period, quarter=Q2, scope="your deals")
+    figure = chart_figure(report)
+    figure.canvas.draw()
+    trend_ax = figure.axes[0]
+    from matplotlib.dates import num2date
+
+    ticks = " ".join(t.get_text() for t in trend_ax.get_xticklabels())
+    assert "1970" not in ticks + trend_ax.xaxis.get_offset_text().get_text()
+    assert {num2date(x).year for x in trend_ax.get_xlim()} == {2026}
+    assert any("No seller was on an open trio deal" in t.get_text() for t in trend_ax.texts)
