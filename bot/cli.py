@@ -12,12 +12,15 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from bot import metrics, services
+from bot.capability import CSV_HEADER
 from bot.config import ConfigError, Settings, database_url, load_settings
 from bot.deps import Deps
 from bot.domain import DomainError
@@ -112,35 +115,79 @@ def run_bot() -> int:
     return 0
 
 
+def _version() -> str:
+    try:
+        return version("ptm")
+    except PackageNotFoundError:  # run from a checkout that was not installed
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="ptm", description="PTM: partner co-sell deal cards in Slack."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the bot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set)")
-    digest = sub.add_parser("digest", help="send digests")
+    parser.add_argument("--version", action="version", version=f"ptm {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "serve",
+        help="run the bot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set)",
+        description="Run the bot: HTTP on PORT (POST /slack/events), or Socket Mode when "
+        "SLACK_APP_TOKEN is set. Same as `python app.py`.",
+    )
+    digest = sub.add_parser(
+        "digest",
+        help="send today's digests now",
+        description="Send today's digest DMs now, whatever the hour; still once a day per person.",
+    )
     digest.add_argument(
         "--now",
         action="store_true",
         required=True,
         help="send today's digests now, whatever the hour (still once a day)",
     )
-    digest.add_argument("--user", action="append", metavar="U…", help="only these Slack users")
-    partners = sub.add_parser("partners", help="the partner capability map as CSV")
-    partner_sub = partners.add_subparsers(dest="action", required=True)
-    partner_sub.add_parser("import", help="upsert partners by name").add_argument("file")
-    partner_sub.add_parser("export", help="write every partner").add_argument("file")
-    outbox = sub.add_parser("outbox", help="CRM deliveries: list dead letters, retry, export")
+    digest.add_argument(
+        "--user", action="append", metavar="USER_ID", help="only this Slack user (repeatable)"
+    )
+    partners = sub.add_parser(
+        "partners",
+        help="the partner capability map as CSV",
+        description="Import or export the capability map (needs only DATABASE_URL).",
+    )
+    partner_sub = partners.add_subparsers(dest="action", required=True, metavar="ACTION")
+    header = ",".join(CSV_HEADER)
+    partner_sub.add_parser(
+        "import",
+        help="add or update partners by name from a CSV file",
+        description=f"Add or update partners by name. FILE is UTF-8 CSV with the header "
+        f"{header}; several values in one cell are separated by ';'. Bad rows are reported "
+        "by line number while the good ones import.",
+    ).add_argument("file", metavar="FILE", help=f"CSV file with the header {header}")
+    partner_sub.add_parser(
+        "export", help="write every partner to a CSV file", description="Write the map as CSV."
+    ).add_argument("file", metavar="FILE", help="where to write the CSV")
+    outbox = sub.add_parser(
+        "outbox",
+        help="CRM deliveries: list dead letters, retry, export",
+        description="CRM deliveries (needs only DATABASE_URL): `list` the dead letters, "
+        "`retry` them, or `export FILE` the outcomes kept for a side without a connector.",
+    )
     outbox.add_argument("action", nargs="?", choices=["list", "retry", "export"], default="list")
-    outbox.add_argument("file", nargs="?", help="with export: where to write the JSON records")
+    outbox.add_argument("file", nargs="?", metavar="FILE", help="with export: the JSON file")
     report = sub.add_parser(
-        "report", help="seller activation, win rates, attribution and the operator check"
+        "report",
+        help="seller activation, win rates, attribution and the operator check",
+        description="The metrics over every deal (needs only DATABASE_URL); UTC days.",
     )
     report.add_argument("--since", metavar="YYYY-MM-DD", help="first day (default: 90 days back)")
     report.add_argument("--until", metavar="YYYY-MM-DD", help="last day (default: today, UTC)")
     report.add_argument("--csv", metavar="FILE", help="also write every figure as CSV")
     report.add_argument("--chart", metavar="FILE.png", help="also draw the weekly trend as PNG")
-    db = sub.add_parser("db", help="the database schema")
+    db = sub.add_parser(
+        "db",
+        help="the database schema",
+        description="Apply the schema migrations, or show where the schema stands "
+        "(needs only DATABASE_URL; back up before upgrading).",
+    )
     db.add_argument(
         "action", choices=["upgrade", "status"], help="apply migrations / show revision"
     )
@@ -148,14 +195,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "db":
         # Needs only DATABASE_URL: a deploy step can migrate without the Slack secrets.
         return _run_job(lambda url: _db_action(url, args.action), load=database_url)
+    # These jobs only read and write the database: they run without Slack tokens.
+    database_only = partial(load_settings, slack=False)
     if args.command == "report":
-        return _run_job(lambda settings: _report(settings, args))
+        return _run_job(lambda settings: _report(settings, args), load=database_only)
     if args.command == "outbox":
-        return _run_job(lambda settings: _outbox(settings, args.action, args.file))
+        return _run_job(
+            lambda settings: _outbox(settings, args.action, args.file), load=database_only
+        )
     if args.command == "partners":
         if args.action == "import":
-            return _run_job(lambda settings: _import_partners(settings, args.file))
-        return _run_job(lambda settings: _export_partners(settings, args.file))
+            return _run_job(lambda s: _import_partners(s, args.file), load=database_only)
+        return _run_job(lambda s: _export_partners(s, args.file), load=database_only)
     if args.command == "serve":
         return run_bot()
     if args.command == "digest":
@@ -213,7 +264,18 @@ async def _job_deps(settings: Settings) -> AsyncIterator[Deps]:
 
 async def _digest_now(settings: Settings, users: list[str] | None) -> int:
     async with _job_deps(settings) as deps:
-        report = await run_digests(deps, hour=0, only=set(users) if users else None)
+        sent = 0
+
+        def show(_user: str) -> None:
+            nonlocal sent
+            sent += 1
+            if sys.stderr.isatty():
+                print(f"\rdigests sent: {sent}", end="", file=sys.stderr, flush=True)  # noqa: T201
+
+        only = set(users) if users else None
+        report = await run_digests(deps, hour=0, only=only, on_sent=show)
+        if sent and sys.stderr.isatty():
+            print(file=sys.stderr)  # noqa: T201
     print(  # noqa: T201
         f"digests sent: {len(report.sent)}, nothing to say: {len(report.empty)}, "
         f"failed (will retry): {len(report.failed)}"
@@ -229,9 +291,10 @@ async def _import_partners(settings: Settings, path: str) -> int:
         print(f"ptm: cannot read {path}: {err.strerror}", file=sys.stderr)  # noqa: T201
         return 2
     async with _job_deps(settings) as deps:
-        report = await services.import_partners(deps.ctx, text, progress=_progress_bar)
+        bar = _progress_bar if sys.stderr.isatty() else None  # no bar into a log or a pipe
+        report = await services.import_partners(deps.ctx, text, progress=bar)
     print(  # noqa: T201
-        f"\npartners added: {report.added}, updated: {report.updated}, "
+        f"{chr(10) if bar else ''}partners added: {report.added}, updated: {report.updated}, "
         f"rejected rows: {len(report.rejected)}"
     )
     for rejected in report.rejected:

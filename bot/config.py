@@ -15,6 +15,8 @@ class ConfigError(Exception):
 
 
 DEFAULT_API_URL = "https://slack.com/api/"
+# The bot token of a job that never calls Slack (any call it made would be refused).
+NO_TOKEN = "xoxb-none"
 DEFAULT_DB_URL = "sqlite+aiosqlite:///ptm.db"
 USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
@@ -46,8 +48,14 @@ class Settings:
         return self.app_token is not None
 
 
-def load_settings(env: Mapping[str, str]) -> Settings:
-    """Read and validate every setting; raise ConfigError naming the first bad variable."""
+def load_settings(env: Mapping[str, str], *, slack: bool = True) -> Settings:
+    """Read and validate every setting; raise ConfigError naming the first bad variable.
+    `slack=False` is for jobs that only touch the database (`ptm report`, `partners`,
+    `outbox`): they run without Slack tokens (any that are set are still checked)."""
+    if not slack and _optional(env, "SLACK_BOT_TOKEN") is None:
+        return load_settings(
+            {**env, "SLACK_BOT_TOKEN": NO_TOKEN, "SLACK_SIGNING_SECRET": "unused-by-jobs"}
+        )
     bot_token = _bot_token(env)
     app_token = _optional(env, "SLACK_APP_TOKEN")
     if app_token is not None and not app_token.startswith("xapp-"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncApp
@@ -91,6 +92,18 @@ async def _publish_home(ctx: services.Ctx, slack: SlackGateway, user_id: str) ->
     await slack.publish_home(user_id, build_home(view))
 
 
+class _NoSecondTokenWarning(logging.Filter):
+    """Bolt warns at every start that SLACK_BOT_TOKEN (which it reads from the environment on
+    its own) is unused because we hand it a client: true, expected, and noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be unused" not in record.getMessage()
+
+
+BOLT_LOG = logging.getLogger("ptm.bolt")
+BOLT_LOG.addFilter(_NoSecondTokenWarning())
+
+
 def create_app(
     settings: Settings,
     deps: Deps,
@@ -104,6 +117,7 @@ def create_app(
         if settings.signing_secret
         else "",
         client=deps.slack.client,
+        logger=BOLT_LOG,
         process_before_response=process_before_response,
         raise_error_for_unhandled_request=raise_error_for_unhandled_request,
     )

@@ -28,14 +28,23 @@ async def send_digest_dm(deps: Deps, user_id: str, view: DigestView) -> None:
 
 
 async def run_digests(
-    deps: Deps, *, hour: int | None = None, only: Collection[str] | None = None
+    deps: Deps,
+    *,
+    hour: int | None = None,
+    only: Collection[str] | None = None,
+    on_sent: Callable[[str], None] | None = None,
 ) -> DigestReport:
-    """Plan today's due digests and send what this process can claim (any process may run it)."""
+    """Plan today's due digests and send what this process can claim (any process may run it);
+    `on_sent` hears of each DM as it goes (the command line's progress)."""
     hour = deps.settings.digest_hour if hour is None else hour
     await services.plan_digests(deps.ctx, hour=hour, only=only)
-    report = await services.send_digests(
-        deps.ctx, lambda user, view: send_digest_dm(deps, user, view), owner=PROCESS_ID, only=only
-    )
+
+    async def send(user: str, view: DigestView) -> None:
+        await send_digest_dm(deps, user, view)
+        if on_sent is not None:
+            on_sent(user)
+
+    report = await services.send_digests(deps.ctx, send, owner=PROCESS_ID, only=only)
     if only is None:
         await nudge_partners(deps, hour=hour)
     return report

@@ -117,6 +117,7 @@ async def test_real_process_serves_commands_and_survives_restart(
     log = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
     loop = "uvloop" if sys.platform != "win32" else "asyncio"
     assert f"PTM listening on port {port} (POST /slack/events, GET /healthz), {loop} event" in log
+    assert "will be unused" not in log  # Bolt's warning about the token we hand it as a client
 
 
 @pytest.mark.parametrize(

@@ -38,3 +38,17 @@ async def run_ptm(fake: FakeSlack, db_url: str, *args: str, **env: str) -> tuple
     proc = await start_ptm(fake, db_url, *args, **env)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def run_ptm_with(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """`ptm ARGS` with exactly `env` on top of this machine's own environment."""
+    proc = await asyncio.create_subprocess_exec(
+        *PTM,
+        *args,
+        cwd=ROOT,
+        env={**clean_env(), **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode(), err.decode()

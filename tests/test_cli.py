@@ -1,0 +1,102 @@
+"""The `ptm` command line as a user meets it: version, help, database-only jobs without Slack
+tokens, no noise and no progress bars where nobody watches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.slack_api import FakeSlack
+from tests.support.cli import run_ptm, run_ptm_with
+
+CSV = (
+    "name,industries,buyer_levels,competencies,geographies,contacts,slack_team_id\n"
+    "Cloudy,healthcare,VP,data,EU,,\n"
+)
+
+
+async def test_version() -> None:
+    code, out, _ = await run_ptm_with({}, "--version")
+    assert code == 0 and out.startswith("ptm ") and out.strip() != "ptm"
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["partners", "import", "--help"], ["FILE", "name,industries,buyer_levels"]),
+        (["partners", "export", "--help"], ["FILE"]),
+        (["report", "--help"], ["--since", "--until", "--csv", "--chart"]),
+        (["outbox", "--help"], ["list", "retry", "export", "FILE"]),
+        (["digest", "--help"], ["--now", "--user"]),
+        (["db", "--help"], ["upgrade", "status"]),
+        (["serve", "--help"], ["SLACK_APP_TOKEN"]),
+    ],
+)
+async def test_every_subcommand_explains_its_arguments(args: list[str], names: list[str]) -> None:
+    code, out, _ = await run_ptm_with({}, *args)
+    assert code == 0
+    for name in names:
+        assert name in out.replace("\n", " ").replace("  ", " ") or name in out, (name, out)
+
+
+async def test_database_jobs_need_no_slack_tokens(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/ptm.db"}
+    (tmp_path / "map.csv").write_text(CSV, encoding="utf-8")
+    for args in (
+        ["partners", "import", str(tmp_path / "map.csv")],
+        ["partners", "export", str(tmp_path / "out.csv")],
+        ["report"],
+        ["outbox"],
+        ["db", "status"],
+    ):
+        code, out, err = await run_ptm_with(env, *args)
+        assert code == 0, (args, out, err)
+        assert "SLACK_BOT_TOKEN" not in err and "Traceback" not in err
+        # No progress bar when nobody watches (stderr is a pipe here), and no Bolt noise.
+        assert "[#" not in err and "will be unused" not in err, (args, err)
+    assert "Cloudy" in (tmp_path / "out.csv").read_text(encoding="utf-8")
+
+
+async def test_jobs_with_slack_settings_print_no_bolt_warning(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    code, _out, err = await run_ptm(fake_slack, sqlite_url, "digest", "--now")
+    assert code == 0 and "will be unused" not in err, err
+
+
+def test_progress_shows_on_a_terminal(tmp_path: Path) -> None:
+    """The import's progress bar is drawn when stderr is a terminal (a pseudo-terminal here)."""
+    import os
+    import pty
+    import subprocess
+
+    from tests.support.cli import PTM, ROOT, clean_env
+
+    (tmp_path / "map.csv").write_text(CSV, encoding="utf-8")
+    env = {**clean_env(), "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/ptm.db"}
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [*PTM, "partners", "import", str(tmp_path / "map.csv")],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=60,
+            check=False,
+        )
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0
+    assert b"[##############################] 1/1" in drawn
