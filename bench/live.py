@@ -164,7 +164,7 @@ def cards(fake: FakeSlack) -> list[tuple[str, str]]:
     return [
         key
         for key, message in fake.messages.items()
-        if any(b.get("type") == "actions" for b in message.get("blocks") or [])
+        if any(":controls:" in str(b.get("block_id", "")) for b in message.get("blocks") or [])
     ]
 
 

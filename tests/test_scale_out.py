@@ -15,7 +15,7 @@ import pytest
 from tests.fakes.slack_api import BOT_USER, FakeSlack
 from tests.support.cards import card_version
 from tests.support.cli import ROOT, clean_env
-from tests.support.harness import env_for
+from tests.support.harness import env_for, is_card
 from tests.support.slack_requests import Inbound
 from tests.test_process import free_port, stop, wait_healthy
 
@@ -187,7 +187,7 @@ def _cards(fake: FakeSlack) -> list[tuple[str, str]]:
     return [
         key
         for key, message in fake.messages.items()
-        if any(b.get("type") == "actions" for b in message.get("blocks") or [])
+        if is_card(message)
         and not key[0].startswith("U")
     ]
 

@@ -51,11 +51,15 @@ class RunningBot:
         return self.fake.message(channel, ts)
 
     def posted_cards(self) -> list[tuple[str, str]]:
-        return [k for k, v in self.fake.messages.items() if _is_card(v)]
+        return [k for k, v in self.fake.messages.items() if is_card(v)]
 
 
-def _is_card(message: dict[str, Any]) -> bool:
-    return any(b.get("type") == "actions" for b in message.get("blocks") or [])
+def is_card(message: dict[str, Any]) -> bool:
+    """A deal card (its controls block), not an answer that merely carries a button."""
+    return any(
+        b.get("type") == "actions" and ":controls:" in str(b.get("block_id", ""))
+        for b in message.get("blocks") or []
+    )
 
 
 # Tests answer after the whole listener ran, so no debounce; failed copies retry quickly.
