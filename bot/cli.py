@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -18,13 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import exc as sa_exc
 
 from bot import metrics, services
 from bot.capability import CSV_HEADER
 from bot.config import ConfigError, Settings, database_url, load_settings
 from bot.deps import Deps
 from bot.domain import DomainError
-from bot.factory import build_runtime
+from bot.factory import Runtime, build_runtime
 from bot.report import render_csv, render_table
 from bot.scheduling import run_digests, start_background
 from bot.server import make_web_app
@@ -34,9 +37,42 @@ from store.schema import SchemaBehind
 log = logging.getLogger("ptm")
 
 
+class StartupError(Exception):
+    """The bot cannot start; the message is the one line the operator reads."""
+
+
+def _safe_url(url: str) -> str:
+    """A database URL fit for a log line: no password."""
+    return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)
+
+
+async def _start_runtime(settings: Settings) -> Runtime:
+    """Connect the database and check the bot token, or say in one line why not."""
+    try:
+        runtime = await build_runtime(settings)
+    except SchemaBehind:
+        raise
+    except (OSError, sa_exc.DBAPIError, sa_exc.ArgumentError) as err:
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        raise StartupError(
+            f"cannot use the database {_safe_url(settings.database_url)}: {reason}"
+        ) from None
+    try:
+        # A wrong token is found now, not at the first user's command.
+        await runtime.deps.slack.installation()
+    except SlackApiError as err:
+        await runtime.close()
+        code = err.response.get("error", "error")
+        raise StartupError(f"Slack refused SLACK_BOT_TOKEN ({code}): check the bot token") from None
+    except (TimeoutError, OSError, SlackClientError) as err:
+        # Slack unreachable right now: serve anyway, the token is checked again on first use.
+        log.warning("could not reach Slack to check the bot token (%s); starting anyway", err)
+    return runtime
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then finish in-flight requests and close the database."""
-    runtime = await build_runtime(settings)
+    runtime = await _start_runtime(settings)
     background = start_background(runtime.deps)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -58,7 +94,14 @@ async def serve(settings: Settings) -> None:
             web_app = make_web_app(runtime.app, runtime.engine, signing_secret=secret)
             runner = web.AppRunner(web_app, shutdown_timeout=10)
             await runner.setup()
-            await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()
+            try:
+                await web.TCPSite(runner, host="0.0.0.0", port=settings.port).start()
+            except OSError as err:
+                await runner.cleanup()
+                raise StartupError(
+                    f"cannot listen on port {settings.port} ({err.strerror}): is another "
+                    "process using it? Set PORT to another port."
+                ) from None
             log.info(
                 "PTM listening on port %s (POST /slack/events, GET /healthz), %s event loop",
                 settings.port,
@@ -109,7 +152,7 @@ def run_bot() -> int:
     try:
         with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
             runner.run(serve(settings))
-    except SchemaBehind as err:
+    except (SchemaBehind, StartupError) as err:
         print(f"ptm: {err}", file=sys.stderr)  # noqa: T201
         return 2
     return 0
@@ -229,6 +272,10 @@ def _run_job(
         return asyncio.run(job(loaded))
     except SchemaBehind as err:
         print(f"ptm: {err}", file=sys.stderr)  # noqa: T201
+        return 2
+    except (OSError, sa_exc.DBAPIError, sa_exc.ArgumentError) as err:
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        print(f"ptm: cannot use the database: {reason}", file=sys.stderr)  # noqa: T201
         return 2
 
 

@@ -106,8 +106,19 @@ def database_url(env: Mapping[str, str]) -> str:
     return _database_url(env)
 
 
+# The forms hosting platforms hand out, and the async driver PTM runs them on.
+_PLAIN_SCHEMES = {
+    "postgres://": "postgresql+asyncpg://",
+    "postgresql://": "postgresql+asyncpg://",
+    "sqlite:///": "sqlite+aiosqlite:///",
+}
+
+
 def _database_url(env: Mapping[str, str]) -> str:
     url = _optional(env, "DATABASE_URL") or DEFAULT_DB_URL
+    for plain, driver in _PLAIN_SCHEMES.items():
+        if url.startswith(plain):
+            url = driver + url[len(plain) :]
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise ConfigError(
             "DATABASE_URL must be an async SQLAlchemy URL: sqlite+aiosqlite:///FILE "

@@ -207,3 +207,46 @@ async def test_two_processes_sending_digests_at_once_send_one_each(fake_slack: F
     for user in ("USELLER", "UALLY"):
         assert len([k for k in fake_slack.messages if k[0] == user]) == 1
     assert not [k for k in fake_slack.messages if k[0] == "UPARTNER"]
+
+
+async def _one_line_exit(env: dict[str, str]) -> str:
+    proc = await start_process(env)
+    _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = err.decode()
+    lines = [line for line in text.strip().splitlines() if " WARNING " not in line]
+    assert proc.returncode == 2, text
+    assert len(lines) == 1 and "Traceback" not in text, text
+    return lines[0]
+
+
+async def test_start_up_failures_are_one_line(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    def env(**extra: str) -> dict[str, str]:
+        return env_for(
+            fake_slack, f"sqlite+aiosqlite:///{tmp_path}/ptm.db", PORT=str(free_port()), **extra
+        )
+
+    line = await _one_line_exit(env(DATABASE_URL="sqlite+aiosqlite:////no/such/dir/ptm.db"))
+    assert "cannot use the database sqlite+aiosqlite:////no/such/dir/ptm.db" in line
+    unreachable = "postgresql://postgres:secret@127.0.0.1:1/test"  # the plain form is accepted
+    line = await _one_line_exit(env(DATABASE_URL=unreachable))
+    assert "cannot use the database postgresql+asyncpg://postgres:***@127.0.0.1:1/test" in line
+    if os.environ.get("PTM_TEST_DATABASE_URL"):
+        line = await _one_line_exit(
+            env(DATABASE_URL="postgresql://postgres@127.0.0.1:5432/ptm_no_such_database")
+        )
+        assert "ptm_no_such_database" in line and "does not exist" in line
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = await _one_line_exit({**env(), "PORT": str(port)})
+    assert f"cannot listen on port {port}" in line
+
+
+async def test_a_wrong_bot_token_is_found_at_start(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    from tests.fakes.slack_api import Fault
+
+    fake_slack.fail("auth.test", Fault(error="invalid_auth"))
+    env = env_for(fake_slack, f"sqlite+aiosqlite:///{tmp_path}/ptm.db", PORT=str(free_port()))
+    line = await _one_line_exit(env)
+    assert "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in line

@@ -47,7 +47,7 @@ def test_everything_set() -> None:
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
         ({**BASE, "SLACK_APP_TOKEN": "xoxb-2"}, "SLACK_APP_TOKEN"),
         ({**BASE, "SLACK_API_URL": "slack.com"}, "SLACK_API_URL"),
-        ({**BASE, "DATABASE_URL": "sqlite:///ptm.db"}, "DATABASE_URL"),
+        ({**BASE, "DATABASE_URL": "mysql://root@localhost/ptm"}, "DATABASE_URL"),
         ({**BASE, "PORT": "http"}, "PORT"),
         ({**BASE, "PORT": "70000"}, "PORT"),
         ({**BASE, "PTM_DIGEST_HOUR": "24"}, "PTM_DIGEST_HOUR"),
@@ -65,3 +65,15 @@ def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> N
 
 def test_socket_mode_needs_no_signing_secret() -> None:
     assert load_settings({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}).socket_mode
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://u:p@db.example:5432/ptm", "postgresql+asyncpg://u:p@db.example:5432/ptm"),
+        ("postgres://u@db/ptm", "postgresql+asyncpg://u@db/ptm"),
+        ("sqlite:///ptm.db", "sqlite+aiosqlite:///ptm.db"),
+    ],
+)
+def test_the_database_url_forms_hosting_platforms_give_are_accepted(given: str, used: str) -> None:
+    assert load_settings({**BASE, "DATABASE_URL": given}).database_url == used
