@@ -27,8 +27,11 @@ def build_find_results(view: FindView) -> dict[str, Any]:
         if contacts:
             line += f"\nContacts: {contacts}"
         block = kit.section(line)
-        if view.deal_id is not None:
-            value = json.dumps({"d": view.deal_id, "p": ranked.partner.name}, separators=(",", ":"))
+        value = json.dumps(
+            {"d": view.deal_id, "p": ranked.partner.name}, separators=(",", ":"), ensure_ascii=False
+        )
+        # A name imported before names were bounded may not fit a button's 2,000 characters.
+        if view.deal_id is not None and len(value) <= kit.BUTTON_VALUE_LIMIT:
             block["accessory"] = kit.button(
                 f"Attach to {view.deal_key}", Action.ATTACH_PARTNER, value=value
             )

@@ -23,6 +23,10 @@ CSV_HEADER = (
 )
 LIST_FIELDS = ("industries", "buyer_levels", "competencies", "geographies", "contacts")
 MAX_FIELD = 2000
+# The same bounds on every database (PostgreSQL enforces column lengths, SQLite does not); a
+# name this short also fits in an *Attach* button's value with room to spare.
+LIMITS = {"name": 200, "slack_team_id": 32}
+TEAM_ID_RE = re.compile(r"[TE][A-Z0-9]{2,31}")
 WORD_RE = re.compile(r"[\w&+-]+", re.UNICODE)
 # What each capability is worth when a search word names it.
 WEIGHTS = {"industries": 3.0, "buyer_levels": 3.0, "competencies": 2.0, "geographies": 1.0}
@@ -86,9 +90,15 @@ def read_csv(text: str) -> tuple[list[Partner], list[Rejected]]:
         if bad is not None:
             rejected.append(Rejected(line, f"{bad[0]} contains {bad[1]}"))
             continue
-        too_long = [k for k, v in cells.items() if len(v) > MAX_FIELD]
+        too_long = [k for k, v in cells.items() if len(v) > LIMITS.get(k, MAX_FIELD)]
         if too_long:
-            rejected.append(Rejected(line, f"{too_long[0]} is longer than {MAX_FIELD} characters"))
+            limit = LIMITS.get(too_long[0], MAX_FIELD)
+            rejected.append(Rejected(line, f"{too_long[0]} is longer than {limit} characters"))
+            continue
+        if cells["slack_team_id"] and not TEAM_ID_RE.fullmatch(cells["slack_team_id"]):
+            rejected.append(
+                Rejected(line, "slack_team_id must be a Slack team id like T0123ABCD, or empty")
+            )
             continue
         if cells["name"].casefold() in seen:
             rejected.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
 from bot.services.deals import change
 from bot.viewmodels import Reply
 from store import UnitOfWork
+from store.partners import to_partners
 
 
 @dataclass(frozen=True)
@@ -71,13 +73,22 @@ async def find_partners(
 
 
 async def _index(ctx: Ctx, uow: UnitOfWork) -> CapabilityIndex:
-    """The capability index, rebuilt only when the map changed (any process may change it)."""
+    """The capability index, rebuilt only when the map changed (any process may change it).
+    A rebuild over a large map takes seconds of CPU: it runs in a worker thread, so every other
+    request goes on meanwhile, and one at a time (a burst of finds waits for the one rebuild)."""
     stamp = await uow.partners.stamp()
     cached = ctx.cache.get("capability_index")
     if isinstance(cached, tuple) and cached[0] == stamp:
         return cached[1]  # type: ignore[no-any-return]
-    index = CapabilityIndex.build(await uow.partners.all())
-    ctx.cache["capability_index"] = (stamp, index)
+    lock = ctx.cache.setdefault("capability_index_lock", asyncio.Lock())
+    assert isinstance(lock, asyncio.Lock)
+    async with lock:
+        cached = ctx.cache.get("capability_index")
+        if isinstance(cached, tuple) and cached[0] == stamp:
+            return cached[1]  # type: ignore[no-any-return]
+        rows = await uow.partners.all_rows()
+        index = await asyncio.to_thread(lambda: CapabilityIndex.build(to_partners(rows)))
+        ctx.cache["capability_index"] = (stamp, index)
     return index
 
 

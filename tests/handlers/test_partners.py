@@ -124,3 +124,73 @@ async def test_partners_import_and_export_from_the_command_line(fake_slack, tmp_
         "MedData",
         "Quote, Inc.",
     ]
+
+
+HEADER = "name,industries,buyer_levels,competencies,geographies,contacts,slack_team_id\n"
+
+
+async def test_find_answers_are_valid_block_kit_for_any_name_the_import_accepts(
+    bot: RunningBot,
+) -> None:
+    """The longest name the import takes, non-ASCII and full of quotes, still fits the
+    *Attach* button (Slack's 2,000 characters); a longer one is refused by line."""
+    longest = ('Ünïcødé "Q" \\ ' * 30)[:200].strip()
+    too_long = "x" * 201
+    csv_text = HEADER + "".join(
+        f'"{name.replace(chr(34), chr(34) * 2)}",healthcare,VP,data,EU,,\n'
+        for name in (longest, too_long)
+    )
+    report = await services.import_partners(bot.runtime.deps.ctx, csv_text)
+    assert report.added == 1 and [r.line for r in report.rejected] == [3]
+    assert "name is longer than 200 characters" in report.rejected[0].reason
+    await bot.slack.command("new Acme Health expansion")
+    status, body = await bot.slack.command("find healthcare")  # Block Kit checked on receipt
+    attach = next(b["accessory"] for b in body["blocks"] if "accessory" in b)
+    assert len(attach["value"]) <= 2000
+    message = {"blocks": body["blocks"], "text": body["text"]}
+    await bot.slack.click(message, "ptm_attach_partner", channel="CROOM", ts="1.1")
+    assert await bot.rows("SELECT partner FROM deals") == [(longest,)]
+
+
+async def test_rebuilding_a_large_partner_index_does_not_stall_other_requests(
+    bot: RunningBot,
+) -> None:
+    """The first find after a big import rebuilds the index in a worker thread: the event
+    loop keeps turning meanwhile (measured against the rebuild's own duration)."""
+    import asyncio
+    import time
+
+    from bot.capability import CapabilityIndex, read_csv
+
+    rows = "".join(
+        f"Partner {n},industry{n % 97};health,VP;C-level,skill{n % 89};data,EU;US,,\n"
+        for n in range(30_000)
+    )
+    await services.import_partners(bot.runtime.deps.ctx, HEADER + rows)
+    started = time.perf_counter()
+    CapabilityIndex.build(read_csv(HEADER + rows)[0])
+    build_seconds = time.perf_counter() - started
+
+    stalls: list[float] = []
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            stalls.append(now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        await services.find_partners(bot.runtime.deps.ctx, _caller(), "health", deal_number=None)
+    finally:
+        ticking.cancel()
+    assert max(stalls) < build_seconds / 2, (max(stalls), build_seconds)
+
+
+def _caller():  # type: ignore[no-untyped-def]
+    from bot.domain import Actor
+    from bot.services import Caller
+
+    return Caller(Actor("USELLER", team_id="T0URS", internal=True))
