@@ -67,16 +67,35 @@ class FindView:
     deal_key: str | None
 
 
+def _rows(text: str) -> tuple[list[tuple[int, list[str]]], list[Rejected]]:
+    """CSV rows with their line numbers; a row the csv module cannot read (a cell over its
+    field limit, say) is reported and skipped, and the reading goes on."""
+    reader = csv.reader(io.StringIO(text))
+    rows: list[tuple[int, list[str]]] = []
+    rejected: list[Rejected] = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows, rejected
+        except csv.Error as err:
+            rejected.append(Rejected(start, f"unreadable CSV ({err})"))
+            continue
+        rows.append((start, row))
+
+
 def read_csv(text: str) -> tuple[list[Partner], list[Rejected]]:
     """Parse a capability-map CSV; bad rows are reported by line number, good rows kept."""
-    rows = list(csv.reader(io.StringIO(text)))
+    numbered, unreadable = _rows(text)
+    rows = [row for _, row in numbered]
     if not rows:
         return [], [Rejected(1, "the file is empty; expected the header " + ",".join(CSV_HEADER))]
     header = tuple(h.strip().lower() for h in rows[0])
     if header != CSV_HEADER:
         return [], [Rejected(1, "the header must be exactly " + ",".join(CSV_HEADER))]
-    partners, rejected, seen = [], [], set()
-    for line, row in enumerate(rows[1:], start=2):
+    partners, rejected, seen = [], list(unreadable), set()
+    for line, row in numbered[1:]:
         if not any(cell.strip() for cell in row):
             continue  # blank line
         if len(row) != len(CSV_HEADER):
@@ -113,7 +132,7 @@ def read_csv(text: str) -> tuple[list[Partner], list[Rejected]]:
                 slack_team_id=cells["slack_team_id"] or None,
             )
         )
-    return partners, rejected
+    return partners, sorted(rejected, key=lambda r: r.line)
 
 
 def write_csv(partners: Iterable[Partner]) -> str:

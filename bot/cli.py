@@ -333,9 +333,12 @@ async def _digest_now(settings: Settings, users: list[str] | None) -> int:
 async def _import_partners(settings: Settings, path: str) -> int:
     """Import a capability-map CSV: a progress bar on stderr, then every rejected row."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        text = read_csv_file(Path(path))
     except OSError as err:
         print(f"ptm: cannot read {path}: {err.strerror}", file=sys.stderr)  # noqa: T201
+        return 2
+    except ValueError as err:
+        print(f"ptm: {path}: {err}", file=sys.stderr)  # noqa: T201
         return 2
     async with _job_deps(settings) as deps:
         bar = _progress_bar if sys.stderr.isatty() else None  # no bar into a log or a pipe
@@ -417,6 +420,36 @@ async def _export_partners(settings: Settings, path: str) -> int:
     Path(path).write_text(text, encoding="utf-8")
     print(f"partners exported: {text.count(chr(10)) - 1} to {path}")  # noqa: T201
     return 0
+
+
+# A capability map of a million partners is still far smaller than this.
+MAX_CSV_BYTES = 200 * 1024 * 1024
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
+
+
+def read_csv_file(path: Path) -> str:
+    """A CSV file's text: UTF-8 (with or without BOM) or UTF-16 with a BOM. Anything else —
+    another encoding, a compressed or binary file, an absurd size — is a ValueError whose
+    message says what to do."""
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise ValueError(f"the file is over {MAX_CSV_BYTES // 2**20} MB; split it")
+    data = path.read_bytes()
+    for magic, kind in _COMPRESSED.items():
+        if data.startswith(magic):
+            raise ValueError(f"this is a {kind} file; unpack it and import the CSV inside")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ValueError(
+            f"line {line} is not UTF-8 (byte 0x{data[err.start]:02x}); save the file as "
+            "UTF-8 (in Excel: CSV UTF-8) and import it again"
+        ) from None
+    if "\x00" in text[:4096] and text[:4096].count("\x00") > 16:
+        raise ValueError("this looks like a binary file, not CSV text")
+    return text
 
 
 def _progress_bar(done: int, total: int) -> None:

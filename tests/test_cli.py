@@ -10,6 +10,7 @@ import pytest
 from tests.fakes.slack_api import FakeSlack
 from tests.support.cli import run_ptm, run_ptm_with
 
+HEADER_ROW = "name,industries,buyer_levels,competencies,geographies,contacts,slack_team_id\n"
 CSV = (
     "name,industries,buyer_levels,competencies,geographies,contacts,slack_team_id\n"
     "Cloudy,healthcare,VP,data,EU,,\n"
@@ -100,3 +101,44 @@ def test_progress_shows_on_a_terminal(tmp_path: Path) -> None:
         os.close(leader)
     assert done.returncode == 0
     assert b"[##############################] 1/1" in drawn
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ((HEADER_ROW + "Café Süd,retail,VP,data,EU,,\n").encode("latin-1"), "is not UTF-8"),
+        ((HEADER_ROW + "“Smart” Co,retail,VP,data,EU,,\n").encode("cp1252"), "line 2 is not UTF-8"),
+        (b"\x1f\x8b\x08\x00" + bytes(range(256)), "gzip file; unpack it"),
+        (b"PK\x03\x04" + bytes(200), "zip file"),
+        (bytes(range(256)) * 4, "not UTF-8"),
+        (b"\x00" * 600, "binary file"),
+    ],
+)
+async def test_a_file_that_is_not_utf8_csv_is_one_line(
+    tmp_path: Path, content: bytes, says: str
+) -> None:
+    path = tmp_path / "map.csv"
+    path.write_bytes(content)
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/ptm.db"}
+    code, out, err = await run_ptm_with(env, "partners", "import", str(path))
+    assert code == 2 and says in err and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+async def test_utf16_and_enormous_cells(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/ptm.db"}
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes((HEADER_ROW + "Café Süd,retail,VP,data,EU,,\n").encode("utf-16"))
+    code, out, err = await run_ptm_with(env, "partners", "import", str(utf16))
+    assert code == 0 and "partners added: 1" in out, err
+    huge = tmp_path / "huge.csv"
+    huge.write_text(
+        HEADER_ROW
+        + "Good One,retail,VP,data,EU,,\n"
+        + f"Huge,{'x' * 200_000},VP,data,EU,,\n"
+        + "Good Two,retail,VP,data,EU,,\n",
+        encoding="utf-8",
+    )
+    code, out, err = await run_ptm_with(env, "partners", "import", str(huge))
+    assert code == 1 and "Traceback" not in err, err
+    assert "partners added: 2" in out and "line 3:" in out
