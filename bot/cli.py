@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import exc as sa_exc
@@ -70,6 +72,52 @@ async def _start_runtime(settings: Settings) -> Runtime:
     return runtime
 
 
+SOCKET_RETRY_CAP = 60.0
+
+
+async def _connect_socket_mode(handler: Any, stop: asyncio.Event) -> bool:
+    """Open the Socket Mode connection, or say in one line why not. A refused app token ends
+    the start (StartupError); an unreachable Slack is retried with backoff, one log line a
+    try; a stop signal ends the waiting at once. False when stopped before connecting."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            # apps.connections.open checks the token; the address it gives is then used.
+            if not await _unless_stopped(_open_socket_url(handler.client), stop):
+                return False
+        except SlackApiError as err:
+            code = err.response.get("error", "error")
+            raise StartupError(
+                f"Slack refused SLACK_APP_TOKEN ({code}): use an app-level token with "
+                "connections:write"
+            ) from None
+        except (TimeoutError, OSError, SlackClientError, aiohttp.ClientError) as err:
+            log.warning("cannot reach Slack for Socket Mode (%s); next try in %.0f s", err, delay)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, SOCKET_RETRY_CAP)
+            continue
+        return await _unless_stopped(handler.connect_async(), stop)
+    return False
+
+
+async def _open_socket_url(client: Any) -> None:
+    client.wss_uri = await client.issue_new_wss_url()
+
+
+async def _unless_stopped(work: Awaitable[Any], stop: asyncio.Event) -> bool:
+    """Await `work` unless `stop` is set first (then cancel it): True when it finished."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task in done:
+        task.result()
+        return True
+    task.cancel()
+    return False
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then finish in-flight requests and close the database."""
     runtime = await _start_runtime(settings)
@@ -84,10 +132,12 @@ async def serve(settings: Settings) -> None:
 
             assert settings.app_token is not None
             handler = AsyncSocketModeHandler(runtime.app, settings.app_token.get_secret_value())
-            await handler.connect_async()
-            log.info("PTM running in Socket Mode")
-            await stop.wait()
-            await handler.close_async()
+            try:
+                if await _connect_socket_mode(handler, stop):
+                    log.info("PTM running in Socket Mode")
+                    await stop.wait()
+            finally:
+                await handler.close_async()
         else:
             assert settings.signing_secret is not None  # required in HTTP mode (bot.config)
             secret = settings.signing_secret.get_secret_value()

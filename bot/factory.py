@@ -92,16 +92,22 @@ async def _publish_home(ctx: services.Ctx, slack: SlackGateway, user_id: str) ->
     await slack.publish_home(user_id, build_home(view))
 
 
-class _NoSecondTokenWarning(logging.Filter):
+class _BoltNoise(logging.Filter):
     """Bolt warns at every start that SLACK_BOT_TOKEN (which it reads from the environment on
-    its own) is unused because we hand it a client: true, expected, and noise."""
+    its own) is unused because we hand it a client: true, expected, and noise. And while Slack
+    is unreachable, Socket Mode logs a traceback at every reconnection try: one line will do."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "will be unused" not in record.getMessage()
+        message = record.getMessage()
+        if "will be unused" in message or message.startswith("Failed to retrieve WSS URL"):
+            return False  # the second: PTM says in one line why it cannot connect
+        if message.startswith("Failed to connect"):
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 BOLT_LOG = logging.getLogger("ptm.bolt")
-BOLT_LOG.addFilter(_NoSecondTokenWarning())
+BOLT_LOG.addFilter(_BoltNoise())
 
 
 def create_app(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import sys
@@ -213,7 +214,9 @@ async def _one_line_exit(env: dict[str, str]) -> str:
     proc = await start_process(env)
     _out, err = await asyncio.wait_for(proc.communicate(), 60)
     text = err.decode()
-    lines = [line for line in text.strip().splitlines() if " WARNING " not in line]
+    # Informational log lines may come first; what counts is errors and the final line.
+    logged = re.compile(r"\d{4}-\d\d-\d\d [\d:,]+ (INFO|WARNING) ")
+    lines = [line for line in text.strip().splitlines() if not logged.match(line)]
     assert proc.returncode == 2, text
     assert len(lines) == 1 and "Traceback" not in text, text
     return lines[0]
@@ -250,3 +253,35 @@ async def test_a_wrong_bot_token_is_found_at_start(fake_slack: FakeSlack, tmp_pa
     env = env_for(fake_slack, f"sqlite+aiosqlite:///{tmp_path}/ptm.db", PORT=str(free_port()))
     line = await _one_line_exit(env)
     assert "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in line
+
+
+async def test_socket_mode_with_a_refused_app_token_is_one_line(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    from tests.fakes.slack_api import Fault
+
+    fake_slack.fail("apps.connections.open", Fault(error="invalid_auth"))
+    env = env_for(fake_slack, f"sqlite+aiosqlite:///{tmp_path}/ptm.db", SLACK_APP_TOKEN="xapp-1")
+    line = await _one_line_exit(env)
+    assert "Slack refused SLACK_APP_TOKEN (invalid_auth)" in line
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_socket_mode_without_slack_retries_quietly_and_stops_on_a_signal(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_APP_TOKEN": "xapp-1",
+        "SLACK_API_URL": f"http://127.0.0.1:{free_port()}/api/",  # nothing listens there
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/ptm.db",
+    }
+    proc = await start_process(env)
+    await asyncio.sleep(6)
+    assert proc.returncode is None  # still trying
+    proc.send_signal(sig)
+    code = await asyncio.wait_for(proc.wait(), 10)
+    err = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert "cannot reach Slack for Socket Mode" in err and "next try in" in err  # one line a try
