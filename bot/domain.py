@@ -21,6 +21,10 @@ class DomainError(Exception):
         self.deal_id = deal_id
 
 
+class MessageAlreadyApplied(Exception):
+    """Another process applied this bot mention first; nothing of ours was committed."""
+
+
 class BadInput(DomainError):
     """The user typed something we cannot accept; nothing was changed."""
 

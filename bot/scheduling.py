@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY = 3600.0
 RESYNC_EVERY = 60.0
+MENTION_RECOVERY_EVERY = 5.0
 DIGEST_TICK = 60.0
 OUTBOX_TICK = 1.0  # the first retry is due about 2 s after a failure
 
@@ -82,6 +83,14 @@ async def resync_stale_cards(deps: Deps) -> None:
         await deps.cards.sync(deal_id)
 
 
+async def recover_mentions(deps: Deps) -> None:
+    from handlers.events import replay_stalled_mentions  # the listener's own path (no cycle)
+
+    replayed = await replay_stalled_mentions(deps)
+    if replayed:
+        log.info("applied %d mention(s) a stopped process had received", replayed)
+
+
 class Background:
     """The periodic jobs of one process. `stop()` lets the job under way finish (up to a grace
     period) instead of cutting it off mid-send; `release_claims()` then gives back what this
@@ -95,6 +104,8 @@ class Background:
             # left behind come up to date.
             self._every(RESYNC_EVERY, lambda: resync_stale_cards(deps)),
             self._every(HOUSEKEEPING_EVERY, lambda: housekeeping(deps)),
+            # Mentions received by a process that died before applying them.
+            self._every(MENTION_RECOVERY_EVERY, lambda: recover_mentions(deps)),
         ]
         if digests:
             jobs.append(self._every(DIGEST_TICK, lambda: _digest_tick(deps)))

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 
 from blocks.replies import build_notice, build_reply
 from bot import intents, services
 from bot.deps import Deps, deps_of
-from bot.domain import DomainError, NotAllowed
+from bot.domain import DomainError, MessageAlreadyApplied, NotAllowed
 from bot.services.messages import message_key
-from handlers.parsing import caller_from_event
+from handlers.parsing import caller_from_event, installation
 from handlers.publish import publish
 
 # The event types PTM subscribes to; manifest.yml must list exactly these (tested).
@@ -23,6 +25,7 @@ IGNORED_SUBTYPES = frozenset(
 
 
 def register(app: AsyncApp) -> None:
+    app.use(keep_mentions)
     app.event("message")(handle_message_event)
     app.event("app_mention")(handle_mention_event)
     app.event("channel_shared")(handle_channel_sharing_event)
@@ -73,11 +76,71 @@ async def _note_activity(deps: Deps, event: dict[str, Any]) -> None:
         await services.note_activity(deps.ctx, channel_id=channel, user_id=user, posted_at=at)
 
 
+def _mention_of(event: dict[str, Any], context: Any) -> tuple[str, str]:
+    """The message's key and what it takes to apply it later in another process: the event
+    and the installation it came through."""
+    key = message_key(str(event.get("channel", "")), str(event.get("ts")))
+    team, enterprise = installation(context)
+    payload = {
+        "event": event,
+        "team": team,
+        "enterprise": enterprise,
+        "bot_user_id": context.get("bot_user_id"),
+    }
+    return key, json.dumps(payload, separators=(",", ":"))
+
+
+async def keep_mentions(body: dict[str, Any], context: Any, next: Any) -> Any:  # noqa: A002
+    """Global middleware: a message that mentions the bot is stored before Slack gets its
+    ack (Slack will not re-deliver an acked event), so a crash cannot lose it."""
+    event = body.get("event") if body.get("type") == "event_callback" else None
+    bot_user = context.get("bot_user_id")
+    if (
+        isinstance(event, dict)
+        and event.get("type") in ("app_mention", "message")
+        and _from_a_person(event)
+        and bot_user
+        and f"<@{bot_user}" in str(event.get("text", ""))
+    ):
+        key, payload = _mention_of(event, context)
+        await services.receive_message(deps_of(context).ctx, key, payload)
+    return await next()
+
+
+async def replay_stalled_mentions(deps: Deps) -> int:
+    """Apply and answer the mentions a process received but died before applying."""
+    stalled = await services.stalled_messages(deps.ctx)
+    for _key, payload in stalled:
+        kept = json.loads(payload)
+        context = {
+            "authorize_result": AuthorizeResult(
+                enterprise_id=kept.get("enterprise"),
+                team_id=kept.get("team"),
+                bot_user_id=kept.get("bot_user_id"),
+            ),
+            "bot_user_id": kept.get("bot_user_id"),
+        }
+        await _answer_mention(deps, kept["event"], context)
+    return len(stalled)
+
+
 async def _answer_mention(deps: Deps, event: dict[str, Any], context: Any) -> None:
-    """Run what the mention asks and answer in the message's thread, once per message."""
-    channel = str(event.get("channel", ""))
-    if not await services.claim_message(deps.ctx, message_key(channel, str(event.get("ts")))):
+    """Run what the mention asks and answer in the message's thread, once per message: the
+    one process that takes the message applies it (the change and the mark that it was
+    applied commit together) and answers; a crash before that leaves it for another."""
+    key, payload = _mention_of(event, context)
+    if not await services.take_message(deps.ctx, key, payload):
         return
+    try:
+        await _apply_mention(deps, event, context, key)
+    except MessageAlreadyApplied:
+        return  # another process took it over, applied it and answered
+    finally:
+        await services.finish_message(deps.ctx, key)
+
+
+async def _apply_mention(deps: Deps, event: dict[str, Any], context: Any, key: str) -> None:
+    channel = str(event.get("channel", ""))
     caller = caller_from_event(event, context)
     thread = str(event.get("thread_ts") or event.get("ts"))
     try:
@@ -86,7 +149,7 @@ async def _answer_mention(deps: Deps, event: dict[str, Any], context: Any) -> No
             bot_user_id=context.get("bot_user_id"),
             today=deps.ctx.today(),
         )
-        reply = await services.run_mention(deps.ctx, caller, parsed)
+        reply = await services.run_mention(deps.ctx, caller, parsed, message_key=key)
     except NotAllowed as err:
         # Only the person who asked needs to hear "no"; in the thread if Slack cannot whisper.
         if not await deps.slack.try_ephemeral(

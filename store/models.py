@@ -174,12 +174,19 @@ class ChannelRow(SQLModel, table=True):
 
 
 class ProcessedEventRow(SQLModel, table=True):
-    """Slack event ids already handled, so a re-delivered event changes nothing twice."""
+    """Slack messages received, so a re-delivered event changes nothing twice. A bot mention
+    waits here with its event (`payload`) until it is applied and answered (`done`); a process
+    working on it holds `lease_until`, and one that died leaves it for another to finish."""
 
     __tablename__ = "processed_events"
 
     event_id: str = Field(primary_key=True, max_length=64)
     received_at: datetime = _utc(index=True)
+    payload: str | None = Field(default=None, sa_type=sa.Text)
+    done: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    lease_until: datetime | None = Field(
+        default=None, sa_type=sa.DateTime(timezone=True)  # type: ignore[call-overload]
+    )
 
 
 class UserPrefRow(SQLModel, table=True):

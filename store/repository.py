@@ -641,6 +641,71 @@ class ProcessedEventRepository:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
+    async def receive(self, key: str, payload: str, now: datetime) -> None:
+        """Keep a received message until it is applied (nothing if it is known already)."""
+        insert = upsert_insert(self.session)
+        await self.session.execute(
+            insert(ProcessedEventRow)
+            .values(event_id=key, received_at=now, payload=payload, done=False)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+
+    async def take(self, key: str, payload: str, *, now: datetime, until: datetime) -> bool:
+        """Become the one process applying this message: False when it is done, or another
+        process holds it (a live lease)."""
+        await self.receive(key, payload, now)
+        row = ProcessedEventRow
+        result = await self.session.execute(
+            sa.update(row)
+            .where(
+                row.event_id == key,  # type: ignore[arg-type]
+                row.done.is_(False),  # type: ignore[attr-defined]
+                sa.or_(row.lease_until.is_(None), row.lease_until < now),  # type: ignore[union-attr,operator]
+            )
+            .values(lease_until=until)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def finish_pending(self, key: str) -> bool:
+        """Mark a message applied; False when it already was (by another process)."""
+        result = await self.session.execute(
+            sa.update(ProcessedEventRow)
+            .where(
+                ProcessedEventRow.event_id == key,  # type: ignore[arg-type]
+                ProcessedEventRow.done.is_(False),  # type: ignore[attr-defined]
+            )
+            .values(done=True, payload=None, lease_until=None)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def finish(self, key: str) -> None:
+        await self.session.execute(
+            sa.update(ProcessedEventRow)
+            .where(ProcessedEventRow.event_id == key)  # type: ignore[arg-type]
+            .values(done=True, payload=None, lease_until=None)
+        )
+
+    async def stalled(
+        self, *, now: datetime, received_before: datetime, limit: int = 50
+    ) -> list[tuple[str, str]]:
+        """Messages received but never applied: no process took them by `received_before`,
+        or the one that did let its lease lapse (it died)."""
+        row = ProcessedEventRow
+        rows = await self.session.execute(
+            sa.select(row.event_id, row.payload)
+            .where(
+                row.done.is_(False),  # type: ignore[attr-defined]
+                row.payload.is_not(None),  # type: ignore[union-attr]
+                sa.or_(
+                    sa.and_(row.lease_until.is_(None), row.received_at < received_before),  # type: ignore[union-attr,operator]
+                    row.lease_until < now,  # type: ignore[operator]
+                ),
+            )
+            .order_by(row.received_at)
+            .limit(limit)
+        )
+        return [(str(k), str(p)) for k, p in rows.all()]
+
 
 def _join(
     rows: Sequence[DealRow], trios: Sequence[TrioMemberRow], steps: Sequence[NextStepRow]

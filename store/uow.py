@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.domain import MessageAlreadyApplied
 from store.db import read_only
 from store.digests import DigestRepository
 from store.metrics import MetricsRepository
@@ -18,6 +22,19 @@ from store.repository import (
     DealRepository,
     ProcessedEventRepository,
 )
+
+_FINISHING: ContextVar[str | None] = ContextVar("ptm_finishing_message", default=None)
+
+
+@contextmanager
+def finishing(message_key: str) -> Iterator[None]:
+    """Within this block, every unit of work that commits also marks the received message
+    `message_key` as applied (see ProcessedEventRow)."""
+    token = _FINISHING.set(message_key)
+    try:
+        yield
+    finally:
+        _FINISHING.reset(token)
 
 
 class UnitOfWork:
@@ -73,6 +90,15 @@ class UnitOfWork:
         assert self._session is not None
         if self.reads_only:
             raise RuntimeError("a unit of work opened with reads() cannot write")
+        message = _FINISHING.get()
+        if message is not None:
+            # The change a bot mention asked for and the mark that it was applied are one
+            # transaction: a crash leaves both undone (to be applied again) or both done, and
+            # if another process applied it meanwhile (we were too slow, our lease lapsed),
+            # this change is not made at all.
+            if not await self.events.finish_pending(message):
+                raise MessageAlreadyApplied(message)
+            _FINISHING.set(None)  # later commits of the same mention need not mark it again
         await self._session.commit()
 
 

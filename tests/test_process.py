@@ -288,3 +288,62 @@ async def test_socket_mode_without_slack_retries_quietly_and_stops_on_a_signal(
     err = seen + (await proc.stderr.read()).decode()
     assert code == 0, err
     assert "Traceback" not in err and "cannot reach Slack for Socket Mode" in err
+
+
+async def test_mentions_acked_before_a_crash_are_applied_and_answered_after_it(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """SIGKILL in the middle of a burst of @PTM mentions that Slack saw acknowledged (and so
+    will not re-deliver): after a restart every one of them is applied once and answered."""
+    from tests.fakes.slack_api import BOT_USER
+
+    port = free_port()
+    env = env_for(fake_slack, f"sqlite+aiosqlite:///{tmp_path}/ptm.db", PORT=str(port))
+    slack = Inbound(f"http://127.0.0.1:{port}/slack/events", response_url=fake_slack.response_url())
+    proc = await start_process(env)
+    await wait_healthy(port, proc)
+    await slack.command("new Acme expansion")
+    count = 40
+
+    def mention(n: int) -> dict[str, object]:
+        return {
+            "type": "app_mention",
+            "channel": "CROOM",
+            "user": "USELLER",
+            "text": f"<@{BOT_USER}> next: step {n}",
+            "ts": f"1800000000.{n:06d}",
+            "user_team": "T0URS",
+        }
+
+    answers = await asyncio.gather(
+        *(slack.event(mention(n), event_id=f"Ev{n}") for n in range(count))
+    )
+    proc.kill()  # every event was acked: Slack considers them delivered
+    await proc.wait()
+    assert all(status == 200 for status, _ in answers)
+
+    proc = await start_process(env)
+    try:
+        await wait_healthy(port, proc)
+
+        def answered() -> set[str]:
+            return {
+                str(p["thread_ts"])
+                for p in fake_slack.of("chat.postMessage")
+                if p.get("thread_ts", "").startswith("1800000000.")
+            }
+
+        for _ in range(600):  # a dead process's leases lapse after 15 s
+            if len(answered()) == count:
+                break
+            await asyncio.sleep(0.1)
+        assert answered() == {f"1800000000.{n:06d}" for n in range(count)}
+    finally:
+        assert await stop(proc) == 0
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "ptm.db") as db:
+        texts = [t for (t,) in db.execute("SELECT text FROM next_steps")]
+        pending = db.execute("SELECT count(*) FROM processed_events WHERE NOT done").fetchone()
+    assert sorted(texts) == sorted(f"step {n}" for n in range(count))  # each applied once
+    assert pending == (0,)

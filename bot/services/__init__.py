@@ -37,10 +37,13 @@ from bot.services.digests import (
     set_paused,
 )
 from bot.services.messages import (
-    claim_message,
+    finish_message,
     note_activity,
     prune_dedupe,
+    receive_message,
     run_mention,
+    stalled_messages,
+    take_message,
 )
 from bot.services.metrics import home_trend, measure, require_our_org
 from bot.services.outcomes import (
@@ -113,7 +116,10 @@ __all__ = [
     "reopen",
     "name_trio",
     "next_step_form_for",
-    "claim_message",
+    "finish_message",
+    "receive_message",
+    "stalled_messages",
+    "take_message",
     "note_activity",
     "prune_dedupe",
     "run_mention",

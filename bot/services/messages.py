@@ -10,6 +10,7 @@ from bot.services.common import Caller, Ctx, resolve_deal
 from bot.services.deals import run_intent
 from bot.viewmodels import Reply
 from bot.views import status_line
+from store.uow import finishing
 
 # Slack re-delivers an event within minutes; a day of dedupe records is ample.
 DEDUPE_KEEP = timedelta(days=1)
@@ -20,22 +21,55 @@ def message_key(channel_id: str, ts: str) -> str:
     return f"msg:{channel_id}:{ts}"
 
 
-async def claim_message(ctx: Ctx, key: str) -> bool:
-    """Claim a channel message for handling; False if it was handled already. Claimed before
-    acting, so a crash mid-way loses the mention rather than ever applying it twice."""
+# How long one process may work on a mention before another may take it over (it died).
+MENTION_LEASE = timedelta(seconds=15)
+# A mention no process took within this long was received by a process that died before
+# applying it (a live one takes it within milliseconds).
+UNTAKEN_AFTER = timedelta(seconds=10)
+
+
+async def receive_message(ctx: Ctx, key: str, payload: str) -> None:
+    """Keep a bot mention before Slack is told it arrived: whatever happens next, it is
+    applied and answered (see `stalled_messages`)."""
     async with ctx.uow() as uow:
-        claimed = await uow.events.claim(key, ctx.now())
+        await uow.events.receive(key, payload, ctx.now())
         await uow.commit()
-    return claimed
 
 
-async def run_mention(ctx: Ctx, caller: Caller, parsed: intents.Parsed) -> Reply:
-    """Carry out what a bot mention asked for (the message was claimed by the caller)."""
+async def take_message(ctx: Ctx, key: str, payload: str) -> bool:
+    """Become the one process applying a mention; False when it was applied already, or
+    another process is applying it (its re-deliveries and duplicate events change nothing)."""
+    now = ctx.now()
+    async with ctx.uow() as uow:
+        taken = await uow.events.take(key, payload, now=now, until=now + MENTION_LEASE)
+        await uow.commit()
+    return taken
+
+
+async def finish_message(ctx: Ctx, key: str) -> None:
+    async with ctx.uow() as uow:
+        await uow.events.finish(key)
+        await uow.commit()
+
+
+async def stalled_messages(ctx: Ctx) -> list[tuple[str, str]]:
+    """Mentions received but not applied: their process died. (key, payload) each."""
+    now = ctx.now()
+    async with ctx.uow.reads() as uow:
+        return await uow.events.stalled(now=now, received_before=now - UNTAKEN_AFTER)
+
+
+async def run_mention(
+    ctx: Ctx, caller: Caller, parsed: intents.Parsed, *, message_key: str
+) -> Reply:
+    """Carry out what a bot mention asked for (the caller took the message): the change and
+    the mark that the message was applied commit together."""
     if isinstance(parsed.intent, intents.Help):
         return Reply(text=intents.MENTION_HELP)
     if isinstance(parsed.intent, intents.Status):
         return await deal_status(ctx, caller, parsed.deal_number)
-    return await run_intent(ctx, caller, parsed, source=Source.MESSAGE)
+    with finishing(message_key):
+        return await run_intent(ctx, caller, parsed, source=Source.MESSAGE)
 
 
 async def deal_status(ctx: Ctx, caller: Caller, number: int | None) -> Reply:

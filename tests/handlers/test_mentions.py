@@ -185,3 +185,29 @@ async def test_questions_to_the_bot_get_the_deal_state_not_a_shrug(bot: RunningB
     assert "*PTM-1 Acme expansion* is at *Qualify*" in answer
     assert "send the deck — <@UPARTNER> (partner), due 2026-12-01" in answer
     assert "next:" in answer  # ...and what a mention can do
+
+
+async def test_a_mention_taken_over_from_a_slow_process_is_applied_once(bot: RunningBot) -> None:
+    """Process A took a mention, then stalled past its lease; B took it over and applied it.
+    When A's change finally commits, it is refused whole: the mention changed the deal once."""
+    import pytest
+
+    from bot import services
+    from bot.domain import Actor, MessageAlreadyApplied, Source, Stage
+    from bot.services import Caller
+    from store.uow import finishing
+
+    await bot.slack.command("new Acme expansion")
+    ctx = bot.runtime.deps.ctx
+    key, payload = "msg:CROOM:1800000001.000001", "{}"
+    assert await services.take_message(ctx, key, payload)  # A
+    assert not await services.take_message(ctx, key, payload)  # not while A's lease holds
+    bot.clock.advance(seconds=20)
+    assert await services.take_message(ctx, key, payload)  # B, after A's lease lapsed
+    [(deal_id, version)] = await bot.rows("SELECT id, version FROM deals")
+    caller = Caller(Actor("USELLER", team_id="T0URS", internal=True), channel_id="CROOM")
+    with finishing(key):  # B applies it
+        await services.move_stage(ctx, caller, deal_id, Stage.VALIDATE, source=Source.MESSAGE)
+    with finishing(key), pytest.raises(MessageAlreadyApplied):  # A, late
+        await services.move_stage(ctx, caller, deal_id, Stage.PROPOSE, source=Source.MESSAGE)
+    assert await bot.rows("SELECT stage, version FROM deals") == [("Validate", version + 1)]

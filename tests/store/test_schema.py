@@ -89,7 +89,7 @@ async def test_an_old_database_is_refused_then_upgraded_without_loss(
     await old_database(engine)
     with pytest.raises(
         SchemaBehind,
-        match="at 0001_baseline, this PTM needs 0003_card_sync_leases: run `ptm db upgrade`",
+        match="at 0001_baseline, this PTM needs 0004_mention_inbox: run `ptm db upgrade`",
     ):
         await create_schema(engine)
 
@@ -97,13 +97,13 @@ async def test_an_old_database_is_refused_then_upgraded_without_loss(
     code, out, err = await run_ptm(fake_slack, db_url, "serve")
     assert code == 2 and err.count("\n") == 1 and "run `ptm db upgrade`" in err, err
     code, out, _ = await run_ptm(fake_slack, db_url, "db", "status")
-    assert code == 1 and "schema 0001_baseline, latest 0003_card_sync_leases: behind" in out
+    assert code == 1 and "schema 0001_baseline, latest 0004_mention_inbox: behind" in out
 
     code, out, err = await run_ptm(fake_slack, db_url, "db", "upgrade")
     assert code == 0, err
-    assert "database schema upgraded: 0001_baseline → 0003_card_sync_leases" in out
+    assert "database schema upgraded: 0001_baseline → 0004_mention_inbox" in out
     code, out, _ = await run_ptm(fake_slack, db_url, "db", "upgrade")
-    assert "already at 0003_card_sync_leases" in out
+    assert "already at 0004_mention_inbox" in out
     assert await differences(engine) == []
 
     async with engine.connect() as conn:
