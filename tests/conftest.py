@@ -46,3 +46,18 @@ async def bot(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBo
     running = await start_bot(fake_slack, sqlite_url)
     yield running
     await running.stop()
+
+
+@pytest.fixture
+async def live_bot(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBot]:
+    """The bot as in production: it answers Slack at the ack and works on afterwards."""
+    from bot.cardsync import SyncTuning
+
+    running = await start_bot(
+        fake_slack,
+        sqlite_url,
+        process_before_response=False,
+        tuning=SyncTuning(debounce=0.3, retry_base=0.05, retry_cap=0.2),
+    )
+    yield running
+    await running.stop()

@@ -5,31 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
-from bot.cardsync import SyncTuning
-from tests.fakes.slack_api import FakeSlack
 from tests.support.databases import sqlite_write_lock
-from tests.support.harness import RunningBot, start_bot
+from tests.support.harness import RunningBot
 from tests.support.waiting import eventually
 
 SLACK_DEADLINE = 3.0
-
-
-@pytest.fixture
-async def live_bot(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBot]:
-    """The bot as in production: it answers Slack at the ack and works on afterwards."""
-    running = await start_bot(
-        fake_slack,
-        sqlite_url,
-        process_before_response=False,
-        tuning=SyncTuning(debounce=0, retry_base=0.05, retry_cap=0.2),
-    )
-    yield running
-    await running.stop()
 
 
 async def _timed(request: Any) -> tuple[float, int, Any]:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-
-import pytest
 
 from bot import services
 from bot.cardsync import SyncTuning
@@ -68,19 +65,6 @@ async def test_deleted_copy_stops_being_tracked_without_an_error_loop(bot: Runni
     await bot.slack.command("stage validate")
     assert bot.fake.count("chat.update") == before + 1
     assert card_stage(bot.card(room, room_ts)) == "Validate"
-
-
-@pytest.fixture
-async def live_bot(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBot]:
-    """The bot as in production: it answers Slack at the ack and works on afterwards."""
-    running = await start_bot(
-        fake_slack,
-        sqlite_url,
-        process_before_response=False,
-        tuning=SyncTuning(debounce=0.3, retry_base=0.05, retry_cap=0.2),
-    )
-    yield running
-    await running.stop()
 
 
 async def test_retrying_never_delays_an_ack(live_bot: RunningBot) -> None:
