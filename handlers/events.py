@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from bot import intents, services
 from bot.deps import Deps, deps_of
 from bot.domain import DomainError, MessageAlreadyApplied, NotAllowed
 from bot.services.messages import message_key
+from handlers.answering import ACK_BUDGET
 from handlers.parsing import caller_from_event, installation
 from handlers.publish import publish
 
@@ -92,7 +94,9 @@ def _mention_of(event: dict[str, Any], context: Any) -> tuple[str, str]:
 
 async def keep_mentions(body: dict[str, Any], context: Any, next: Any) -> Any:  # noqa: A002
     """Global middleware: a message that mentions the bot is stored before Slack gets its
-    ack (Slack will not re-deliver an acked event), so a crash cannot lose it."""
+    ack (Slack will not re-deliver an acked event), so a crash cannot lose it. Should the
+    database be too busy to store it within the ack budget, the ack goes out anyway and the
+    storing finishes after it (the listener stores what it takes, too)."""
     event = body.get("event") if body.get("type") == "event_callback" else None
     bot_user = context.get("bot_user_id")
     if (
@@ -103,8 +107,17 @@ async def keep_mentions(body: dict[str, Any], context: Any, next: Any) -> Any:  
         and f"<@{bot_user}" in str(event.get("text", ""))
     ):
         key, payload = _mention_of(event, context)
-        await services.receive_message(deps_of(context).ctx, key, payload)
+        keeping = asyncio.ensure_future(
+            services.receive_message(deps_of(context).ctx, key, payload)
+        )
+        _STILL_KEEPING.add(keeping)  # a task nothing refers to may be collected mid-flight
+        keeping.add_done_callback(_STILL_KEEPING.discard)
+        await asyncio.wait({keeping}, timeout=ACK_BUDGET)
     return await next()
+
+
+# Mentions still being stored after their ack went out (see keep_mentions); safe to lose.
+_STILL_KEEPING: set[asyncio.Task[None]] = set()
 
 
 async def replay_stalled_mentions(deps: Deps) -> int:

@@ -87,3 +87,27 @@ async def test_a_retried_log_is_one_outcome(live_bot: RunningBot) -> None:
     bot.clock.advance(minutes=3)
     await bot.slack.command("log joint call held")
     assert await bot.rows("SELECT count(*) FROM outcomes") == [(3,)]
+
+
+async def test_a_mention_is_acked_in_time_while_the_database_is_held(
+    live_bot: RunningBot, sqlite_url: str
+) -> None:
+    from tests.fakes.slack_api import BOT_USER
+
+    bot = live_bot
+    await bot.slack.command("new Acme expansion")
+    event = {
+        "type": "app_mention",
+        "channel": "CROOM",
+        "user": "USELLER",
+        "text": f"<@{BOT_USER}> next: send the pricing",
+        "ts": "1800000000.000001",
+        "user_team": "T0URS",
+    }
+    async with sqlite_write_lock(sqlite_url):
+        request = asyncio.ensure_future(_timed(bot.slack.event(event, event_id="EvHeld")))
+        await asyncio.sleep(3.5)
+    took, status, _ = await request
+    assert status == 200 and took < SLACK_DEADLINE
+    await eventually(lambda: any(p.get("thread_ts") for p in bot.fake.of("chat.postMessage")))
+    assert await bot.rows("SELECT text FROM next_steps") == [("send the pricing",)]
