@@ -29,7 +29,7 @@ def main() -> None:
     async def stage(ack):  # type: ignore[no-untyped-def]
         await ack()
 
-    try:  # the same event loop as PTM's server (bot.cli), where uvloop is installed
+    try:  # the same event loop as PTM's server (bot.app.cli), where uvloop is installed
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

@@ -2,7 +2,7 @@
 
     python bench/find_rank.py [--partners 5000] [--queries 300]
 
-Measures the ranking alone (`bot.capability.rank` over a prepared index) and the whole
+Measures the ranking alone (`bot.domain.capability.rank` over a prepared index) and the whole
 `find_partners` use case on SQLite (load the map and the win history, build the index, rank).
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.support import offline_ctx
-from bot.capability import CapabilityIndex, Partner, rank, words
-from bot.domain import Actor
+from bot.domain.capability import CapabilityIndex, Partner, rank, words
+from bot.domain.model import Actor
 from bot.services.common import Caller
 from bot.services.partners import find_partners
 from store import create_schema, make_engine
@@ -92,7 +92,7 @@ def summary(samples: list[float]) -> str:
 
 
 async def whole_use_case(all_partners: list[Partner], qs: list[tuple[str, ...]]) -> list[float]:
-    from bot.capability import write_csv
+    from bot.domain.capability import write_csv
     from bot.services.partners import import_partners
 
     db = Path(tempfile.mkdtemp()) / "bench.db"

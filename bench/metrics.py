@@ -5,8 +5,8 @@
 
 Builds a data set spread over two years (SQLite file by default; with --database-url the given
 database, whose tables are dropped and rebuilt), then runs the production use case
-(`bot.services.measure`: facts from the store, then `bot.metrics.measure`) five times for every
-deal (an admin's `/ptm metrics`, `ptm report`) and five times for one seller's deals, and
+(`bot.services.measure`: facts from the store, then `bot.domain.metrics.measure`) five times
+for every deal (an admin's `/ptm metrics`, `ptm report`) and five times for one seller's deals, and
 reports the median and worst wall time and the SQL statements per run.
 """
 
@@ -31,7 +31,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from bench.support import offline_ctx  # noqa: E402
-from bot.domain import Actor  # noqa: E402
+from bot.domain.model import Actor  # noqa: E402
 from bot.services import Caller, measure  # noqa: E402
 from store import create_schema, make_engine  # noqa: E402
 from store.models import (  # noqa: E402

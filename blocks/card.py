@@ -7,7 +7,7 @@ from typing import Any
 from blocks import kit
 from blocks.ids import Action, MoreOption
 from blocks.metadata import CardRef
-from bot.viewmodels import CardView, InternalView, MemberView, StepView
+from bot.views.models import CardView, InternalView, MemberView, StepView
 
 ROLE_LABEL = {"seller": "Seller", "alliance": "Alliance", "partner": "Partner"}
 STEP_TEXT_LIMIT = 600

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.domain import esc
+from bot.domain.model import esc
 
 Block = dict[str, Any]
 

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from blocks.ids import CARD_BLOCK_PREFIX
-from bot.domain import BadInput
+from bot.domain.model import BadInput
 
 PRIVATE_METADATA_LIMIT = 3000
 BLOCK_ID_LIMIT = 255

@@ -8,7 +8,7 @@ from typing import Any
 from blocks import kit
 from blocks.ids import INPUT_ACTION, Callback, Field
 from blocks.metadata import EditDealMeta, NewDealMeta, NextStepMeta
-from bot.viewmodels import EditForm, NextStepForm
+from bot.views.models import EditForm, NextStepForm
 
 ATTRIBUTIONS = ("sourced", "co-sell", "influenced")
 STAGES = ("Qualify", "Discover", "Validate", "Propose", "Negotiate")

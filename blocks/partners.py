@@ -7,7 +7,7 @@ from typing import Any
 
 from blocks import kit
 from blocks.ids import Action
-from bot.capability import FindView
+from bot.domain.capability import FindView
 
 
 def build_find_results(view: FindView) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from blocks import kit
 from blocks.card import internal_text
 from blocks.ids import Action
 from blocks.metadata import CardRef
-from bot.domain import USER_ID_RE
-from bot.viewmodels import DealLine, HistoryView, InternalView, Reply
+from bot.domain.model import USER_ID_RE
+from bot.views.models import DealLine, HistoryView, InternalView, Reply
 
 HELP = (  # one line per command; mrkdwn, so backticks show commands as code
     """*PTM keeps one deal card that seller, alliance manager and partner rep share.*

@@ -9,9 +9,9 @@ from typing import Any
 from jinja2 import PackageLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from bot.digest import DigestView
-from bot.domain import esc
-from bot.viewmodels import BriefView
+from bot.domain.digest import DigestView
+from bot.domain.model import esc
+from bot.views.models import BriefView
 
 
 class Mrkdwn(str):

@@ -15,9 +15,9 @@ from blocks.modals import build_edit_deal_modal, build_log_outcome_modal, build_
 from blocks.partners import build_find_results
 from blocks.replies import build_history, build_internal_notice, build_notice
 from bot import services
-from bot.deps import Deps, deps_of
-from bot.domain import DomainError, Source
-from bot.inputs import parse_stage
+from bot.app.deps import Deps, deps_of
+from bot.domain.inputs import parse_stage
+from bot.domain.model import DomainError, Source
 from bot.services import Caller
 from briefs.render import render_brief
 from handlers.parsing import action_value, caller_from_interaction, card_block_id

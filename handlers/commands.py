@@ -13,11 +13,12 @@ from blocks.metrics import activation_line, build_metrics, trend_line
 from blocks.modals import build_new_deal_modal
 from blocks.partners import build_find_results
 from blocks.replies import build_help, build_notice, build_reply
-from bot import intents, services
-from bot.deps import Deps, deps_of
-from bot.domain import DomainError
-from bot.metrics import MetricsReport
-from bot.scheduling import deliver_outbox, run_digests
+from bot import services
+from bot.app.deps import Deps, deps_of
+from bot.app.scheduling import deliver_outbox, run_digests
+from bot.domain import intents
+from bot.domain.metrics import MetricsReport
+from bot.domain.model import DomainError
 from bot.services import Caller
 from briefs.render import render_brief, render_digest
 from handlers.answering import CommandAnswer, within_budget
@@ -146,7 +147,7 @@ async def _metrics(
 def _draw(report: MetricsReport) -> bytes:
     """Runs in a worker thread. matplotlib is imported on first use, there too: plotting is
     rare, and loading it takes long enough to stall every other request on the event loop."""
-    from bot.charts import render_chart
+    from bot.adapters.charts import render_chart
 
     return render_chart(report)
 

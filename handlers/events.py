@@ -11,9 +11,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 
 from blocks.replies import build_notice, build_reply
-from bot import intents, services
-from bot.deps import Deps, deps_of
-from bot.domain import DomainError, MessageAlreadyApplied, NotAllowed
+from bot import services
+from bot.app.deps import Deps, deps_of
+from bot.domain import intents
+from bot.domain.model import DomainError, MessageAlreadyApplied, NotAllowed
 from bot.services.messages import message_key
 from handlers.answering import ACK_BUDGET
 from handlers.parsing import caller_from_event, installation

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import Actor, is_our_org
+from bot.domain.model import Actor, is_our_org
 from bot.services import Caller
 
 

@@ -9,9 +9,9 @@ from slack_sdk.errors import SlackApiError
 
 from blocks.card import build_deal_card
 from bot import services
-from bot.deps import Deps
+from bot.app.deps import Deps
 from bot.services import Caller
-from bot.viewmodels import Reply
+from bot.views.models import Reply
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,13 @@ from blocks.ids import Callback
 from blocks.metadata import EditDealMeta, NewDealMeta, NextStepMeta
 from blocks.modals import build_notice_modal, read_inputs
 from blocks.replies import build_notice
-from bot import forms, services
-from bot.deps import Deps, deps_of
-from bot.domain import BadInput, Conflict, DomainError, Role, Source, Stage
-from bot.scheduling import deliver_outbox
+from bot import services
+from bot.app.deps import Deps, deps_of
+from bot.app.scheduling import deliver_outbox
+from bot.domain import forms
+from bot.domain.model import BadInput, Conflict, DomainError, Role, Source, Stage
 from bot.services import Caller
-from bot.viewmodels import Reply
+from bot.views.models import Reply
 from handlers.answering import within_budget
 from handlers.parsing import caller_from_interaction
 from handlers.publish import publish

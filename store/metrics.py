@@ -1,7 +1,7 @@
 """The facts the measures are computed from, in six statements however many deals and events.
 
 The queries only gather and narrow; every rule (windows, open-on-a-day, what qualifies) is
-applied again by `bot.metrics` on what they return.
+applied again by `bot.domain.metrics` on what they return.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import Attribution, Role, Status
-from bot.metrics import DealFacts, Period
+from bot.domain.metrics import DealFacts, Period
+from bot.domain.model import Attribution, Role, Status
 from store.db import read_only
 from store.models import DealEventRow, DealRow, OutcomeRow, RoomActivityRow, TrioMemberRow
 from store.types import UTCDateTime

@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.outbox import Outcome
+from bot.domain.outbox import Outcome
 from store.models import OutboxRow, OutcomeRow
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.capability import LIST_FIELDS, Partner
+from bot.domain.capability import LIST_FIELDS, Partner
 from store.models import DealRow, PartnerRow
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import (
+from bot.domain.inputs import deal_key
+from bot.domain.model import (
     Actor,
     Attribution,
     Deal,
@@ -24,7 +25,6 @@ from bot.domain import (
     Status,
     TrioMember,
 )
-from bot.inputs import deal_key
 from store.db import upsert_insert
 from store.models import (
     CardCopyRow,

@@ -9,7 +9,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain import MessageAlreadyApplied
+from bot.domain.model import MessageAlreadyApplied
 from store.db import read_only
 from store.digests import DigestRepository
 from store.metrics import MetricsRepository

@@ -51,7 +51,7 @@ async def bot(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBo
 @pytest.fixture
 async def live_bot(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBot]:
     """The bot as in production: it answers Slack at the ack and works on afterwards."""
-    from bot.cardsync import SyncTuning
+    from bot.app.cardsync import SyncTuning
 
     running = await start_bot(
         fake_slack,

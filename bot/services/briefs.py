@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bot.domain import Source
-from bot.rules import mark_cosell_step
+from bot.domain.model import Source
+from bot.domain.rules import mark_cosell_step
 from bot.services.cards import sharing_of
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
 from bot.services.deals import change
-from bot.viewmodels import BriefView, Reply
-from bot.views import brief_view
+from bot.views.deal_views import brief_view
+from bot.views.models import BriefView, Reply
 
 
 @dataclass(frozen=True)

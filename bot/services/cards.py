@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.domain import NotFound
+from bot.domain.model import NotFound
 from bot.services.common import Ctx
-from bot.viewmodels import CardView
-from bot.views import card_view
+from bot.views.deal_views import card_view
+from bot.views.models import CardView
 from store import UnitOfWork
 from store.repository import ChannelInfo
 

@@ -6,14 +6,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from bot.domain import (
+from bot.domain.model import (
     Actor,
     Deal,
     NoDealHere,
     NotFound,
     esc,
 )
-from bot.viewmodels import Reply
+from bot.views.models import Reply
 from store import UnitOfWork, UowFactory
 
 # How many times a change is re-applied on fresh state after losing a compare-and-swap race.

@@ -8,8 +8,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import date
 
-from bot import intents
-from bot.domain import (
+from bot.domain import intents
+from bot.domain.forms import fingerprint
+from bot.domain.inputs import clean_text, deal_key
+from bot.domain.model import (
     MAX_ACCOUNT,
     MAX_NAME,
     MAX_STEP_TEXT,
@@ -26,16 +28,20 @@ from bot.domain import (
     esc,
     is_our_org,
 )
-from bot.forms import fingerprint
-from bot.inputs import clean_text, deal_key
-from bot.rules import change_stage as stage_rule
-from bot.rules import close_deal as close_rule
-from bot.rules import closed_from, complete_next_step, require_change_right, set_next_step, set_trio
-from bot.rules import edit_deal as edit_rule
-from bot.rules import reopen_deal as reopen_rule
+from bot.domain.rules import change_stage as stage_rule
+from bot.domain.rules import close_deal as close_rule
+from bot.domain.rules import (
+    closed_from,
+    complete_next_step,
+    require_change_right,
+    set_next_step,
+    set_trio,
+)
+from bot.domain.rules import edit_deal as edit_rule
+from bot.domain.rules import reopen_deal as reopen_rule
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal_id
 from bot.services.reads import list_deals
-from bot.viewmodels import Reply
+from bot.views.models import Reply
 from store import UnitOfWork
 
 # How many times a change is re-applied on fresh state after losing a compare-and-swap race.

@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from bot.digest import DigestView, HomeView, Nudge, compose, group_events, is_due, local_day
-from bot.domain import Actor
-from bot.rules import is_overdue
+from bot.domain.digest import DigestView, HomeView, Nudge, compose, group_events, is_due, local_day
+from bot.domain.model import Actor
+from bot.domain.rules import is_overdue
 from bot.services.common import Caller, Ctx
 from bot.services.metrics import home_trend
 

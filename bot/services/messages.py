@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot import intents
-from bot.domain import NoDealHere, Source
+from bot.domain import intents
+from bot.domain.model import NoDealHere, Source
 from bot.services.common import Caller, Ctx, resolve_deal
 from bot.services.deals import run_intent
-from bot.viewmodels import Reply
-from bot.views import status_line
+from bot.views.deal_views import status_line
+from bot.views.models import Reply
 from store.uow import finishing
 
 # Slack re-delivers an event within minutes; a day of dedupe records is ample.

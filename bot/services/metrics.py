@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import metrics
-from bot.domain import NotAllowed
-from bot.metrics import MetricsReport, Period
+from bot.domain import metrics
+from bot.domain.metrics import MetricsReport, Period
+from bot.domain.model import NotAllowed
 from bot.services.common import Caller, Ctx
 
 HOME_TREND_WEEKS = 8

@@ -9,12 +9,12 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from bot.domain import Deal, Source, esc
-from bot.outbox import MAX_ATTEMPTS, Outcome, Side, encode, next_delay, payload
-from bot.rules import log_outcome as log_outcome_rule
+from bot.domain.model import Deal, Source, esc
+from bot.domain.outbox import MAX_ATTEMPTS, Outcome, Side, encode, next_delay, payload
+from bot.domain.rules import log_outcome as log_outcome_rule
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
 from bot.services.deals import change
-from bot.viewmodels import Reply
+from bot.views.models import Reply
 from store import UnitOfWork
 from store.outbox import Delivery
 

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.capability import (
+from bot.domain.capability import (
     CapabilityIndex,
     FindView,
     Rejected,
@@ -15,11 +15,11 @@ from bot.capability import (
     words,
     write_csv,
 )
-from bot.domain import NoDealHere, NotFound, Source, esc
-from bot.rules import attach_partner as attach_rule
+from bot.domain.model import NoDealHere, NotFound, Source, esc
+from bot.domain.rules import attach_partner as attach_rule
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
 from bot.services.deals import change
-from bot.viewmodels import Reply
+from bot.views.models import Reply
 from store import UnitOfWork
 from store.partners import to_partners
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.domain import Deal, NotAllowed, NotFound, is_our_org
-from bot.rules import require_change_right, visible_changes
+from bot.domain.model import Deal, NotAllowed, NotFound, is_our_org
+from bot.domain.rules import require_change_right, visible_changes
 from bot.services.common import Caller, Ctx
-from bot.viewmodels import EditForm, HistoryEntry, HistoryView, InternalView, NextStepForm, Reply
-from bot.views import deal_line, edit_form, internal_view, next_step_form
+from bot.views.deal_views import deal_line, edit_form, internal_view, next_step_form
+from bot.views.models import EditForm, HistoryEntry, HistoryView, InternalView, NextStepForm, Reply
 
 
 async def list_deals(ctx: Ctx, caller: Caller) -> Reply:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.scheduling import deliver_outbox
+from bot.app.scheduling import deliver_outbox
 from tests.fakes.crm import FakeCrm
 from tests.fakes.slack_api import FakeSlack
 from tests.support.cards import card_text

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.scheduling import run_digests
+from bot.app.scheduling import run_digests
 from tests.fakes.clock import FixedClock
 from tests.fakes.slack_api import FakeSlack
 from tests.support.harness import RunningBot, start_bot
@@ -246,7 +246,7 @@ async def test_rate_limited_digest_is_retried_not_dropped(early_bot: RunningBot)
 async def test_pacer_spaces_a_batch() -> None:
     import time as _time
 
-    from bot.slack import Pacer
+    from bot.adapters.slack import Pacer
 
     pacer = Pacer(per_second=50)
     started = _time.monotonic()

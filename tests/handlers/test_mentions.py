@@ -193,7 +193,7 @@ async def test_a_mention_taken_over_from_a_slow_process_is_applied_once(bot: Run
     import pytest
 
     from bot import services
-    from bot.domain import Actor, MessageAlreadyApplied, Source, Stage
+    from bot.domain.model import Actor, MessageAlreadyApplied, Source, Stage
     from bot.services import Caller
     from store.uow import finishing
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot import services
-from bot.domain import Actor, NotAllowed
+from bot.domain.model import Actor, NotAllowed
 from tests.fakes.clock import FixedClock
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.test_events import message

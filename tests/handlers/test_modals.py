@@ -196,7 +196,7 @@ async def test_a_modal_submitted_by_another_or_altered_changes_nothing(bot: Runn
 async def test_edit_modal_opens_for_any_values_within_the_limits(bot: RunningBot) -> None:
     """The longest values the product accepts, full of quotes, line breaks and non-ASCII,
     still fit the modal's metadata; the modal opens again and again, and saves."""
-    from bot.domain import MAX_ACCOUNT, MAX_NAME, MAX_NOTES, MAX_TRIGGER
+    from bot.domain.model import MAX_ACCOUNT, MAX_NAME, MAX_NOTES, MAX_TRIGGER
 
     await bot.slack.command("new Acme expansion")
     [(channel, ts)] = bot.posted_cards()

@@ -117,7 +117,7 @@ async def test_partners_import_and_export_from_the_command_line(fake_slack, tmp_
     assert "added: 0, updated: 3" in out
     code, out, _ = await run("partners", "export", str(target))
     assert code == 0 and "partners exported: 3" in out
-    from bot.capability import read_csv
+    from bot.domain.capability import read_csv
 
     assert [p.name for p in read_csv(target.read_text())[0]] == [
         "CloudCo",
@@ -160,7 +160,7 @@ async def test_rebuilding_a_large_partner_index_does_not_stall_other_requests(
     import asyncio
     import time
 
-    from bot.capability import CapabilityIndex, read_csv
+    from bot.domain.capability import CapabilityIndex, read_csv
 
     rows = "".join(
         f"Partner {n},industry{n % 97};health,VP;C-level,skill{n % 89};data,EU;US,,\n"
@@ -190,7 +190,7 @@ async def test_rebuilding_a_large_partner_index_does_not_stall_other_requests(
 
 
 def _caller():  # type: ignore[no-untyped-def]
-    from bot.domain import Actor
+    from bot.domain.model import Actor
     from bot.services import Caller
 
     return Caller(Actor("USELLER", team_id="T0URS", internal=True))

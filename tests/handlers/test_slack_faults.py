@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from bot import services
-from bot.cardsync import SyncTuning
+from bot.app.cardsync import SyncTuning
 from tests.fakes.slack_api import FakeSlack, Fault
 from tests.support.cards import card_stage, card_version
 from tests.support.harness import RunningBot, start_bot
@@ -155,7 +155,7 @@ async def test_another_process_updating_the_copies_gets_our_change_to_send(
     """Copies of one deal are updated by one process at a time (a lease in the database), so
     Slack never gets an older version after a newer one from another process. A process that
     finds the lease taken hands the job to the holder, and a holder that dies is replaced."""
-    from bot.scheduling import resync_stale_cards
+    from bot.app.scheduling import resync_stale_cards
 
     copies = await two_copies(bot)
     ctx = bot.runtime.deps.ctx

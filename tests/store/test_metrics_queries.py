@@ -10,10 +10,17 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from bot import metrics
-from bot.domain import Actor, Role, Source, Stage, TrioMember
-from bot.metrics import Period, Ratio
-from bot.rules import attach_partner, change_stage, close_deal, edit_deal, reopen_deal, set_trio
+from bot.domain import metrics
+from bot.domain.metrics import Period, Ratio
+from bot.domain.model import Actor, Role, Source, Stage, TrioMember
+from bot.domain.rules import (
+    attach_partner,
+    change_stage,
+    close_deal,
+    edit_deal,
+    reopen_deal,
+    set_trio,
+)
 from store import UnitOfWork, create_schema, make_engine, make_session_factory
 from store.models import OutcomeRow
 

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from bot.domain import Actor, Mutation, Role, Source, Stage, StepChange, TrioMember
-from bot.rules import change_stage
+from bot.domain.model import Actor, Mutation, Role, Source, Stage, StepChange, TrioMember
+from bot.domain.rules import change_stage
 from store import UnitOfWork, create_schema, make_engine, make_session_factory
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)

@@ -11,7 +11,7 @@ from tests.fakes.slack_api import FakeSlack
 from tests.support.harness import env_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-PTM = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]
+PTM = [sys.executable, "-c", "from bot.app.cli import main; raise SystemExit(main())"]
 
 
 def clean_env() -> dict[str, str]:

@@ -8,11 +8,11 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
-from bot.cardsync import SyncTuning
-from bot.config import load_settings
-from bot.factory import Runtime, build_runtime
-from bot.scheduling import Background, start_background
-from bot.server import EVENTS_PATH, make_web_app
+from bot.adapters.server import EVENTS_PATH, make_web_app
+from bot.app.cardsync import SyncTuning
+from bot.app.config import load_settings
+from bot.app.factory import Runtime, build_runtime
+from bot.app.scheduling import Background, start_background
 from tests.fakes.clock import FixedClock
 from tests.fakes.slack_api import FakeSlack
 from tests.support.slack_requests import SECRET, Inbound

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from bot.capability import CSV_HEADER, CapabilityIndex, Partner, rank, read_csv, words, write_csv
+from bot.domain.capability import (
+    CSV_HEADER,
+    CapabilityIndex,
+    Partner,
+    rank,
+    read_csv,
+    words,
+    write_csv,
+)
 
 HEADER = ",".join(CSV_HEADER)
 SAMPLE = f"""{HEADER}

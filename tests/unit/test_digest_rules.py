@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from bot.digest import Event, compose, is_due, local_day, seller_activation
-from bot.domain import Deal, NextStep, Role, Stage, Status, TrioMember
+from bot.domain.digest import Event, compose, is_due, local_day, seller_activation
+from bot.domain.model import Deal, NextStep, Role, Stage, Status, TrioMember
 
 NOW = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
 

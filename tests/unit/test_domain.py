@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain import (
+from bot.domain.inputs import parse_amount, parse_date, parse_due, parse_stage
+from bot.domain.model import (
     Actor,
     BadInput,
     Conflict,
@@ -22,8 +23,7 @@ from bot.domain import (
     esc,
     is_our_org,
 )
-from bot.inputs import parse_amount, parse_date, parse_due, parse_stage
-from bot.rules import (
+from bot.domain.rules import (
     change_stage,
     closed_from,
     complete_next_step,

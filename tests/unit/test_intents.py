@@ -6,8 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.domain import BadInput, Role, Stage
-from bot.intents import (
+from bot.domain.intents import (
     Done,
     Help,
     ListDeals,
@@ -18,6 +17,7 @@ from bot.intents import (
     SetTrio,
     parse_command,
 )
+from bot.domain.model import BadInput, Role, Stage
 
 TODAY = date(2026, 11, 24)
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from bot import metrics
-from bot.domain import Attribution, BadInput, Status
-from bot.metrics import DealFacts, Period, Ratio
+from bot.domain import metrics
+from bot.domain.metrics import DealFacts, Period, Ratio
+from bot.domain.model import Attribution, BadInput, Status
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -298,7 +298,7 @@ def test_measure_puts_the_four_together() -> None:
 
 
 def test_a_chart_with_no_data_has_a_sentence_and_no_1970_axis() -> None:
-    from bot.charts import chart_figure
+    from bot.adapters.charts import chart_figure
 
     period = Period(date(2026, 9, 1), date(2026, 11, 24))
     report = metrics.measure([], {}, set(), period=period, quarter=Q2, scope="your deals")

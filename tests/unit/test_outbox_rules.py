@@ -6,8 +6,8 @@ import hashlib
 import hmac
 from datetime import UTC, date, datetime, timedelta
 
-from bot.domain import Deal, ForecastCategory, Stage, Status
-from bot.outbox import MAX_ATTEMPTS, Outcome, Side, encode, next_delay, payload, signature
+from bot.domain.model import Deal, ForecastCategory, Stage, Status
+from bot.domain.outbox import MAX_ATTEMPTS, Outcome, Side, encode, next_delay, payload, signature
 
 
 def test_backoff_starts_near_two_seconds_doubles_and_caps_at_ten_minutes() -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from blocks.card import build_deal_card
 from blocks.modals import build_edit_deal_modal, build_next_step_modal
 from blocks.replies import build_deal_list, build_history
-from bot.domain import (
+from bot.domain.model import (
     Attribution,
     Deal,
     ForecastCategory,
@@ -22,9 +22,9 @@ from bot.domain import (
     Status,
     TrioMember,
 )
-from bot.rules import visible_changes
-from bot.viewmodels import HistoryEntry, HistoryView
-from bot.views import card_view, deal_line, edit_form, next_step_form
+from bot.domain.rules import visible_changes
+from bot.views.deal_views import card_view, deal_line, edit_form, next_step_form
+from bot.views.models import HistoryEntry, HistoryView
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)
 token = st.from_regex(r"\A[A-Z]{4}[0-9]{6}[a-z]{4}\Z")

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from bot.domain import (
+from bot.domain.model import (
     DEFAULT_OWNER,
     INTERNAL_FIELDS,
     Actor,

@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sealing import Seal
+from bot.adapters.sealing import Seal
 
 log = logging.getLogger(__name__)
 

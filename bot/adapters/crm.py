@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from bot.config import CrmTarget, Settings
-from bot.outbox import Side, signature
+from bot.app.config import CrmTarget, Settings
+from bot.domain.outbox import Side, signature
 
 
 class WebhookConnectors:

@@ -6,7 +6,7 @@ import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from bot.domain import (
+from bot.domain.model import (
     CURRENCY_RE,
     DATE_FORMAT_HINT,
     DEAL_KEY_RE,

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from blocks.card import build_deal_card
+from bot.adapters.slack import SlackGateway, UpdateResult
 from bot.services.cards import CardRender
-from bot.slack import SlackGateway, UpdateResult
 
 log = logging.getLogger(__name__)
 

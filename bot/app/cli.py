@@ -24,15 +24,16 @@ from aiohttp import web
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import exc as sa_exc
 
-from bot import metrics, services
-from bot.capability import CSV_HEADER
-from bot.config import ConfigError, Settings, database_url, load_settings
-from bot.deps import Deps
-from bot.domain import DomainError
-from bot.factory import Runtime, build_runtime
-from bot.report import render_csv, render_table
-from bot.scheduling import run_digests, start_background
-from bot.server import make_web_app
+from bot import services
+from bot.adapters.server import make_web_app
+from bot.app.config import ConfigError, Settings, database_url, load_settings
+from bot.app.deps import Deps
+from bot.app.factory import Runtime, build_runtime
+from bot.app.scheduling import run_digests, start_background
+from bot.domain import metrics
+from bot.domain.capability import CSV_HEADER
+from bot.domain.model import DomainError
+from bot.views.report import render_csv, render_table
 from store import make_engine, schema
 from store.schema import SchemaBehind
 
@@ -454,7 +455,9 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
             Path(args.csv).write_text(render_csv(figures), encoding="utf-8")
             print(f"CSV written to {args.csv}")  # noqa: T201
         if args.chart:
-            from bot.charts import render_chart  # matplotlib loads only when a chart is asked for
+            from bot.adapters.charts import (
+                render_chart,  # matplotlib loads only when a chart is asked for
+            )
 
             Path(args.chart).write_bytes(render_chart(figures))
             print(f"chart written to {args.chart}")  # noqa: T201

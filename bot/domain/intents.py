@@ -6,7 +6,17 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.domain import (
+from bot.domain.inputs import (
+    clean_text,
+    looks_like_when,
+    parse_attribution,
+    parse_deal_key,
+    parse_role,
+    parse_stage,
+    parse_when,
+    read_when,
+)
+from bot.domain.model import (
     MAX_CLOSE_REASON,
     MAX_NAME,
     MAX_STEP_TEXT,
@@ -17,16 +27,6 @@ from bot.domain import (
     Role,
     Stage,
     esc,
-)
-from bot.inputs import (
-    clean_text,
-    looks_like_when,
-    parse_attribution,
-    parse_deal_key,
-    parse_role,
-    parse_stage,
-    parse_when,
-    read_when,
 )
 
 # Slack sends mentions in command text as <@U123|name> (or <@U123>) when escaping is on.

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from bot.domain import Deal
+from bot.domain.model import Deal
 
 FIRST_RETRY = 2.0
 RETRY_CAP = 600.0

@@ -8,17 +8,7 @@ from datetime import date
 from decimal import Decimal
 from enum import Enum
 
-from bot.domain import (
-    INTERNAL_FIELDS,
-    MAX_ACCOUNT,
-    MAX_NAME,
-    MAX_NOTES,
-    MAX_STEP_TEXT,
-    MAX_TRIGGER,
-    BadInput,
-    NotAllowed,
-)
-from bot.inputs import (
+from bot.domain.inputs import (
     clean_notes,
     clean_text,
     parse_amount,
@@ -29,6 +19,16 @@ from bot.inputs import (
     parse_forecast,
     parse_role,
     parse_stage,
+)
+from bot.domain.model import (
+    INTERNAL_FIELDS,
+    MAX_ACCOUNT,
+    MAX_NAME,
+    MAX_NOTES,
+    MAX_STEP_TEXT,
+    MAX_TRIGGER,
+    BadInput,
+    NotAllowed,
 )
 
 Values = Mapping[str, str | None]

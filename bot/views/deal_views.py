@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from bot.domain import COSELL_STEPS, ROLES, STAGES, Deal, esc
-from bot.forms import editable_fields, fingerprints
-from bot.rules import is_overdue
-from bot.viewmodels import (
+from bot.domain.forms import editable_fields, fingerprints
+from bot.domain.model import COSELL_STEPS, ROLES, STAGES, Deal, esc
+from bot.domain.rules import is_overdue
+from bot.views.models import (
     BriefView,
     CardView,
     DealLine,

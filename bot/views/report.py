@@ -6,14 +6,14 @@ import csv
 import io
 from collections.abc import Iterator
 
-from bot.metrics import (
+from bot.domain.metrics import (
     AttributionLine,
     MetricsReport,
     Money,
     Ratio,
     quarter_label,
 )
-from bot.views import format_amount
+from bot.views.deal_views import format_amount
 
 CSV_HEADER = ("metric", "segment", "currency", "value", "count", "of", "unpriced")
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.inputs import unstorable
+from bot.domain.inputs import unstorable
 
 CSV_HEADER = (
     "name",

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.domain import Deal, Role, Status
-from bot.metrics import MetricsReport
-from bot.rules import is_overdue
+from bot.domain.metrics import MetricsReport
+from bot.domain.model import Deal, Role, Status
+from bot.domain.rules import is_overdue
 
 STALE_AFTER = timedelta(days=7)
 ACTIVE_WITHIN = timedelta(days=30)

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
-from bot.domain import Attribution, BadInput, Status
+from bot.domain.model import Attribution, BadInput, Status
 
 ACTIVATION_WINDOW_DAYS = 30
 OPERATOR_MIN_DEALS = 3

@@ -10,14 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from blocks.home import build_home, build_outsider_home
 from bot import services
-from bot.activity import ActivityThrottle
-from bot.cardsync import CardPasses, CardSyncer, SyncTuning
-from bot.config import Settings
-from bot.crm import WebhookConnectors
-from bot.deps import PROCESS_ID, Clock, Deps, SystemClock, inject_middleware
-from bot.domain import is_our_org
-from bot.homes import HomeRefresher
-from bot.slack import SlackGateway, make_client
+from bot.adapters.crm import WebhookConnectors
+from bot.adapters.slack import SlackGateway, make_client
+from bot.app.activity import ActivityThrottle
+from bot.app.cardsync import CardPasses, CardSyncer, SyncTuning
+from bot.app.config import Settings
+from bot.app.deps import PROCESS_ID, Clock, Deps, SystemClock, inject_middleware
+from bot.app.homes import HomeRefresher
+from bot.domain.model import is_our_org
 from handlers import register_all
 from store import create_schema, make_engine, make_session_factory, uow_factory
 

@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.activity import ActivityThrottle
-from bot.crm import WebhookConnectors
-from bot.homes import HomeRefresher
+from bot.adapters.crm import WebhookConnectors
+from bot.app.activity import ActivityThrottle
+from bot.app.homes import HomeRefresher
 
 if TYPE_CHECKING:
-    from bot.cardsync import CardSyncer
-    from bot.config import Settings
+    from bot.adapters.slack import SlackGateway
+    from bot.app.cardsync import CardSyncer
+    from bot.app.config import Settings
     from bot.services import Ctx
-    from bot.slack import SlackGateway
 
 
 # This process, as named in the database's leases and claims (digests, outbox, card updates).

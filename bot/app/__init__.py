@@ -1,0 +1,1 @@
+"""Composition and runtime: settings, wiring, the command line, background jobs."""

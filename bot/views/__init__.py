@@ -1,0 +1,1 @@
+"""View models: what the use cases return and blocks/ and briefs/ render."""
