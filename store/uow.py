@@ -10,18 +10,14 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.model import MessageAlreadyApplied
+from store.copies import BindingRepository, CardCopyRepository, ChannelRepository
 from store.db import read_only
+from store.deals import DealRepository
 from store.digests import DigestRepository
+from store.events import ProcessedEventRepository
 from store.metrics import MetricsRepository
 from store.outbox import OutboxRepository
 from store.partners import PartnerRepository
-from store.repository import (
-    BindingRepository,
-    CardCopyRepository,
-    ChannelRepository,
-    DealRepository,
-    ProcessedEventRepository,
-)
 
 _FINISHING: ContextVar[str | None] = ContextVar("ptm_finishing_message", default=None)
 

@@ -11,7 +11,7 @@ from bot.services.common import Ctx
 from bot.views.deal_views import card_view
 from bot.views.models import CardView
 from store import UnitOfWork
-from store.repository import ChannelInfo
+from store.copies import ChannelInfo
 
 # How long what we know of a channel's sharing is trusted before asking Slack again. The
 # channel_shared / channel_unshared events refresh it at once, but an event can be missed, and

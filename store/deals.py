@@ -1,4 +1,5 @@
-"""Async repositories: rows in, domain dataclasses out; every deal change is a compare-and-swap."""
+"""Deals as one aggregate: the deal with its trio and open next step, read and changed together
+with compare-and-swap, and its audit trail."""
 
 from __future__ import annotations
 
@@ -27,28 +28,13 @@ from bot.domain.model import (
 )
 from store.db import upsert_insert
 from store.models import (
-    CardCopyRow,
-    CardSyncLeaseRow,
-    ChannelBindingRow,
-    ChannelRow,
     DealEventRow,
     DealRow,
     NextStepRow,
-    ProcessedEventRow,
     RoomActivityRow,
     TrioMemberRow,
 )
 from store.types import UTCDateTime
-
-
-@dataclass(frozen=True)
-class CardCopy:
-    id: int
-    deal_id: int
-    channel_id: str
-    ts: str
-    is_shared: bool | None
-    rendered_version: int
 
 
 @dataclass(frozen=True)
@@ -443,270 +429,6 @@ class DealRepository:
         ]
 
 
-class CardCopyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(
-        self,
-        *,
-        deal_id: int,
-        channel_id: str,
-        ts: str,
-        version: int,
-        actor: str,
-        now: datetime,
-        is_shared: bool | None = None,
-    ) -> None:
-        self.session.add(
-            CardCopyRow(
-                deal_id=deal_id,
-                channel_id=channel_id,
-                ts=ts,
-                is_shared=is_shared,
-                rendered_version=version,
-                posted_by=actor,
-                posted_at=now,
-            )
-        )
-        await self.session.flush()
-
-    async def list_for_deal(self, deal_id: int) -> list[CardCopy]:
-        rows = (
-            await self.session.scalars(
-                sa.select(CardCopyRow)
-                .where(CardCopyRow.deal_id == deal_id)
-                .order_by(CardCopyRow.id)  # type: ignore[arg-type]
-            )
-        ).all()
-        return [_to_copy(r) for r in rows]
-
-    async def deals_with_stale_copies(self, *, limit: int = 500) -> list[int]:
-        """Deals with a card copy showing an older version than the deal's (one query)."""
-        rows = await self.session.scalars(
-            sa.select(CardCopyRow.deal_id)
-            .join(DealRow, DealRow.id == CardCopyRow.deal_id)  # type: ignore[arg-type]
-            .where(CardCopyRow.rendered_version < DealRow.version)  # type: ignore[arg-type]
-            .distinct()
-            .limit(limit)
-        )
-        return list(rows.all())
-
-    async def mark_rendered(self, copy_ids: Sequence[int], version: int) -> None:
-        """Record that these copies were sent `version` (never moving one back)."""
-        await self.session.execute(
-            sa.update(CardCopyRow)
-            .where(CardCopyRow.id.in_(copy_ids), CardCopyRow.rendered_version < version)  # type: ignore[union-attr,arg-type]
-            .values(rendered_version=version)
-            .execution_options(synchronize_session=False)
-        )
-
-    async def remove(self, copy_id: int) -> None:
-        await self.session.execute(sa.delete(CardCopyRow).where(CardCopyRow.id == copy_id))  # type: ignore[arg-type]
-
-    async def claim_sync(self, deal_id: int, *, owner: str, now: datetime, until: datetime) -> bool:
-        """Take the deal's card-update lease unless another process holds a live one."""
-        insert = upsert_insert(self.session)
-        stmt = insert(CardSyncLeaseRow).values(
-            deal_id=deal_id, owner=owner, until=until, dirty=False
-        )
-        lease = CardSyncLeaseRow.__table__.c  # type: ignore[attr-defined]
-        result = await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["deal_id"],
-                set_={"owner": owner, "until": until, "dirty": False},
-                where=sa.or_(lease.until < now, lease.owner == owner),
-            )
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    async def release_sync(self, deal_ids: Sequence[int] | None, *, owner: str) -> int:
-        """Give back card-update leases (all of `owner`'s when `deal_ids` is None)."""
-        stmt = sa.delete(CardSyncLeaseRow).where(CardSyncLeaseRow.owner == owner)  # type: ignore[arg-type]
-        if deal_ids is not None:
-            stmt = stmt.where(CardSyncLeaseRow.deal_id.in_(deal_ids))  # type: ignore[attr-defined]
-        return int((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
-
-    async def mark_sync_dirty(self, deal_id: int, *, now: datetime) -> bool:
-        """Ask the live holder of the deal's lease to pass again; False if there is none."""
-        result = await self.session.execute(
-            sa.update(CardSyncLeaseRow)
-            .where(CardSyncLeaseRow.deal_id == deal_id, CardSyncLeaseRow.until >= now)  # type: ignore[arg-type,operator]
-            .values(dirty=True)
-            .execution_options(synchronize_session=False)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    async def release_sync_if_clean(self, deal_id: int, *, owner: str, until: datetime) -> bool:
-        """End the holder's lease unless another process marked it dirty; if it did, clear the
-        mark, extend the lease and return False: the holder passes again."""
-        result = await self.session.execute(
-            sa.delete(CardSyncLeaseRow).where(
-                CardSyncLeaseRow.deal_id == deal_id,  # type: ignore[arg-type]
-                CardSyncLeaseRow.owner == owner,  # type: ignore[arg-type]
-                CardSyncLeaseRow.dirty.is_(False),  # type: ignore[attr-defined]
-            )
-        )
-        if result.rowcount:  # type: ignore[attr-defined]
-            return True
-        kept = await self.session.execute(
-            sa.update(CardSyncLeaseRow)
-            .where(CardSyncLeaseRow.deal_id == deal_id, CardSyncLeaseRow.owner == owner)  # type: ignore[arg-type]
-            .values(dirty=False, until=until)
-            .execution_options(synchronize_session=False)
-        )
-        # No row at all: the lease lapsed and was taken over; the new holder has it in hand.
-        return not kept.rowcount  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class ChannelInfo:
-    channel_id: str
-    is_ext_shared: bool | None
-    checked_at: datetime
-
-
-class ChannelRepository:
-    """Cached knowledge of which channels are shared with another org."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get_many(self, channel_ids: Sequence[str]) -> dict[str, ChannelInfo]:
-        rows = (
-            await self.session.scalars(
-                sa.select(ChannelRow).where(ChannelRow.channel_id.in_(list(channel_ids)))  # type: ignore[attr-defined]
-            )
-        ).all()
-        return {
-            r.channel_id: ChannelInfo(r.channel_id, r.is_ext_shared, r.checked_at) for r in rows
-        }
-
-    async def put(self, channel_id: str, is_ext_shared: bool | None, now: datetime) -> None:
-        """Record a channel's sharing and carry it onto every card copy in that channel."""
-        row = await self.session.get(ChannelRow, channel_id)
-        if row is None:
-            self.session.add(
-                ChannelRow(channel_id=channel_id, is_ext_shared=is_ext_shared, checked_at=now)
-            )
-        else:
-            row.is_ext_shared, row.checked_at = is_ext_shared, now
-        await self.session.execute(
-            sa.update(CardCopyRow)
-            .where(CardCopyRow.channel_id == channel_id)  # type: ignore[arg-type]
-            .values(is_shared=is_ext_shared)
-        )
-        await self.session.flush()
-
-    async def deals_shown_in(self, channel_id: str) -> list[int]:
-        rows = await self.session.scalars(
-            sa.select(CardCopyRow.deal_id).where(CardCopyRow.channel_id == channel_id).distinct()  # type: ignore[arg-type]
-        )
-        return list(rows.all())
-
-
-class BindingRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def deal_for(self, channel_id: str) -> int | None:
-        return await self.session.scalar(
-            sa.select(ChannelBindingRow.deal_id).where(ChannelBindingRow.channel_id == channel_id)  # type: ignore[arg-type]
-        )
-
-    async def bind(self, channel_id: str, deal_id: int, *, actor: str, now: datetime) -> None:
-        self.session.add(
-            ChannelBindingRow(channel_id=channel_id, deal_id=deal_id, bound_by=actor, bound_at=now)
-        )
-        await self.session.flush()
-
-
-class ProcessedEventRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def claim(self, event_id: str, now: datetime) -> bool:
-        """Insert the event id; False if it was already there (a re-delivery)."""
-        insert = upsert_insert(self.session)
-        result = await self.session.execute(
-            insert(ProcessedEventRow)
-            .values(event_id=event_id, received_at=now)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    async def prune(self, *, older_than: datetime) -> int:
-        result = await self.session.execute(
-            sa.delete(ProcessedEventRow).where(ProcessedEventRow.received_at < older_than)  # type: ignore[arg-type]
-        )
-        return int(result.rowcount)  # type: ignore[attr-defined]
-
-    async def receive(self, key: str, payload: str, now: datetime) -> None:
-        """Keep a received message until it is applied (nothing if it is known already)."""
-        insert = upsert_insert(self.session)
-        await self.session.execute(
-            insert(ProcessedEventRow)
-            .values(event_id=key, received_at=now, payload=payload, done=False)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-        )
-
-    async def take(self, key: str, payload: str, *, now: datetime, until: datetime) -> bool:
-        """Become the one process applying this message: False when it is done, or another
-        process holds it (a live lease)."""
-        await self.receive(key, payload, now)
-        row = ProcessedEventRow
-        result = await self.session.execute(
-            sa.update(row)
-            .where(
-                row.event_id == key,  # type: ignore[arg-type]
-                row.done.is_(False),  # type: ignore[attr-defined]
-                sa.or_(row.lease_until.is_(None), row.lease_until < now),  # type: ignore[union-attr,operator]
-            )
-            .values(lease_until=until)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    async def finish_pending(self, key: str) -> bool:
-        """Mark a message applied; False when it already was (by another process)."""
-        result = await self.session.execute(
-            sa.update(ProcessedEventRow)
-            .where(
-                ProcessedEventRow.event_id == key,  # type: ignore[arg-type]
-                ProcessedEventRow.done.is_(False),  # type: ignore[attr-defined]
-            )
-            .values(done=True, payload=None, lease_until=None)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    async def finish(self, key: str) -> None:
-        await self.session.execute(
-            sa.update(ProcessedEventRow)
-            .where(ProcessedEventRow.event_id == key)  # type: ignore[arg-type]
-            .values(done=True, payload=None, lease_until=None)
-        )
-
-    async def stalled(
-        self, *, now: datetime, received_before: datetime, limit: int = 50
-    ) -> list[tuple[str, str]]:
-        """Messages received but never applied: no process took them by `received_before`,
-        or the one that did let its lease lapse (it died)."""
-        row = ProcessedEventRow
-        rows = await self.session.execute(
-            sa.select(row.event_id, row.payload)
-            .where(
-                row.done.is_(False),  # type: ignore[attr-defined]
-                row.payload.is_not(None),  # type: ignore[union-attr]
-                sa.or_(
-                    sa.and_(row.lease_until.is_(None), row.received_at < received_before),  # type: ignore[union-attr,operator]
-                    row.lease_until < now,  # type: ignore[operator]
-                ),
-            )
-            .order_by(row.received_at)
-            .limit(limit)
-        )
-        return [(str(k), str(p)) for k, p in rows.all()]
-
-
 def _join(
     rows: Sequence[DealRow], trios: Sequence[TrioMemberRow], steps: Sequence[NextStepRow]
 ) -> list[Deal]:
@@ -776,11 +498,4 @@ def _to_deal(row: DealRow, trio: Sequence[TrioMemberRow], step: NextStepRow | No
             if step
             else None
         ),
-    )
-
-
-def _to_copy(row: CardCopyRow) -> CardCopy:
-    assert row.id is not None
-    return CardCopy(
-        row.id, row.deal_id, row.channel_id, row.ts, row.is_shared, row.rendered_version
     )
