@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import aiohttp
 
-from bot.app.config import CrmTarget, Settings
 from bot.domain.outbox import Side, signature
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    url: str
+    secret: str
 
 
 class WebhookConnectors:
     """POSTs the exact outbox body with `X-PTM-Signature` and `X-PTM-Idempotency-Key`."""
 
-    def __init__(self, settings: Settings, *, timeout: float = 10.0) -> None:
+    def __init__(self, targets: Mapping[Side, WebhookTarget], *, timeout: float = 10.0) -> None:
         self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self.targets: dict[Side, CrmTarget] = {
-            side: target
-            for side, target in (
-                (Side.OURS, settings.crm_ours),
-                (Side.PARTNER, settings.crm_partner),
-            )
-            if target is not None
-        }
+        self.targets = dict(targets)
 
     @property
     def connected(self) -> frozenset[Side]:
@@ -30,7 +31,7 @@ class WebhookConnectors:
         target = self.targets[side]
         headers = {
             "Content-Type": "application/json",
-            "X-PTM-Signature": signature(target.secret.get_secret_value(), raw),
+            "X-PTM-Signature": signature(target.secret, raw),
             "X-PTM-Idempotency-Key": key,
         }
         async with aiohttp.ClientSession(timeout=self.timeout) as session:

@@ -43,6 +43,9 @@ class Deps:
     activity: ActivityThrottle
     homes: HomeRefresher
     crm: WebhookConnectors
+    # Applies the bot mentions a dead process received (the listener's own path; set by the
+    # app factory, the one place that knows the handlers).
+    replay_mentions: Callable[[Deps], Awaitable[int]] | None = None
 
 
 DEPS_KEY = "ptm_deps"

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from blocks.home import build_home, build_outsider_home
 from bot import services
-from bot.adapters.crm import WebhookConnectors
+from bot.adapters.crm import WebhookConnectors, WebhookTarget
 from bot.adapters.slack import SlackGateway, make_client
 from bot.app.activity import ActivityThrottle
 from bot.app.cardsync import CardPasses, CardSyncer, SyncTuning
@@ -18,7 +18,9 @@ from bot.app.config import Settings
 from bot.app.deps import PROCESS_ID, Clock, Deps, SystemClock, inject_middleware
 from bot.app.homes import HomeRefresher
 from bot.domain.model import is_our_org
+from bot.domain.outbox import Side
 from handlers import register_all
+from handlers.events import replay_stalled_mentions
 from store import create_schema, make_engine, make_session_factory, uow_factory
 
 
@@ -74,8 +76,17 @@ def build_deps(
         cards=cards,
         activity=ActivityThrottle(),
         homes=homes,
-        crm=WebhookConnectors(settings),
+        crm=WebhookConnectors(_webhook_targets(settings)),
     )
+
+
+def _webhook_targets(settings: Settings) -> dict[Side, WebhookTarget]:
+    sides = ((Side.OURS, settings.crm_ours), (Side.PARTNER, settings.crm_partner))
+    return {
+        side: WebhookTarget(target.url, target.secret.get_secret_value())
+        for side, target in sides
+        if target is not None
+    }
 
 
 async def _publish_home(ctx: services.Ctx, slack: SlackGateway, user_id: str) -> None:
@@ -129,6 +140,7 @@ def create_app(
     )
     app.use(inject_middleware(deps))
     register_all(app)
+    deps.replay_mentions = replay_stalled_mentions
     return app
 
 

@@ -84,9 +84,9 @@ async def resync_stale_cards(deps: Deps) -> None:
 
 
 async def recover_mentions(deps: Deps) -> None:
-    from handlers.events import replay_stalled_mentions  # the listener's own path (no cycle)
-
-    replayed = await replay_stalled_mentions(deps)
+    if deps.replay_mentions is None:
+        return
+    replayed = await deps.replay_mentions(deps)
     if replayed:
         log.info("applied %d mention(s) a stopped process had received", replayed)
 
