@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,33 +94,45 @@ async def handle_card_synced(ack: Any, body: dict[str, Any], context: Any) -> No
 
 async def handle_card_step_set(ack: Any, body: dict[str, Any], context: Any) -> None:
     await ack()
-    click = _clicked(body, context)
-    deps, caller = click.deps, click.caller
-    try:
-        ref = CardRef.from_block_id(card_block_id(body))
-        form = await services.next_step_form_for(deps.ctx, caller, ref.d)
-    except DomainError as err:
-        await click.tell(err.message)
-        return
-    await deps.slack.open_modal(
-        body["trigger_id"],
-        build_next_step_modal(form, caller.channel_id),
-        for_user=caller.actor.user_id,
+    await _open_form(
+        body,
+        context,
+        services.next_step_form_for,
+        lambda form, channel: build_next_step_modal(form, channel),
     )
 
 
 async def handle_card_log_outcome(ack: Any, body: dict[str, Any], context: Any) -> None:
     await ack()
+    await _open_form(
+        body,
+        context,
+        services.next_step_form_for,  # also checks the clicker may change the deal
+        lambda form, channel: build_log_outcome_modal(
+            form.deal_id, form.key, form.version, channel
+        ),
+    )
+
+
+async def _open_form(
+    body: dict[str, Any],
+    context: Any,
+    load: Callable[[Any, Caller, int], Awaitable[Any]],
+    build: Callable[[Any, str | None], dict[str, Any]],
+) -> None:
+    """A card button that opens a modal: the deal from the card, its form (which checks the
+    clicker's right), a refusal told privately, else the modal sealed to the clicker."""
     click = _clicked(body, context)
     deps, caller = click.deps, click.caller
     try:
         ref = CardRef.from_block_id(card_block_id(body))
-        form = await services.next_step_form_for(deps.ctx, caller, ref.d)  # checks the right
+        form = await load(deps.ctx, caller, ref.d)
     except DomainError as err:
         await click.tell(err.message)
         return
-    modal = build_log_outcome_modal(form.deal_id, form.key, form.version, caller.channel_id)
-    await deps.slack.open_modal(body["trigger_id"], modal, for_user=caller.actor.user_id)
+    await deps.slack.open_modal(
+        body["trigger_id"], build(form, caller.channel_id), for_user=caller.actor.user_id
+    )
 
 
 async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None:

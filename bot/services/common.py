@@ -16,10 +16,6 @@ from bot.domain.model import (
 from bot.views.models import Reply
 from store import UnitOfWork, UowFactory
 
-# How many times a change is re-applied on fresh state after losing a compare-and-swap race.
-
-MAX_ATTEMPTS = 8
-
 TeamLookup = Callable[[str], Awaitable[str | None]]
 # Whether a channel is shared with another org: True / False, or None when Slack will not say.
 SharingLookup = Callable[[str], Awaitable[bool | None]]
