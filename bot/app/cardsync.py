@@ -6,31 +6,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from blocks.card import build_deal_card
 from bot.adapters.slack import SlackGateway, UpdateResult
+from bot.app.deps import PROCESS_ID
+from bot.services import cards
 from bot.services.cards import CardRender
+from bot.services.common import Ctx
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CardPasses:
-    """The storage side of a pass: one transaction to start it, one to end it.
-
-    One process at a time updates a deal's copies (a lease in the database), so Slack gets
-    each copy's updates in version order even with several PTM processes. A process that finds
-    the lease taken hands its request to the holder, which passes once more before letting go."""
-
-    # Take the deal's lease and read what its copies should show; None: another process has it.
-    start: Callable[[int], Awaitable[CardRender | None]]
-    # Record the copies sent (ids) at the version, forget those gone from Slack (ids), and end
-    # the lease; False (lease kept) when another process asked for one more pass meanwhile.
-    end: Callable[[int, int, list[int], list[int]], Awaitable[bool]]
-    hand_over: Callable[[int], Awaitable[bool]]  # ask the holder for another pass
-    release: Callable[[list[int]], Awaitable[None]]  # release outright (on an error)
 
 
 @dataclass(frozen=True)
@@ -57,18 +43,26 @@ class CardSyncer:
     Passes for one deal run one at a time and each reads the latest state, so copies converge
     on the last version whatever order concurrent changes commit in; requests that arrive
     while a pass is waiting are served by the next single pass (coalescing a burst).
+
+    The storage side of a pass is one transaction to start it and one to end it
+    (`bot.services.cards`): one process at a time updates a deal's copies (a lease in the
+    database), so Slack gets each copy's updates in version order even with several PTM
+    processes; a process that finds the lease taken hands its request to the holder, which
+    passes once more before letting go.
     """
 
     def __init__(
         self,
         gateway: SlackGateway,
-        passes: CardPasses,
+        ctx: Ctx,
         *,
+        owner: str = PROCESS_ID,
         tuning: SyncTuning | None = None,
         homes: Callable[[tuple[str, ...]], None] | None = None,
     ) -> None:
         self.gateway = gateway
-        self.passes = passes
+        self.ctx = ctx
+        self.owner = owner
         self.tuning = tuning or SyncTuning()
         # Told who has the deal in their App Home after each pass (their tab shows it too).
         self._homes = homes
@@ -99,21 +93,22 @@ class CardSyncer:
     async def _exclusive_pass(self, deal_id: int) -> bool:
         """A pass under the deal's lease. If another process holds it, its pass may have read
         the deal before the change this call must show: ask it for one more pass instead."""
-        while (render := await self.passes.start(deal_id)) is None:
-            if await self.passes.hand_over(deal_id):
+        ctx, owner = self.ctx, self.owner
+        while (render := await cards.start_card_pass(ctx, deal_id, owner)) is None:
+            if await cards.hand_over_card_sync(ctx, deal_id):
                 return True
             # The lease ended between the two statements: try to take it again.
         try:
             while True:
                 converged, done, gone = await self._send(render)
-                if await self.passes.end(deal_id, render.version, done, gone):
+                if await cards.end_card_pass(ctx, deal_id, owner, render.version, done, gone):
                     break
                 # Asked for one more pass: the lease is still ours, read the latest state.
-                next_render = await self.passes.start(deal_id)
+                next_render = await cards.start_card_pass(ctx, deal_id, owner)
                 assert next_render is not None
                 render = next_render
         except BaseException:
-            await asyncio.shield(self.passes.release([deal_id]))
+            await asyncio.shield(cards.release_card_sync(ctx, [deal_id], owner))
             raise
         if self._homes is not None and render.home_viewers:
             self._homes(render.home_viewers)

@@ -13,9 +13,9 @@ from bot import services
 from bot.adapters.crm import WebhookConnectors, WebhookTarget
 from bot.adapters.slack import SlackGateway, make_client
 from bot.app.activity import ActivityThrottle
-from bot.app.cardsync import CardPasses, CardSyncer, SyncTuning
+from bot.app.cardsync import CardSyncer, SyncTuning
 from bot.app.config import Settings
-from bot.app.deps import PROCESS_ID, Clock, Deps, SystemClock, inject_middleware
+from bot.app.deps import Clock, Deps, SystemClock, inject_middleware
 from bot.app.homes import HomeRefresher
 from bot.domain.model import is_our_org
 from bot.domain.outbox import Side
@@ -56,19 +56,7 @@ def build_deps(
         lambda user_id: _publish_home(ctx, slack, user_id),
         delay=(tuning or SyncTuning()).home_delay,
     )
-    cards = CardSyncer(
-        slack,
-        CardPasses(
-            start=lambda deal_id: services.start_card_pass(ctx, deal_id, PROCESS_ID),
-            end=lambda deal_id, version, sent, gone: services.end_card_pass(
-                ctx, deal_id, PROCESS_ID, version, sent, gone
-            ),
-            hand_over=lambda deal_id: services.hand_over_card_sync(ctx, deal_id),
-            release=lambda deal_ids: services.release_card_sync(ctx, deal_ids, PROCESS_ID),
-        ),
-        tuning=tuning,
-        homes=homes.refresh,
-    )
+    cards = CardSyncer(slack, ctx, tuning=tuning, homes=homes.refresh)
     return Deps(
         settings=settings,
         ctx=ctx,
