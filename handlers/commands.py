@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -44,54 +46,81 @@ async def handle_ptm_command(ack: Any, command: dict[str, Any], context: Any, re
             await deps.cards.sync(err.deal_id)
 
 
+@dataclass(frozen=True)
+class _Command:
+    """One `/ptm` request as its handlers need it."""
+
+    answer: CommandAnswer
+    respond: Any
+    deps: Deps
+    caller: Caller
+    trigger_id: str
+    parsed: intents.Parsed
+
+
 async def _run_command(
     answer: CommandAnswer, respond: Any, deps: Deps, caller: Caller, command: dict[str, Any]
 ) -> None:
+    """One row of `_HANDLERS` per intent that needs more than a use case and its answer (a
+    form, an answer built elsewhere, work after the answer); every other intent is a change
+    or a read of one deal (`services.run_intent`)."""
     parsed = intents.parse_command(command.get("text", ""), today=deps.ctx.today())
-    intent = parsed.intent
-    if isinstance(intent, intents.Help):
-        await answer(**build_help())
-        return
-    if isinstance(intent, intents.FindPartner):
-        found = await services.find_partners(
-            deps.ctx, caller, intent.words, deal_number=parsed.deal_number
-        )
-        await answer(**build_find_results(found))
-        return
-    if isinstance(intent, intents.Brief):
-        await _brief(answer, deps, caller, intent, parsed.deal_number)
-        return
-    if isinstance(intent, intents.LogOutcome):
-        reply = await services.log_outcome(
-            deps.ctx,
-            caller,
-            text=intent.text,
-            connected=deps.crm.connected,
-            deal_number=parsed.deal_number,
-        )
-        await answer(**build_notice(reply.text))
-        await publish(deps, reply, caller)
-        await deliver_outbox(deps)
-        return
-    if isinstance(intent, intents.ShowMetrics):
-        await _metrics(answer, respond, deps, caller, chart=intent.chart)
-        return
-    if isinstance(intent, intents.SendDigest):
-        await _send_digest_now(answer, deps, caller.actor.user_id)
-        return
-    if isinstance(intent, intents.NewDeal) and intent.name is None:
-        await answer()
-        await deps.slack.open_modal(
-            command["trigger_id"],
-            build_new_deal_modal(caller.channel_id),
-            for_user=caller.actor.user_id,
-        )
-        return
-    reply = await services.run_intent(deps.ctx, caller, parsed)
-    await answer(**build_reply(reply))
-    problem = await publish(deps, reply, caller)
+    request = _Command(answer, respond, deps, caller, str(command.get("trigger_id", "")), parsed)
+    handler = _HANDLERS.get(type(parsed.intent), _run_use_case)
+    await handler(request, parsed.intent)
+
+
+async def _run_use_case(c: _Command, _intent: object) -> None:
+    reply = await services.run_intent(c.deps.ctx, c.caller, c.parsed)
+    await c.answer(**build_reply(reply))
+    problem = await publish(c.deps, reply, c.caller)
     if problem:
-        await respond(response_type="ephemeral", replace_original=False, **build_notice(problem))
+        await c.respond(response_type="ephemeral", replace_original=False, **build_notice(problem))
+
+
+async def _help(c: _Command, _intent: intents.Help) -> None:
+    await c.answer(**build_help())
+
+
+async def _find(c: _Command, intent: intents.FindPartner) -> None:
+    number = c.parsed.deal_number
+    found = await services.find_partners(c.deps.ctx, c.caller, intent.words, deal_number=number)
+    await c.answer(**build_find_results(found))
+
+
+async def _log(c: _Command, intent: intents.LogOutcome) -> None:
+    reply = await services.log_outcome(
+        c.deps.ctx,
+        c.caller,
+        text=intent.text,
+        connected=c.deps.crm.connected,
+        deal_number=c.parsed.deal_number,
+    )
+    await c.answer(**build_notice(reply.text))
+    await publish(c.deps, reply, c.caller)
+    await deliver_outbox(c.deps)
+
+
+async def _new(c: _Command, intent: intents.NewDeal) -> None:
+    if intent.name is not None:
+        await _run_use_case(c, intent)
+        return
+    await c.answer()  # no name: the form with every field
+    modal = build_new_deal_modal(c.caller.channel_id)
+    await c.deps.slack.open_modal(c.trigger_id, modal, for_user=c.caller.actor.user_id)
+
+
+_HANDLERS: dict[type, Callable[[_Command, Any], Awaitable[None]]] = {
+    intents.Help: _help,
+    intents.FindPartner: _find,
+    intents.Brief: lambda c, i: _brief(c.answer, c.deps, c.caller, i, c.parsed.deal_number),
+    intents.LogOutcome: _log,
+    intents.ShowMetrics: lambda c, i: _metrics(
+        c.answer, c.respond, c.deps, c.caller, chart=i.chart
+    ),
+    intents.SendDigest: lambda c, _i: _send_digest_now(c.answer, c.deps, c.caller.actor.user_id),
+    intents.NewDeal: _new,
+}
 
 
 async def _brief(
