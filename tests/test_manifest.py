@@ -92,3 +92,21 @@ async def test_every_manifest_event_and_card_control_has_a_listener(bot: Running
         "ptm_next_step",
         "ptm_log_outcome",
     }
+
+
+def test_dependencies_are_what_runs() -> None:
+    """Run-time dependencies are what the bot imports; test-only ones are in `dev`."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = " ".join(project["dependencies"])
+    dev = " ".join(project["optional-dependencies"]["dev"])
+    assert "pydantic-settings" not in runtime + dev
+    assert "pyyaml" not in runtime and "pyyaml" in dev
+    assert "tzdata" in runtime  # zoneinfo needs it where the system has no zone database
+    shipped = [
+        p
+        for pkg in ("bot", "handlers", "blocks", "store", "briefs")
+        for p in (ROOT / pkg).rglob("*.py")
+    ]
+    assert not [p for p in shipped if "import yaml" in p.read_text()]

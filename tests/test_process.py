@@ -347,3 +347,46 @@ async def test_mentions_acked_before_a_crash_are_applied_and_answered_after_it(
         pending = db.execute("SELECT count(*) FROM processed_events WHERE NOT done").fetchone()
     assert sorted(texts) == sorted(f"step {n}" for n in range(count))  # each applied once
     assert pending == (0,)
+
+
+async def test_ptm_digest_shows_progress_on_a_terminal_only(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    import pty
+
+    from tests.support.cli import PTM, clean_env
+    from tests.support.harness import start_bot
+
+    db = f"sqlite+aiosqlite:///{tmp_path}/ptm.db"
+    bot = await start_bot(fake_slack, db)
+    await bot.slack.command("new Acme expansion")
+    await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+    await bot.slack.command("next send the pricing for <@USELLER>")
+    await bot.stop()
+    leader, follower = pty.openpty()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *PTM,
+            "digest",
+            "--now",
+            cwd=ROOT,
+            env={**clean_env(), **env_for(fake_slack, db)},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=follower,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(leader)
+    assert proc.returncode == 0, out
+    assert b"\rdigests sent: 1" in drawn and b"\rdigests sent: 2" in drawn  # the running count
+    assert "digests sent: 2" in out.decode()  # the summary, on stdout (seller and alliance)
