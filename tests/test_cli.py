@@ -72,7 +72,7 @@ def test_progress_shows_on_a_terminal(tmp_path: Path) -> None:
     import pty
     import subprocess
 
-    from tests.support.cli import PTM, ROOT, clean_env
+    from tests.support.cli import PTM, ROOT, clean_env, read_terminal
 
     (tmp_path / "map.csv").write_text(CSV, encoding="utf-8")
     env = {**clean_env(), "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/ptm.db"}
@@ -88,15 +88,7 @@ def test_progress_shows_on_a_terminal(tmp_path: Path) -> None:
             check=False,
         )
         os.close(follower)
-        drawn = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            drawn += chunk
+        drawn = read_terminal(leader)
     finally:
         os.close(leader)
     assert done.returncode == 0

@@ -354,7 +354,7 @@ async def test_ptm_digest_shows_progress_on_a_terminal_only(
 ) -> None:
     import pty
 
-    from tests.support.cli import PTM, clean_env
+    from tests.support.cli import PTM, clean_env, read_terminal
     from tests.support.harness import start_bot
 
     db = f"sqlite+aiosqlite:///{tmp_path}/ptm.db"
@@ -376,15 +376,7 @@ async def test_ptm_digest_shows_progress_on_a_terminal_only(
         )
         out, _ = await asyncio.wait_for(proc.communicate(), 60)
         os.close(follower)
-        drawn = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            drawn += chunk
+        drawn = read_terminal(leader)
     finally:
         os.close(leader)
     assert proc.returncode == 0, out

@@ -44,6 +44,11 @@ class StartupError(Exception):
     """The bot cannot start; the message is the one line the operator reads."""
 
 
+def _first_line(err: BaseException) -> str:
+    """The driver's own message (SQLAlchemy wraps it in a long one), first line only."""
+    return str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+
+
 def _safe_url(url: str) -> str:
     """A database URL fit for a log line: no password."""
     return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)
@@ -56,7 +61,7 @@ async def _start_runtime(settings: Settings) -> Runtime:
     except SchemaBehind:
         raise
     except (OSError, sa_exc.DBAPIError, sa_exc.ArgumentError) as err:
-        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        reason = _first_line(err)
         raise StartupError(
             f"cannot use the database {_safe_url(settings.database_url)}: {reason}"
         ) from None
@@ -325,7 +330,7 @@ def _run_job(
         print(f"ptm: {err}", file=sys.stderr)  # noqa: T201
         return 2
     except (OSError, sa_exc.DBAPIError, sa_exc.ArgumentError) as err:
-        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        reason = _first_line(err)
         print(f"ptm: cannot use the database: {reason}", file=sys.stderr)  # noqa: T201
         return 2
 

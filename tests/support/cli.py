@@ -52,3 +52,16 @@ async def run_ptm_with(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+def read_terminal(leader: int) -> bytes:
+    """All a finished process wrote to a pseudo-terminal (its follower side already closed)."""
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the follower side is gone and everything was read
+            return drawn
+        if not chunk:
+            return drawn
+        drawn += chunk
