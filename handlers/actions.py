@@ -143,9 +143,7 @@ async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None
         ref = CardRef.from_block_id(card_block_id(body))
         choice = action_value(body)
         if choice == MoreOption.HISTORY:
-            await click.send(
-                build_history(await services.history(deps.ctx, caller, ref.d))
-            )
+            await click.send(build_history(await services.history(deps.ctx, caller, ref.d)))
             return
         if choice == MoreOption.BRIEF:
             post = await services.post_brief(

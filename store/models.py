@@ -185,7 +185,8 @@ class ProcessedEventRow(SQLModel, table=True):
     payload: str | None = Field(default=None, sa_type=sa.Text)
     done: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     lease_until: datetime | None = Field(
-        default=None, sa_type=sa.DateTime(timezone=True)  # type: ignore[call-overload]
+        default=None,
+        sa_type=sa.DateTime(timezone=True),  # type: ignore[call-overload]
     )
 
 

@@ -137,9 +137,7 @@ def test_every_module_has_a_rule() -> None:
         ("bot/app/scheduling.py", "from handlers.events import replay_stalled_mentions"),
     ],
 )
-def test_a_forbidden_import_in_a_new_file_is_caught(
-    tmp_path: Path, module: str, line: str
-) -> None:
+def test_a_forbidden_import_in_a_new_file_is_caught(tmp_path: Path, module: str, line: str) -> None:
     """Plant the import in a file of that folder: the folder's rule catches it."""
     planted = tmp_path / module
     planted.parent.mkdir(parents=True, exist_ok=True)

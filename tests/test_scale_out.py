@@ -187,8 +187,7 @@ def _cards(fake: FakeSlack) -> list[tuple[str, str]]:
     return [
         key
         for key, message in fake.messages.items()
-        if is_card(message)
-        and not key[0].startswith("U")
+        if is_card(message) and not key[0].startswith("U")
     ]
 
 

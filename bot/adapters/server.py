@@ -53,9 +53,7 @@ def is_readable(body: bytes, content_type: str) -> bool:
         return False
 
 
-def make_web_app(
-    app: AsyncApp, engine: AsyncEngine, *, signing_secret: str
-) -> web.Application:
+def make_web_app(app: AsyncApp, engine: AsyncEngine, *, signing_secret: str) -> web.Application:
     async def slack_events(request: web.Request) -> web.Response:
         body = await request.read()
         # Verified here, before Bolt sees anything: an unverified request gets 401 and makes

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.domain.metrics import MetricsReport
+from bot.domain.metrics import ACTIVATION_WINDOW_DAYS, MetricsReport, Ratio
 from bot.domain.model import Deal, Role, Status
 from bot.domain.rules import is_overdue
 
 STALE_AFTER = timedelta(days=7)
-ACTIVE_WITHIN = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,9 @@ class DigestView:
     waiting: tuple[StepLine, ...]
     changes: tuple[ChangeLine, ...]
     stale: tuple[tuple[str, str], ...]  # (key, name)
-    activation: tuple[int, int] | None  # (active sellers, sellers), alliance managers only
+    # Seller activation on their deals, as `/ptm metrics` counts it; alliance managers only.
+    activation: Ratio | None
+    window_days: int = ACTIVATION_WINDOW_DAYS
 
     @property
     def is_empty(self) -> bool:
@@ -106,9 +107,11 @@ def compose(
     now: datetime,
     day: date,
     since: datetime,
+    activation: Ratio | None = None,
 ) -> DigestView:
     """What `user_id` should hear about on `day`: their moves first, overdue before due.
-    `events` are the audit events by deal id."""
+    `events` are the audit events by deal id; `activation` is their seller activation
+    (`bot.domain.metrics`), shown to alliance managers only."""
     today = day
     mine, waiting, stale = [], [], []
     for deal in deals:
@@ -136,24 +139,8 @@ def compose(
         waiting=tuple(sorted(waiting, key=_urgency)),
         changes=tuple(sorted(changes, key=lambda c: c.at))[-20:],
         stale=tuple(stale),
-        activation=seller_activation(
-            [d for d in deals if d.role_of(user_id) is Role.ALLIANCE], now=now
-        )
-        if is_alliance
-        else None,
+        activation=activation if is_alliance else None,
     )
-
-
-def seller_activation(deals: Sequence[Deal], *, now: datetime) -> tuple[int, int]:
-    """Of the sellers on open deals, how many acted on at least one of them in 30 days."""
-    sellers: dict[str, bool] = {}
-    for deal in deals:
-        seller = deal.member(Role.SELLER)
-        if deal.status is not Status.OPEN or seller is None:
-            continue
-        active = seller.last_acted_at is not None and seller.last_acted_at >= now - ACTIVE_WITHIN
-        sellers[seller.user_id] = sellers.get(seller.user_id, False) or active
-    return sum(sellers.values()), len(sellers)
 
 
 def _last_activity(deal: Deal) -> datetime:

@@ -187,9 +187,7 @@ _ON_DEAL: dict[type, Callable[[Ctx, Caller, int, Any, Source], Awaitable[Reply]]
     ),
     intents.Done: lambda ctx, c, d, _i, s: complete_step(ctx, c, d, step_id=None, source=s),
     intents.SetTrigger: lambda ctx, c, d, i, s: set_fields(ctx, c, d, _fields_of(i), source=s),
-    intents.SetAttribution: lambda ctx, c, d, i, s: set_fields(
-        ctx, c, d, _fields_of(i), source=s
-    ),
+    intents.SetAttribution: lambda ctx, c, d, i, s: set_fields(ctx, c, d, _fields_of(i), source=s),
     intents.CloseDeal: lambda ctx, c, d, i, s: close_deal(
         ctx, c, d, won=i.won, reason=i.reason, source=s
     ),

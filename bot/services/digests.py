@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from bot.domain.digest import DigestView, HomeView, Nudge, compose, group_events, is_due, local_day
-from bot.domain.model import Actor
+from bot.domain.model import Actor, Role
 from bot.domain.rules import is_overdue
 from bot.services.common import Caller, Ctx
-from bot.services.metrics import home_trend
+from bot.services.metrics import activation_of, home_trend
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ async def send_digests(
 
 
 async def compose_many(ctx: Ctx, runs: list[tuple[str, date]]) -> dict[str, DigestView]:
-    """Every claimed digest from four queries, however many people."""
+    """Every claimed digest from a fixed number of queries, however many people."""
     users = [u for u, _ in runs]
     now = ctx.now()
     async with ctx.uow.reads() as uow:
@@ -106,6 +106,8 @@ async def compose_many(ctx: Ctx, runs: list[tuple[str, date]]) -> dict[str, Dige
         last = await uow.digests.last_sent(users)
         since_all = min([*last.values(), now - FIRST_DIGEST_LOOKBACK])
         events = group_events(await uow.digests.events_since(users, since_all))
+        managers = {m.user_id for d in deals for m in d.trio if m.role is Role.ALLIANCE}
+        activation = await activation_of(uow, [u for u in users if u in managers], ctx.today())
     by_user: dict[str, list] = {u: [] for u in users}  # type: ignore[type-arg]
     for deal in deals:
         for member in deal.trio:
@@ -119,6 +121,7 @@ async def compose_many(ctx: Ctx, runs: list[tuple[str, date]]) -> dict[str, Dige
             now=now,
             day=day,
             since=last.get(user, now - FIRST_DIGEST_LOOKBACK),
+            activation=activation.get(user),
         )
         for user, day in runs
     }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import date, timedelta
 
 from bot.domain import metrics
-from bot.domain.metrics import MetricsReport, Period
+from bot.domain.metrics import MetricsReport, Period, Ratio
 from bot.domain.model import NotAllowed
 from bot.services.common import Caller, Ctx
+from store import UnitOfWork
 
 HOME_TREND_WEEKS = 8
 HOME_METRICS_KEPT = timedelta(minutes=1)
@@ -43,6 +45,21 @@ async def measure(
         quarter=quarter,
         scope="all deals" if everything else "your deals",
     )
+
+
+async def activation_of(uow: UnitOfWork, users: Sequence[str], today: date) -> dict[str, Ratio]:
+    """Each person's seller activation on their own deals as of `today`: the number
+    `/ptm metrics` shows them that day, for many people in a fixed number of queries."""
+    horizon = metrics.activity_horizon(Period(today, today))
+    facts = await uow.metrics.activation_facts(users, horizon)
+    return {
+        user: metrics.seller_activation(
+            [facts.deals[i] for i in facts.scopes.get(user, ()) if i in facts.deals],
+            facts.activity,
+            as_of=today,
+        )
+        for user in users
+    }
 
 
 async def home_trend(ctx: Ctx, caller: Caller) -> MetricsReport:

@@ -85,8 +85,10 @@ async def log_outcome(
     )
     if not logged:
         return changed_reply(
-            deal, False, f"Already logged on {deal.key} a moment ago: {esc(text, 300)}. "
-            "It is sent to each CRM once."
+            deal,
+            False,
+            f"Already logged on {deal.key} a moment ago: {esc(text, 300)}. "
+            "It is sent to each CRM once.",
         )
     missing = [s.value for s in Side if s not in connected]
     note = (

@@ -46,7 +46,7 @@ async def test_each_person_gets_one_digest_at_their_local_hour(early_bot: Runnin
     [ally] = dms(bot.fake, "UALLY")
     assert "Waiting on others" in ally["text"] or "Waiting on others" in str(ally["blocks"])
     assert "send the pricing" in str(ally["blocks"]) and "<@USELLER>" in str(ally["blocks"])
-    assert "Seller activation on your deals*: 1 of 1 seller" in str(ally["blocks"])
+    assert "Seller activation on your deals*: *100%* — 1 of 1 seller on open" in str(ally["blocks"])
     assert dms(bot.fake, "USELLER") == [] and dms(bot.fake, "UPARTNER") == []
 
     bot.clock.advance(hours=1)  # 08:30 in Paris
@@ -252,3 +252,38 @@ async def test_pacer_spaces_a_batch() -> None:
     started = _time.monotonic()
     await asyncio.gather(*(pacer.wait() for _ in range(11)))
     assert _time.monotonic() - started >= 0.19  # ten intervals of 20 ms after the first
+
+
+async def test_the_digest_counts_seller_activation_as_ptm_metrics_does(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    """One definition: UTC days, the 30 days up to today. USELLER last acted late on the 31st
+    UTC day back — inside a rolling 30 × 24 h, outside the 30 days — and USELLER2 today."""
+    import re
+
+    from tests.handlers.test_metrics import metrics_answer
+
+    fake_slack.users.update({"USELLER": "T0URS", "USELLER2": "T0URS", "UALLY": "T0URS"})
+    fake_slack.timezones = {"UALLY": "Asia/Tokyo"}
+    bot = await start_bot(
+        fake_slack, sqlite_url, clock=FixedClock(datetime(2026, 10, 25, 23, 0, tzinfo=UTC))
+    )
+    try:
+        await bot.slack.command("new Acme expansion", channel="CROOM1")
+        await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>", channel="CROOM1")
+        await bot.slack.command("next send the pricing by 2026-12-30", channel="CROOM1")
+        bot.clock.at = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)  # 16:00 in Tokyo
+        await bot.slack.command("new Initech", channel="CROOM2", user="USELLER2")
+        await bot.slack.command(
+            "trio <@USELLER2> <@UALLY> <@UPARTNER>", channel="CROOM2", user="USELLER2"
+        )
+        assert "UALLY" in (await run_digests(bot.runtime.deps)).sent
+        [digest] = dms(bot.fake, "UALLY")
+        figures = re.compile(r"Seller activation[^:]*\*: .*?\b(\d+) of (\d+)")
+        said = figures.search(str(digest["blocks"]))
+        shown = figures.search(await metrics_answer(bot, "UALLY"))
+        assert said and shown
+        assert said.groups() == shown.groups() == ("1", "2")
+        assert "*50%* — 1 of 2 sellers on open deals" in str(digest["blocks"])
+    finally:
+        await bot.stop()

@@ -299,9 +299,7 @@ async def test_a_closed_deal_reopens_only_on_purpose(bot: RunningBot) -> None:
     assert await bot.rows("SELECT stage, status, closed_at FROM deals") == [
         ("Propose", "open", None)
     ]
-    [(changes,)] = await bot.rows(
-        "SELECT changes FROM deal_events ORDER BY version DESC LIMIT 1"
-    )
+    [(changes,)] = await bot.rows("SELECT changes FROM deal_events ORDER BY version DESC LIMIT 1")
     assert "reopened" in str(changes)
     assert "ptm_card_stage" in str(bot.card(channel, ts))
     _, body = await bot.slack.command("reopen")

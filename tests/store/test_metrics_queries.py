@@ -189,3 +189,43 @@ async def test_reopening_clears_the_close(setup: tuple[UnitOfWork, list[str]]) -
     assert deal and deal.close_reason == "" and deal.status.value == "open"
     [fact] = facts.deals
     assert fact.closed_at is None and fact.open_on(date(2026, 6, 30))
+
+
+async def test_many_peoples_activation_in_four_statements_equals_each_ones_metrics(
+    setup: tuple[UnitOfWork, list[str]],
+) -> None:
+    """The digest asks for many alliance managers at once; each figure must be the one
+    `facts(scope_user=...)` — what `/ptm metrics` reads — gives that person."""
+    uow, statements = setup
+    a = await new_deal(uow, "Alpha", by=ALLY, on=at(5, 1), seller=SELLER)
+    await change(uow, a, lambda d: change_stage(d, Stage.DISCOVER), by=SELLER, on=at(6, 10))
+    b = await new_deal(uow, "Beta", by=ALLY, on=at(5, 1), seller=SELLER2)
+    await message(uow, b, SELLER2, at(5, 20))  # before the window
+    c = await new_deal(uow, "Gamma", by=Actor("UX"), on=at(6, 1), seller=SELLER2)
+    await message(uow, c, SELLER2, at(6, 29, 23, 59))
+    d = await new_deal(uow, "Delta", by=ALLY, on=at(5, 2), seller=SELLER)
+    await change(uow, d, lambda x: close_deal(x, won=True), by=ALLY, on=at(6, 2))
+    people = [ALLY.user_id, SELLER.user_id, SELLER2.user_id, "UX", "UNOBODY"]
+    today = date(2026, 6, 30)
+    horizon = metrics.activity_horizon(Period(today, today))
+
+    statements.clear()
+    async with uow:
+        many = await uow.metrics.activation_facts(people, horizon)
+    assert [s.split()[0] for s in statements] == ["BEGIN"] * ("BEGIN" in statements) + [
+        "SELECT"
+    ] * 4
+    assert many.scopes[ALLY.user_id] == {a, b, c}
+    for person in people:
+        async with uow:
+            one = await uow.metrics.facts(
+                scope_user=person, period=PERIOD, horizon=horizon, quarter=Q2
+            )
+        alone = metrics.seller_activation(one.deals, one.activity, as_of=today)
+        together = metrics.seller_activation(
+            [many.deals[i] for i in many.scopes.get(person, ())], many.activity, as_of=today
+        )
+        assert together == alone, person
+    assert metrics.seller_activation(
+        [many.deals[i] for i in many.scopes[ALLY.user_id]], many.activity, as_of=today
+    ) == Ratio(2, 2)

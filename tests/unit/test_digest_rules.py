@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from bot.domain.digest import Event, compose, is_due, local_day, seller_activation
+from bot.domain.digest import Event, compose, is_due, local_day
+from bot.domain.metrics import Ratio
 from bot.domain.model import Deal, NextStep, Role, Stage, Status, TrioMember
 
 NOW = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
@@ -90,24 +91,23 @@ def test_compose_orders_moves_and_collects_everything() -> None:
     by_deal: dict[int, list[Event]] = {}
     for event in events:
         by_deal.setdefault(event.deal_id, []).append(event)
-    view = compose("UA", deals, by_deal, now=NOW, day=today, since=NOW - timedelta(days=1))
+    view = compose(
+        "UA",
+        deals,
+        by_deal,
+        now=NOW,
+        day=today,
+        since=NOW - timedelta(days=1),
+        activation=Ratio(0, 2),
+    )
     assert [s.key for s in view.mine] == ["PTM-1", "PTM-2"] and view.mine[0].overdue
     assert [(s.key, s.owner_user) for s in view.waiting] == [("PTM-3", "UP")]
     assert [(c.key, c.actor) for c in view.changes] == [("PTM-3", "UP")]
     assert view.stale == (("PTM-4", "Deal 4"),)
-    assert view.activation == (0, 2) and not view.is_empty
+    assert view.activation == Ratio(0, 2) and not view.is_empty
 
 
 def test_nothing_to_say_is_empty_and_sellers_get_no_activation() -> None:
-    view = compose("US1", [deal(1)], {}, now=NOW, day=date(2026, 11, 24), since=NOW)
+    day = date(2026, 11, 24)
+    view = compose("US1", [deal(1)], {}, now=NOW, day=day, since=NOW, activation=Ratio(1, 1))
     assert view.is_empty and view.activation is None
-
-
-def test_seller_activation_counts_each_seller_once() -> None:
-    deals = [
-        deal(1, seller_acted=NOW - timedelta(days=3)),
-        deal(3),
-        deal(2),
-        deal(4, seller_acted=NOW - timedelta(days=31)),
-    ]
-    assert seller_activation(deals, now=NOW) == (1, 2)

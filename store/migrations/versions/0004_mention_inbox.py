@@ -19,9 +19,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("processed_events") as batch:
         batch.add_column(sa.Column("payload", sa.Text(), nullable=True))
-        batch.add_column(
-            sa.Column("done", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
+        batch.add_column(sa.Column("done", sa.Boolean(), nullable=False, server_default=sa.true()))
         batch.add_column(sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True))
 
 
