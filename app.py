@@ -2,7 +2,7 @@
 
 import sys
 
-from bot.app.cli import run_bot
+from bot.app.serving import run_bot
 
 if __name__ == "__main__":
     sys.exit(run_bot())

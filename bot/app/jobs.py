@@ -1,0 +1,233 @@
+"""The `ptm` jobs that work on the database: schema, digests now, partners, outbox, report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+
+from bot import services
+from bot.app.config import ConfigError, Settings, load_settings
+from bot.app.deps import Deps
+from bot.app.factory import build_runtime
+from bot.app.scheduling import run_digests
+from bot.app.serving import first_line
+from bot.domain import metrics
+from bot.domain.model import DomainError
+from bot.views.report import render_csv, render_table
+from store import make_engine, schema
+from store.schema import SchemaBehind
+
+
+def run_job(
+    job: Callable[[Any], Awaitable[int]], load: Callable[[Mapping[str, str]], Any] = load_settings
+) -> int:
+    """Run a command-line job on what `load` reads from the environment (all the settings, by
+    default); a bad setting or a schema that is behind ends it with one line and exit code 2."""
+    logging.basicConfig(level=os.environ.get("PTM_LOG_LEVEL", "WARNING"))
+    try:
+        loaded = load(os.environ)
+    except ConfigError as err:
+        print(f"ptm: configuration error: {err}", file=sys.stderr)  # noqa: T201
+        return 2
+    try:
+        return asyncio.run(job(loaded))
+    except SchemaBehind as err:
+        print(f"ptm: {err}", file=sys.stderr)  # noqa: T201
+        return 2
+    except (OSError, sa_exc.DBAPIError, sa_exc.ArgumentError) as err:
+        reason = first_line(err)
+        print(f"ptm: cannot use the database: {reason}", file=sys.stderr)  # noqa: T201
+        return 2
+
+
+async def db_action(url: str, action: str) -> int:
+    """`ptm db upgrade` applies every missing migration; `ptm db status` says where the
+    schema stands."""
+    engine = make_engine(url)
+    try:
+        if action == "status":
+            current, latest = await schema.current_revision(engine), schema.head()
+            state = "up to date" if current == latest else "behind: run `ptm db upgrade`"
+            print(f"schema {current or 'empty'}, latest {latest}: {state}")  # noqa: T201
+            return 0 if current == latest else 1
+        done = await schema.upgrade(engine)
+    finally:
+        await engine.dispose()
+    if done.before == done.after:
+        print(f"database schema already at {done.after}")  # noqa: T201
+    else:
+        print(f"database schema upgraded: {done.before or 'empty'} → {done.after}")  # noqa: T201
+    return 0
+
+
+@asynccontextmanager
+async def _job_deps(settings: Settings) -> AsyncIterator[Deps]:
+    """What a command-line job needs, closed (database pool included) when the job is done."""
+    runtime = await build_runtime(settings)
+    try:
+        yield runtime.deps
+    finally:
+        await runtime.close()
+
+
+async def digest_now(settings: Settings, users: list[str] | None) -> int:
+    async with _job_deps(settings) as deps:
+        sent = 0
+
+        def show(_user: str) -> None:
+            nonlocal sent
+            sent += 1
+            if sys.stderr.isatty():
+                print(f"\rdigests sent: {sent}", end="", file=sys.stderr, flush=True)  # noqa: T201
+
+        only = set(users) if users else None
+        report = await run_digests(deps, hour=0, only=only, on_sent=show)
+        if sent and sys.stderr.isatty():
+            print(file=sys.stderr)  # noqa: T201
+    print(  # noqa: T201
+        f"digests sent: {len(report.sent)}, nothing to say: {len(report.empty)}, "
+        f"failed (will retry): {len(report.failed)}"
+    )
+    return 1 if report.failed else 0
+
+
+async def import_partners(settings: Settings, path: str) -> int:
+    """Import a capability-map CSV: a progress bar on stderr, then every rejected row."""
+    try:
+        text = read_csv_file(Path(path))
+    except OSError as err:
+        print(f"ptm: cannot read {path}: {err.strerror}", file=sys.stderr)  # noqa: T201
+        return 2
+    except ValueError as err:
+        print(f"ptm: {path}: {err}", file=sys.stderr)  # noqa: T201
+        return 2
+    async with _job_deps(settings) as deps:
+        bar = _progress_bar if sys.stderr.isatty() else None  # no bar into a log or a pipe
+        report = await services.import_partners(deps.ctx, text, progress=bar)
+    print(  # noqa: T201
+        f"{chr(10) if bar else ''}partners added: {report.added}, updated: {report.updated}, "
+        f"rejected rows: {len(report.rejected)}"
+    )
+    for rejected in report.rejected:
+        print(f"  line {rejected.line}: {rejected.reason}")  # noqa: T201
+    return 1 if report.rejected else 0
+
+
+async def outbox(settings: Settings, action: str, path: str | None) -> int:
+    """`ptm outbox` lists dead letters; `retry` revives them; `export FILE` writes the outcomes
+    kept for a side without a connector, as JSON records that side can import."""
+    async with _job_deps(settings) as deps:
+        ctx = deps.ctx
+        if action == "retry":
+            print(f"dead letters queued again: {await services.retry_dead(ctx)}")  # noqa: T201
+            return 0
+        if action == "export":
+            if not path:
+                print("ptm: outbox export needs a FILE", file=sys.stderr)  # noqa: T201
+                return 2
+            records = await services.outbox_listing(ctx, ["export"])
+            lines = [
+                json.dumps(
+                    {
+                        "side": r.side,
+                        "idempotency_key": r.idempotency_key,
+                        "record": json.loads(r.body),
+                    }
+                )
+                for r in records
+            ]
+            Path(path).write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+            print(f"outcomes exported: {len(records)} to {path}")  # noqa: T201
+            return 0
+        dead = await services.outbox_listing(ctx, ["dead"])
+        print(f"dead letters: {len(dead)}")  # noqa: T201
+        for r in dead:
+            outcome = json.loads(r.body)
+            print(
+                f"  #{r.id} {outcome['deal_key']} → {r.side} CRM after {r.attempts} attempts: "  # noqa: T201
+                f"{r.last_error}"
+            )
+        return 1 if dead else 0
+
+
+async def report(settings: Settings, args: argparse.Namespace) -> int:
+    """`ptm report`: every deal, the table on stdout; CSV and the PNG chart on request."""
+    try:
+        period = metrics.parse_period(args.since, args.until, today=datetime.now(UTC).date())
+    except DomainError as err:
+        print(f"ptm: {err.message}", file=sys.stderr)  # noqa: T201
+        return 2
+    async with _job_deps(settings) as deps:
+        figures = await services.measure(deps.ctx, None, period=period)
+    print(render_table(figures), end="")  # noqa: T201
+    try:
+        if args.csv:
+            Path(args.csv).write_text(render_csv(figures), encoding="utf-8")
+            print(f"CSV written to {args.csv}")  # noqa: T201
+        if args.chart:
+            from bot.adapters.charts import (
+                render_chart,  # matplotlib loads only when a chart is asked for
+            )
+
+            Path(args.chart).write_bytes(render_chart(figures))
+            print(f"chart written to {args.chart}")  # noqa: T201
+    except OSError as err:
+        print(f"ptm: cannot write {err.filename}: {err.strerror}", file=sys.stderr)  # noqa: T201
+        return 2
+    return 0
+
+
+async def export_partners(settings: Settings, path: str) -> int:
+    async with _job_deps(settings) as deps:
+        text = await services.export_partners(deps.ctx)
+    Path(path).write_text(text, encoding="utf-8")
+    print(f"partners exported: {text.count(chr(10)) - 1} to {path}")  # noqa: T201
+    return 0
+
+
+# A capability map of a million partners is still far smaller than this.
+MAX_CSV_BYTES = 200 * 1024 * 1024
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
+
+
+def read_csv_file(path: Path) -> str:
+    """A CSV file's text: UTF-8 (with or without BOM) or UTF-16 with a BOM. Anything else —
+    another encoding, a compressed or binary file, an absurd size — is a ValueError whose
+    message says what to do."""
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise ValueError(f"the file is over {MAX_CSV_BYTES // 2**20} MB; split it")
+    data = path.read_bytes()
+    for magic, kind in _COMPRESSED.items():
+        if data.startswith(magic):
+            raise ValueError(f"this is a {kind} file; unpack it and import the CSV inside")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ValueError(
+            f"line {line} is not UTF-8 (byte 0x{data[err.start]:02x}); save the file as "
+            "UTF-8 (in Excel: CSV UTF-8) and import it again"
+        ) from None
+    if "\x00" in text[:4096] and text[:4096].count("\x00") > 16:
+        raise ValueError("this looks like a binary file, not CSV text")
+    return text
+
+
+def _progress_bar(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    bar = "#" * filled + "-" * (width - filled)
+    print(f"\r[{bar}] {done}/{total}", end="", file=sys.stderr, flush=True)  # noqa: T201
