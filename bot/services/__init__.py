@@ -13,9 +13,9 @@ from bot.services.cards import (
     release_claims,
     start_card_pass,
 )
+from bot.services.changes import change
 from bot.services.common import Caller, Ctx, resolve_deal
 from bot.services.deals import (
-    change,
     complete_step,
     create_deal,
     edit_deal,
@@ -24,7 +24,6 @@ from bot.services.deals import (
     move_stage,
     name_trio,
     reopen,
-    run_intent,
     set_next,
 )
 from bot.services.digests import (
@@ -67,6 +66,7 @@ from bot.services.reads import (
     load_deal,
     next_step_form_for,
 )
+from bot.services.router import run_intent
 
 __all__ = [
     "start_card_pass",

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from bot.domain.model import Source
 from bot.domain.rules import mark_cosell_step
 from bot.services.cards import sharing_of
+from bot.services.changes import change
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
-from bot.services.deals import change
 from bot.views.deal_views import brief_view
 from bot.views.models import BriefView, Reply
 

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
-from typing import Any
 
-from bot.domain import intents
 from bot.domain.forms import fingerprint
-from bot.domain.inputs import clean_text, deal_key
+from bot.domain.inputs import clean_text
 from bot.domain.model import (
     MAX_ACCOUNT,
     MAX_NAME,
     MAX_STEP_TEXT,
-    BadInput,
     Conflict,
     Deal,
     Mutation,
@@ -34,74 +30,14 @@ from bot.domain.rules import close_deal as close_rule
 from bot.domain.rules import (
     closed_from,
     complete_next_step,
-    require_change_right,
     set_next_step,
     set_trio,
 )
 from bot.domain.rules import edit_deal as edit_rule
 from bot.domain.rules import reopen_deal as reopen_rule
-from bot.services.common import Caller, Ctx, changed_reply, resolve_deal_id
-from bot.services.reads import list_deals
+from bot.services.changes import change, learn_member_team
+from bot.services.common import Caller, Ctx, changed_reply
 from bot.views.models import Reply
-from store import UnitOfWork
-
-# How many times a change is re-applied on fresh state after losing a compare-and-swap race.
-MAX_ATTEMPTS = 8
-
-
-async def change(
-    ctx: Ctx,
-    caller: Caller,
-    deal_id: int,
-    plan: Callable[[Deal], Mutation],
-    *,
-    source: Source,
-    also: Callable[[UnitOfWork, Deal], Awaitable[None]] | None = None,
-    unless: Callable[[UnitOfWork, Deal], Awaitable[bool]] | None = None,
-) -> tuple[Deal, bool]:
-    """Apply `plan` with compare-and-swap, re-planning on fresh state when another change won.
-    `also` writes more in the same transaction (e.g. an outcome and its CRM deliveries);
-    `unless`, asked with the deal locked, makes it change nothing (e.g. a retried request)."""
-    for attempt in range(MAX_ATTEMPTS):
-        async with ctx.uow() as uow:
-            deal = await uow.deals.get(deal_id, for_update=True)
-            if deal is None:
-                raise NotFound(f"Deal {deal_id} no longer exists.")
-            require_change_right(deal, caller.actor, ctx.admins)
-            await _learn_member_team(uow, deal, caller)
-            if unless is not None and await unless(uow, deal):
-                await uow.commit()
-                return deal, False
-            mutation = plan(deal)
-            if mutation.is_empty:
-                await uow.commit()
-                return deal, False
-            now = ctx.now()
-            if await uow.deals.apply(deal, mutation, actor=caller.actor, source=source, now=now):
-                fresh = await uow.deals.get(deal_id)
-                assert fresh is not None
-                if also is not None:
-                    await also(uow, fresh)
-                await uow.commit()
-                assert fresh is not None
-                return fresh, True
-        # Lost the race (the row lock makes this rare): back off a little, with jitter.
-        await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-    raise Conflict(
-        "The deal is changing fast and your change did not get in. Nothing was changed; "
-        "the card shows the current state — try again.",
-        deal_id=deal_id,
-    )
-
-
-async def _learn_member_team(uow: UnitOfWork, deal: Deal, caller: Caller) -> None:
-    """A trio member's own interaction tells us their org for sure; record it."""
-    actor = caller.actor
-    member = next((m for m in deal.trio if m.user_id == actor.user_id), None)
-    if member is not None and actor.team_id and member.team_id != actor.team_id:
-        await uow.deals.note_member_team(
-            deal.id, actor.user_id, team_id=actor.team_id, is_external=not actor.internal
-        )
 
 
 async def create_deal(
@@ -144,62 +80,6 @@ async def create_deal(
         deal_id=deal.id,
         post_card=True,
     )
-
-
-async def run_intent(
-    ctx: Ctx, caller: Caller, parsed: intents.Parsed, *, source: Source = Source.COMMAND
-) -> Reply:
-    """Carry out a parsed `/ptm` (or mention) intent that concerns one deal or the caller:
-    one row of `_FOR_CALLER` or `_ON_DEAL` per intent type."""
-    intent = parsed.intent
-    for_caller = _FOR_CALLER.get(type(intent))
-    if for_caller is not None:
-        return await for_caller(ctx, caller, intent)
-    on_deal = _ON_DEAL.get(type(intent))
-    if on_deal is None:
-        raise BadInput("That command is not supported here. Try `/ptm help`.")
-    async with ctx.uow.reads() as uow:
-        deal_id = await resolve_deal_id(uow, number=parsed.deal_number, caller=caller)
-    return await on_deal(ctx, caller, deal_id, intent, source)
-
-
-async def _new_deal(ctx: Ctx, caller: Caller, intent: intents.NewDeal) -> Reply:
-    assert intent.name is not None  # without a name, the listener opens the form instead
-    return await create_deal(ctx, caller, name=intent.name)
-
-
-async def _post_card(deal_id: int) -> Reply:
-    """The listener posts the copy (it knows the channel); this says so."""
-    return Reply(text=f"Posted {deal_key(deal_id)} here.", deal_id=deal_id, post_card=True)
-
-
-# What an intent does, by its type: for the caller alone, or on the deal the command names.
-_FOR_CALLER: dict[type, Callable[[Ctx, Caller, Any], Awaitable[Reply]]] = {
-    intents.NewDeal: _new_deal,
-    intents.ListDeals: lambda ctx, caller, _intent: list_deals(ctx, caller),
-}
-_ON_DEAL: dict[type, Callable[[Ctx, Caller, int, Any, Source], Awaitable[Reply]]] = {
-    intents.PostCard: lambda _ctx, _c, d, _i, _s: _post_card(d),
-    intents.SetTrio: lambda ctx, c, d, i, _s: name_trio(ctx, c, d, i.members),
-    intents.SetStage: lambda ctx, c, d, i, s: move_stage(ctx, c, d, i.stage, source=s),
-    intents.SetNext: lambda ctx, c, d, i, s: set_next(
-        ctx, c, d, i.text, role=i.role, user_id=i.user_id, due=i.due, source=s
-    ),
-    intents.Done: lambda ctx, c, d, _i, s: complete_step(ctx, c, d, step_id=None, source=s),
-    intents.SetTrigger: lambda ctx, c, d, i, s: set_fields(ctx, c, d, _fields_of(i), source=s),
-    intents.SetAttribution: lambda ctx, c, d, i, s: set_fields(ctx, c, d, _fields_of(i), source=s),
-    intents.CloseDeal: lambda ctx, c, d, i, s: close_deal(
-        ctx, c, d, won=i.won, reason=i.reason, source=s
-    ),
-    intents.Reopen: lambda ctx, c, d, _i, s: reopen(ctx, c, d, source=s),
-    intents.Synced: lambda ctx, c, d, _i, s: mark_synced(ctx, c, d, None, source=s),
-}
-
-
-def _fields_of(intent: intents.SetTrigger | intents.SetAttribution) -> dict[str, object]:
-    if isinstance(intent, intents.SetTrigger):
-        return {"trigger_reason": intent.reason}
-    return {"attribution": intent.attribution}
 
 
 async def set_fields(
@@ -364,7 +244,7 @@ async def mark_synced(
             raise NotFound(f"Deal {deal_id} no longer exists.")
         if deal.role_of(caller.actor.user_id) is None:
             raise NotAllowed(f"Only trio members mark themselves synced on {deal.key}.")
-        await _learn_member_team(uow, deal, caller)
+        await learn_member_team(uow, deal, caller)
         seen = deal.version if seen_version is None else min(seen_version, deal.version)
         await uow.deals.record_sync(deal, caller.actor, seen, ctx.now(), source=source)
         await uow.commit()

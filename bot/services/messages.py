@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from bot.domain import intents
 from bot.domain.model import NoDealHere, Source
 from bot.services.common import Caller, Ctx, resolve_deal
-from bot.services.deals import run_intent
+from bot.services.router import run_intent
 from bot.views.deal_views import status_line
 from bot.views.models import Reply
 from store.uow import finishing

@@ -12,8 +12,8 @@ from datetime import date, timedelta
 from bot.domain.model import Deal, Source, esc
 from bot.domain.outbox import MAX_ATTEMPTS, Outcome, Side, encode, next_delay, payload
 from bot.domain.rules import log_outcome as log_outcome_rule
+from bot.services.changes import change
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
-from bot.services.deals import change
 from bot.views.models import Reply
 from store import UnitOfWork
 from store.outbox import Delivery

@@ -17,8 +17,8 @@ from bot.domain.capability import (
 )
 from bot.domain.model import NoDealHere, NotFound, Source, esc
 from bot.domain.rules import attach_partner as attach_rule
+from bot.services.changes import change
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
-from bot.services.deals import change
 from bot.views.models import Reply
 from store import UnitOfWork
 from store.partners import to_partners

@@ -1,0 +1,71 @@
+"""The one way a deal changes: compare-and-swap on its version, re-planned on fresh state when
+another change won, with the caller's right checked under the row lock."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+
+from bot.domain.model import Conflict, Deal, Mutation, NotFound, Source
+from bot.domain.rules import require_change_right
+from bot.services.common import Caller, Ctx
+from store import UnitOfWork
+
+# How many times a change is re-applied on fresh state after losing a compare-and-swap race.
+MAX_ATTEMPTS = 8
+
+
+async def change(
+    ctx: Ctx,
+    caller: Caller,
+    deal_id: int,
+    plan: Callable[[Deal], Mutation],
+    *,
+    source: Source,
+    also: Callable[[UnitOfWork, Deal], Awaitable[None]] | None = None,
+    unless: Callable[[UnitOfWork, Deal], Awaitable[bool]] | None = None,
+) -> tuple[Deal, bool]:
+    """Apply `plan` with compare-and-swap, re-planning on fresh state when another change won.
+    `also` writes more in the same transaction (e.g. an outcome and its CRM deliveries);
+    `unless`, asked with the deal locked, makes it change nothing (e.g. a retried request)."""
+    for attempt in range(MAX_ATTEMPTS):
+        async with ctx.uow() as uow:
+            deal = await uow.deals.get(deal_id, for_update=True)
+            if deal is None:
+                raise NotFound(f"Deal {deal_id} no longer exists.")
+            require_change_right(deal, caller.actor, ctx.admins)
+            await learn_member_team(uow, deal, caller)
+            if unless is not None and await unless(uow, deal):
+                await uow.commit()
+                return deal, False
+            mutation = plan(deal)
+            if mutation.is_empty:
+                await uow.commit()
+                return deal, False
+            now = ctx.now()
+            if await uow.deals.apply(deal, mutation, actor=caller.actor, source=source, now=now):
+                fresh = await uow.deals.get(deal_id)
+                assert fresh is not None
+                if also is not None:
+                    await also(uow, fresh)
+                await uow.commit()
+                assert fresh is not None
+                return fresh, True
+        # Lost the race (the row lock makes this rare): back off a little, with jitter.
+        await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+    raise Conflict(
+        "The deal is changing fast and your change did not get in. Nothing was changed; "
+        "the card shows the current state — try again.",
+        deal_id=deal_id,
+    )
+
+
+async def learn_member_team(uow: UnitOfWork, deal: Deal, caller: Caller) -> None:
+    """A trio member's own interaction tells us their org for sure; record it."""
+    actor = caller.actor
+    member = next((m for m in deal.trio if m.user_id == actor.user_id), None)
+    if member is not None and actor.team_id and member.team_id != actor.team_id:
+        await uow.deals.note_member_team(
+            deal.id, actor.user_id, team_id=actor.team_id, is_external=not actor.internal
+        )
