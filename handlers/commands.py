@@ -18,7 +18,7 @@ from blocks.replies import build_help, build_notice, build_reply
 from bot import services
 from bot.app.deps import Deps, deps_of
 from bot.app.scheduling import deliver_outbox, run_digests
-from bot.domain import intents
+from bot.domain import grammar, intents
 from bot.domain.metrics import MetricsReport
 from bot.domain.model import DomainError
 from bot.services import Caller
@@ -64,7 +64,7 @@ async def _run_command(
     """One row of `_HANDLERS` per intent that needs more than a use case and its answer (a
     form, an answer built elsewhere, work after the answer); every other intent is a change
     or a read of one deal (`services.run_intent`)."""
-    parsed = intents.parse_command(command.get("text", ""), today=deps.ctx.today())
+    parsed = grammar.parse_command(command.get("text", ""), today=deps.ctx.today())
     request = _Command(answer, respond, deps, caller, str(command.get("trigger_id", "")), parsed)
     handler = _HANDLERS.get(type(parsed.intent), _run_use_case)
     await handler(request, parsed.intent)

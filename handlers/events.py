@@ -13,7 +13,7 @@ from slack_bolt.authorization import AuthorizeResult
 from blocks.replies import build_notice, build_reply
 from bot import services
 from bot.app.deps import Deps, deps_of
-from bot.domain import intents
+from bot.domain import grammar
 from bot.domain.model import DomainError, MessageAlreadyApplied, NotAllowed
 from bot.services.messages import message_key
 from handlers.answering import ACK_BUDGET
@@ -158,7 +158,7 @@ async def _apply_mention(deps: Deps, event: dict[str, Any], context: Any, key: s
     caller = caller_from_event(event, context)
     thread = str(event.get("thread_ts") or event.get("ts"))
     try:
-        parsed = intents.parse_mention(
+        parsed = grammar.parse_mention(
             event.get("text", ""),
             bot_user_id=context.get("bot_user_id"),
             today=deps.ctx.today(),

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from bot.domain.grammar import parse_command
 from bot.domain.intents import (
     Done,
     Help,
@@ -15,7 +16,6 @@ from bot.domain.intents import (
     SetNext,
     SetStage,
     SetTrio,
-    parse_command,
 )
 from bot.domain.model import BadInput, Role, Stage
 
