@@ -6,7 +6,7 @@ from typing import Any
 
 from blocks import kit
 from blocks.ids import Action
-from bot.domain.digest import Nudge
+from bot.views.digest import Nudge
 
 DIGEST_BLOCK = "ptm_digest_controls"
 

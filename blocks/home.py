@@ -6,7 +6,7 @@ from typing import Any
 
 from blocks import kit
 from blocks.metrics import activation_line, trend_line
-from bot.domain.digest import HomeView, StepLine
+from bot.views.digest import HomeView, StepLine
 
 
 def _step(line: StepLine, *, owner: bool) -> str:

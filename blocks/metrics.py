@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from blocks import kit
-from bot.domain.metrics import MetricsReport, Ratio, quarter_label, sparkline
+from bot.domain.metrics import MetricsReport, Ratio, sparkline
+from bot.domain.periods import quarter_label
 from bot.views.report import attribution_name, money_text
 
 MAX_NAMED_DEALS = 15

@@ -7,7 +7,7 @@ from typing import Any
 
 from blocks import kit
 from blocks.ids import Action
-from bot.domain.capability import FindView
+from bot.views.models import FindView
 
 
 def build_find_results(view: FindView) -> dict[str, Any]:

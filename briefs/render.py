@@ -9,8 +9,8 @@ from typing import Any
 from jinja2 import PackageLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from bot.domain.digest import DigestView
 from bot.domain.model import esc
+from bot.views.digest import DigestView
 from bot.views.models import BriefView
 
 

@@ -15,8 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.metrics import DealFacts, Period
+from bot.domain.metrics import DealFacts
 from bot.domain.model import Attribution, Role, Status
+from bot.domain.periods import Period
 from store.db import read_only
 from store.models import DealEventRow, DealRow, OutcomeRow, RoomActivityRow, TrioMemberRow
 from store.types import UTCDateTime

@@ -14,7 +14,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from bot.domain.metrics import MetricsReport, quarter_label
+from bot.domain.metrics import MetricsReport
+from bot.domain.periods import quarter_label
 
 ACTIVE = "#2a9d8f"
 IDLE = "#e76f51"

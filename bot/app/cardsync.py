@@ -13,8 +13,8 @@ from blocks.card import build_deal_card
 from bot.adapters.slack import SlackGateway, UpdateResult
 from bot.app.deps import PROCESS_ID
 from bot.services import cards
-from bot.services.cards import CardRender
 from bot.services.common import Ctx
+from bot.views.models import CardRender
 
 log = logging.getLogger(__name__)
 

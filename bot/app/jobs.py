@@ -22,7 +22,7 @@ from bot.app.deps import Deps
 from bot.app.factory import build_runtime
 from bot.app.scheduling import run_digests
 from bot.app.serving import first_line
-from bot.domain import metrics
+from bot.domain import periods
 from bot.domain.model import DomainError
 from bot.views.report import render_csv, render_table
 from store import make_engine, schema
@@ -164,7 +164,7 @@ async def outbox(settings: Settings, action: str, path: str | None) -> int:
 async def report(settings: Settings, args: argparse.Namespace) -> int:
     """`ptm report`: every deal, the table on stdout; CSV and the PNG chart on request."""
     try:
-        period = metrics.parse_period(args.since, args.until, today=datetime.now(UTC).date())
+        period = periods.parse_period(args.since, args.until, today=datetime.now(UTC).date())
     except DomainError as err:
         print(f"ptm: {err.message}", file=sys.stderr)  # noqa: T201
         return 2

@@ -10,8 +10,8 @@ from typing import Any
 from blocks.digest import build_digest_message, build_nudge
 from bot import services
 from bot.app.deps import PROCESS_ID, Deps
-from bot.domain.digest import DigestView
 from bot.services.digests import DigestReport
+from bot.views.digest import DigestView
 from briefs.render import render_digest
 
 log = logging.getLogger(__name__)

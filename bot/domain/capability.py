@@ -57,16 +57,6 @@ class Ranked:
     reasons: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class FindView:
-    """Ranked partners for a search, and the deal they could be attached to."""
-
-    query: tuple[str, ...]
-    ranked: tuple[Ranked, ...]
-    deal_id: int | None
-    deal_key: str | None
-
-
 def _rows(text: str) -> tuple[list[tuple[int, list[str]]], list[Rejected]]:
     """CSV rows with their line numbers; a row the csv module cannot read (a cell over its
     field limit, say) is reported and skipped, and the reading goes on."""

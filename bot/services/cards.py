@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain.model import NotFound
 from bot.services.common import Ctx
 from bot.views.deal_views import card_view
-from bot.views.models import CardView
+from bot.views.models import CardRender, CardView, CopyTarget
 from store import UnitOfWork
 from store.copies import ChannelInfo
 
@@ -28,32 +27,6 @@ def _ttl(is_ext_shared: bool | None) -> timedelta:
     if is_ext_shared is None:
         return UNKNOWN_TTL
     return SHARED_TTL if is_ext_shared else INTERNAL_TTL
-
-
-@dataclass(frozen=True)
-class CopyTarget:
-    """One card message and whether only our own org can see it (then it shows internal fields)."""
-
-    copy_id: int
-    channel_id: str
-    ts: str
-    internal: bool
-
-
-@dataclass(frozen=True)
-class CardRender:
-    """What every copy of one deal should show now: one view per audience."""
-
-    deal_id: int
-    version: int
-    internal: CardView
-    shared: CardView
-    targets: tuple[CopyTarget, ...]
-    # Our trio members who use App Home: their tab shows this deal too.
-    home_viewers: tuple[str, ...] = ()
-
-    def view_for(self, target: CopyTarget) -> CardView:
-        return self.internal if target.internal else self.shared
 
 
 async def sharing_of(

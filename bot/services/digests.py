@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from bot.domain.digest import DigestView, HomeView, Nudge, compose, group_events, is_due, local_day
+from bot.domain.digest import group_events, is_due, local_day
 from bot.domain.model import Actor, Role
 from bot.domain.rules import is_overdue
 from bot.services.common import Caller, Ctx
 from bot.services.metrics import activation_of, home_trend
+from bot.views.digest import DigestView, HomeView, Nudge, compose
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from bot.domain import metrics
-from bot.domain.metrics import MetricsReport, Period, Ratio
+from bot.domain import metrics, periods
+from bot.domain.metrics import MetricsReport, Ratio
 from bot.domain.model import NotAllowed
+from bot.domain.periods import Period
 from bot.services.common import Caller, Ctx
 from store import UnitOfWork
 
@@ -28,8 +29,8 @@ async def measure(
     if caller is not None:
         require_our_org(caller)
     everything = caller is None or caller.actor.user_id in ctx.admins
-    period = period or metrics.default_period(ctx.today())
-    quarter = metrics.last_complete_quarter(period.until)
+    period = period or periods.default_period(ctx.today())
+    quarter = periods.last_complete_quarter(period.until)
     async with ctx.uow.reads() as uow:
         facts = await uow.metrics.facts(
             scope_user=None if everything else caller.actor.user_id,  # type: ignore[union-attr]

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from bot.domain.capability import (
     CapabilityIndex,
-    FindView,
     Rejected,
     rank,
     read_csv,
@@ -19,7 +18,7 @@ from bot.domain.model import NoDealHere, NotFound, Source, esc
 from bot.domain.rules import attach_partner as attach_rule
 from bot.services.changes import change
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
-from bot.views.models import Reply
+from bot.views.models import FindView, Reply
 from store import UnitOfWork
 from store.partners import to_partners
 

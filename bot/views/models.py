@@ -1,10 +1,12 @@
-"""Frozen view models that services return and `blocks/` renders. Stdlib only."""
+"""Frozen view models that services return and `blocks/` renders. Domain types only."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+
+from bot.domain.capability import Ranked
 
 
 @dataclass(frozen=True)
@@ -156,3 +158,39 @@ class BriefView:
     next_owner: str | None
     next_due: date | None
     internal: InternalView | None = None
+
+
+@dataclass(frozen=True)
+class CopyTarget:
+    """One card message and whether only our own org can see it (then it shows internal fields)."""
+
+    copy_id: int
+    channel_id: str
+    ts: str
+    internal: bool
+
+
+@dataclass(frozen=True)
+class CardRender:
+    """What every copy of one deal should show now: one view per audience."""
+
+    deal_id: int
+    version: int
+    internal: CardView
+    shared: CardView
+    targets: tuple[CopyTarget, ...]
+    # Our trio members who use App Home: their tab shows this deal too.
+    home_viewers: tuple[str, ...] = ()
+
+    def view_for(self, target: CopyTarget) -> CardView:
+        return self.internal if target.internal else self.shared
+
+
+@dataclass(frozen=True)
+class FindView:
+    """Ranked partners for a search, and the deal they could be attached to."""
+
+    query: tuple[str, ...]
+    ranked: tuple[Ranked, ...]
+    deal_id: int | None
+    deal_key: str | None

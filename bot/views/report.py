@@ -11,8 +11,8 @@ from bot.domain.metrics import (
     MetricsReport,
     Money,
     Ratio,
-    quarter_label,
 )
+from bot.domain.periods import quarter_label
 from bot.views.deal_views import format_amount
 
 CSV_HEADER = ("metric", "segment", "currency", "value", "count", "of", "unpriced")

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import event
 
 from bot.domain import metrics
-from bot.domain.metrics import Period, Ratio
+from bot.domain.metrics import Ratio
 from bot.domain.model import Actor, Role, Source, Stage, TrioMember
+from bot.domain.periods import Period
 from bot.domain.rules import (
     attach_partner,
     change_stage,

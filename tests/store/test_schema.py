@@ -132,7 +132,7 @@ async def test_an_old_database_is_refused_then_upgraded_without_loss(
     try:
         from datetime import UTC, date, datetime
 
-        from bot.domain.metrics import Period
+        from bot.domain.periods import Period
         from store import UnitOfWork, make_session_factory
 
         async with UnitOfWork(make_session_factory(bot.runtime.engine)) as uow:

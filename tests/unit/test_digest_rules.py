@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from bot.domain.digest import Event, compose, is_due, local_day
+from bot.domain.digest import Event, is_due, local_day
 from bot.domain.metrics import Ratio
 from bot.domain.model import Deal, NextStep, Role, Stage, Status, TrioMember
+from bot.views.digest import compose
 
 NOW = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
 

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain import metrics
-from bot.domain.metrics import DealFacts, Period, Ratio
+from bot.domain import metrics, periods
+from bot.domain.metrics import DealFacts, Ratio
 from bot.domain.model import Attribution, BadInput, Status
+from bot.domain.periods import Period
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -100,7 +101,7 @@ def test_no_sellers_gives_no_rate_rather_than_zero() -> None:
 
 def test_trend_points_are_weekly_and_each_sees_its_own_window() -> None:
     period = Period(date(2026, 6, 1), date(2026, 6, 29))
-    points = metrics.weekly_points(period)
+    points = periods.weekly_points(period)
     assert points == tuple(date(2026, 6, d) for d in (1, 8, 15, 22, 29))
     d = deal(1, created=datetime(2026, 1, 1, tzinfo=UTC))
     trend = metrics.activation_trend([d], {1: {date(2026, 5, 20)}}, points)
@@ -243,23 +244,23 @@ def test_operator_check_passes_at_three_qualifying_deals_and_names_them() -> Non
 
 
 def test_last_complete_quarter_is_explicit_and_calendar_based() -> None:
-    assert metrics.last_complete_quarter(date(2026, 11, 24)) == Period(
+    assert periods.last_complete_quarter(date(2026, 11, 24)) == Period(
         date(2026, 7, 1), date(2026, 9, 30)
     )
-    assert metrics.last_complete_quarter(date(2026, 9, 30)) == Period(
+    assert periods.last_complete_quarter(date(2026, 9, 30)) == Period(
         date(2026, 7, 1), date(2026, 9, 30)
     )
-    assert metrics.last_complete_quarter(date(2026, 1, 15)) == Period(
+    assert periods.last_complete_quarter(date(2026, 1, 15)) == Period(
         date(2025, 10, 1), date(2025, 12, 31)
     )
-    assert metrics.quarter_label(Period(date(2025, 10, 1), date(2025, 12, 31))) == "Q4 2025"
+    assert periods.quarter_label(Period(date(2025, 10, 1), date(2025, 12, 31))) == "Q4 2025"
 
 
 # --- periods as typed -----------------------------------------------------------------------
 
 
 def test_period_defaults_to_the_last_ninety_days() -> None:
-    period = metrics.parse_period(None, None, today=date(2026, 11, 24))
+    period = periods.parse_period(None, None, today=date(2026, 11, 24))
     assert period == Period(date(2026, 8, 27), date(2026, 11, 24)) and period.days == 90
 
 
@@ -277,7 +278,7 @@ def test_period_defaults_to_the_last_ninety_days() -> None:
 )
 def test_bad_periods_say_what_is_accepted(since: str | None, until: str | None, says: str) -> None:
     with pytest.raises(BadInput, match=says.replace("(", r"\(").replace(")", r"\)")):
-        metrics.parse_period(since, until, today=date(2026, 11, 24))
+        periods.parse_period(since, until, today=date(2026, 11, 24))
 
 
 def test_measure_puts_the_four_together() -> None:
