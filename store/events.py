@@ -17,16 +17,6 @@ class ProcessedEventRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def claim(self, event_id: str, now: datetime) -> bool:
-        """Insert the event id; False if it was already there (a re-delivery)."""
-        insert = upsert_insert(self.session)
-        result = await self.session.execute(
-            insert(ProcessedEventRow)
-            .values(event_id=event_id, received_at=now)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
     async def prune(self, *, older_than: datetime) -> int:
         result = await self.session.execute(
             sa.delete(ProcessedEventRow).where(ProcessedEventRow.received_at < older_than)  # type: ignore[arg-type]

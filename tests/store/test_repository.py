@@ -159,13 +159,26 @@ async def test_deal_numbers_are_never_reused(uow: UnitOfWork) -> None:
     assert second > first
 
 
-async def test_processed_event_claim_is_once(uow: UnitOfWork) -> None:
+async def test_a_message_is_applied_once_and_a_lapsed_lease_is_taken_over(uow: UnitOfWork) -> None:
+    later = NOW + timedelta(minutes=1)
     async with uow:
-        assert await uow.events.claim("Ev1", NOW)
+        await uow.events.receive("Ev1", "{}", NOW)
+        await uow.events.receive("Ev1", "{}", NOW)  # a re-delivery: still one message
+        assert await uow.events.take("Ev1", "{}", now=NOW, until=later)
+        await uow.commit()
+    async with uow:  # another process, while the lease lives: not theirs
+        assert not await uow.events.take("Ev1", "{}", now=NOW, until=later)
+        assert await uow.events.stalled(now=NOW, received_before=later) == []
+    async with uow:  # the holder died: the lease lapses and the message is stalled, then taken
+        after = later + timedelta(seconds=1)
+        assert await uow.events.stalled(now=after, received_before=after) == [("Ev1", "{}")]
+        assert await uow.events.take("Ev1", "{}", now=after, until=after + timedelta(minutes=1))
+        assert await uow.events.finish_pending("Ev1")
         await uow.commit()
     async with uow:
-        assert not await uow.events.claim("Ev1", NOW)
-        assert await uow.events.claim("Ev2", NOW)
+        assert not await uow.events.finish_pending("Ev1")  # applied once, never again
+        long_after = later + timedelta(hours=1)
+        assert not await uow.events.take("Ev1", "{}", now=long_after, until=long_after)
 
 
 async def test_bindings_and_copies(uow: UnitOfWork) -> None:
