@@ -171,7 +171,9 @@ class ChannelRepository:
 
     async def put(self, channel_id: str, is_ext_shared: bool | None, now: datetime) -> None:
         """Record a channel's sharing and carry it onto every card copy in that channel."""
-        row = await self.session.get(ChannelRow, channel_id)
+        row = await self.session.scalar(
+            sa.select(ChannelRow).where(ChannelRow.channel_id == channel_id)  # type: ignore[arg-type]
+        )
         if row is None:
             self.session.add(
                 ChannelRow(channel_id=channel_id, is_ext_shared=is_ext_shared, checked_at=now)

@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
-import store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from store.models import TenantOwned, owned_tables  # also registers every table
+from store.tenancy import scope_sessions
 
 # Execution option for a transaction that only reads (see `read_only`).
 READ_ONLY = "ptm_read_only"
@@ -132,8 +134,13 @@ def upsert_insert(session: AsyncSession) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+class ScopedSession(Session):
+    """PTM's sessions: every statement scoped to a tenant (`store.tenancy`)."""
+
+
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    scope_sessions(ScopedSession, TenantOwned, owned_tables())
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ScopedSession)
 
 
 async def create_schema(engine: AsyncEngine) -> None:

@@ -62,6 +62,13 @@ class DealReads:
         trio = {id(m): m for _, m, _ in rows if m is not None}
         return _to_deal(rows[0][0], list(trio.values()), rows[0][2])
 
+    async def id_of(self, number: int) -> int | None:
+        """The id of this tenant's deal PTM-<number>."""
+        return await self.session.scalar(sa.select(DealRow.id).where(DealRow.number == number))  # type: ignore[arg-type]
+
+    async def key_of(self, deal_id: int) -> str | None:
+        return await self.session.scalar(sa.select(DealRow.key).where(DealRow.id == deal_id))  # type: ignore[arg-type]
+
     async def version_of(self, deal_id: int) -> int | None:
         return await self.session.scalar(sa.select(DealRow.version).where(DealRow.id == deal_id))  # type: ignore[arg-type]
 

@@ -29,6 +29,7 @@ from store.models import (
     RoomActivityRow,
     TrioMemberRow,
 )
+from store.tenants import TenantRepository
 from store.types import UTCDateTime
 
 
@@ -49,7 +50,10 @@ class DealRepository(DealReads):
         trigger_reason: str = "",
         now: datetime,
     ) -> int:
+        number = await TenantRepository(self.session).take_deal_number()
         row = DealRow(
+            number=number,
+            key=deal_key(number),
             name=name,
             account=account,
             amount=amount,
@@ -67,7 +71,6 @@ class DealRepository(DealReads):
         self.session.add(row)
         await self.session.flush()
         assert row.id is not None
-        row.key = deal_key(row.id)
         self.session.add(
             DealEventRow(
                 deal_id=row.id,
@@ -244,20 +247,24 @@ class DealRepository(DealReads):
         """Keep the day's first and last message of a trio member in a deal room (members
         only; a re-delivered or out-of-order message widens the day at most)."""
         insert = upsert_insert(self.session)
-        member = sa.select(
-            sa.literal(deal_id),
-            sa.literal(user_id),
-            sa.literal(at.astimezone(UTC).date(), sa.Date),
-            sa.literal(at, UTCDateTime),
-            sa.literal(at, UTCDateTime),
-        ).where(
-            sa.exists().where(
+        # One row if the writer is in the deal's trio (in whatever roles), none otherwise.
+        member = (
+            sa.select(
+                TrioMemberRow.tenant_id,
+                sa.literal(deal_id),
+                sa.literal(user_id),
+                sa.literal(at.astimezone(UTC).date(), sa.Date),
+                sa.literal(at, UTCDateTime),
+                sa.literal(at, UTCDateTime),
+            )
+            .where(
                 TrioMemberRow.deal_id == deal_id,  # type: ignore[arg-type]
                 TrioMemberRow.user_id == user_id,  # type: ignore[arg-type]
             )
+            .limit(1)
         )
         stmt = insert(RoomActivityRow).from_select(
-            ["deal_id", "user_id", "day", "first_at", "last_at"], member
+            ["tenant_id", "deal_id", "user_id", "day", "first_at", "last_at"], member
         )
         table = RoomActivityRow.__table__.c  # type: ignore[attr-defined]
         await self.session.execute(

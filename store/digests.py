@@ -58,7 +58,7 @@ class DigestRepository:
         await self.session.execute(
             insert(UserPrefRow)
             .values(user_id=user_id, **values)
-            .on_conflict_do_update(index_elements=["user_id"], set_=values)
+            .on_conflict_do_update(index_elements=["tenant_id", "user_id"], set_=values)
         )
 
     async def open_runs(self, pairs: Sequence[tuple[str, date]], now: datetime) -> None:
@@ -71,7 +71,7 @@ class DigestRepository:
             .values(
                 [{"user_id": u, "day": d, "status": "pending", "created_at": now} for u, d in pairs]
             )
-            .on_conflict_do_nothing(index_elements=["user_id", "day"])
+            .on_conflict_do_nothing(index_elements=["tenant_id", "user_id", "day"])
         )
 
     async def runs_to_send(self, now: datetime, *, limit: int = 1000) -> list[tuple[str, date]]:

@@ -29,7 +29,7 @@ class ProcessedEventRepository:
         await self.session.execute(
             insert(ProcessedEventRow)
             .values(event_id=key, received_at=now, payload=payload, done=False)
-            .on_conflict_do_nothing(index_elements=["event_id"])
+            .on_conflict_do_nothing(index_elements=["tenant_id", "event_id"])
         )
 
     async def take(self, key: str, payload: str, *, now: datetime, until: datetime) -> bool:

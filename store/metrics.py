@@ -22,12 +22,11 @@ from store.db import read_only
 from store.models import DealEventRow, DealRow, OutcomeRow, RoomActivityRow, TrioMemberRow
 from store.types import UTCDateTime
 
-DEALS: sa.Table = DealRow.__table__  # type: ignore[attr-defined]
-EVENTS: sa.Table = DealEventRow.__table__  # type: ignore[attr-defined]
-TRIO: sa.Table = TrioMemberRow.__table__  # type: ignore[attr-defined]
-ROOM: sa.Table = RoomActivityRow.__table__  # type: ignore[attr-defined]
-D, E, T, R = DEALS.c, EVENTS.c, TRIO.c, ROOM.c
-O = OutcomeRow.__table__.c  # type: ignore[attr-defined]  # noqa: E741
+# Short names for the mapped classes (not their tables: the ORM scopes every statement on
+# them to the unit of work's tenant, see store.tenancy).
+DEALS, EVENTS, TRIO, ROOM = DealRow, DealEventRow, TrioMemberRow, RoomActivityRow
+D, E, T, R = DEALS, EVENTS, TRIO, ROOM
+O = OutcomeRow  # noqa: E741
 
 
 STATUS = {s.value: s for s in Status}
@@ -141,16 +140,22 @@ class MetricsRepository:
         if not users:
             return ActivationFacts({}, {}, {})
         is_open = D.status == Status.OPEN.value
-        mine = sa.union(
+        members = (
             sa.select(T.deal_id, T.user_id)
             .join(DEALS, D.id == T.deal_id)
-            .where(T.user_id.in_(users), is_open),
-            sa.select(D.id, D.created_by).where(D.created_by.in_(users), is_open),
-        ).subquery()
+            .where(T.user_id.in_(users), is_open)
+        )
+        creators = sa.select(D.id, D.created_by).where(D.created_by.in_(users), is_open)
         scopes: dict[str, set[int]] = defaultdict(set)
-        for deal_id, user_id in (await self.session.execute(sa.select(mine))).all():
+        for deal_id, user_id in (await self.session.execute(sa.union(members, creators))).all():
             scopes[user_id].add(deal_id)
-        in_scope = lambda deal_id: (deal_id.in_(sa.select(mine.c.deal_id)),)  # noqa: E731
+        mine = sa.union(
+            sa.select(T.deal_id)
+            .join(DEALS, D.id == T.deal_id)
+            .where(T.user_id.in_(users), is_open),
+            sa.select(D.id).where(D.created_by.in_(users), is_open),
+        )
+        in_scope = lambda deal_id: (deal_id.in_(mine),)  # noqa: E731
         rows = await self.session.execute(
             sa.select(D.id, D.key, D.name, T.user_id, D.created_at)
             .select_from(DEALS)

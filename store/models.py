@@ -1,4 +1,5 @@
-"""SQLModel tables: deals, trio members, next steps, card copies, deal events, channel bindings."""
+"""SQLModel tables: tenants; and, each carrying its tenant, deals, trio members, next steps,
+card copies, deal events, channel bindings, digests, the capability map and the CRM outbox."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from store.tenancy import tenant_of_statement
 from store.types import UTCDateTime
 
 
@@ -16,13 +18,51 @@ def _utc(**kw: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kw)
 
 
-class DealRow(SQLModel, table=True):
-    __tablename__ = "deals"
-    # AUTOINCREMENT on SQLite so a deal number (and so its key) is never reused.
-    __table_args__ = {"sqlite_autoincrement": True}
+class TenantRow(SQLModel, table=True):
+    """One company: a Slack workspace (or Enterprise Grid org) that installed PTM. In
+    single-workspace mode there is one, named after the bot token's team once it is known."""
+
+    __tablename__ = "tenants"
 
     id: int | None = Field(default=None, primary_key=True)
-    key: str | None = Field(default=None, unique=True, max_length=20)
+    team_id: str | None = Field(default=None, max_length=32, unique=True)
+    enterprise_id: str | None = Field(default=None, max_length=32)
+    name: str = Field(default="", max_length=200)
+    # Deal numbers are the tenant's own (PTM-1 in every workspace) and never reused.
+    next_deal_number: int = Field(default=1)
+    digest_hour: int | None = None
+    installed_by: str | None = Field(default=None, max_length=32)
+    created_at: datetime = _utc()
+
+
+class TenantOwned(SQLModel):
+    """Rows that belong to one company. Every statement on them is scoped to the tenant its
+    unit of work was opened for (`store.tenancy`); an insert takes that tenant by default."""
+
+    tenant_id: int = Field(
+        foreign_key="tenants.id", index=True, sa_column_kwargs={"default": tenant_of_statement}
+    )
+
+
+class TenantAdminRow(TenantOwned, table=True):
+    """A tenant's PTM admins (the installer first); they may change any of its deals."""
+
+    __tablename__ = "tenant_admins"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "user_id"),)
+
+    user_id: str = Field(max_length=32)
+    added_by: str = Field(max_length=32)
+    added_at: datetime = _utc()
+
+
+class DealRow(TenantOwned, table=True):
+    __tablename__ = "deals"
+    # AUTOINCREMENT on SQLite so a deal id (in buttons and modals) is never reused.
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "number"), {"sqlite_autoincrement": True})
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: int
+    key: str = Field(max_length=20)
     name: str = Field(max_length=300)
     account: str = Field(default="", max_length=300)
     amount: Decimal | None = Field(default=None, sa_type=sa.Numeric(16, 2))
@@ -48,7 +88,7 @@ class DealRow(SQLModel, table=True):
     updated_at: datetime = _utc()
 
 
-class TrioMemberRow(SQLModel, table=True):
+class TrioMemberRow(TenantOwned, table=True):
     __tablename__ = "trio_members"
     __table_args__ = (
         sa.UniqueConstraint("deal_id", "role"),
@@ -66,7 +106,7 @@ class TrioMemberRow(SQLModel, table=True):
     last_acted_at: datetime | None = _utc(default=None)
 
 
-class NextStepRow(SQLModel, table=True):
+class NextStepRow(TenantOwned, table=True):
     __tablename__ = "next_steps"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -93,9 +133,9 @@ sa.Index(
 )
 
 
-class CardCopyRow(SQLModel, table=True):
+class CardCopyRow(TenantOwned, table=True):
     __tablename__ = "card_copies"
-    __table_args__ = (sa.UniqueConstraint("channel_id", "ts"),)
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "channel_id", "ts"),)
 
     id: int | None = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deals.id", index=True)
@@ -120,7 +160,7 @@ class CardSyncLeaseRow(SQLModel, table=True):
     dirty: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
-class DealEventRow(SQLModel, table=True):
+class DealEventRow(TenantOwned, table=True):
     """Append-only audit trail: one row per change (and per sync acknowledgement)."""
 
     __tablename__ = "deal_events"
@@ -139,7 +179,7 @@ class DealEventRow(SQLModel, table=True):
     at: datetime = _utc(index=True)
 
 
-class RoomActivityRow(SQLModel, table=True):
+class RoomActivityRow(TenantOwned, table=True):
     """Messages a trio member wrote in a deal room, one row per member, deal and UTC day: the
     history that seller activation over time is counted from (changes are in deal_events)."""
 
@@ -154,33 +194,38 @@ class RoomActivityRow(SQLModel, table=True):
     last_at: datetime = _utc()
 
 
-class ChannelBindingRow(SQLModel, table=True):
+class ChannelBindingRow(TenantOwned, table=True):
     __tablename__ = "channel_bindings"
 
-    channel_id: str = Field(primary_key=True, max_length=32)
+    # A Slack Connect channel has one id in both workspaces: each tenant binds it for itself.
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "channel_id"),)
+
+    channel_id: str = Field(max_length=32)
     deal_id: int = Field(foreign_key="deals.id", index=True)
     bound_by: str = Field(max_length=32)
     bound_at: datetime = _utc()
 
 
-class ChannelRow(SQLModel, table=True):
+class ChannelRow(TenantOwned, table=True):
     """What we know of a channel's sharing; None means unknown, which counts as shared."""
 
     __tablename__ = "channels"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "channel_id"),)
 
-    channel_id: str = Field(primary_key=True, max_length=32)
+    channel_id: str = Field(max_length=32)
     is_ext_shared: bool | None = None
     checked_at: datetime = _utc()
 
 
-class ProcessedEventRow(SQLModel, table=True):
+class ProcessedEventRow(TenantOwned, table=True):
     """Slack messages received, so a re-delivered event changes nothing twice. A bot mention
     waits here with its event (`payload`) until it is applied and answered (`done`); a process
     working on it holds `lease_until`, and one that died leaves it for another to finish."""
 
     __tablename__ = "processed_events"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "event_id"),)
 
-    event_id: str = Field(primary_key=True, max_length=64)
+    event_id: str = Field(max_length=64)
     received_at: datetime = _utc(index=True)
     payload: str | None = Field(default=None, sa_type=sa.Text)
     done: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
@@ -190,24 +235,25 @@ class ProcessedEventRow(SQLModel, table=True):
     )
 
 
-class UserPrefRow(SQLModel, table=True):
+class UserPrefRow(TenantOwned, table=True):
     """Per-person settings: their time zone (from users.info) and whether digests are paused."""
 
     __tablename__ = "user_prefs"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "user_id"),)
 
-    user_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(max_length=32)
     tz: str | None = Field(default=None, max_length=64)
     tz_checked_at: datetime | None = _utc(default=None)
     digests_paused: bool = False
     home_opened_at: datetime | None = _utc(default=None)
 
 
-class DigestRunRow(SQLModel, table=True):
+class DigestRunRow(TenantOwned, table=True):
     """One row per person and local day: the claim that makes a digest go out at most once,
     even with several processes or a crash between choosing and sending."""
 
     __tablename__ = "digest_runs"
-    __table_args__ = (sa.UniqueConstraint("user_id", "day"),)
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "user_id", "day"),)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: str = Field(max_length=32)
@@ -220,7 +266,7 @@ class DigestRunRow(SQLModel, table=True):
     finished_at: datetime | None = _utc(default=None)
 
 
-class NudgeRunRow(SQLModel, table=True):
+class NudgeRunRow(TenantOwned, table=True):
     """One deal-room nudge per deal and day for partner reps who get no DM (claimed first)."""
 
     __tablename__ = "nudge_runs"
@@ -233,13 +279,14 @@ class NudgeRunRow(SQLModel, table=True):
     created_at: datetime = _utc()
 
 
-class PartnerRow(SQLModel, table=True):
+class PartnerRow(TenantOwned, table=True):
     """The capability map: one partner company, upserted by name (case-insensitive)."""
 
     __tablename__ = "partners"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "name_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    name_key: str = Field(max_length=300, unique=True)
+    name_key: str = Field(max_length=300)
     name: str = Field(max_length=300)
     industries: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     buyer_levels: list[str] = Field(default_factory=list, sa_type=sa.JSON)
@@ -250,7 +297,7 @@ class PartnerRow(SQLModel, table=True):
     updated_at: datetime = _utc()
 
 
-class OutcomeRow(SQLModel, table=True):
+class OutcomeRow(TenantOwned, table=True):
     """A logged joint meeting / outcome (co-sell steps *meeting* and *log*)."""
 
     __tablename__ = "outcomes"
@@ -264,7 +311,7 @@ class OutcomeRow(SQLModel, table=True):
     logged_at: datetime = _utc()
 
 
-class OutboxRow(SQLModel, table=True):
+class OutboxRow(TenantOwned, table=True):
     """One outcome to one CRM side: durable, retried with backoff, delivered at most once."""
 
     __tablename__ = "crm_outbox"
@@ -284,3 +331,15 @@ class OutboxRow(SQLModel, table=True):
     lease_until: datetime | None = _utc(default=None)
     claimed_by: str | None = Field(default=None, max_length=64)
     delivered_at: datetime | None = _utc(default=None)
+
+
+def owned_tables() -> frozenset[str]:
+    """The tables whose rows belong to a tenant."""
+    return frozenset(
+        name for name, table in SQLModel.metadata.tables.items() if "tenant_id" in table.c
+    )
+
+
+# The ORM's tenant criteria (`store.tenancy`) are analysed once against this base class; set
+# after every table is defined, so that no mapped class sees it as a field of its own.
+type.__setattr__(TenantOwned, "tenant_id", sa.literal_column("tenant_id"))

@@ -110,14 +110,37 @@ async def prepare(engine: AsyncEngine) -> None:
 
 
 async def upgrade(engine: AsyncEngine, target: str = "head") -> Upgrade:
-    """`ptm db upgrade`: apply every missing migration in one transaction."""
-    async with engine.begin() as conn:
-        await _locked(conn)
-        before = await conn.run_sync(_current)
-        await conn.run_sync(_upgrade, target)
-        after = await conn.run_sync(_current)
+    """`ptm db upgrade`: apply every missing migration in one transaction.
+
+    On SQLite, a migration that rebuilds a table others refer to (batch mode copies it, drops
+    it and renames the copy) needs foreign keys off while it runs — SQLite's own procedure for
+    schema changes; they are checked before the commit and switched on again after."""
+    async with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            await conn.run_sync(_sqlite_foreign_keys, False)
+        try:
+            async with conn.begin():
+                await _locked(conn)
+                before = await conn.run_sync(_current)
+                await conn.run_sync(_upgrade, target)
+                if sqlite:
+                    broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise RuntimeError(f"the upgrade would break references: {broken[:5]}")
+                after = await conn.run_sync(_current)
+        finally:
+            if sqlite:
+                await conn.run_sync(_sqlite_foreign_keys, True)
     assert after is not None
     return Upgrade(before, after)
+
+
+def _sqlite_foreign_keys(sync: sa.Connection, on: bool) -> None:
+    """Outside any transaction (inside one SQLite ignores it), on the driver's connection."""
+    cursor = sync.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    cursor.close()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

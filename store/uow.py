@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import TracebackType
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.domain.model import MessageAlreadyApplied
 from store.copies import BindingRepository, CardCopyRepository, ChannelRepository
@@ -18,6 +18,8 @@ from store.events import ProcessedEventRepository
 from store.metrics import MetricsRepository
 from store.outbox import OutboxRepository
 from store.partners import PartnerRepository
+from store.tenancy import TENANT_OPTION, TENANTS_KEY
+from store.tenants import TenantRepository
 
 _FINISHING: ContextVar[str | None] = ContextVar("ptm_finishing_message", default=None)
 
@@ -35,7 +37,11 @@ def finishing(message_key: str) -> Iterator[None]:
 
 class UnitOfWork:
     """`async with uow:` opens a transaction; nothing persists unless `commit()` is awaited.
-    One opened with `reads_only` cannot commit (see `store.db.read_only` for what it saves)."""
+    One opened with `reads_only` cannot commit (see `store.db.read_only` for what it saves).
+
+    It is opened for one tenant (a request, a job's work for one company), for a batch of
+    tenants (a job reading many companies at once) or for none (only `tenants` is usable):
+    every statement is scoped accordingly by `store.tenancy`."""
 
     deals: DealRepository
     copies: CardCopyRepository
@@ -46,16 +52,48 @@ class UnitOfWork:
     partners: PartnerRepository
     outbox: OutboxRepository
     metrics: MetricsRepository
+    tenants: TenantRepository
 
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], *, reads_only: bool = False
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        reads_only: bool = False,
+        tenants: frozenset[int] | None = None,
+        binds: dict[int, AsyncEngine] | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._session: AsyncSession | None = None
         self.reads_only = reads_only
+        self.tenant_ids = tenants
+        self._binds = binds if binds is not None else {}
+
+    @property
+    def tenant_id(self) -> int:
+        """The one tenant this unit of work is for."""
+        assert self.tenant_ids is not None and len(self.tenant_ids) == 1, self.tenant_ids
+        return next(iter(self.tenant_ids))
+
+    def _bind(self) -> AsyncEngine | None:
+        """For one tenant, the engine with that tenant as an execution option: what an insert
+        (a flush included) takes as its `tenant_id` default."""
+        if self.tenant_ids is None or len(self.tenant_ids) != 1:
+            return None
+        tenant = self.tenant_id
+        bind = self._binds.get(tenant)
+        if bind is None:
+            engine = self._session_factory.kw["bind"]
+            bind = self._binds[tenant] = engine.execution_options(**{TENANT_OPTION: tenant})
+        return bind
 
     async def __aenter__(self) -> UnitOfWork:
-        self._session = self._session_factory()
+        bind = self._bind()
+        info = {TENANTS_KEY: self.tenant_ids} if self.tenant_ids is not None else {}
+        self._session = (
+            self._session_factory(bind=bind, info=info)
+            if bind is not None
+            else self._session_factory(info=info)
+        )
         self.deals = DealRepository(self._session)
         self.copies = CardCopyRepository(self._session)
         self.bindings = BindingRepository(self._session)
@@ -65,6 +103,7 @@ class UnitOfWork:
         self.partners = PartnerRepository(self._session)
         self.outbox = OutboxRepository(self._session)
         self.metrics = MetricsRepository(self._session)
+        self.tenants = TenantRepository(self._session)
         if self.reads_only:
             await read_only(self._session)
         return self
@@ -99,17 +138,46 @@ class UnitOfWork:
 
 
 class UowFactory:
-    """`uow()` opens a unit of work that may write; `uow.reads()` one that only reads."""
+    """`uow()` opens a unit of work that may write; `uow.reads()` one that only reads. A
+    factory is for a tenant, a batch of tenants, or none: `for_tenant` and `for_tenants` give
+    the factory of another scope (cheap: the engine and its pool are shared)."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        tenants: frozenset[int] | None = None,
+        binds: dict[int, AsyncEngine] | None = None,
+    ) -> None:
         self._session_factory = session_factory
+        self.tenant_ids = tenants
+        self._binds = binds if binds is not None else {}
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self._session_factory)
+        return UnitOfWork(self._session_factory, tenants=self.tenant_ids, binds=self._binds)
 
     def reads(self) -> UnitOfWork:
-        return UnitOfWork(self._session_factory, reads_only=True)
+        return UnitOfWork(
+            self._session_factory, reads_only=True, tenants=self.tenant_ids, binds=self._binds
+        )
+
+    @property
+    def tenant_id(self) -> int:
+        assert self.tenant_ids is not None and len(self.tenant_ids) == 1, self.tenant_ids
+        return next(iter(self.tenant_ids))
+
+    def for_tenant(self, tenant_id: int) -> UowFactory:
+        return UowFactory(self._session_factory, frozenset((tenant_id,)), self._binds)
+
+    def for_tenants(self, tenant_ids: Collection[int]) -> UowFactory:
+        return UowFactory(self._session_factory, frozenset(tenant_ids), self._binds)
+
+    def unscoped(self) -> UowFactory:
+        """For the `tenants` table alone (installs, choosing whom a job works for)."""
+        return UowFactory(self._session_factory, None, self._binds)
 
 
-def uow_factory(session_factory: async_sessionmaker[AsyncSession]) -> UowFactory:
-    return UowFactory(session_factory)
+def uow_factory(
+    session_factory: async_sessionmaker[AsyncSession], tenant_id: int | None = None
+) -> UowFactory:
+    tenants = frozenset((tenant_id,)) if tenant_id is not None else None
+    return UowFactory(session_factory, tenants)

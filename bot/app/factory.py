@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from blocks.home import build_home, build_outsider_home
@@ -14,14 +15,14 @@ from bot.adapters.crm import WebhookConnectors, WebhookTarget
 from bot.adapters.slack import SlackGateway, make_client
 from bot.app.activity import ActivityThrottle
 from bot.app.cardsync import CardSyncer, SyncTuning
-from bot.app.config import Settings
+from bot.app.config import NO_TOKEN, Settings
 from bot.app.deps import Clock, Deps, SystemClock, inject_middleware
 from bot.app.homes import HomeRefresher
 from bot.domain.model import is_our_org
 from bot.domain.outbox import Side
 from handlers import register_all
 from handlers.events import replay_stalled_mentions
-from store import create_schema, make_engine, make_session_factory, uow_factory
+from store import UowFactory, create_schema, make_engine, make_session_factory, uow_factory
 
 
 @dataclass
@@ -39,12 +40,15 @@ class Runtime:
 
 
 def build_deps(
-    settings: Settings, engine: AsyncEngine, *, clock: Clock, tuning: SyncTuning | None = None
+    settings: Settings,
+    *,
+    uow: UowFactory,
+    slack: SlackGateway,
+    clock: Clock,
+    tuning: SyncTuning | None = None,
 ) -> Deps:
-    client = make_client(settings.bot_token.get_secret_value(), settings.slack_api_url)
-    slack = SlackGateway(client)
     ctx = services.Ctx(
-        uow=uow_factory(make_session_factory(engine)),
+        uow=uow,
         today=lambda: clock.now().date(),
         now=clock.now,
         admins=settings.admins,
@@ -91,6 +95,9 @@ async def _publish_home(ctx: services.Ctx, slack: SlackGateway, user_id: str) ->
     await slack.publish_home(user_id, build_home(view))
 
 
+log = logging.getLogger(__name__)
+
+
 class _BoltNoise(logging.Filter):
     """Bolt warns at every start that SLACK_BOT_TOKEN (which it reads from the environment on
     its own) is unused because we hand it a client: true, expected, and noise. And while Slack
@@ -132,6 +139,21 @@ def create_app(
     return app
 
 
+async def _token_team(settings: Settings, slack: SlackGateway) -> str | None:
+    """The bot token's workspace (auth.test); None for a database-only job, or while Slack
+    cannot be reached (the bot serves anyway). A refused token is raised: SlackApiError."""
+    if settings.bot_token.get_secret_value() == NO_TOKEN:
+        return None
+    try:
+        team_id, _ = await slack.installation()
+    except SlackApiError:
+        raise
+    except (TimeoutError, OSError, SlackClientError) as err:
+        log.warning("could not reach Slack to learn the bot token's workspace (%s)", err)
+        return None
+    return team_id
+
+
 async def build_runtime(
     settings: Settings,
     *,
@@ -148,7 +170,18 @@ async def build_runtime(
     except BaseException:
         await engine.dispose()
         raise
-    deps = build_deps(settings, engine, clock=clock or SystemClock(), tuning=tuning)
+    clock = clock or SystemClock()
+    slack = SlackGateway(make_client(settings.bot_token.get_secret_value(), settings.slack_api_url))
+    root = uow_factory(make_session_factory(engine))
+    try:
+        team_id = await _token_team(settings, slack)
+        tenant_id = await services.single_workspace_tenant(root, team_id=team_id, now=clock.now())
+    except BaseException:
+        await engine.dispose()
+        raise
+    deps = build_deps(
+        settings, uow=root.for_tenant(tenant_id), slack=slack, clock=clock, tuning=tuning
+    )
     app = create_app(
         settings,
         deps,

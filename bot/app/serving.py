@@ -21,6 +21,7 @@ from bot.adapters.server import make_web_app
 from bot.app.config import ConfigError, Settings, load_settings
 from bot.app.factory import Runtime, build_runtime
 from bot.app.scheduling import start_background
+from bot.services import WrongWorkspace
 from store.schema import SchemaBehind
 
 log = logging.getLogger("ptm")
@@ -46,6 +47,11 @@ async def _start_runtime(settings: Settings) -> Runtime:
         runtime = await build_runtime(settings)
     except SchemaBehind:
         raise
+    except SlackApiError as err:
+        code = err.response.get("error", "error")
+        raise StartupError(f"Slack refused SLACK_BOT_TOKEN ({code}): check the bot token") from None
+    except WrongWorkspace as err:
+        raise StartupError(err.message) from None
     except (OSError, sa_exc.DBAPIError, sa_exc.ArgumentError) as err:
         reason = first_line(err)
         raise StartupError(

@@ -67,8 +67,11 @@ from bot.services.reads import (
     next_step_form_for,
 )
 from bot.services.router import run_intent
+from bot.services.tenants import WrongWorkspace, single_workspace_tenant
 
 __all__ = [
+    "WrongWorkspace",
+    "single_workspace_tenant",
     "start_card_pass",
     "end_card_pass",
     "hand_over_card_sync",

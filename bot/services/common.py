@@ -61,8 +61,10 @@ async def resolve_deal_id(uow: UnitOfWork, *, number: int | None, caller: Caller
         bound = await uow.bindings.deal_for(caller.channel_id)
         if bound is not None:
             return bound  # a binding always names an existing deal (foreign key)
-    if number is not None and await uow.deals.version_of(number) is not None:
-        return number
+    if number is not None:
+        found = await uow.deals.id_of(number)
+        if found is not None:
+            return found
     mine = await uow.deals.list_for_user(caller.actor.user_id, limit=10)
     yours = (
         ", ".join(f"{d.key} ({esc(d.name, 40)})" for d in mine)

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.domain import intents
-from bot.domain.inputs import deal_key
 from bot.domain.model import BadInput, Source
 from bot.services.common import Caller, Ctx, resolve_deal_id
 from bot.services.deals import (
@@ -47,9 +46,11 @@ async def _new_deal(ctx: Ctx, caller: Caller, intent: intents.NewDeal) -> Reply:
     return await create_deal(ctx, caller, name=intent.name)
 
 
-async def _post_card(deal_id: int) -> Reply:
+async def _post_card(ctx: Ctx, deal_id: int) -> Reply:
     """The listener posts the copy (it knows the channel); this says so."""
-    return Reply(text=f"Posted {deal_key(deal_id)} here.", deal_id=deal_id, post_card=True)
+    async with ctx.uow.reads() as uow:
+        key = await uow.deals.key_of(deal_id)
+    return Reply(text=f"Posted {key} here.", deal_id=deal_id, post_card=True)
 
 
 # What an intent does, by its type: for the caller alone, or on the deal the command names.
@@ -58,7 +59,7 @@ _FOR_CALLER: dict[type, Callable[[Ctx, Caller, Any], Awaitable[Reply]]] = {
     intents.ListDeals: lambda ctx, caller, _intent: list_deals(ctx, caller),
 }
 _ON_DEAL: dict[type, Callable[[Ctx, Caller, int, Any, Source], Awaitable[Reply]]] = {
-    intents.PostCard: lambda _ctx, _c, d, _i, _s: _post_card(d),
+    intents.PostCard: lambda ctx, _c, d, _i, _s: _post_card(ctx, d),
     intents.SetTrio: lambda ctx, c, d, i, _s: name_trio(ctx, c, d, i.members),
     intents.SetStage: lambda ctx, c, d, i, s: move_stage(ctx, c, d, i.stage, source=s),
     intents.SetNext: lambda ctx, c, d, i, s: set_next(

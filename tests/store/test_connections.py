@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from store import UowFactory, create_schema, make_engine, make_session_factory, uow_factory
+from store import UowFactory, create_schema, make_engine
+from tests.support.databases import tenant_uows
 
 PG_URL = os.environ.get("PTM_TEST_DATABASE_URL", "")
 needs_postgres = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL")
@@ -71,7 +72,7 @@ async def test_a_recently_used_connection_is_not_pinged_and_the_pool_recovers() 
 async def factory(db_url: str) -> AsyncIterator[UowFactory]:
     engine = make_engine(db_url)
     await create_schema(engine)
-    yield uow_factory(make_session_factory(engine))
+    yield await tenant_uows(engine)
     await engine.dispose()
 
 
@@ -85,7 +86,7 @@ async def test_a_reading_unit_of_work_cannot_commit(factory: UowFactory) -> None
 async def test_reads_do_not_queue_behind_a_writer_on_sqlite(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     await create_schema(engine)
-    factory = uow_factory(make_session_factory(engine))
+    factory = await tenant_uows(engine)
     writer = sqlite3.connect(sqlite_url.split("///", 1)[1], isolation_level=None)
     try:
         writer.execute("BEGIN IMMEDIATE")  # another process in the middle of a change

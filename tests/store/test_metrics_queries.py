@@ -22,8 +22,9 @@ from bot.domain.rules import (
     reopen_deal,
     set_trio,
 )
-from store import UnitOfWork, create_schema, make_engine, make_session_factory
+from store import UnitOfWork, create_schema, make_engine
 from store.models import OutcomeRow
+from tests.support.databases import tenant_uows
 
 SELLER, SELLER2, ALLY, PARTNER = (
     Actor("US", "T0URS", True),
@@ -45,7 +46,9 @@ async def setup(db_url: str) -> AsyncIterator[tuple[UnitOfWork, list[str]]]:
     await create_schema(engine)
     statements: list[str] = []
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    yield UnitOfWork(make_session_factory(engine)), statements
+    uows = await tenant_uows(engine)
+    statements.clear()
+    yield uows(), statements
     await engine.dispose()
 
 

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.domain.model import Actor, Mutation, Role, Source, Stage, StepChange, TrioMember
 from bot.domain.rules import change_stage
-from store import UnitOfWork, create_schema, make_engine, make_session_factory
+from store import UnitOfWork, create_schema, make_engine
+from tests.support.databases import tenant_uows
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 ACTOR = Actor("U0SELLER", "T0URS")
@@ -23,8 +24,7 @@ async def uow(db_url: str) -> AsyncIterator[UnitOfWork]:
     engine = make_engine(db_url)
     await create_schema(engine)
     await create_schema(engine)  # idempotent: an existing schema is left alone
-    factory = make_session_factory(engine)
-    yield UnitOfWork(factory)
+    yield (await tenant_uows(engine))()
     await engine.dispose()
 
 

@@ -89,7 +89,7 @@ async def test_an_old_database_is_refused_then_upgraded_without_loss(
     await old_database(engine)
     with pytest.raises(
         SchemaBehind,
-        match="at 0001_baseline, this PTM needs 0004_mention_inbox: run `ptm db upgrade`",
+        match=f"at 0001_baseline, this PTM needs {schema.head()}: run `ptm db upgrade`",
     ):
         await create_schema(engine)
 
@@ -97,13 +97,13 @@ async def test_an_old_database_is_refused_then_upgraded_without_loss(
     code, out, err = await run_ptm(fake_slack, db_url, "serve")
     assert code == 2 and err.count("\n") == 1 and "run `ptm db upgrade`" in err, err
     code, out, _ = await run_ptm(fake_slack, db_url, "db", "status")
-    assert code == 1 and "schema 0001_baseline, latest 0004_mention_inbox: behind" in out
+    assert code == 1 and f"schema 0001_baseline, latest {schema.head()}: behind" in out
 
     code, out, err = await run_ptm(fake_slack, db_url, "db", "upgrade")
     assert code == 0, err
-    assert "database schema upgraded: 0001_baseline → 0004_mention_inbox" in out
+    assert f"database schema upgraded: 0001_baseline → {schema.head()}" in out
     code, out, _ = await run_ptm(fake_slack, db_url, "db", "upgrade")
-    assert "already at 0004_mention_inbox" in out
+    assert f"already at {schema.head()}" in out
     assert await differences(engine) == []
 
     async with engine.connect() as conn:
@@ -133,9 +133,8 @@ async def test_an_old_database_is_refused_then_upgraded_without_loss(
         from datetime import UTC, date, datetime
 
         from bot.domain.periods import Period
-        from store import UnitOfWork, make_session_factory
 
-        async with UnitOfWork(make_session_factory(bot.runtime.engine)) as uow:
+        async with bot.runtime.deps.ctx.uow.reads() as uow:
             period = Period(date(2026, 6, 1), date(2026, 6, 30))
             facts = await uow.metrics.facts(
                 scope_user=None, period=period, horizon=period, quarter=period

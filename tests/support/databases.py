@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
 import store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from store import UowFactory
 
 
 async def fresh_postgres(url: str) -> None:
@@ -37,3 +38,18 @@ async def sqlite_write_lock(sqlite_url: str) -> AsyncIterator[None]:
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+
+
+async def tenant_uows(engine: AsyncEngine, team_id: str = "T0URS") -> UowFactory:
+    """Units of work for a workspace's tenant (created if need be), as a request would have."""
+    from datetime import UTC, datetime
+
+    from store import make_session_factory, uow_factory
+
+    root = uow_factory(make_session_factory(engine))
+    async with root.unscoped()() as uow:
+        tenant = await uow.tenants.by_team(team_id)
+        if tenant is None:
+            tenant = await uow.tenants.create(team_id=team_id, now=datetime.now(UTC))
+            await uow.commit()
+    return root.for_tenant(tenant)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,8 @@ class RunningBot:
     runner: web.AppRunner
     clock: FixedClock
     background: Background
+    # Fake Slack's clock when the bot had started (calls after it are the tests' doing).
+    started_at: float = 0.0
 
     async def stop(self) -> None:
         await self.runner.cleanup()
@@ -91,4 +94,4 @@ async def start_bot(
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     inbound = Inbound(f"http://127.0.0.1:{port}{EVENTS_PATH}", response_url=fake.response_url())
     background = start_background(runtime.deps, digests=False)  # as `python app.py` does
-    return RunningBot(fake, inbound, runtime, runner, clock, background)
+    return RunningBot(fake, inbound, runtime, runner, clock, background, time.time())
