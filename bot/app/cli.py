@@ -90,10 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     db.add_argument(
         "action", choices=["upgrade", "status"], help="apply migrations / show revision"
     )
+    db.add_argument(
+        "--team-id",
+        metavar="T…",
+        help="with upgrade: the Slack workspace the data from before tenants belongs to "
+        "(default: SLACK_BOT_TOKEN's, asked of Slack)",
+    )
     args = parser.parse_args(argv)
     if args.command == "db":
         # Needs only DATABASE_URL: a deploy step can migrate without the Slack secrets.
-        return jobs.run_job(lambda url: jobs.db_action(url, args.action), load=database_url)
+        return jobs.run_job(
+            lambda url: jobs.db_action(url, args.action, args.team_id), load=database_url
+        )
     # These jobs only read and write the database: they run without Slack tokens.
     database_only = partial(load_settings, slack=False)
     if args.command == "report":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncApp
@@ -15,7 +16,7 @@ from bot.adapters.crm import WebhookConnectors, WebhookTarget
 from bot.adapters.slack import SlackGateway, make_client
 from bot.app.activity import ActivityThrottle
 from bot.app.cardsync import CardSyncer, SyncTuning
-from bot.app.config import NO_TOKEN, Settings
+from bot.app.config import DEFAULT_API_URL, NO_TOKEN, Settings
 from bot.app.deps import Clock, Deps, SystemClock, inject_middleware
 from bot.app.homes import HomeRefresher
 from bot.domain.model import is_our_org
@@ -150,6 +151,20 @@ async def _token_team(settings: Settings, slack: SlackGateway) -> str | None:
         raise
     except (TimeoutError, OSError, SlackClientError) as err:
         log.warning("could not reach Slack to learn the bot token's workspace (%s)", err)
+        return None
+    return team_id
+
+
+async def token_team(env: Mapping[str, str]) -> str | None:
+    """The workspace of SLACK_BOT_TOKEN in `env`, if set and Slack answers (auth.test)."""
+    token = env.get("SLACK_BOT_TOKEN", "").strip()
+    if not token:
+        return None
+    slack = SlackGateway(make_client(token, env.get("SLACK_API_URL") or DEFAULT_API_URL))
+    try:
+        team_id, _ = await slack.installation()
+    except (TimeoutError, OSError, SlackClientError) as err:
+        log.warning("could not ask Slack which workspace SLACK_BOT_TOKEN is for (%s)", err)
         return None
     return team_id
 

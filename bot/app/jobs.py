@@ -15,17 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import services
 from bot.app.config import ConfigError, Settings, load_settings
 from bot.app.deps import Deps
-from bot.app.factory import build_runtime
+from bot.app.factory import build_runtime, token_team
 from bot.app.scheduling import run_digests
 from bot.app.serving import first_line
 from bot.domain import periods
 from bot.domain.model import DomainError
 from bot.views.report import render_csv, render_table
-from store import make_engine, schema
+from store import make_engine, make_session_factory, schema, uow_factory
 from store.schema import SchemaBehind
 
 
@@ -51,9 +52,9 @@ def run_job(
         return 2
 
 
-async def db_action(url: str, action: str) -> int:
-    """`ptm db upgrade` applies every missing migration; `ptm db status` says where the
-    schema stands."""
+async def db_action(url: str, action: str, team_id: str | None = None) -> int:
+    """`ptm db upgrade` applies every missing migration (and gives the data from before
+    tenants to its workspace); `ptm db status` says where the schema stands."""
     engine = make_engine(url)
     try:
         if action == "status":
@@ -62,12 +63,33 @@ async def db_action(url: str, action: str) -> int:
             print(f"schema {current or 'empty'}, latest {latest}: {state}")  # noqa: T201
             return 0 if current == latest else 1
         done = await schema.upgrade(engine)
+        if done.before == done.after:
+            print(f"database schema already at {done.after}")  # noqa: T201
+        else:
+            print(f"database schema upgraded: {done.before or 'empty'} → {done.after}")  # noqa: T201
+        return await _name_upgraded_data(engine, team_id)
     finally:
         await engine.dispose()
-    if done.before == done.after:
-        print(f"database schema already at {done.after}")  # noqa: T201
-    else:
-        print(f"database schema upgraded: {done.before or 'empty'} → {done.after}")  # noqa: T201
+
+
+async def _name_upgraded_data(engine: AsyncEngine, team_id: str | None) -> int:
+    """Data from before tenants belongs to the workspace given, else to the bot token's."""
+    uows = uow_factory(make_session_factory(engine))
+    if not await services.unnamed_tenants(uows):
+        return 0
+    team_id = team_id or await token_team(os.environ)
+    if team_id is None:
+        print(  # noqa: T201
+            "the existing data belongs to one workspace, not named yet: the bot takes it at its "
+            "next start (or name it: `ptm db upgrade --team-id T…`)"
+        )
+        return 0
+    try:
+        await services.name_unnamed_tenant(uows, team_id)
+    except DomainError as err:
+        print(f"ptm: {err.message}", file=sys.stderr)  # noqa: T201
+        return 2
+    print(f"the existing data now belongs to workspace {team_id}")  # noqa: T201
     return 0
 
 

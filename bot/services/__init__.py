@@ -67,11 +67,18 @@ from bot.services.reads import (
     next_step_form_for,
 )
 from bot.services.router import run_intent
-from bot.services.tenants import WrongWorkspace, single_workspace_tenant
+from bot.services.tenants import (
+    WrongWorkspace,
+    name_unnamed_tenant,
+    single_workspace_tenant,
+    unnamed_tenants,
+)
 
 __all__ = [
     "WrongWorkspace",
+    "name_unnamed_tenant",
     "single_workspace_tenant",
+    "unnamed_tenants",
     "start_card_pass",
     "end_card_pass",
     "hand_over_card_sync",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
-from bot.domain.model import DomainError
+from bot.domain.model import BadInput, DomainError
 from store import UowFactory
 
 
@@ -43,3 +44,37 @@ async def single_workspace_tenant(uow: UowFactory, *, team_id: str | None, now: 
         created = await tx.tenants.create(team_id=team_id, now=now)
         await tx.commit()
         return created
+
+
+TEAM_ID = re.compile(r"^[TE][A-Z0-9]{2,31}$")
+
+
+async def name_unnamed_tenant(uow: UowFactory, team_id: str) -> int | None:
+    """After `ptm db upgrade`: the database's one tenant not named yet (its data from before
+    tenants) becomes `team_id`'s. None when there is none to name."""
+    if not TEAM_ID.fullmatch(team_id):
+        raise BadInput(
+            f"`{team_id[:40]}` is not a Slack team id: give one like T0123ABCD (Slack shows it "
+            "in the workspace's URL and in auth.test)"
+        )
+    async with uow.unscoped()() as tx:
+        await tx.tenants.lock()
+        unnamed = await tx.tenants.unnamed()
+        if not unnamed:
+            return None
+        owner = await tx.tenants.by_team(team_id)
+        if owner is not None or len(unnamed) > 1:
+            raise WrongWorkspace(
+                f"{team_id} already has its own data here: the data from before tenants "
+                "cannot be given to it as well"
+                if owner is not None
+                else "several tenants are not named: name them in the database by hand"
+            )
+        await tx.tenants.name(unnamed[0], team_id=team_id)
+        await tx.commit()
+        return unnamed[0]
+
+
+async def unnamed_tenants(uow: UowFactory) -> int:
+    async with uow.unscoped().reads() as tx:
+        return len(await tx.tenants.unnamed())

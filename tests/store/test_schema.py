@@ -160,3 +160,81 @@ async def test_processes_starting_together_create_the_schema_once(db_url: str) -
     finally:
         for e in engines:
             await e.dispose()
+
+
+ROWS_AT_0004 = [
+    *OLD_ROWS,
+    """INSERT INTO next_steps (deal_id, text, owner_role, owner_user, due, status, set_by,
+       set_at) VALUES (2, 'send the pricing', 'seller', 'US', '2026-12-01', 'open', 'UA',
+       '2026-05-03 09:00:00')""",
+    """INSERT INTO channel_bindings (channel_id, deal_id, bound_by, bound_at) VALUES
+       ('CROOM', 2, 'US', '2026-05-02 09:00:00')""",
+    """INSERT INTO channels (channel_id, is_ext_shared, checked_at) VALUES
+       ('CROOM', false, '2026-05-02 09:00:00')""",
+    """INSERT INTO card_copies (deal_id, channel_id, ts, is_shared, rendered_version, posted_by,
+       posted_at) VALUES (2, 'CROOM', '1700000000.000009', false, 2, 'US',
+       '2026-05-02 09:00:00')""",
+    """INSERT INTO room_activity (deal_id, user_id, day, first_at, last_at) VALUES
+       (2, 'US', '2026-05-03', '2026-05-03 08:00:00', '2026-05-03 09:00:00')""",
+    """INSERT INTO processed_events (event_id, received_at, payload, done) VALUES
+       ('msg:CROOM:1.1', '2026-05-03 09:00:00', NULL, true)""",
+    """INSERT INTO user_prefs (user_id, tz, digests_paused) VALUES ('US', 'Europe/Paris', false)""",
+    """INSERT INTO digest_runs (user_id, day, status, created_at) VALUES
+       ('US', '2026-05-03', 'sent', '2026-05-03 07:00:00')""",
+    """INSERT INTO nudge_runs (deal_id, day, user_id, created_at) VALUES
+       (2, '2026-05-03', 'UP', '2026-05-03 07:00:00')""",
+    """INSERT INTO partners (name_key, name, industries, buyer_levels, competencies,
+       geographies, contacts, updated_at) VALUES ('meddata', 'MedData', '["healthcare"]',
+       '["vp"]', '["data"]', '["emea"]', '[]', '2026-05-01 09:00:00')""",
+    """INSERT INTO crm_outbox (outcome_id, deal_id, side, idempotency_key, body, status,
+       attempts, next_attempt_at) VALUES (1, 1, 'ours', 'ptm-outcome-1-ours', '{}',
+       'delivered', 1, '2026-06-01 12:00:00')""",
+]
+
+
+async def test_a_single_workspace_database_becomes_one_tenant_without_loss(
+    engine: AsyncEngine, db_url: str, fake_slack: FakeSlack
+) -> None:
+    """A database as the single-workspace PTM left it (every table filled) is upgraded and
+    given to its workspace; every row is that workspace's and the bot carries on with it."""
+    await schema.upgrade(engine, "0004_mention_inbox")
+    async with engine.begin() as conn:
+        for statement in ROWS_AT_0004:
+            await conn.execute(sa.text(statement))
+    code, out, err = await run_ptm(fake_slack, db_url, "db", "upgrade", "--team-id", "T0URS")
+    assert code == 0, err
+    assert f"0004_mention_inbox → {schema.head()}" in out
+    assert "the existing data now belongs to workspace T0URS" in out
+    assert await differences(engine) == []
+    tables = [
+        "deals", "trio_members", "next_steps", "channel_bindings", "channels", "card_copies",
+        "deal_events", "room_activity", "processed_events", "user_prefs", "digest_runs",
+        "nudge_runs", "partners", "outcomes", "crm_outbox",
+    ]  # fmt: skip
+    async with engine.connect() as conn:
+        tenants = (await conn.execute(sa.text("SELECT id, team_id FROM tenants"))).all()
+        owners = {
+            t: (await conn.execute(sa.text(f"SELECT DISTINCT tenant_id FROM {t}"))).scalars().all()
+            for t in tables
+        }
+        keys = (await conn.execute(sa.text("SELECT number, key FROM deals ORDER BY id"))).all()
+    assert tenants == [(1, "T0URS")]
+    assert owners == {t: [1] for t in tables}
+    assert keys == [(1, "PTM-1"), (2, "PTM-2")]
+
+    bot = await start_bot(fake_slack, db_url)
+    try:
+        _, listed = await bot.slack.command("list", user="US")
+        assert "PTM-2" in str(listed)
+        # The deal room still names its deal; its card copy is updated in place.
+        _, moved = await bot.slack.command("stage propose", user="US", channel="CROOM")
+        assert "PTM-2 moved to *Propose*" in str(moved)
+        await bot.runtime.deps.cards.idle()
+        assert [u["ts"] for u in bot.fake.of("chat.update")] == ["1700000000.000009"]
+        _, found = await bot.slack.command("find healthcare data", user="US", channel="CROOM")
+        assert "MedData" in str(found)
+        # Numbering carries on after the workspace's existing deals.
+        _, made = await bot.slack.command("new Initech", user="US", channel="CNEW")
+        assert "Created PTM-3" in str(made)
+    finally:
+        await bot.stop()

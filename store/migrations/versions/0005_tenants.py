@@ -190,6 +190,13 @@ def upgrade() -> None:
         )
         if postgres:
             bind.execute(sa.text("SELECT setval('tenants_id_seq', 1)"))
+            # Deal ids stay unique however the rows got there (a restored dump, by hand).
+            bind.execute(
+                sa.text(
+                    "SELECT setval('deals_id_seq', GREATEST((SELECT max(id) FROM deals), "
+                    "(SELECT last_value FROM deals_id_seq)))"
+                )
+            )
 
     for table in GAIN_COLUMN:
         with op.batch_alter_table(table) as batch:
