@@ -333,6 +333,9 @@ class OutboxRow(TenantOwned, table=True):
     delivered_at: datetime | None = _utc(default=None)
 
 
+import store.installations  # noqa: E402, F401  (Slack's installation tables, same metadata)
+
+
 def owned_tables() -> frozenset[str]:
     """The tables whose rows belong to a tenant."""
     return frozenset(

@@ -81,3 +81,7 @@ class TenantRepository:
     async def admins(self) -> frozenset[str]:
         rows = await self.session.scalars(sa.select(TenantAdminRow.user_id))
         return frozenset(rows.all())
+
+    async def add_admin(self, user_id: str, *, added_by: str, now: datetime) -> None:
+        self.session.add(TenantAdminRow(user_id=user_id, added_by=added_by, added_at=now))
+        await self.session.flush()

@@ -127,6 +127,20 @@ async def test_real_process_serves_commands_and_survives_restart(
         ({}, "SLACK_BOT_TOKEN"),
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
         ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PORT": "eighty"}, "PORT"),
+        # The trap Bolt sets on its own: a client id beside a bot token.
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": "s",
+                "SLACK_CLIENT_ID": "1.2",
+                "SLACK_CLIENT_SECRET": "c",
+            },
+            "SLACK_BOT_TOKEN and SLACK_CLIENT_ID",
+        ),
+        (
+            {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c", "SLACK_SIGNING_SECRET": "s"},
+            "PTM_SECRET_KEY",
+        ),
     ],
 )
 async def test_bad_configuration_stops_with_one_line(env: dict[str, str], variable: str) -> None:

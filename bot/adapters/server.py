@@ -76,4 +76,20 @@ def make_web_app(app: AsyncApp, engine: AsyncEngine, *, signing_secret: str) -> 
     web_app = web.Application(client_max_size=1024**2)
     web_app.router.add_post(EVENTS_PATH, slack_events)
     web_app.router.add_get("/healthz", healthz)
+    flow = app.oauth_flow
+    if flow is not None:
+        # Many workspaces: "Add to Slack" and Slack's redirect back, browser requests that
+        # Bolt's OAuth flow checks itself (the state it set in a cookie and in the database).
+        async def install(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(
+                await flow.handle_installation(await to_bolt_request(request))
+            )
+
+        async def redirected(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(
+                await flow.handle_callback(await to_bolt_request(request))
+            )
+
+        web_app.router.add_get(flow.install_path, install)
+        web_app.router.add_get(flow.redirect_uri_path, redirected)
     return web_app

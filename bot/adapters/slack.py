@@ -27,7 +27,22 @@ GONE_ERRORS = frozenset(
 USER_CACHE_SECONDS = 3600.0
 
 
-def make_client(token: str, base_url: str) -> AsyncWebClient:
+# The bot scopes PTM asks for at install (manifest.yml lists the same, with why).
+BOT_SCOPES = (
+    "chat:write",
+    "commands",
+    "users:read",
+    "channels:read",
+    "groups:read",
+    "app_mentions:read",
+    "channels:history",
+    "groups:history",
+    "im:write",
+    "files:write",
+)
+
+
+def make_client(token: str | None, base_url: str) -> AsyncWebClient:
     """A Web API client that retries dropped connections, 429s (per Retry-After) and 5xx."""
     return AsyncWebClient(
         token=token,
@@ -175,6 +190,10 @@ class SlackGateway:
         if not isinstance(channel, dict) or "is_ext_shared" not in channel:
             return None  # an answer that does not say counts as "shared"
         return bool(channel.get("is_ext_shared") or channel.get("is_pending_ext_shared"))
+
+    def know_installation(self, team_id: str | None, enterprise_id: str | None) -> None:
+        """The installation's team, known already (many workspaces: from the install)."""
+        self._installation = (team_id, enterprise_id)
 
     async def installation(self) -> tuple[str | None, str | None]:
         """The team and Grid enterprise this token belongs to (auth.test, asked once)."""

@@ -28,8 +28,20 @@ class CrmTarget:
 
 
 @dataclass(frozen=True)
+class OAuth:
+    """Many-workspace mode: PTM is installed with "Add to Slack" by any number of workspaces."""
+
+    client_id: str
+    client_secret: SecretStr
+    # Fernet keys, newest first: the first encrypts, any of them decrypts (key rotation).
+    secret_keys: tuple[SecretStr, ...]
+
+
+@dataclass(frozen=True)
 class Settings:
-    bot_token: SecretStr
+    # Single-workspace mode: the bot token. Many-workspace mode: None (tokens come with each
+    # installation) and `oauth` is set.
+    bot_token: SecretStr | None
     signing_secret: SecretStr | None
     app_token: SecretStr | None
     slack_api_url: str
@@ -42,21 +54,34 @@ class Settings:
     # The most connections this process opens to PostgreSQL (a burst waits for a free one);
     # processes x this must stay under the server's max_connections.
     db_pool_size: int = 20
+    oauth: OAuth | None = None
 
     @property
     def socket_mode(self) -> bool:
         return self.app_token is not None
+
+    @property
+    def many_workspaces(self) -> bool:
+        return self.oauth is not None
 
 
 def load_settings(env: Mapping[str, str], *, slack: bool = True) -> Settings:
     """Read and validate every setting; raise ConfigError naming the first bad variable.
     `slack=False` is for jobs that only touch the database (`ptm report`, `partners`,
     `outbox`): they run without Slack tokens (any that are set are still checked)."""
+    oauth = _oauth(env)
+    if oauth is not None:
+        return _settings(env, bot_token=None, oauth=oauth)
     if not slack and _optional(env, "SLACK_BOT_TOKEN") is None:
         return load_settings(
             {**env, "SLACK_BOT_TOKEN": NO_TOKEN, "SLACK_SIGNING_SECRET": "unused-by-jobs"}
         )
-    bot_token = _bot_token(env)
+    return _settings(env, bot_token=SecretStr(_bot_token(env)), oauth=None)
+
+
+def _settings(
+    env: Mapping[str, str], *, bot_token: SecretStr | None, oauth: OAuth | None
+) -> Settings:
     app_token = _optional(env, "SLACK_APP_TOKEN")
     if app_token is not None and not app_token.startswith("xapp-"):
         raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
@@ -66,7 +91,7 @@ def load_settings(env: Mapping[str, str], *, slack: bool = True) -> Settings:
             "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
         )
     return Settings(
-        bot_token=SecretStr(bot_token),
+        bot_token=bot_token,
         signing_secret=SecretStr(signing) if signing else None,
         app_token=SecretStr(app_token) if app_token else None,
         slack_api_url=_api_url(env),
@@ -77,7 +102,64 @@ def load_settings(env: Mapping[str, str], *, slack: bool = True) -> Settings:
         crm_ours=_crm(env, "PTM_CRM_OURS"),
         crm_partner=_crm(env, "PTM_CRM_PARTNER"),
         db_pool_size=_int(env, "PTM_DB_POOL_SIZE", 20, low=1, high=200),
+        oauth=oauth,
     )
+
+
+MAKE_KEY = (
+    'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+)
+
+
+def _oauth(env: Mapping[str, str]) -> OAuth | None:
+    """Many-workspace mode when SLACK_CLIENT_ID is set; every way of mixing the two modes up
+    is one clear error (Bolt alone would quietly switch to a file store and ask every user
+    to reinstall)."""
+    client_id, secret = _optional(env, "SLACK_CLIENT_ID"), _optional(env, "SLACK_CLIENT_SECRET")
+    if client_id is None:
+        if secret is not None:
+            raise ConfigError(
+                "SLACK_CLIENT_SECRET is set without SLACK_CLIENT_ID: set both for many "
+                "workspaces (OAuth), or neither for one workspace (SLACK_BOT_TOKEN)"
+            )
+        return None
+    if _optional(env, "SLACK_BOT_TOKEN") is not None:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: choose one workspace "
+            "(SLACK_BOT_TOKEN) or many (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, OAuth)"
+        )
+    if secret is None:
+        raise ConfigError("SLACK_CLIENT_SECRET is required with SLACK_CLIENT_ID (many workspaces)")
+    if not re.fullmatch(r"\d+\.\d+", client_id):
+        raise ConfigError(
+            "SLACK_CLIENT_ID must be the app's client id, like 1234567890.1234567890 "
+            "(Basic Information in the app's settings)"
+        )
+    if _optional(env, "SLACK_APP_TOKEN") is not None:
+        raise ConfigError(
+            "SLACK_APP_TOKEN (Socket Mode) serves one workspace: many workspaces (OAuth) need "
+            "HTTP mode — unset SLACK_APP_TOKEN"
+        )
+    if _optional(env, "SLACK_SIGNING_SECRET") is None:
+        raise ConfigError("SLACK_SIGNING_SECRET is required in many-workspace (OAuth) mode")
+    return OAuth(client_id, SecretStr(secret), _secret_keys(env))
+
+
+def _secret_keys(env: Mapping[str, str]) -> tuple[SecretStr, ...]:
+    raw = _optional(env, "PTM_SECRET_KEY")
+    if raw is None:
+        raise ConfigError(
+            "PTM_SECRET_KEY is required in many-workspace (OAuth) mode: it encrypts the stored "
+            f"tokens. Make one with: {MAKE_KEY}"
+        )
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    for key in keys:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{43}=", key):
+            raise ConfigError(
+                "PTM_SECRET_KEY must be a Fernet key (44 characters of URL-safe base64), or "
+                f"several separated by commas, newest first. Make one with: {MAKE_KEY}"
+            )
+    return tuple(SecretStr(k) for k in keys)
 
 
 def _optional(env: Mapping[str, str], name: str) -> str | None:

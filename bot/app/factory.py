@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,6 +21,8 @@ from bot.app.cardsync import CardSyncer, SyncTuning
 from bot.app.config import DEFAULT_API_URL, NO_TOKEN, Settings
 from bot.app.deps import Clock, Deps, SystemClock, inject_middleware
 from bot.app.homes import HomeRefresher
+from bot.app.tenancy import TenantDeps, tenant_middleware
+from bot.app.workspaces import oauth_settings, tenant_deps
 from bot.domain.model import is_our_org
 from bot.domain.outbox import Side
 from handlers import register_all
@@ -28,15 +32,20 @@ from store import UowFactory, create_schema, make_engine, make_session_factory, 
 
 @dataclass
 class Runtime:
-    """The app plus the resources whose lifetime the entry point owns."""
+    """The app plus the resources whose lifetime the entry point owns. One workspace: `deps`.
+    Many: `tenants`, each tenant's deps made on its first request."""
 
     app: AsyncApp
-    deps: Deps
+    deps: Deps | None
     engine: AsyncEngine
+    tenants: TenantDeps | None = None
 
     async def close(self) -> None:
-        await self.deps.cards.close()
-        await self.deps.homes.close()
+        if self.deps is not None:
+            await self.deps.cards.close()
+            await self.deps.homes.close()
+        if self.tenants is not None:
+            await self.tenants.close()
         await self.engine.dispose()
 
 
@@ -119,31 +128,42 @@ BOLT_LOG.addFilter(_BoltNoise())
 
 def create_app(
     settings: Settings,
-    deps: Deps,
+    deps: Deps | None,
     *,
     process_before_response: bool = False,
     raise_error_for_unhandled_request: bool = False,
+    tenants: TenantDeps | None = None,
+    oauth: AsyncOAuthSettings | None = None,
 ) -> AsyncApp:
-    """The Bolt AsyncApp with PTM's listeners; tests pass process_before_response=True."""
+    """The Bolt AsyncApp with PTM's listeners; tests pass process_before_response=True. One
+    workspace: `deps` and its bot token. Many: `tenants` and `oauth` (Bolt's OAuth flow and
+    installation store; a client without a token, each request bringing its own)."""
     app = AsyncApp(
         signing_secret=settings.signing_secret.get_secret_value()
         if settings.signing_secret
         else "",
-        client=deps.slack.client,
+        client=deps.slack.client if deps is not None else make_client(None, settings.slack_api_url),
         logger=BOLT_LOG,
         process_before_response=process_before_response,
         raise_error_for_unhandled_request=raise_error_for_unhandled_request,
+        oauth_settings=oauth,
+        installation_store_bot_only=True if oauth is not None else None,
     )
-    app.use(inject_middleware(deps))
+    if deps is not None:
+        app.use(inject_middleware(deps))
+        deps.replay_mentions = replay_stalled_mentions
+    if tenants is not None:
+        app.use(tenant_middleware(tenants))
+        # app_uninstalled and tokens_revoked delete the workspace's tokens at once.
+        app.enable_token_revocation_listeners()
     register_all(app)
-    deps.replay_mentions = replay_stalled_mentions
     return app
 
 
 async def _token_team(settings: Settings, slack: SlackGateway) -> str | None:
     """The bot token's workspace (auth.test); None for a database-only job, or while Slack
     cannot be reached (the bot serves anyway). A refused token is raised: SlackApiError."""
-    if settings.bot_token.get_secret_value() == NO_TOKEN:
+    if settings.bot_token is None or settings.bot_token.get_secret_value() == NO_TOKEN:
         return None
     try:
         team_id, _ = await slack.installation()
@@ -186,8 +206,20 @@ async def build_runtime(
         await engine.dispose()
         raise
     clock = clock or SystemClock()
-    slack = SlackGateway(make_client(settings.bot_token.get_secret_value(), settings.slack_api_url))
     root = uow_factory(make_session_factory(engine))
+    if settings.many_workspaces:
+        tenants = tenant_deps(settings, root, clock, partial(build_deps, tuning=tuning))
+        app = create_app(
+            settings,
+            None,
+            process_before_response=process_before_response,
+            raise_error_for_unhandled_request=raise_error_for_unhandled_request,
+            tenants=tenants,
+            oauth=oauth_settings(settings, engine, root, clock),
+        )
+        return Runtime(app=app, deps=None, engine=engine, tenants=tenants)
+    assert settings.bot_token is not None
+    slack = SlackGateway(make_client(settings.bot_token.get_secret_value(), settings.slack_api_url))
     try:
         team_id = await _token_team(settings, slack)
         tenant_id = await services.single_workspace_tenant(root, team_id=team_id, now=clock.now())

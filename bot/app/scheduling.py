@@ -96,9 +96,12 @@ class Background:
     period) instead of cutting it off mid-send; `release_claims()` then gives back what this
     process still holds."""
 
-    def __init__(self, deps: Deps, *, digests: bool = True) -> None:
+    def __init__(self, deps: Deps | None, *, digests: bool = True) -> None:
         self.deps = deps
         self.stopping = asyncio.Event()
+        if deps is None:  # many workspaces: no per-tenant jobs yet
+            self.tasks: list[asyncio.Task[None]] = []
+            return
         jobs: list[Coroutine[Any, Any, None]] = [
             # At start, then every minute: copies a crashed process (or a long Slack outage)
             # left behind come up to date.
@@ -134,12 +137,14 @@ class Background:
 
     async def release_claims(self) -> None:
         """Give back what this process still holds, for other processes to take over now."""
+        if self.deps is None:
+            return
         released = await services.release_claims(self.deps.ctx, PROCESS_ID)
         if released:
             log.info("gave back %d claim(s) for other processes to take over", released)
 
 
-def start_background(deps: Deps, *, digests: bool = True) -> Background:
+def start_background(deps: Deps | None, *, digests: bool = True) -> Background:
     """Start the background jobs; the caller stops them at shutdown. (Tests turn the digest
     clock off and run digests by hand with a fixed clock.)"""
     return Background(deps, digests=digests)

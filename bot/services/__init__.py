@@ -69,14 +69,18 @@ from bot.services.reads import (
 from bot.services.router import run_intent
 from bot.services.tenants import (
     WrongWorkspace,
+    install_tenant,
     name_unnamed_tenant,
     single_workspace_tenant,
     unnamed_tenants,
+    workspace_tenant,
 )
 
 __all__ = [
     "WrongWorkspace",
+    "install_tenant",
     "name_unnamed_tenant",
+    "workspace_tenant",
     "single_workspace_tenant",
     "unnamed_tenants",
     "start_card_pass",

@@ -78,3 +78,34 @@ async def name_unnamed_tenant(uow: UowFactory, team_id: str) -> int | None:
 async def unnamed_tenants(uow: UowFactory) -> int:
     async with uow.unscoped().reads() as tx:
         return len(await tx.tenants.unnamed())
+
+
+async def workspace_tenant(uow: UowFactory, team_id: str, *, now: datetime) -> int:
+    """The tenant of an installed workspace (or Grid org), made if this is its first request
+    (an install whose tenant was purged since, say)."""
+    async with uow.unscoped().reads() as tx:
+        found = await tx.tenants.by_team(team_id)
+    if found is not None:
+        return found
+    return await install_tenant(uow, team_id, name="", installer=None, now=now)
+
+
+async def install_tenant(
+    uow: UowFactory, team_id: str, *, name: str, installer: str | None, now: datetime
+) -> int:
+    """After "Add to Slack": the workspace's tenant (new, or the one it had), the installer
+    its first admin when it has none."""
+    async with uow.unscoped()() as tx:
+        await tx.tenants.lock()
+        tenant = await tx.tenants.by_team(team_id)
+        if tenant is None:
+            tenant = await tx.tenants.create(
+                team_id=team_id, name=name, installed_by=installer, now=now
+            )
+        await tx.commit()
+    if installer is not None:
+        async with uow.for_tenant(tenant)() as tx:
+            if not await tx.tenants.admins():
+                await tx.tenants.add_admin(installer, added_by=installer, now=now)
+                await tx.commit()
+    return tenant

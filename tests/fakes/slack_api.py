@@ -25,6 +25,18 @@ class Call:
     method: str
     payload: dict[str, Any]
     at: float = field(default_factory=time.time)  # when it arrived (benchmarks time copies)
+    token: str | None = None  # the bearer token it came with
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace that can install the app: what oauth.v2.access answers for its code."""
+
+    team_id: str
+    name: str
+    installer: str
+    bot_token: str
+    bot_user: str = BOT_USER
 
 
 @dataclass
@@ -53,6 +65,9 @@ class FakeSlack:
     _runner: web.AppRunner | None = None
     port: int = 0
     validate: bool = True  # benchmarks turn Block Kit validation off (it costs CPU here)
+    # OAuth: the code "Add to Slack" hands back for each workspace; the workspace of a token.
+    install_codes: dict[str, Workspace] = field(default_factory=dict)
+    token_teams: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -142,7 +157,9 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         payload = await self._payload(request)
-        self.calls.append(Call(method, payload))
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+        self.calls.append(Call(method, payload, token=token or payload.get("token")))
         if self.faults.get(method):
             fault = self.faults[method].pop(0)
             if fault.drop:
@@ -154,7 +171,32 @@ class FakeSlack:
             body = {"ok": False, "error": fault.error or "internal_error"}
             return web.json_response(body, status=fault.status, headers=headers)
         self._validate(method, payload)
+        if method == "oauth.v2.access":
+            return web.json_response(self._oauth_access(payload))
+        if method == "auth.test" and token in self.token_teams:
+            return web.json_response(
+                {**self._answer(method, payload), "team_id": self.token_teams[token]}
+            )
         return web.json_response(self._answer(method, payload))
+
+    def _oauth_access(self, p: dict[str, Any]) -> dict[str, Any]:
+        """oauth.v2.access as Slack answers it for a bot-only install (token rotation off)."""
+        workspace = self.install_codes.get(p.get("code", ""))
+        if workspace is None:
+            return {"ok": False, "error": "invalid_code"}
+        self.token_teams[workspace.bot_token] = workspace.team_id
+        return {
+            "ok": True,
+            "app_id": "APTM",
+            "authed_user": {"id": workspace.installer},
+            "scope": "chat:write,commands",
+            "token_type": "bot",
+            "access_token": workspace.bot_token,
+            "bot_user_id": workspace.bot_user,
+            "team": {"id": workspace.team_id, "name": workspace.name},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":

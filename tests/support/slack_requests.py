@@ -188,10 +188,11 @@ class Inbound:
         *,
         event_id: str,
         retry_num: int | None = None,
+        team: str = OUR_TEAM,
     ) -> tuple[int, Any]:
         envelope = {
             "token": "legacy",
-            "team_id": OUR_TEAM,
+            "team_id": team,
             "api_app_id": "APTM",
             "event": event,
             "type": "event_callback",
@@ -199,7 +200,7 @@ class Inbound:
             "event_time": int(time.time()),
             "authorizations": [
                 {
-                    "team_id": OUR_TEAM,
+                    "team_id": team,
                     "user_id": "UPTMBOT",
                     "is_bot": True,
                     "enterprise_id": None,

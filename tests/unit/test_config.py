@@ -63,6 +63,45 @@ def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> N
     assert str(err.value).startswith(variable) and "\n" not in str(err.value)
 
 
+KEY = "q" * 43 + "="
+MANY = {
+    "SLACK_CLIENT_ID": "1111.2222",
+    "SLACK_CLIENT_SECRET": "shh",
+    "SLACK_SIGNING_SECRET": "s",
+    "PTM_SECRET_KEY": KEY,
+}
+
+
+def test_many_workspaces_is_chosen_by_the_client_id() -> None:
+    s = load_settings(MANY)
+    assert s.many_workspaces and s.bot_token is None and s.oauth is not None
+    assert s.oauth.client_id == "1111.2222" and len(s.oauth.secret_keys) == 1
+    assert "shh" not in repr(s) and KEY not in repr(s)
+    rotated = load_settings({**MANY, "PTM_SECRET_KEY": f"{'n' * 43}=, {KEY}"})
+    assert rotated.oauth is not None and len(rotated.oauth.secret_keys) == 2
+    assert not load_settings(BASE).many_workspaces
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({**MANY, "SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_BOT_TOKEN and SLACK_CLIENT_ID"),
+        ({**BASE, "SLACK_CLIENT_ID": "1111.2222"}, "SLACK_BOT_TOKEN and SLACK_CLIENT_ID"),
+        ({**BASE, "SLACK_CLIENT_SECRET": "shh"}, "SLACK_CLIENT_SECRET"),
+        ({k: v for k, v in MANY.items() if k != "SLACK_CLIENT_SECRET"}, "SLACK_CLIENT_SECRET"),
+        ({k: v for k, v in MANY.items() if k != "PTM_SECRET_KEY"}, "PTM_SECRET_KEY"),
+        ({**MANY, "PTM_SECRET_KEY": "hunter2"}, "PTM_SECRET_KEY"),
+        ({**MANY, "SLACK_APP_TOKEN": "xapp-1"}, "SLACK_APP_TOKEN"),
+        ({k: v for k, v in MANY.items() if k != "SLACK_SIGNING_SECRET"}, "SLACK_SIGNING_SECRET"),
+        ({**MANY, "SLACK_CLIENT_ID": "my-app"}, "SLACK_CLIENT_ID"),
+    ],
+)
+def test_mixed_or_incomplete_modes_are_one_clear_error(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(env)
+    assert str(err.value).startswith(variable) and "\n" not in str(err.value)
+
+
 def test_socket_mode_needs_no_signing_secret() -> None:
     assert load_settings({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}).socket_mode
 

@@ -1,0 +1,86 @@
+"""Slack installations (one per workspace, or per Grid org) with their tokens encrypted.
+
+slack_sdk's SQLAlchemy store keeps tokens in plain text; this one seals every token before it
+is written and opens it when read, on PTM's own engine and tables. Nothing here logs a token.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import TypeVar
+
+import sqlalchemy as sa
+from slack_sdk.oauth.installation_store import Bot, Installation
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.adapters.secrets import SecretBox, UnreadableSecret
+
+log = logging.getLogger(__name__)
+
+TOKEN_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
+Entity = TypeVar("Entity", Installation, Bot)
+
+
+class EncryptedInstallationStore(AsyncSQLAlchemyInstallationStore):
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        engine: AsyncEngine,
+        box: SecretBox,
+        installations: sa.Table,
+        bots: sa.Table,
+    ) -> None:
+        super().__init__(
+            client_id=client_id,
+            engine=engine,
+            installations_table_name=installations.name,
+            bots_table_name=bots.name,
+            logger=log,
+        )
+        # PTM's tables (token columns wide enough for ciphertext), not slack_sdk's copies.
+        self.metadata = installations.metadata
+        self.installations, self.bots = installations, bots
+        self._box = box
+
+    def _sealed(self, entity: Entity) -> Entity:
+        sealed = copy.copy(entity)
+        for name in TOKEN_FIELDS:
+            value = getattr(sealed, name, None)
+            if value and not self._box.is_sealed(value):
+                setattr(sealed, name, self._box.seal(value))
+        return sealed
+
+    def _opened(self, entity: Entity | None) -> Entity | None:
+        if entity is None:
+            return None
+        for name in TOKEN_FIELDS:
+            value = getattr(entity, name, None)
+            if value and self._box.is_sealed(value):
+                setattr(entity, name, self._box.open(value))
+        return entity
+
+    async def async_save(self, installation: Installation) -> None:
+        # The base class saves the bot too, through async_save_bot: already sealed, it is
+        # not sealed twice (`_sealed` leaves ciphertext alone).
+        await super().async_save(self._sealed(installation))
+
+    async def async_save_bot(self, bot: Bot) -> None:
+        await super().async_save_bot(self._sealed(bot))
+
+    async def async_find_bot(self, **kw: object) -> Bot | None:  # type: ignore[override]
+        try:
+            return self._opened(await super().async_find_bot(**kw))  # type: ignore[arg-type]
+        except UnreadableSecret as err:
+            log.error("%s", err)
+            return None
+
+    async def async_find_installation(self, **kw: object) -> Installation | None:  # type: ignore[override]
+        try:
+            found = await super().async_find_installation(**kw)  # type: ignore[arg-type]
+        except UnreadableSecret as err:
+            log.error("%s", err)
+            return None
+        return self._opened(found)

@@ -1,0 +1,89 @@
+"""Which company each request acts for, and everything it needs bound to that company.
+
+Single workspace: one tenant, one set of Deps, built at start. Many workspaces: a request's
+installation (Bolt's authorization: `authorize_result`, from the installation store) names the
+workspace or Grid org; its tenant's Deps — units of work scoped to it, a Slack gateway on that
+installation's token, its own card syncer — are built on first use and kept. The token of a
+kept gateway is refreshed from every request, so a rotated token is picked up at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import services
+from bot.app.deps import DEPS_KEY, Clock, Deps
+from store import UowFactory
+
+log = logging.getLogger(__name__)
+
+DepsMaker = Callable[[int, AsyncWebClient, tuple[str | None, str | None]], Awaitable[Deps]]
+
+
+def tenant_key(team_id: str | None, enterprise_id: str | None, org_wide: bool) -> str | None:
+    """The id a tenant is known by: the Grid org for an org-wide install, else the workspace."""
+    return enterprise_id if org_wide else team_id
+
+
+class TenantDeps:
+    """Deps per tenant (many-workspace mode)."""
+
+    def __init__(self, root: UowFactory, make: DepsMaker, clock: Clock) -> None:
+        self._root = root
+        self._make = make
+        self._clock = clock
+        self._tenant_of: dict[str, int] = {}
+        self._deps: dict[int, Deps] = {}
+        self._lock = asyncio.Lock()
+
+    async def tenant_for(self, key: str) -> int:
+        tenant = self._tenant_of.get(key)
+        if tenant is None:
+            tenant = await services.workspace_tenant(self._root, key, now=self._clock.now())
+            self._tenant_of[key] = tenant
+        return tenant
+
+    async def for_request(self, context: Any) -> Deps | None:
+        result = context.get("authorize_result")
+        if result is None:
+            return None
+        org_wide = bool(context.get("is_enterprise_install"))
+        key = tenant_key(result.team_id, result.enterprise_id, org_wide)
+        if key is None:
+            return None
+        tenant = await self.tenant_for(key)
+        client = context["client"]
+        deps = self._deps.get(tenant)
+        if deps is None:
+            async with self._lock:
+                deps = self._deps.get(tenant)
+                if deps is None:
+                    home = (result.team_id, result.enterprise_id)
+                    deps = self._deps[tenant] = await self._make(tenant, client, home)
+        deps.slack.client.token = client.token  # a rotated token takes effect at once
+        return deps
+
+    def all(self) -> list[Deps]:
+        return list(self._deps.values())
+
+    async def close(self) -> None:
+        for deps in self._deps.values():
+            await deps.cards.close()
+            await deps.homes.close()
+
+
+def tenant_middleware(tenants: TenantDeps) -> Callable[..., Awaitable[Any]]:
+    """A global middleware (after Bolt's authorization): the request's tenant's Deps."""
+
+    async def inject(context: Any, next: Callable[[], Awaitable[Any]]) -> Any:  # noqa: A002
+        deps = await tenants.for_request(context)
+        if deps is not None:
+            context[DEPS_KEY] = deps
+        return await next()
+
+    return inject

@@ -1,0 +1,88 @@
+"""Many-workspace mode: "Add to Slack" with Bolt's OAuth flow, installations stored encrypted
+in PTM's database, each request served for the tenant whose installation it came through."""
+
+from __future__ import annotations
+
+from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncSuccessArgs
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import services
+from bot.adapters.installations import EncryptedInstallationStore
+from bot.adapters.sealing import Seal
+from bot.adapters.secrets import SecretBox
+from bot.adapters.slack import BOT_SCOPES, SlackGateway, make_client
+from bot.app.config import Settings
+from bot.app.deps import Clock, Deps
+from bot.app.tenancy import TenantDeps, tenant_key
+from store import UowFactory
+from store.installations import BOTS, INSTALLATIONS, OAUTH_STATES_TABLE
+
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+STATE_EXPIRES = 10 * 60  # seconds an "Add to Slack" click has to come back
+
+
+def oauth_settings(
+    settings: Settings, engine: AsyncEngine, root: UowFactory, clock: Clock
+) -> AsyncOAuthSettings:
+    oauth = settings.oauth
+    assert oauth is not None
+    box = SecretBox([k.get_secret_value() for k in oauth.secret_keys])
+    installations = EncryptedInstallationStore(
+        client_id=oauth.client_id, engine=engine, box=box, installations=INSTALLATIONS, bots=BOTS
+    )
+    states = AsyncSQLAlchemyOAuthStateStore(
+        expiration_seconds=STATE_EXPIRES, engine=engine, table_name=OAUTH_STATES_TABLE
+    )
+
+    async def installed(args: AsyncSuccessArgs) -> BoltResponse:
+        """The workspace's tenant exists from now on, the installer its first admin."""
+        done = args.installation
+        key = tenant_key(done.team_id, done.enterprise_id, bool(done.is_enterprise_install))
+        assert key is not None
+        name = (done.enterprise_name if done.is_enterprise_install else done.team_name) or ""
+        await services.install_tenant(root, key, name=name, installer=done.user_id, now=clock.now())
+        return await args.default.success(args)
+
+    return AsyncOAuthSettings(
+        client_id=oauth.client_id,
+        client_secret=oauth.client_secret.get_secret_value(),
+        scopes=list(BOT_SCOPES),
+        user_scopes=[],
+        installation_store=installations,
+        installation_store_bot_only=True,
+        state_store=states,
+        install_path=INSTALL_PATH,
+        redirect_uri_path=REDIRECT_PATH,
+        callback_options=AsyncCallbackOptions(success=installed, failure=_default_failure),
+    )
+
+
+async def _default_failure(args):  # type: ignore[no-untyped-def]
+    return await args.default.failure(args)
+
+
+def tenant_deps(
+    settings: Settings,
+    root: UowFactory,
+    clock: Clock,
+    build: object,
+) -> TenantDeps:
+    """Deps per tenant: its scoped units of work, a gateway on its installation's token (the
+    modal seal keyed by PTM_SECRET_KEY, the same for every installation)."""
+    oauth = settings.oauth
+    assert oauth is not None
+    seal = Seal(oauth.secret_keys[0].get_secret_value())
+
+    async def make(
+        tenant: int, client: AsyncWebClient, home: tuple[str | None, str | None]
+    ) -> Deps:
+        gateway = SlackGateway(make_client(client.token, settings.slack_api_url), seal=seal)
+        gateway.know_installation(*home)
+        return build(settings, uow=root.for_tenant(tenant), slack=gateway, clock=clock)  # type: ignore[operator, no-any-return]
+
+    return TenantDeps(root, make, clock)

@@ -1,0 +1,115 @@
+"""Many workspaces: "Add to Slack" end to end against a fake Slack, one tenant per workspace,
+each served with its own token; uninstalling deletes the tokens at once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.fakes.slack_api import FakeSlack, Workspace
+from tests.support.harness import RunningBot, start_bot
+
+KEY = Fernet.generate_key().decode()
+MANY = {
+    "SLACK_BOT_TOKEN": "",
+    "SLACK_CLIENT_ID": "1111.2222",
+    "SLACK_CLIENT_SECRET": "client-secret",
+    "PTM_SECRET_KEY": KEY,
+}
+OURS = Workspace("T0URS", "Ours", installer="UINSTALLER", bot_token="xoxb-ours-1")
+THEIRS = Workspace("TPARTNER", "Partner Co", installer="UTHEIRS", bot_token="xoxb-theirs-1")
+
+
+@pytest.fixture
+async def many(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBot]:
+    fake_slack.install_codes = {"code-ours": OURS, "code-theirs": THEIRS}
+    fake_slack.users.update({"UINSTALLER": "T0URS", "UTHEIRS": "TPARTNER"})
+    running = await start_bot(fake_slack, sqlite_url, **MANY)
+    yield running
+    await running.stop()
+
+
+def site(bot: RunningBot) -> str:
+    return bot.slack.url.removesuffix("/slack/events")
+
+
+async def install(bot: RunningBot, code: str) -> str:
+    """Follow "Add to Slack" as a browser does: the install page sets the state cookie, Slack
+    sends the browser back with a code and that state."""
+    async with aiohttp.ClientSession() as browser:
+        async with browser.get(f"{site(bot)}/slack/install") as page:
+            html = await page.text()
+            assert page.status == 200 and "slack.com/oauth/v2/authorize" in html
+            # A Secure cookie (https in production), handed back as the browser would.
+            cookie = page.headers["Set-Cookie"].split(";")[0]
+        state = re.search(r"state=([\w-]+)", html)
+        assert state is not None and "client_id=1111.2222" in html
+        back = f"{site(bot)}/slack/oauth_redirect?code={code}&state={state.group(1)}"
+        async with browser.get(back, headers={"Cookie": cookie}) as done:
+            return f"{done.status} {await done.text()}"
+
+
+async def test_two_workspaces_install_and_each_is_served_with_its_own_token(
+    many: RunningBot,
+) -> None:
+    bot = many
+    assert (await install(bot, "code-ours")).startswith("200")
+    assert (await install(bot, "code-theirs")).startswith("200")
+    # Each workspace's /ptm works, with that workspace's token, numbering its own deals.
+    _, ours = await bot.slack.command("new Acme", user="UINSTALLER", team="T0URS")
+    _, theirs = await bot.slack.command(
+        "new Globex", user="UTHEIRS", team="TPARTNER", channel="CTHEIRS"
+    )
+    assert "Created PTM-1" in str(ours) and "Created PTM-1" in str(theirs)
+    posted = {
+        c.payload["channel"]: c.token for c in bot.fake.calls if c.method == "chat.postMessage"
+    }
+    assert posted == {"CROOM": "xoxb-ours-1", "CTHEIRS": "xoxb-theirs-1"}
+    # Each sees only its own deal.
+    _, listed = await bot.slack.command("list", user="UTHEIRS", team="TPARTNER")
+    assert "Globex" in str(listed) and "Acme" not in str(listed)
+    # The installers are their tenants' first admins; tokens are stored encrypted.
+    assert await bot.rows(
+        "SELECT t.team_id, a.user_id FROM tenant_admins a JOIN tenants t ON t.id = a.tenant_id "
+        "ORDER BY t.team_id"
+    ) == [("T0URS", "UINSTALLER"), ("TPARTNER", "UTHEIRS")]
+    stored = await bot.rows(
+        "SELECT bot_token FROM slack_bots UNION ALL SELECT bot_token FROM slack_installations"
+    )
+    assert len(stored) == 4 and not any("xoxb" in token for (token,) in stored)
+
+
+async def test_uninstall_deletes_the_tokens_and_the_workspace_is_asked_to_reinstall(
+    many: RunningBot,
+) -> None:
+    bot = many
+    await install(bot, "code-ours")
+    await install(bot, "code-theirs")
+    status, _ = await bot.slack.event(
+        {"type": "app_uninstalled", "event_ts": "1.1"}, event_id="EvGone", team="TPARTNER"
+    )
+    assert status == 200
+    assert await bot.rows("SELECT count(*) FROM slack_bots WHERE team_id = 'TPARTNER'") == [(0,)]
+    assert await bot.rows(
+        "SELECT count(*) FROM slack_installations WHERE team_id = 'TPARTNER'"
+    ) == [(0,)]
+    status, _ = await bot.slack.command("list", user="UTHEIRS", team="TPARTNER")
+    [answer] = bot.fake.of("response_url")
+    assert status == 200 and "reinstall" in answer["text"]
+    # The other workspace is untouched.
+    _, ours = await bot.slack.command("new Acme", user="UINSTALLER", team="T0URS")
+    assert "Created PTM-1" in str(ours)
+
+
+async def test_a_forged_or_replayed_state_installs_nothing(many: RunningBot) -> None:
+    bot = many
+    async with aiohttp.ClientSession() as browser:
+        forged = f"{site(bot)}/slack/oauth_redirect?code=code-ours&state=made-up"
+        async with browser.get(forged) as done:
+            assert done.status in (400, 401, 403) or "error" in (await done.text()).lower()
+    assert not [c for c in bot.fake.calls if c.method == "oauth.v2.access"]
+    assert await bot.rows("SELECT count(*) FROM slack_bots") == [(0,)]
