@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,11 @@ from handlers.parsing import caller_from_event, installation
 from handlers.publish import publish
 
 # The event types PTM subscribes to; manifest.yml must list exactly these (tested).
+log = logging.getLogger(__name__)
+
 EVENT_TYPES = ("message", "app_mention", "channel_shared", "channel_unshared", "app_home_opened")
+# Handled by Bolt's token revocation listeners with many workspaces; logged with one.
+UNINSTALL_EVENTS = ("app_uninstalled", "tokens_revoked")
 IGNORED_SUBTYPES = frozenset(
     {"bot_message", "message_changed", "message_deleted", "channel_join", "channel_leave"}
 )
@@ -34,6 +39,16 @@ def register(app: AsyncApp) -> None:
     app.event("channel_shared")(handle_channel_sharing_event)
     app.event("channel_unshared")(handle_channel_sharing_event)
     app.event("app_home_opened")(handle_app_home_opened)
+    for uninstall in UNINSTALL_EVENTS:
+        app.event(uninstall)(handle_uninstalled)
+
+
+async def handle_uninstalled(event: dict[str, Any]) -> None:
+    """One workspace (many have Bolt delete the tokens first): SLACK_BOT_TOKEN is dead now."""
+    log.warning(
+        "Slack says %s: SLACK_BOT_TOKEN no longer works; reinstall the app and set the new token",
+        event.get("type"),
+    )
 
 
 async def handle_app_home_opened(event: dict[str, Any], context: Any) -> None:

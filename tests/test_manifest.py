@@ -8,7 +8,8 @@ from typing import Any
 import yaml
 
 from blocks.ids import Action, Callback
-from handlers.events import EVENT_TYPES
+from bot.adapters.slack import BOT_SCOPES
+from handlers.events import EVENT_TYPES, UNINSTALL_EVENTS
 from tests.support.harness import RunningBot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +21,8 @@ EVENT_SCOPES = {
     "channel_shared": "channels:read",
     "channel_unshared": "channels:read",
     "app_home_opened": None,  # needs no scope, only the Home tab enabled
+    "app_uninstalled": None,
+    "tokens_revoked": None,
 }
 # chat.* posts, /ptm, users.info (a member's org), conversations.info (public and private),
 # the metrics picture: conversations.open for the DM and the file upload.
@@ -46,7 +49,7 @@ def test_manifest_declares_command_interactivity_and_events() -> None:
     assert m["settings"]["interactivity"]["is_enabled"] is True
     assert m["settings"]["interactivity"]["request_url"].endswith("/slack/events")
     events = m["settings"]["event_subscriptions"]["bot_events"]
-    assert {e.split(".")[0] for e in events} == set(EVENT_TYPES)
+    assert {e.split(".")[0] for e in events} == set(EVENT_TYPES) | set(UNINSTALL_EVENTS)
     assert len(m["display_information"]["name"]) <= 35
     assert 175 <= len(m["display_information"]["long_description"]) <= 4000
 
@@ -56,6 +59,34 @@ def test_scopes_are_the_fewest_the_features_need() -> None:
     scopes = set(m["oauth_config"]["scopes"]["bot"])
     events = m["settings"]["event_subscriptions"]["bot_events"]
     assert scopes == FEATURE_SCOPES | {EVENT_SCOPES[e] for e in events if EVENT_SCOPES[e]}
+    # "Add to Slack" asks for exactly these.
+    assert set(BOT_SCOPES) == scopes and len(BOT_SCOPES) == len(scopes)
+
+
+def test_many_workspaces_get_the_redirect_and_the_uninstall_events() -> None:
+    m = manifest()
+    assert m["oauth_config"]["redirect_urls"] == ["https://HOST/slack/oauth_redirect"]
+    assert {"app_uninstalled", "tokens_revoked"} <= set(
+        m["settings"]["event_subscriptions"]["bot_events"]
+    )
+
+
+def test_the_socket_mode_manifest_needs_no_editing() -> None:
+    """manifest.socket.yml is manifest.yml without the URLs, with Socket Mode on."""
+    http = manifest()
+    text = (ROOT / "manifest.socket.yml").read_text()
+    socket = yaml.safe_load(text)
+    assert "HOST" not in text and "url" not in str(socket).replace("redirect", "")
+    assert socket["settings"]["socket_mode_enabled"] is True
+    assert "redirect_urls" not in socket["oauth_config"]
+    assert socket["oauth_config"]["scopes"] == http["oauth_config"]["scopes"]
+    assert (
+        socket["settings"]["event_subscriptions"]["bot_events"]
+        == (http["settings"]["event_subscriptions"]["bot_events"])
+    )
+    [command] = socket["features"]["slash_commands"]
+    assert "url" not in command and command["command"] == "/ptm"
+    assert socket["display_information"] == http["display_information"]
 
 
 async def test_every_manifest_event_and_card_control_has_a_listener(bot: RunningBot) -> None:

@@ -24,5 +24,5 @@ def test_it_links_nothing_outside_the_repository() -> None:
 
 
 def test_it_says_how_to_run_from_a_laptop() -> None:
-    assert "Socket Mode" in README and "socket_mode_enabled: true" in README
+    assert "Socket Mode" in README and "manifest.socket.yml" in README
     assert "tunnel" in README
