@@ -10,6 +10,7 @@ from functools import partial
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from blocks.home import build_home, build_outsider_home
@@ -134,6 +135,7 @@ def create_app(
     raise_error_for_unhandled_request: bool = False,
     tenants: TenantDeps | None = None,
     oauth: AsyncOAuthSettings | None = None,
+    client: AsyncWebClient | None = None,
 ) -> AsyncApp:
     """The Bolt AsyncApp with PTM's listeners; tests pass process_before_response=True. One
     workspace: `deps` and its bot token. Many: `tenants` and `oauth` (Bolt's OAuth flow and
@@ -142,7 +144,7 @@ def create_app(
         signing_secret=settings.signing_secret.get_secret_value()
         if settings.signing_secret
         else "",
-        client=deps.slack.client if deps is not None else make_client(None, settings.slack_api_url),
+        client=deps.slack.client if deps is not None else client,
         logger=BOLT_LOG,
         process_before_response=process_before_response,
         raise_error_for_unhandled_request=raise_error_for_unhandled_request,
@@ -209,13 +211,15 @@ async def build_runtime(
     root = uow_factory(make_session_factory(engine))
     if settings.many_workspaces:
         tenants = tenant_deps(settings, root, clock, partial(build_deps, tuning=tuning))
+        app_client = make_client(None, settings.slack_api_url)
         app = create_app(
             settings,
             None,
             process_before_response=process_before_response,
             raise_error_for_unhandled_request=raise_error_for_unhandled_request,
             tenants=tenants,
-            oauth=oauth_settings(settings, engine, root, clock),
+            oauth=oauth_settings(settings, engine, root, clock, app_client),
+            client=app_client,
         )
         return Runtime(app=app, deps=None, engine=engine, tenants=tenants)
     assert settings.bot_token is not None

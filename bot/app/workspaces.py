@@ -3,6 +3,9 @@ in PTM's database, each request served for the tenant whose installation it came
 
 from __future__ import annotations
 
+import logging
+
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncSuccessArgs
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
@@ -27,8 +30,14 @@ STATE_EXPIRES = 10 * 60  # seconds an "Add to Slack" click has to come back
 
 
 def oauth_settings(
-    settings: Settings, engine: AsyncEngine, root: UowFactory, clock: Clock
+    settings: Settings,
+    engine: AsyncEngine,
+    root: UowFactory,
+    clock: Clock,
+    client: AsyncWebClient,
 ) -> AsyncOAuthSettings:
+    """Bolt's OAuth flow and authorization on PTM's tables. `client` (no token, at
+    SLACK_API_URL) makes every OAuth call: the install's oauth.v2.access and token refreshes."""
     oauth = settings.oauth
     assert oauth is not None
     box = SecretBox([k.get_secret_value() for k in oauth.secret_keys])
@@ -48,7 +57,7 @@ def oauth_settings(
         await services.install_tenant(root, key, name=name, installer=done.user_id, now=clock.now())
         return await args.default.success(args)
 
-    return AsyncOAuthSettings(
+    flow = AsyncOAuthSettings(
         client_id=oauth.client_id,
         client_secret=oauth.client_secret.get_secret_value(),
         scopes=list(BOT_SCOPES),
@@ -60,6 +69,20 @@ def oauth_settings(
         redirect_uri_path=REDIRECT_PATH,
         callback_options=AsyncCallbackOptions(success=installed, failure=_default_failure),
     )
+    # Bolt's own authorize would refresh rotating tokens through a client of its own, always
+    # at slack.com: this one refreshes them where SLACK_API_URL says (GovSlack, tests).
+    flow.authorize = AsyncInstallationStoreAuthorize(
+        client_id=oauth.client_id,
+        client_secret=oauth.client_secret.get_secret_value(),
+        installation_store=installations,
+        bot_only=True,
+        client=client,
+        logger=logging.getLogger("ptm.bolt"),
+        # Bolt asks auth.test about a token before its first use; once per token is enough
+        # (a rotated token is a new one), not once per request.
+        cache_enabled=True,
+    )
+    return flow
 
 
 async def _default_failure(args):  # type: ignore[no-untyped-def]

@@ -37,6 +37,8 @@ class Workspace:
     installer: str
     bot_token: str
     bot_user: str = BOT_USER
+    # Token rotation on: tokens last `expires_in` seconds and are renewed with a refresh token.
+    expires_in: int | None = None
 
 
 @dataclass
@@ -68,6 +70,8 @@ class FakeSlack:
     # OAuth: the code "Add to Slack" hands back for each workspace; the workspace of a token.
     install_codes: dict[str, Workspace] = field(default_factory=dict)
     token_teams: dict[str, str] = field(default_factory=dict)
+    refresh_tokens: dict[str, Workspace] = field(default_factory=dict)
+    issued: list[str] = field(default_factory=list)  # every bot token handed out, in order
 
     @property
     def base_url(self) -> str:
@@ -116,6 +120,9 @@ class FakeSlack:
 
     def of(self, method: str) -> list[dict[str, Any]]:
         return [c.payload for c in self.calls if c.method == method]
+
+    def of_calls(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
 
     def count(self, method: str) -> int:
         return len(self.of(method))
@@ -180,11 +187,19 @@ class FakeSlack:
         return web.json_response(self._answer(method, payload))
 
     def _oauth_access(self, p: dict[str, Any]) -> dict[str, Any]:
-        """oauth.v2.access as Slack answers it for a bot-only install (token rotation off)."""
+        """oauth.v2.access as Slack answers it for a bot-only install, and for a refresh when
+        token rotation is on (a new token and a new refresh token each time)."""
+        if p.get("grant_type") == "refresh_token":
+            workspace = self.refresh_tokens.pop(p.get("refresh_token", ""), None)
+            if workspace is None:
+                return {"ok": False, "error": "invalid_refresh_token"}
+            return {"ok": True, "token_type": "bot", **self._rotating(workspace)}
         workspace = self.install_codes.get(p.get("code", ""))
         if workspace is None:
             return {"ok": False, "error": "invalid_code"}
         self.token_teams[workspace.bot_token] = workspace.team_id
+        self.issued.append(workspace.bot_token)
+        rotating = self._rotating(workspace) if workspace.expires_in else {}
         return {
             "ok": True,
             "app_id": "APTM",
@@ -196,6 +211,24 @@ class FakeSlack:
             "team": {"id": workspace.team_id, "name": workspace.name},
             "enterprise": None,
             "is_enterprise_install": False,
+            **rotating,
+        }
+
+    def _rotating(self, workspace: Workspace) -> dict[str, Any]:
+        n = len(self.issued)
+        token = f"xoxe.xoxb-{workspace.team_id}-{n}"
+        refresh = f"xoxe-1-{workspace.team_id}-{n}"
+        self.token_teams[token] = workspace.team_id
+        self.refresh_tokens[refresh] = workspace
+        self.issued.append(token)
+        return {
+            "access_token": token,
+            "refresh_token": refresh,
+            "expires_in": workspace.expires_in,
+            "team": {"id": workspace.team_id, "name": workspace.name},
+            "bot_user_id": workspace.bot_user,
+            "app_id": "APTM",
+            "scope": "chat:write,commands",
         }
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:

@@ -113,3 +113,27 @@ async def test_a_forged_or_replayed_state_installs_nothing(many: RunningBot) -> 
             assert done.status in (400, 401, 403) or "error" in (await done.text()).lower()
     assert not [c for c in bot.fake.calls if c.method == "oauth.v2.access"]
     assert await bot.rows("SELECT count(*) FROM slack_bots") == [(0,)]
+
+
+async def test_rotating_tokens_are_refreshed_and_stored_encrypted(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    """Token rotation on: a token close to expiry is renewed before the request is served
+    (Bolt's rotator), the new one used at once and stored encrypted with its refresh token."""
+    rotating = Workspace("T0URS", "Ours", "UINSTALLER", bot_token="unused", expires_in=60)
+    fake_slack.install_codes = {"code-ours": rotating}
+    fake_slack.users["UINSTALLER"] = "T0URS"
+    bot = await start_bot(fake_slack, sqlite_url, **MANY)
+    try:
+        assert (await install(bot, "code-ours")).startswith("200")
+        first = fake_slack.issued[-1]
+        _, made = await bot.slack.command("new Acme", user="UINSTALLER", team="T0URS")
+        assert "Created PTM-1" in str(made)
+        renewed = fake_slack.issued[-1]
+        assert renewed != first and renewed.startswith("xoxe.xoxb-")
+        [post] = bot.fake.of_calls("chat.postMessage")
+        assert post.token == renewed
+        stored = await bot.rows("SELECT bot_token, bot_refresh_token FROM slack_bots")
+        assert stored and all("xoxe" not in str(v) for row in stored for v in row)
+    finally:
+        await bot.stop()
