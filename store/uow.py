@@ -18,6 +18,7 @@ from store.events import ProcessedEventRepository
 from store.metrics import MetricsRepository
 from store.outbox import OutboxRepository
 from store.partners import PartnerRepository
+from store.purge import PurgeRepository
 from store.tenancy import TENANT_OPTION, TENANTS_KEY
 from store.tenants import TenantRepository
 
@@ -53,6 +54,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     metrics: MetricsRepository
     tenants: TenantRepository
+    purge: PurgeRepository
 
     def __init__(
         self,
@@ -104,6 +106,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self._session)
         self.metrics = MetricsRepository(self._session)
         self.tenants = TenantRepository(self._session)
+        self.purge = PurgeRepository(self._session)
         if self.reads_only:
             await read_only(self._session)
         return self

@@ -96,7 +96,25 @@ def main(argv: list[str] | None = None) -> int:
         help="with upgrade: the Slack workspace the data from before tenants belongs to "
         "(default: SLACK_BOT_TOKEN's, asked of Slack)",
     )
+    org = sub.add_parser(
+        "org",
+        help="a workspace's data: purge",
+        description="Delete all of a workspace's data for good (needs only DATABASE_URL).",
+    )
+    org_sub = org.add_subparsers(dest="action", required=True, metavar="ACTION")
+    purge = org_sub.add_parser(
+        "purge",
+        help="export then delete everything of one workspace",
+        description="Delete every deal, room, history, digest, outbox row, admin and Slack "
+        "token of the workspace, and the workspace itself. Uninstall the app there first.",
+    )
+    purge.add_argument("team_id", metavar="TEAM_ID", help="the workspace (T…) or Grid org (E…)")
+    purge.add_argument("--export", metavar="FILE", help="write everything to FILE (JSON) first")
     args = parser.parse_args(argv)
+    if args.command == "org":
+        return jobs.run_job(
+            lambda url: jobs.purge_org(url, args.team_id, args.export), load=database_url
+        )
     if args.command == "db":
         # Needs only DATABASE_URL: a deploy step can migrate without the Slack secrets.
         return jobs.run_job(

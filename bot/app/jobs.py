@@ -93,6 +93,38 @@ async def _name_upgraded_data(engine: AsyncEngine, team_id: str | None) -> int:
     return 0
 
 
+async def purge_org(url: str, team_id: str, export: str | None) -> int:
+    """`ptm org purge T… [--export FILE]`: the export is written before anything is deleted;
+    if it cannot be, nothing is."""
+    engine = make_engine(url)
+    try:
+        await schema.prepare(engine)
+
+        def keep(data: dict[str, object]) -> None:
+            if export is not None:
+                text = json.dumps(data, ensure_ascii=False, indent=1)
+                Path(export).write_text(text + "\n", encoding="utf-8")
+
+        counts = await services.purge_tenant(
+            uow_factory(make_session_factory(engine)), team_id, keep=keep
+        )
+    except DomainError as err:
+        print(f"ptm: {err.message}", file=sys.stderr)  # noqa: T201
+        return 2
+    except OSError as err:
+        print(f"ptm: cannot write {export}: {err.strerror}; nothing deleted", file=sys.stderr)  # noqa: T201
+        return 2
+    finally:
+        await engine.dispose()
+    if export is not None:
+        print(f"exported to {export}")  # noqa: T201
+    print(  # noqa: T201
+        f"purged {team_id}: {counts.get('deals', 0)} deals, "
+        f"{sum(counts.values())} rows in all, and its Slack tokens"
+    )
+    return 0
+
+
 @asynccontextmanager
 async def _job_deps(settings: Settings) -> AsyncIterator[Deps]:
     """What a command-line job needs, closed (database pool included) when the job is done."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 
-from bot.domain.model import BadInput, DomainError
+from bot.domain.model import BadInput, DomainError, NotFound
 from store import UowFactory
 
 
@@ -109,3 +110,24 @@ async def install_tenant(
                 await tx.tenants.add_admin(installer, added_by=installer, now=now)
                 await tx.commit()
     return tenant
+
+
+async def purge_tenant(
+    uow: UowFactory,
+    team_id: str,
+    *,
+    keep: Callable[[dict[str, object]], None] | None = None,
+) -> dict[str, int]:
+    """Delete everything of the workspace's tenant — deals and their history, rooms, the
+    capability map, digests, the outbox, admins, its Slack tokens, the tenant itself — in one
+    transaction. `keep` receives the export first; if it fails, nothing is deleted."""
+    async with uow.unscoped().reads() as tx:
+        tenant = await tx.tenants.by_team(team_id)
+    if tenant is None:
+        raise NotFound(f"No workspace {team_id[:40]} here: nothing to purge.")
+    async with uow.for_tenant(tenant)() as tx:
+        if keep is not None:
+            keep({"team_id": team_id, "tables": await tx.purge.export()})
+        counts = await tx.purge.delete_all(tenant, team_id)
+        await tx.commit()
+    return counts

@@ -3,8 +3,10 @@ each served with its own token; uninstalling deletes the tokens at once."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -137,3 +139,49 @@ async def test_rotating_tokens_are_refreshed_and_stored_encrypted(
         assert stored and all("xoxe" not in str(v) for row in stored for v in row)
     finally:
         await bot.stop()
+
+
+async def test_purge_exports_then_deletes_one_workspace_and_nothing_else(
+    many: RunningBot, sqlite_url: str, tmp_path: Path
+) -> None:
+    from tests.support.cli import run_ptm
+
+    bot = many
+    await install(bot, "code-ours")
+    await install(bot, "code-theirs")
+    await bot.slack.command("new Acme", user="UINSTALLER", team="T0URS")
+    await bot.slack.command("new Globex", user="UTHEIRS", team="TPARTNER", channel="CTHEIRS")
+    await bot.slack.command(
+        "next send the deck", user="UTHEIRS", team="TPARTNER", channel="CTHEIRS"
+    )
+    theirs = await bot.rows("SELECT id FROM tenants WHERE team_id = 'TPARTNER'")
+
+    # An export that cannot be written deletes nothing.
+    code, _, err = await run_ptm(
+        bot.fake, sqlite_url, "org", "purge", "TPARTNER", "--export", str(tmp_path / "no/such.json")
+    )
+    assert code == 2 and "nothing deleted" in err
+    assert await bot.rows("SELECT count(*) FROM deals") == [(2,)]
+
+    export = tmp_path / "partner.json"
+    code, out, err = await run_ptm(
+        bot.fake, sqlite_url, "org", "purge", "TPARTNER", "--export", str(export)
+    )
+    assert code == 0, err
+    assert "purged TPARTNER: 1 deals" in out
+    data = json.loads(export.read_text())
+    assert [d["name"] for d in data["tables"]["deals"]] == ["Globex"]
+    assert [s["text"] for s in data["tables"]["next_steps"]] == ["send the deck"]
+    assert "xoxb" not in export.read_text() and "tenant_id" not in data["tables"]["deals"][0]
+    # Nothing of theirs is left anywhere; ours is untouched.
+    for table in ("deals", "deal_events", "next_steps", "card_copies", "channel_bindings",
+                  "trio_members", "tenant_admins", "user_prefs", "processed_events"):  # fmt: skip
+        assert await bot.rows(
+            f"SELECT count(*) FROM {table} WHERE tenant_id = :t", t=theirs[0][0]
+        ) == [(0,)]
+    assert await bot.rows("SELECT team_id FROM tenants") == [("T0URS",)]
+    assert await bot.rows("SELECT DISTINCT team_id FROM slack_bots") == [("T0URS",)]
+    _, ours = await bot.slack.command("list", user="UINSTALLER", team="T0URS")
+    assert "Acme" in str(ours)
+    code, _, err = await run_ptm(bot.fake, sqlite_url, "org", "purge", "TNOBODY")
+    assert code == 2 and "No workspace TNOBODY" in err

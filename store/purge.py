@@ -1,0 +1,97 @@
+"""Everything a tenant owns, read out for export and deleted for good (`ptm org purge`).
+
+Both run in a unit of work opened for that tenant, so the scoping of `store.tenancy` narrows
+every statement to its rows: the deletes below name no tenant and cannot reach another's.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.installations import BOTS, INSTALLATIONS
+from store.models import (
+    CardCopyRow,
+    CardSyncLeaseRow,
+    ChannelBindingRow,
+    ChannelRow,
+    DealEventRow,
+    DealRow,
+    DigestRunRow,
+    NextStepRow,
+    NudgeRunRow,
+    OutboxRow,
+    OutcomeRow,
+    PartnerRow,
+    ProcessedEventRow,
+    RoomActivityRow,
+    TenantAdminRow,
+    TenantRow,
+    TrioMemberRow,
+    UserPrefRow,
+)
+
+# Children before the rows they refer to.
+OWNED = (
+    OutboxRow,
+    OutcomeRow,
+    NudgeRunRow,
+    CardCopyRow,
+    ChannelBindingRow,
+    RoomActivityRow,
+    DealEventRow,
+    NextStepRow,
+    TrioMemberRow,
+    DealRow,
+    PartnerRow,
+    UserPrefRow,
+    DigestRunRow,
+    ProcessedEventRow,
+    ChannelRow,
+    TenantAdminRow,
+)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+class PurgeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def export(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row of this tenant, table by table, as JSON-ready dicts (tokens excluded)."""
+        tables: dict[str, list[dict[str, Any]]] = {}
+        for model in reversed(OWNED):
+            columns = [c for c in model.__table__.columns if c.name != "tenant_id"]  # type: ignore[attr-defined]
+            rows = await self.session.execute(sa.select(*(getattr(model, c.key) for c in columns)))
+            tables[model.__tablename__] = [  # type: ignore[attr-defined]
+                {c.name: _plain(v) for c, v in zip(columns, row, strict=True)} for row in rows
+            ]
+        return tables
+
+    async def delete_all(self, tenant_id: int, team_id: str | None) -> dict[str, int]:
+        """Delete this tenant's rows, its Slack tokens and the tenant itself; counts by table."""
+        deals = sa.select(DealRow.id)
+        await self.session.execute(
+            sa.delete(CardSyncLeaseRow).where(CardSyncLeaseRow.deal_id.in_(deals))  # type: ignore[attr-defined]
+        )
+        counts: dict[str, int] = {}
+        for model in OWNED:
+            result = await self.session.execute(sa.delete(model))
+            counts[model.__tablename__] = int(result.rowcount)  # type: ignore[attr-defined]
+        if team_id is not None:
+            for table in (BOTS, INSTALLATIONS):
+                tokens = sa.or_(table.c.team_id == team_id, table.c.enterprise_id == team_id)
+                await self.session.execute(sa.delete(table).where(tokens))
+        await self.session.execute(sa.delete(TenantRow).where(TenantRow.id == tenant_id))  # type: ignore[arg-type]
+        return counts
