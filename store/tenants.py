@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.installations import BOTS
 from store.models import TenantAdminRow, TenantRow
 from store.tenancy import TENANTS_KEY
 
@@ -36,6 +37,18 @@ class TenantRepository:
         return list(
             (await self.session.scalars(sa.select(TenantRow.id).order_by(TenantRow.id))).all()
         )  # type: ignore[arg-type]
+
+    async def installed(self) -> list[tuple[int, str]]:
+        """(tenant id, team or Grid org id) of every tenant with a bot token stored: the ones
+        background work is done for (an uninstalled workspace's tokens are gone)."""
+        has_bot = sa.exists().where(
+            sa.or_(BOTS.c.team_id == TenantRow.team_id, BOTS.c.enterprise_id == TenantRow.team_id),
+            BOTS.c.bot_token.is_not(None),
+        )
+        rows = await self.session.execute(
+            sa.select(TenantRow.id, TenantRow.team_id).where(has_bot).order_by(TenantRow.id)  # type: ignore[arg-type]
+        )
+        return [(int(i), str(t)) for i, t in rows.all()]
 
     async def unnamed(self) -> list[int]:
         """Tenants whose workspace is not known yet (see `single_workspace_tenant`)."""

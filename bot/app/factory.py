@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from blocks.home import build_home, build_outsider_home
 from bot import services
 from bot.adapters.crm import WebhookConnectors, WebhookTarget
+from bot.adapters.installations import EncryptedInstallationStore
 from bot.adapters.slack import SlackGateway, make_client
 from bot.app.activity import ActivityThrottle
 from bot.app.cardsync import CardSyncer, SyncTuning
@@ -23,7 +25,7 @@ from bot.app.config import DEFAULT_API_URL, NO_TOKEN, Settings
 from bot.app.deps import Clock, Deps, SystemClock, inject_middleware
 from bot.app.homes import HomeRefresher
 from bot.app.tenancy import TenantDeps, tenant_middleware
-from bot.app.workspaces import oauth_settings, tenant_deps
+from bot.app.workspaces import oauth_settings, tenant_deps, token_finder
 from bot.domain.model import is_our_org
 from bot.domain.outbox import Side
 from handlers import register_all
@@ -210,15 +212,25 @@ async def build_runtime(
     clock = clock or SystemClock()
     root = uow_factory(make_session_factory(engine))
     if settings.many_workspaces:
-        tenants = tenant_deps(settings, root, clock, partial(build_deps, tuning=tuning))
         app_client = make_client(None, settings.slack_api_url)
+        oauth = oauth_settings(settings, engine, root, clock, app_client)
+        authorize = oauth.authorize
+        assert isinstance(oauth.installation_store, EncryptedInstallationStore)
+        assert isinstance(authorize, AsyncInstallationStoreAuthorize)
+        tenants = tenant_deps(
+            settings,
+            root,
+            clock,
+            partial(build_deps, tuning=tuning),
+            token_finder(oauth.installation_store, authorize),
+        )
         app = create_app(
             settings,
             None,
             process_before_response=process_before_response,
             raise_error_for_unhandled_request=raise_error_for_unhandled_request,
             tenants=tenants,
-            oauth=oauth_settings(settings, engine, root, clock, app_client),
+            oauth=oauth,
             client=app_client,
         )
         return Runtime(app=app, deps=None, engine=engine, tenants=tenants)

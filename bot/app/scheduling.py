@@ -10,6 +10,7 @@ from typing import Any
 from blocks.digest import build_digest_message, build_nudge
 from bot import services
 from bot.app.deps import PROCESS_ID, Deps
+from bot.app.tenancy import TenantDeps
 from bot.services.digests import DigestReport
 from bot.views.digest import DigestView
 from briefs.render import render_digest
@@ -96,24 +97,42 @@ class Background:
     period) instead of cutting it off mid-send; `release_claims()` then gives back what this
     process still holds."""
 
-    def __init__(self, deps: Deps | None, *, digests: bool = True) -> None:
+    def __init__(
+        self, deps: Deps | None, *, digests: bool = True, tenants: TenantDeps | None = None
+    ) -> None:
         self.deps = deps
+        self.tenants = tenants
         self.stopping = asyncio.Event()
-        if deps is None:  # many workspaces: no per-tenant jobs yet
-            self.tasks: list[asyncio.Task[None]] = []
-            return
         jobs: list[Coroutine[Any, Any, None]] = [
             # At start, then every minute: copies a crashed process (or a long Slack outage)
             # left behind come up to date.
-            self._every(RESYNC_EVERY, lambda: resync_stale_cards(deps)),
-            self._every(HOUSEKEEPING_EVERY, lambda: housekeeping(deps)),
+            self._every(RESYNC_EVERY, self._each(resync_stale_cards)),
+            self._every(HOUSEKEEPING_EVERY, self._each(housekeeping)),
             # Mentions received by a process that died before applying them.
-            self._every(MENTION_RECOVERY_EVERY, lambda: recover_mentions(deps)),
+            self._every(MENTION_RECOVERY_EVERY, self._each(recover_mentions)),
         ]
         if digests:
-            jobs.append(self._every(DIGEST_TICK, lambda: _digest_tick(deps)))
-            jobs.append(self._every(OUTBOX_TICK, lambda: _outbox_tick(deps)))
+            jobs.append(self._every(DIGEST_TICK, self._each(_digest_tick)))
+            jobs.append(self._every(OUTBOX_TICK, self._each(_outbox_tick)))
         self.tasks = [asyncio.create_task(job) for job in jobs]
+
+    def _each(self, job: Callable[[Deps], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+        """The job for the one workspace, or for every installed tenant in turn (one failing
+        does not keep the others waiting)."""
+
+        async def run() -> None:
+            if self.deps is not None:
+                await job(self.deps)
+                return
+            if self.tenants is None:
+                return
+            for deps in await self.tenants.each():
+                try:
+                    await job(deps)
+                except Exception:
+                    log.exception("background job failed for one tenant; will retry")
+
+        return run
 
     async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
         while not self.stopping.is_set():
@@ -137,17 +156,23 @@ class Background:
 
     async def release_claims(self) -> None:
         """Give back what this process still holds, for other processes to take over now."""
-        if self.deps is None:
-            return
-        released = await services.release_claims(self.deps.ctx, PROCESS_ID)
+        every = [self.deps] if self.deps is not None else []
+        if self.tenants is not None:
+            every += self.tenants.known()
+        released = 0
+        for deps in every:
+            released += await services.release_claims(deps.ctx, PROCESS_ID)
         if released:
             log.info("gave back %d claim(s) for other processes to take over", released)
 
 
-def start_background(deps: Deps | None, *, digests: bool = True) -> Background:
-    """Start the background jobs; the caller stops them at shutdown. (Tests turn the digest
-    clock off and run digests by hand with a fixed clock.)"""
-    return Background(deps, digests=digests)
+def start_background(
+    deps: Deps | None, *, digests: bool = True, tenants: TenantDeps | None = None
+) -> Background:
+    """Start the background jobs, for the one workspace (`deps`) or every installed tenant;
+    the caller stops them at shutdown. (Tests turn the digest clock off and run digests by
+    hand with a fixed clock.)"""
+    return Background(deps, digests=digests, tenants=tenants)
 
 
 async def _outbox_tick(deps: Deps) -> None:

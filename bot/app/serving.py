@@ -109,13 +109,7 @@ async def _unless_stopped(work: Awaitable[Any], stop: asyncio.Event) -> bool:
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then finish in-flight requests and close the database."""
     runtime = await _start_runtime(settings)
-    if runtime.deps is None:
-        # Many workspaces: requests are served per tenant; the periodic jobs (digests,
-        # nudges, CRM outbox, card resync passes) do not run per tenant yet.
-        log.warning("many-workspace mode: digests, nudges and the CRM outbox are not sent yet")
-        background = start_background(None)
-    else:
-        background = start_background(runtime.deps)
+    background = start_background(runtime.deps, tenants=runtime.tenants)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

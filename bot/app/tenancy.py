@@ -23,6 +23,9 @@ from store import UowFactory
 log = logging.getLogger(__name__)
 
 DepsMaker = Callable[[int, AsyncWebClient, tuple[str | None, str | None]], Awaitable[Deps]]
+# A tenant's current bot token (refreshed if it was about to expire), with its team and Grid
+# org; None when it has none (uninstalled).
+TokenFinder = Callable[[str], Awaitable[tuple[str, str | None, str | None] | None]]
 
 
 def tenant_key(team_id: str | None, enterprise_id: str | None, org_wide: bool) -> str | None:
@@ -33,9 +36,12 @@ def tenant_key(team_id: str | None, enterprise_id: str | None, org_wide: bool) -
 class TenantDeps:
     """Deps per tenant (many-workspace mode)."""
 
-    def __init__(self, root: UowFactory, make: DepsMaker, clock: Clock) -> None:
+    def __init__(
+        self, root: UowFactory, make: DepsMaker, clock: Clock, token_for: TokenFinder
+    ) -> None:
         self._root = root
         self._make = make
+        self._token_for = token_for
         self._clock = clock
         self._tenant_of: dict[str, int] = {}
         self._deps: dict[int, Deps] = {}
@@ -68,8 +74,30 @@ class TenantDeps:
         deps.slack.client.token = client.token  # a rotated token takes effect at once
         return deps
 
-    def all(self) -> list[Deps]:
+    def known(self) -> list[Deps]:
+        """The tenants this process has served so far."""
         return list(self._deps.values())
+
+    async def each(self) -> list[Deps]:
+        """The deps of every installed tenant, with its current token: what the periodic jobs
+        (digests, nudges, CRM outbox, card resync, mention recovery) run for, one by one."""
+        async with self._root.unscoped().reads() as tx:
+            installed = await tx.tenants.installed()
+        found = []
+        for tenant, key in installed:
+            token = await self._token_for(key)
+            if token is None:
+                continue
+            bot_token, team_id, enterprise_id = token
+            deps = self._deps.get(tenant)
+            if deps is None:
+                client = AsyncWebClient(token=bot_token)
+                deps = self._deps[tenant] = await self._make(
+                    tenant, client, (team_id, enterprise_id)
+                )
+            deps.slack.client.token = bot_token
+            found.append(deps)
+        return found
 
     async def close(self) -> None:
         for deps in self._deps.values():

@@ -20,7 +20,7 @@ from bot.adapters.secrets import SecretBox
 from bot.adapters.slack import BOT_SCOPES, SlackGateway, make_client
 from bot.app.config import Settings
 from bot.app.deps import Clock, Deps
-from bot.app.tenancy import TenantDeps, tenant_key
+from bot.app.tenancy import TenantDeps, TokenFinder, tenant_key
 from store import UowFactory
 from store.installations import BOTS, INSTALLATIONS, OAUTH_STATES_TABLE
 
@@ -89,11 +89,39 @@ async def _default_failure(args):  # type: ignore[no-untyped-def]
     return await args.default.failure(args)
 
 
+def token_finder(
+    installations: EncryptedInstallationStore, authorize: AsyncInstallationStoreAuthorize
+) -> TokenFinder:
+    """A tenant's bot token for work done outside any request, refreshed first when it is
+    about to expire (the same rotation Bolt does before a request)."""
+
+    async def token_for(key: str) -> tuple[str, str | None, str | None] | None:
+        bot = await installations.async_find_bot(enterprise_id=None, team_id=key)
+        if bot is None:  # an org-wide install is known by its Grid org
+            bot = await installations.async_find_bot(
+                enterprise_id=key, team_id=None, is_enterprise_install=True
+            )
+        if bot is None or bot.bot_token is None:
+            return None
+        if bot.bot_refresh_token is not None and authorize.token_rotator is not None:
+            refreshed = await authorize.token_rotator.perform_bot_token_rotation(
+                bot=bot, minutes_before_expiration=authorize.token_rotation_expiration_minutes
+            )
+            if refreshed is not None:
+                await installations.async_save_bot(refreshed)
+                bot = refreshed
+        assert bot.bot_token is not None
+        return bot.bot_token, bot.team_id, bot.enterprise_id
+
+    return token_for
+
+
 def tenant_deps(
     settings: Settings,
     root: UowFactory,
     clock: Clock,
     build: object,
+    token_for: TokenFinder,
 ) -> TenantDeps:
     """Deps per tenant: its scoped units of work, a gateway on its installation's token (the
     modal seal keyed by PTM_SECRET_KEY, the same for every installation)."""
@@ -108,4 +136,4 @@ def tenant_deps(
         gateway.know_installation(*home)
         return build(settings, uow=root.for_tenant(tenant), slack=gateway, clock=clock)  # type: ignore[operator, no-any-return]
 
-    return TenantDeps(root, make, clock)
+    return TenantDeps(root, make, clock, token_for)

@@ -185,3 +185,46 @@ async def test_purge_exports_then_deletes_one_workspace_and_nothing_else(
     assert "Acme" in str(ours)
     code, _, err = await run_ptm(bot.fake, sqlite_url, "org", "purge", "TNOBODY")
     assert code == 2 and "No workspace TNOBODY" in err
+
+
+async def test_background_work_runs_for_every_installed_workspace_with_its_token(
+    many: RunningBot,
+) -> None:
+    """Digests (and every periodic job) go through each installed tenant in turn with that
+    tenant's own token; copies are updated by the installation that posted them; an
+    uninstalled workspace gets nothing."""
+    from bot.app.scheduling import run_digests
+
+    bot = many
+    await install(bot, "code-ours")
+    await install(bot, "code-theirs")
+    for who, team, room in (("UINSTALLER", "T0URS", "CROOM"), ("UTHEIRS", "TPARTNER", "CTHEIRS")):
+        await bot.slack.command("new Deal", user=who, team=team, channel=room)
+        await bot.slack.command(
+            f"trio <@{who}> <@{who}> <@UPARTNER>", user=who, team=team, channel=room
+        )
+        await bot.slack.command(f"next call them for <@{who}>", user=who, team=team, channel=room)
+    assert bot.runtime.tenants is not None
+    updated = {(c.payload["channel"], c.token) for c in bot.fake.of_calls("chat.update")}
+    assert updated == {("CROOM", "xoxb-ours-1"), ("CTHEIRS", "xoxb-theirs-1")}
+
+    for deps in await bot.runtime.tenants.each():
+        await run_digests(deps, hour=0)
+    dms = {(c.payload["channel"], c.token) for c in bot.fake.of_calls("chat.postMessage")
+           if c.payload["channel"].startswith("U")}  # fmt: skip
+    # UPARTNER works at the partner company: one of theirs, so their tenant's digest reaches
+    # them (with their token), and ours, for whom they are external, does not.
+    assert dms == {
+        ("UINSTALLER", "xoxb-ours-1"),
+        ("UTHEIRS", "xoxb-theirs-1"),
+        ("UPARTNER", "xoxb-theirs-1"),
+    }
+    for deps in await bot.runtime.tenants.each():  # once a day, however often it runs
+        assert (await run_digests(deps, hour=0)).sent == []
+
+    revoked = {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UPTMBOT"]}}
+    status, _ = await bot.slack.event(revoked, event_id="EvRev", team="TPARTNER")
+    assert status == 200
+    assert [d.ctx.uow.tenant_id for d in await bot.runtime.tenants.each()] == [
+        (await bot.rows("SELECT id FROM tenants WHERE team_id = 'T0URS'"))[0][0]
+    ]

@@ -93,5 +93,7 @@ async def start_bot(
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     inbound = Inbound(f"http://127.0.0.1:{port}{EVENTS_PATH}", response_url=fake.response_url())
-    background = start_background(runtime.deps, digests=False)  # as `python app.py` does
+    background = start_background(
+        runtime.deps, digests=False, tenants=runtime.tenants
+    )  # as `python app.py` does
     return RunningBot(fake, inbound, runtime, runner, clock, background, time.time())
