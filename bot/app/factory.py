@@ -59,12 +59,15 @@ def build_deps(
     slack: SlackGateway,
     clock: Clock,
     tuning: SyncTuning | None = None,
+    admins: frozenset[str] = frozenset(),
 ) -> Deps:
+    """One tenant's deps. Its admins are PTM_ADMINS and, with many workspaces, the ones the
+    tenant has (its installer first)."""
     ctx = services.Ctx(
         uow=uow,
         today=lambda: clock.now().date(),
         now=clock.now,
-        admins=settings.admins,
+        admins=settings.admins | admins,
         team_of=slack.team_of,
         channel_shared=slack.channel_shared,
         tz_of=slack.tz_of,

@@ -134,6 +134,9 @@ def tenant_deps(
     ) -> Deps:
         gateway = SlackGateway(make_client(client.token, settings.slack_api_url), seal=seal)
         gateway.know_installation(*home)
-        return build(settings, uow=root.for_tenant(tenant), slack=gateway, clock=clock)  # type: ignore[operator, no-any-return]
+        uow = root.for_tenant(tenant)
+        async with uow.reads() as tx:
+            admins = await tx.tenants.admins()
+        return build(settings, uow=uow, slack=gateway, clock=clock, admins=admins)  # type: ignore[operator, no-any-return]
 
     return TenantDeps(root, make, clock, token_for)

@@ -228,3 +228,31 @@ async def test_background_work_runs_for_every_installed_workspace_with_its_token
     assert [d.ctx.uow.tenant_id for d in await bot.runtime.tenants.each()] == [
         (await bot.rows("SELECT id FROM tenants WHERE team_id = 'T0URS'"))[0][0]
     ]
+
+
+async def test_the_installer_is_an_admin_of_their_workspace_only(many: RunningBot) -> None:
+    bot = many
+    await install(bot, "code-ours")
+    await install(bot, "code-theirs")
+    bot.fake.users.update({"UOTHER": "T0URS", "UTHEIRS2": "TPARTNER"})
+    await bot.slack.command("new Acme", user="UOTHER", team="T0URS")
+    await bot.slack.command("trio <@UOTHER> <@UOTHER> <@UPARTNER>", user="UOTHER", team="T0URS")
+    # Not in the trio, but their workspace's admin: the installer may change it...
+    _, moved = await bot.slack.command("stage propose", user="UINSTALLER", team="T0URS")
+    assert "moved to *Propose*" in str(moved)
+    # ...while in the partner's workspace, someone not in the trio and no admin may not.
+    await bot.slack.command("new Globex", user="UTHEIRS2", team="TPARTNER", channel="CTHEIRS")
+    await bot.slack.command(
+        "trio <@UTHEIRS2> <@UTHEIRS2> <@UPARTNER>",
+        user="UTHEIRS2",
+        team="TPARTNER",
+        channel="CTHEIRS",
+    )
+    _, refused = await bot.slack.command(
+        "stage propose", user="UOUTSIDE", team="TPARTNER", channel="CTHEIRS"
+    )
+    assert "PTM admins can change it" in str(refused)
+    _, theirs = await bot.slack.command(
+        "stage propose", user="UTHEIRS", team="TPARTNER", channel="CTHEIRS"
+    )
+    assert "moved to *Propose*" in str(theirs)
