@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
-from store.models import TenantOwned, owned_tables  # also registers every table
+import store.models  # noqa: F401  (registers every table)
 from store.tenancy import scope_sessions
+from store.tenant_models import TenantOwned, owned_tables
 
 # Execution option for a transaction that only reads (see `read_only`).
 READ_ONLY = "ptm_read_only"

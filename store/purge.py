@@ -29,11 +29,10 @@ from store.models import (
     PartnerRow,
     ProcessedEventRow,
     RoomActivityRow,
-    TenantAdminRow,
-    TenantRow,
     TrioMemberRow,
     UserPrefRow,
 )
+from store.tenant_models import TenantAdminRow, TenantRow
 
 # Children before the rows they refer to.
 OWNED = (

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.installations import BOTS
-from store.models import TenantAdminRow, TenantRow
 from store.tenancy import TENANTS_KEY
+from store.tenant_models import TenantAdminRow, TenantRow
 
 # pg_advisory_xact_lock key: "PTM tenants".
 TENANTS_LOCK = 0x50544D544E

@@ -1,0 +1,70 @@
+"""Tenants, and the base of every row that belongs to one (`TenantOwned`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from store.tenancy import tenant_of_statement
+from store.types import UTCDateTime
+
+
+def utc_field(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+_utc = utc_field
+
+
+class TenantRow(SQLModel, table=True):
+    """One company: a Slack workspace (or Enterprise Grid org) that installed PTM. In
+    single-workspace mode there is one, named after the bot token's team once it is known."""
+
+    __tablename__ = "tenants"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str | None = Field(default=None, max_length=32, unique=True)
+    enterprise_id: str | None = Field(default=None, max_length=32)
+    name: str = Field(default="", max_length=200)
+    # Deal numbers are the tenant's own (PTM-1 in every workspace) and never reused.
+    next_deal_number: int = Field(default=1)
+    digest_hour: int | None = None
+    installed_by: str | None = Field(default=None, max_length=32)
+    created_at: datetime = _utc()
+
+
+class TenantOwned(SQLModel):
+    """Rows that belong to one company. Every statement on them is scoped to the tenant its
+    unit of work was opened for (`store.tenancy`); an insert takes that tenant by default."""
+
+    tenant_id: int = Field(
+        foreign_key="tenants.id", index=True, sa_column_kwargs={"default": tenant_of_statement}
+    )
+
+
+class TenantAdminRow(TenantOwned, table=True):
+    """A tenant's PTM admins (the installer first); they may change any of its deals."""
+
+    __tablename__ = "tenant_admins"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "user_id"),)
+
+    user_id: str = Field(max_length=32)
+    added_by: str = Field(max_length=32)
+    added_at: datetime = _utc()
+
+
+def owned_tables() -> frozenset[str]:
+    """The tables whose rows belong to a tenant."""
+    return frozenset(
+        name for name, table in SQLModel.metadata.tables.items() if "tenant_id" in table.c
+    )
+
+
+def share_criteria_base() -> None:
+    """The ORM's tenant criteria (`store.tenancy`) are analysed once against `TenantOwned`;
+    called after every table is defined, so that no mapped class sees this as a field."""
+    if "tenant_id" not in vars(TenantOwned):
+        type.__setattr__(TenantOwned, "tenant_id", sa.literal_column("tenant_id"))
