@@ -1,5 +1,6 @@
 """Benchmark: how long PTM takes to answer `/ptm stage` and a card click over real HTTP (SQLite),
-against a bare Bolt AsyncApp answering the same signed requests in the same run.
+in one-workspace mode and in many-workspace mode (installed through "Add to Slack"), against a
+bare Bolt AsyncApp answering the same signed requests in the same run.
 
     python bench/http_latency.py [--requests 400]
 
@@ -15,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 import aiohttp
+from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,36 +39,73 @@ from bench.live import (  # noqa: E402
     stop,
     summary,
 )
+from tests.fakes.slack_api import Workspace  # noqa: E402
 
 STAGES = ("Discover", "Validate")
 
 
+async def install(port: int) -> None:
+    """ "Add to Slack" as a browser follows it: the install page, then Slack's redirect back."""
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as browser:
+        async with browser.get(f"{base}/slack/install") as page:
+            html = await page.text()
+            cookie = page.headers["Set-Cookie"].split(";")[0]
+        state = re.search(r"state=([\w-]+)", html)
+        assert state is not None, html
+        back = f"{base}/slack/oauth_redirect?code=bench&state={state.group(1)}"
+        async with browser.get(back, headers={"Cookie": cookie}) as done:
+            assert done.status == 200, await done.text()
+
+
 async def run(requests: int) -> None:
     fake = await fake_slack()
+    fake.install_codes = {"bench": Workspace("T0URS", "Ours", "USELLER", "xoxb-bench-many")}
     work = Path(tempfile.mkdtemp(prefix="ptm-latency-"))
-    ptm_port, bare_port = free_port(), free_port()
-    env = ptm_env(fake, f"sqlite+aiosqlite:///{work}/ptm.db", ptm_port)
-    ptm = await spawn(["app.py"], env, ptm_port, work / "ptm.log")
-    bare = await spawn(["bench/bare_bolt.py", str(bare_port)], env, bare_port, work / "bare.log")
+    ports = {"ptm": free_port(), "many": free_port(), "bare": free_port()}
+    env = ptm_env(fake, f"sqlite+aiosqlite:///{work}/ptm.db", ports["ptm"])
+    many_env = ptm_env(
+        fake,
+        f"sqlite+aiosqlite:///{work}/many.db",
+        ports["many"],
+        SLACK_BOT_TOKEN="",
+        SLACK_CLIENT_ID="1111.2222",
+        SLACK_CLIENT_SECRET="bench",
+        PTM_SECRET_KEY=Fernet.generate_key().decode(),
+    )
+    servers = {
+        "ptm": await spawn(["app.py"], env, ports["ptm"], work / "ptm.log"),
+        "many": await spawn(["app.py"], many_env, ports["many"], work / "many.log"),
+        "bare": await spawn(
+            ["bench/bare_bolt.py", str(ports["bare"])], env, ports["bare"], work / "bare.log"
+        ),
+    }
+    rooms = {"ptm": "CROOM", "many": "CMANY", "bare": "CROOM"}
     try:
+        await install(ports["many"])
         async with aiohttp.ClientSession() as session:
             clients = {
-                "ptm": SignedClient(session, ptm_port, fake.response_url()),
-                "bare": SignedClient(session, bare_port, fake.response_url()),
+                name: SignedClient(session, port, fake.response_url())
+                for name, port in ports.items()
             }
-            await clients["ptm"].command("new Acme expansion")
-            await clients["ptm"].command("trio <@USELLER> <@UALLY> <@UPARTNER>")
-            for _ in range(100):
-                if cards(fake):
-                    break
-                await asyncio.sleep(0.05)
-            [(channel, ts)] = cards(fake)
-            card = fake.message(channel, ts)
+            places = {}
+            for name in ("ptm", "many"):
+                room = rooms[name]
+                await clients[name].command("new Acme expansion", channel=room)
+                await clients[name].command("trio <@USELLER> <@UALLY> <@UPARTNER>", channel=room)
+                for _ in range(100):
+                    if [c for c in cards(fake) if c[0] == room]:
+                        break
+                    await asyncio.sleep(0.05)
+                [(channel, ts)] = [c for c in cards(fake) if c[0] == room]
+                places[name] = (fake.message(channel, ts), channel, ts)
+            places["bare"] = places["ptm"]
             times: dict[tuple[str, str], list[float]] = {}
             for i in range(requests + 40):  # the first 40 rounds warm up
                 stage = STAGES[i % 2]
                 for server, client in clients.items():
-                    status, _, took = await client.command(f"stage {stage}")
+                    card, channel, ts = places[server]
+                    status, _, took = await client.command(f"stage {stage}", channel=channel)
                     assert status == 200, (server, status)
                     if i >= 40:
                         times.setdefault((server, "command"), []).append(took)
@@ -77,19 +117,26 @@ async def run(requests: int) -> None:
                         times.setdefault((server, "click"), []).append(took)
             await asyncio.sleep(1)  # let the last after-ack work finish before counting
     finally:
-        await stop(ptm)
-        await stop(bare)
+        for proc in servers.values():
+            await stop(proc)
         await fake.stop()
     print(f"machine: {machine()}; {requests} requests of each kind per server")  # noqa: T201
     for kind in ("command", "click"):
-        ptm_t, bare_t = times[("ptm", kind)], times[("bare", kind)]
-        ratio = statistics.median(ptm_t) / statistics.median(bare_t)
+        bare_t = times[("bare", kind)]
         label = "/ptm stage" if kind == "command" else "card stage click"
-        print(
-            f"{label}: PTM {summary(ptm_t)} | bare Bolt {summary(bare_t)} | p50 ratio {ratio:.2f}x"
-        )  # noqa: T201
-    updates = fake.count("chat.update")
-    print(f"chat.update calls made by PTM meanwhile: {updates}")  # noqa: T201
+        for server, name in (("ptm", "one workspace"), ("many", "many workspaces")):
+            ptm_t = times[(server, kind)]
+            ratio = statistics.median(ptm_t) / statistics.median(bare_t)
+            print(  # noqa: T201
+                f"{label}, PTM {name}: {summary(ptm_t)} | bare Bolt {summary(bare_t)} | "
+                f"p50 ratio {ratio:.2f}x"
+            )
+        one, many = times[("ptm", kind)], times[("many", kind)]
+        print(  # noqa: T201
+            f"{label}: many workspaces / one workspace p50 "
+            f"{statistics.median(many) / statistics.median(one):.2f}x"
+        )
+    print(f"chat.update calls made meanwhile: {fake.count('chat.update')}")  # noqa: T201
 
 
 def main() -> None:

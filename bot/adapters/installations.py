@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -20,6 +21,10 @@ from bot.adapters.secrets import SecretBox, UnreadableSecret
 log = logging.getLogger(__name__)
 
 TOKEN_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
+# How long a process reuses a workspace's bot it read (every request asks for it). A save or
+# a delete in this process takes effect at once; one in another process within this time —
+# and Slack sends nothing more to an uninstalled app anyway.
+BOT_KEPT = 10.0
 Entity = TypeVar("Entity", Installation, Bot)
 
 
@@ -44,6 +49,7 @@ class EncryptedInstallationStore(AsyncSQLAlchemyInstallationStore):
         self.metadata = installations.metadata
         self.installations, self.bots = installations, bots
         self._box = box
+        self._bots: dict[tuple[object, ...], tuple[float, Bot]] = {}
 
     def _sealed(self, entity: Entity) -> Entity:
         sealed = copy.copy(entity)
@@ -68,14 +74,30 @@ class EncryptedInstallationStore(AsyncSQLAlchemyInstallationStore):
         await super().async_save(self._sealed(installation))
 
     async def async_save_bot(self, bot: Bot) -> None:
+        self._bots.clear()
         await super().async_save_bot(self._sealed(bot))
 
     async def async_find_bot(self, **kw: object) -> Bot | None:  # type: ignore[override]
+        key = tuple(sorted(kw.items()))
+        kept = self._bots.get(key)
+        if kept is not None and time.monotonic() - kept[0] < BOT_KEPT:
+            return copy.copy(kept[1])
         try:
-            return self._opened(await super().async_find_bot(**kw))  # type: ignore[arg-type]
+            bot = self._opened(await super().async_find_bot(**kw))  # type: ignore[arg-type]
         except UnreadableSecret as err:
             log.error("%s", err)
             return None
+        if bot is not None:
+            self._bots[key] = (time.monotonic(), copy.copy(bot))
+        return bot
+
+    async def async_delete_bot(self, **kw: object) -> None:  # type: ignore[override]
+        self._bots.clear()
+        await super().async_delete_bot(**kw)  # type: ignore[arg-type]
+
+    async def async_delete_installation(self, **kw: object) -> None:  # type: ignore[override]
+        self._bots.clear()
+        await super().async_delete_installation(**kw)  # type: ignore[arg-type]
 
     async def async_find_installation(self, **kw: object) -> Installation | None:  # type: ignore[override]
         try:
