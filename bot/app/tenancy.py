@@ -59,7 +59,8 @@ class TenantDeps:
         if result is None:
             return None
         org_wide = bool(context.get("is_enterprise_install"))
-        key = tenant_key(result.team_id, result.enterprise_id, org_wide)
+        enterprise_id = result.enterprise_id or context.get("enterprise_id")
+        key = tenant_key(result.team_id, enterprise_id, org_wide)
         if key is None:
             return None
         tenant = await self.tenant_for(key)

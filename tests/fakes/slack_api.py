@@ -39,6 +39,8 @@ class Workspace:
     bot_user: str = BOT_USER
     # Token rotation on: tokens last `expires_in` seconds and are renewed with a refresh token.
     expires_in: int | None = None
+    # An org-wide install on Enterprise Grid: the org's id (the answer then names no team).
+    org: str | None = None
 
 
 @dataclass
@@ -181,9 +183,9 @@ class FakeSlack:
         if method == "oauth.v2.access":
             return web.json_response(self._oauth_access(payload))
         if method == "auth.test" and token in self.token_teams:
-            return web.json_response(
-                {**self._answer(method, payload), "team_id": self.token_teams[token]}
-            )
+            team = self.token_teams[token]
+            org = {"enterprise_id": team, "is_enterprise_install": True} if team[0] == "E" else {}
+            return web.json_response({**self._answer(method, payload), "team_id": team, **org})
         return web.json_response(self._answer(method, payload))
 
     def _oauth_access(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -197,7 +199,7 @@ class FakeSlack:
         workspace = self.install_codes.get(p.get("code", ""))
         if workspace is None:
             return {"ok": False, "error": "invalid_code"}
-        self.token_teams[workspace.bot_token] = workspace.team_id
+        self.token_teams[workspace.bot_token] = workspace.org or workspace.team_id
         self.issued.append(workspace.bot_token)
         rotating = self._rotating(workspace) if workspace.expires_in else {}
         return {
@@ -212,6 +214,15 @@ class FakeSlack:
             "enterprise": None,
             "is_enterprise_install": False,
             **rotating,
+            **(
+                {
+                    "team": None,
+                    "enterprise": {"id": workspace.org, "name": workspace.name},
+                    "is_enterprise_install": True,
+                }
+                if workspace.org
+                else {}
+            ),
         }
 
     def _rotating(self, workspace: Workspace) -> dict[str, Any]:

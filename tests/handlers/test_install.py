@@ -256,3 +256,28 @@ async def test_the_installer_is_an_admin_of_their_workspace_only(many: RunningBo
         "stage propose", user="UTHEIRS", team="TPARTNER", channel="CTHEIRS"
     )
     assert "moved to *Propose*" in str(theirs)
+
+
+async def test_an_org_wide_install_is_one_tenant_for_all_its_workspaces(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    """Enterprise Grid: installed once for the org, PTM serves every workspace of it as one
+    company (one tenant, one numbering), with the org's token."""
+    org = Workspace("T0URS", "Grid Org", "UINSTALLER", bot_token="xoxb-org-1", org="E0ORG")
+    fake_slack.install_codes = {"code-org": org}
+    fake_slack.users.update({"UINSTALLER": "T0URS", "UEAST": "T0EAST"})
+    bot = await start_bot(fake_slack, sqlite_url, **MANY)
+    try:
+        assert (await install(bot, "code-org")).startswith("200")
+        _, first = await bot.slack.command(
+            "new Acme", user="UINSTALLER", team="T0URS", org_install="E0ORG"
+        )
+        _, second = await bot.slack.command(
+            "new Initech", user="UEAST", team="T0EAST", org_install="E0ORG", channel="CEAST"
+        )
+        assert "Created PTM-1" in str(first) and "Created PTM-2" in str(second)
+        assert await bot.rows("SELECT team_id FROM tenants") == [("E0ORG",)]
+        posted = {c.token for c in bot.fake.of_calls("chat.postMessage")}
+        assert posted == {"xoxb-org-1"}
+    finally:
+        await bot.stop()

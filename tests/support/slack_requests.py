@@ -16,9 +16,30 @@ SECRET = "test-signing-secret-0123456789"
 
 
 def command_form(
-    text: str, *, user: str, channel: str, team: str, response_url: str, trigger_id: str
+    text: str,
+    *,
+    user: str,
+    channel: str,
+    team: str,
+    response_url: str,
+    trigger_id: str,
+    org_install: str | None = None,
 ) -> dict[str, str]:
-    """The form fields Slack POSTs for `/ptm <text>`."""
+    """The form fields Slack POSTs for `/ptm <text>` (`org_install`: the Grid org of an
+    org-wide install)."""
+    if org_install is not None:
+        return {
+            **command_form(
+                text,
+                user=user,
+                channel=channel,
+                team=team,
+                response_url=response_url,
+                trigger_id=trigger_id,
+            ),
+            "enterprise_id": org_install,
+            "is_enterprise_install": "true",
+        }
     return {
         "token": "legacy",
         "team_id": team,
@@ -91,6 +112,7 @@ class Inbound:
         user: str = "USELLER",
         channel: str = "CROOM",
         team: str = OUR_TEAM,
+        org_install: str | None = None,
         **send_kw: Any,
     ) -> tuple[int, Any]:
         form = command_form(
@@ -100,6 +122,7 @@ class Inbound:
             team=team,
             response_url=self.response_url,
             trigger_id=self._trigger_id(user),
+            org_install=org_install,
         )
         return await self.send(urlencode(form), "application/x-www-form-urlencoded", **send_kw)
 
