@@ -27,6 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"ptm {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # With many workspaces, a job works for one of them.
+    workspace = argparse.ArgumentParser(add_help=False)
+    workspace.add_argument(
+        "--team",
+        metavar="T…",
+        help="many workspaces: the workspace (T…) or Grid org (E…) this is for",
+    )
     sub.add_parser(
         "serve",
         help="run the bot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set)",
@@ -35,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     digest = sub.add_parser(
         "digest",
+        parents=[workspace],
         help="send today's digests now",
         description="Send today's digest DMs now, whatever the hour; still once a day per person.",
     )
@@ -56,16 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     header = ",".join(CSV_HEADER)
     partner_sub.add_parser(
         "import",
+        parents=[workspace],
         help="add or update partners by name from a CSV file",
         description=f"Add or update partners by name. FILE is UTF-8 CSV with the header "
         f"{header}; several values in one cell are separated by ';'. Bad rows are reported "
         "by line number while the good ones import.",
     ).add_argument("file", metavar="FILE", help=f"CSV file with the header {header}")
     partner_sub.add_parser(
-        "export", help="write every partner to a CSV file", description="Write the map as CSV."
+        "export",
+        parents=[workspace],
+        help="write every partner to a CSV file",
+        description="Write the map as CSV.",
     ).add_argument("file", metavar="FILE", help="where to write the CSV")
     outbox = sub.add_parser(
         "outbox",
+        parents=[workspace],
         help="CRM deliveries: list dead letters, retry, export",
         description="CRM deliveries (needs only DATABASE_URL): `list` the dead letters, "
         "`retry` them, or `export FILE` the outcomes kept for a side without a connector.",
@@ -74,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     outbox.add_argument("file", nargs="?", metavar="FILE", help="with export: the JSON file")
     report = sub.add_parser(
         "report",
+        parents=[workspace],
         help="seller activation, win rates, attribution and the operator check",
         description="The metrics over every deal (needs only DATABASE_URL); UTC days.",
     )
@@ -123,17 +137,24 @@ def main(argv: list[str] | None = None) -> int:
     # These jobs only read and write the database: they run without Slack tokens.
     database_only = partial(load_settings, slack=False)
     if args.command == "report":
-        return jobs.run_job(lambda settings: jobs.report(settings, args), load=database_only)
+        return jobs.run_job(
+            lambda settings: jobs.report(settings, args, team=args.team), load=database_only
+        )
     if args.command == "outbox":
         return jobs.run_job(
-            lambda settings: jobs.outbox(settings, args.action, args.file), load=database_only
+            lambda settings: jobs.outbox(settings, args.action, args.file, team=args.team),
+            load=database_only,
         )
     if args.command == "partners":
         if args.action == "import":
-            return jobs.run_job(lambda s: jobs.import_partners(s, args.file), load=database_only)
-        return jobs.run_job(lambda s: jobs.export_partners(s, args.file), load=database_only)
+            return jobs.run_job(
+                lambda s: jobs.import_partners(s, args.file, team=args.team), load=database_only
+            )
+        return jobs.run_job(
+            lambda s: jobs.export_partners(s, args.file, team=args.team), load=database_only
+        )
     if args.command == "serve":
         return run_bot()
     if args.command == "digest":
-        return jobs.run_job(lambda settings: jobs.digest_now(settings, args.user))
+        return jobs.run_job(lambda settings: jobs.digest_now(settings, args.user, team=args.team))
     return 2

@@ -43,7 +43,7 @@ def run_job(
         return 2
     try:
         return asyncio.run(job(loaded))
-    except SchemaBehind as err:
+    except (SchemaBehind, JobError) as err:
         print(f"ptm: {err}", file=sys.stderr)  # noqa: T201
         return 2
     except (OSError, sa_exc.DBAPIError, sa_exc.ArgumentError) as err:
@@ -125,18 +125,34 @@ async def purge_org(url: str, team_id: str, export: str | None) -> int:
     return 0
 
 
+class JobError(Exception):
+    """A job that cannot start; the message is the one line the operator reads."""
+
+
 @asynccontextmanager
-async def _job_deps(settings: Settings) -> AsyncIterator[Deps]:
-    """What a command-line job needs, closed (database pool included) when the job is done."""
+async def _job_deps(settings: Settings, team: str | None) -> AsyncIterator[Deps]:
+    """What a command-line job needs — with many workspaces, for the one `--team` names —
+    closed (database pool included) when the job is done."""
     runtime = await build_runtime(settings)
     try:
-        yield runtime.deps
+        if runtime.deps is not None:
+            yield runtime.deps
+            return
+        assert runtime.tenants is not None
+        if team is None:
+            raise JobError(
+                "many workspaces: name the workspace with --team T… (or E… for a Grid org)"
+            )
+        deps = await runtime.tenants.for_job(team)
+        if deps is None:
+            raise JobError(f"no workspace {team[:40]} has installed PTM here")
+        yield deps
     finally:
         await runtime.close()
 
 
-async def digest_now(settings: Settings, users: list[str] | None) -> int:
-    async with _job_deps(settings) as deps:
+async def digest_now(settings: Settings, users: list[str] | None, team: str | None = None) -> int:
+    async with _job_deps(settings, team) as deps:
         sent = 0
 
         def show(_user: str) -> None:
@@ -156,7 +172,7 @@ async def digest_now(settings: Settings, users: list[str] | None) -> int:
     return 1 if report.failed else 0
 
 
-async def import_partners(settings: Settings, path: str) -> int:
+async def import_partners(settings: Settings, path: str, team: str | None = None) -> int:
     """Import a capability-map CSV: a progress bar on stderr, then every rejected row."""
     try:
         text = read_csv_file(Path(path))
@@ -166,7 +182,7 @@ async def import_partners(settings: Settings, path: str) -> int:
     except ValueError as err:
         print(f"ptm: {path}: {err}", file=sys.stderr)  # noqa: T201
         return 2
-    async with _job_deps(settings) as deps:
+    async with _job_deps(settings, team) as deps:
         bar = _progress_bar if sys.stderr.isatty() else None  # no bar into a log or a pipe
         report = await services.import_partners(deps.ctx, text, progress=bar)
     print(  # noqa: T201
@@ -178,10 +194,10 @@ async def import_partners(settings: Settings, path: str) -> int:
     return 1 if report.rejected else 0
 
 
-async def outbox(settings: Settings, action: str, path: str | None) -> int:
+async def outbox(settings: Settings, action: str, path: str | None, team: str | None = None) -> int:
     """`ptm outbox` lists dead letters; `retry` revives them; `export FILE` writes the outcomes
     kept for a side without a connector, as JSON records that side can import."""
-    async with _job_deps(settings) as deps:
+    async with _job_deps(settings, team) as deps:
         ctx = deps.ctx
         if action == "retry":
             print(f"dead letters queued again: {await services.retry_dead(ctx)}")  # noqa: T201
@@ -215,14 +231,14 @@ async def outbox(settings: Settings, action: str, path: str | None) -> int:
         return 1 if dead else 0
 
 
-async def report(settings: Settings, args: argparse.Namespace) -> int:
+async def report(settings: Settings, args: argparse.Namespace, team: str | None = None) -> int:
     """`ptm report`: every deal, the table on stdout; CSV and the PNG chart on request."""
     try:
         period = periods.parse_period(args.since, args.until, today=datetime.now(UTC).date())
     except DomainError as err:
         print(f"ptm: {err.message}", file=sys.stderr)  # noqa: T201
         return 2
-    async with _job_deps(settings) as deps:
+    async with _job_deps(settings, team) as deps:
         figures = await services.measure(deps.ctx, None, period=period)
     print(render_table(figures), end="")  # noqa: T201
     try:
@@ -242,8 +258,8 @@ async def report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def export_partners(settings: Settings, path: str) -> int:
-    async with _job_deps(settings) as deps:
+async def export_partners(settings: Settings, path: str, team: str | None = None) -> int:
+    async with _job_deps(settings, team) as deps:
         text = await services.export_partners(deps.ctx)
     Path(path).write_text(text, encoding="utf-8")
     print(f"partners exported: {text.count(chr(10)) - 1} to {path}")  # noqa: T201

@@ -75,6 +75,19 @@ class TenantDeps:
         deps.slack.client.token = client.token  # a rotated token takes effect at once
         return deps
 
+    async def for_job(self, key: str) -> Deps | None:
+        """A command-line job's deps for the workspace (or Grid org) `key`: None when it never
+        installed PTM. Its current token if it has one (a database-only job needs none)."""
+        async with self._root.unscoped().reads() as tx:
+            tenant = await tx.tenants.by_team(key)
+        if tenant is None:
+            return None
+        token = await self._token_for(key)
+        client = AsyncWebClient(token=token[0] if token else None)
+        home = (token[1], token[2]) if token else (key, None)
+        deps = self._deps[tenant] = await self._make(tenant, client, home)
+        return deps
+
     def known(self) -> list[Deps]:
         """The tenants this process has served so far."""
         return list(self._deps.values())

@@ -281,3 +281,34 @@ async def test_an_org_wide_install_is_one_tenant_for_all_its_workspaces(
         assert posted == {"xoxb-org-1"}
     finally:
         await bot.stop()
+
+
+async def test_command_line_jobs_work_for_the_workspace_named(
+    many: RunningBot, sqlite_url: str, tmp_path: Path
+) -> None:
+    from tests.support.cli import run_ptm
+
+    bot = many
+    await install(bot, "code-ours")
+    await install(bot, "code-theirs")
+    csv_file = tmp_path / "map.csv"
+    csv_file.write_text(
+        "name,industries,buyer_levels,competencies,geographies,contacts,slack_team_id\n"
+        "MedData,healthcare,VP,data,EMEA,,\n",
+        encoding="utf-8",
+    )
+    # Which workspace? A job does not guess.
+    code, _, err = await run_ptm(bot.fake, sqlite_url, "partners", "import", str(csv_file), **MANY)
+    assert code == 2 and "--team" in err and len(err.strip().splitlines()) == 1, err
+    code, _, err = await run_ptm(bot.fake, sqlite_url, "report", "--team", "TNOBODY", **MANY)
+    assert code == 2 and "no workspace TNOBODY" in err, err
+    code, out, err = await run_ptm(
+        bot.fake, sqlite_url, "partners", "import", str(csv_file), "--team", "TPARTNER", **MANY
+    )
+    assert code == 0 and "partners added: 1" in out, err
+    # Their map has it; ours does not.
+    _, theirs = await bot.slack.command("find healthcare data", user="UTHEIRS", team="TPARTNER")
+    _, ours = await bot.slack.command("find healthcare data", user="UINSTALLER", team="T0URS")
+    assert "MedData" in str(theirs) and "MedData" not in str(ours)
+    code, out, err = await run_ptm(bot.fake, sqlite_url, "report", "--team", "T0URS", **MANY)
+    assert code == 0 and "Seller activation" in out, err
