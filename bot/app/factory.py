@@ -168,28 +168,30 @@ def create_app(
 
 
 async def _token_team(settings: Settings, slack: SlackGateway) -> str | None:
-    """The bot token's workspace (auth.test); None for a database-only job, or while Slack
-    cannot be reached (the bot serves anyway). A refused token is raised: SlackApiError."""
+    """The bot token's workspace; None for a database-only job. A refused token is raised."""
     if settings.bot_token is None or settings.bot_token.get_secret_value() == NO_TOKEN:
         return None
-    try:
-        team_id, _ = await slack.installation()
-    except SlackApiError:
-        raise
-    except (TimeoutError, OSError, SlackClientError) as err:
-        log.warning("could not reach Slack to learn the bot token's workspace (%s)", err)
-        return None
-    return team_id
+    return await _workspace_of(slack, refused_raises=True)
 
 
 async def token_team(env: Mapping[str, str]) -> str | None:
-    """The workspace of SLACK_BOT_TOKEN in `env`, if set and Slack answers (auth.test)."""
+    """The workspace of SLACK_BOT_TOKEN in `env`, if set and Slack answers."""
     token = env.get("SLACK_BOT_TOKEN", "").strip()
     if not token:
         return None
     slack = SlackGateway(make_client(token, env.get("SLACK_API_URL") or DEFAULT_API_URL))
+    return await _workspace_of(slack, refused_raises=False)
+
+
+async def _workspace_of(slack: SlackGateway, *, refused_raises: bool) -> str | None:
+    """auth.test's team; None while Slack cannot be reached (the bot serves anyway)."""
     try:
         team_id, _ = await slack.installation()
+    except SlackApiError:
+        if refused_raises:
+            raise
+        log.warning("Slack refused SLACK_BOT_TOKEN: its workspace is not known")
+        return None
     except (TimeoutError, OSError, SlackClientError) as err:
         log.warning("could not ask Slack which workspace SLACK_BOT_TOKEN is for (%s)", err)
         return None

@@ -4,6 +4,7 @@ in PTM's database, each request served for the tenant whose installation it came
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncSuccessArgs
@@ -120,7 +121,7 @@ def tenant_deps(
     settings: Settings,
     root: UowFactory,
     clock: Clock,
-    build: object,
+    build: Callable[..., Deps],
     token_for: TokenFinder,
 ) -> TenantDeps:
     """Deps per tenant: its scoped units of work, a gateway on its installation's token (the
@@ -137,6 +138,6 @@ def tenant_deps(
         uow = root.for_tenant(tenant)
         async with uow.reads() as tx:
             admins = await tx.tenants.admins()
-        return build(settings, uow=uow, slack=gateway, clock=clock, admins=admins)  # type: ignore[operator, no-any-return]
+        return build(settings, uow=uow, slack=gateway, clock=clock, admins=admins)
 
     return TenantDeps(root, make, clock, token_for)

@@ -98,8 +98,11 @@ async def send_digests(
     return report
 
 
-async def compose_many(ctx: Ctx, runs: list[tuple[str, date]]) -> dict[str, DigestView]:
-    """Every claimed digest from a fixed number of queries, however many people."""
+async def compose_many(
+    ctx: Ctx, runs: list[tuple[str, date]], *, activation: bool = True
+) -> dict[str, DigestView]:
+    """Every claimed digest from a fixed number of queries, however many people; without
+    `activation` (the App Home, which shows the metrics' own) the alliance line is left out."""
     users = [u for u, _ in runs]
     now = ctx.now()
     async with ctx.uow.reads() as uow:
@@ -108,7 +111,8 @@ async def compose_many(ctx: Ctx, runs: list[tuple[str, date]]) -> dict[str, Dige
         since_all = min([*last.values(), now - FIRST_DIGEST_LOOKBACK])
         events = group_events(await uow.digests.events_since(users, since_all))
         managers = {m.user_id for d in deals for m in d.trio if m.role is Role.ALLIANCE}
-        activation = await activation_of(uow, [u for u in users if u in managers], ctx.today())
+        wanted = [u for u in users if u in managers] if activation else []
+        activations = await activation_of(uow, wanted, ctx.today())
     by_user: dict[str, list] = {u: [] for u in users}  # type: ignore[type-arg]
     for deal in deals:
         for member in deal.trio:
@@ -122,7 +126,7 @@ async def compose_many(ctx: Ctx, runs: list[tuple[str, date]]) -> dict[str, Dige
             now=now,
             day=day,
             since=last.get(user, now - FIRST_DIGEST_LOOKBACK),
-            activation=activation.get(user),
+            activation=activations.get(user),
         )
         for user, day in runs
     }
@@ -191,7 +195,7 @@ async def home_for(ctx: Ctx, user_id: str) -> HomeView:
     async with ctx.uow() as uow:
         await uow.digests.put_pref(user_id, home_opened_at=ctx.now())
         await uow.commit()
-    views = await compose_many(ctx, [(user_id, ctx.today())])
+    views = await compose_many(ctx, [(user_id, ctx.today())], activation=False)
     # Only our own people have our App Home (Slack shows it to no one from another org).
     viewer = Caller(Actor(user_id, internal=True))
     return HomeView(views[user_id], await home_trend(ctx, viewer))
