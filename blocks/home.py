@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from blocks import kit
+from blocks.admin import admin_blocks
 from blocks.metrics import activation_line, trend_line
+from bot.views.admin import AdminView
 from bot.views.digest import HomeView, StepLine
 
 
@@ -32,10 +34,20 @@ def build_outsider_home() -> dict[str, Any]:
     }
 
 
-def build_home(home: HomeView) -> dict[str, Any]:
-    """A Home tab view (≤100 blocks): your moves, waiting on others, quiet deals, activation."""
+HOME_BLOCK_LIMIT = 100
+
+
+def build_home(
+    home: HomeView, settings: AdminView | None = None, *, notice: str | None = None
+) -> dict[str, Any]:
+    """A Home tab view (≤100 blocks): `notice` (the answer to a click on it) first, then your
+    moves, waiting on others, quiet deals, activation; for an admin, the workspace's PTM
+    settings below (kept whole: the deal lists give way)."""
+    admin = admin_blocks(settings) if settings is not None else []
     view = home.digest
     blocks: list[dict[str, Any]] = [kit.header("Your co-sell deals")]
+    if notice:
+        blocks.append(kit.section(f":information_source: {kit.truncate(notice, 2000)}"))
     sections = [
         ("Your moves", [_step(s, owner=False) for s in view.mine]),
         ("Waiting on others", [_step(s, owner=True) for s in view.waiting]),
@@ -60,4 +72,4 @@ def build_home(home: HomeView) -> dict[str, Any]:
         blocks.append(
             kit.context("No open deals need you. Start one with `/ptm new &lt;name&gt;`.")
         )
-    return {"type": "home", "blocks": blocks[:100]}
+    return {"type": "home", "blocks": blocks[: HOME_BLOCK_LIMIT - len(admin)] + admin}

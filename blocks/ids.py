@@ -14,6 +14,11 @@ class Action(StrEnum):
     ATTACH_PARTNER = "ptm_attach_partner"
     DIGEST_RESUME = "ptm_digest_resume"
     REOPEN = "ptm_card_reopen"
+    # The admin section of App Home
+    ADMIN_ADD = "ptm_admin_add"
+    ADMIN_REMOVE = "ptm_admin_remove"
+    DIGEST_HOUR = "ptm_admin_digest_hour"
+    CRM_CONNECTOR = "ptm_admin_crm"
 
 
 class MoreOption(StrEnum):
@@ -31,6 +36,7 @@ class Callback(StrEnum):
     EDIT_DEAL = "ptm_edit_deal"
     NEXT_STEP = "ptm_next_step"
     LOG_OUTCOME = "ptm_log_outcome"
+    CRM_CONNECTOR = "ptm_crm_connector"
 
 
 class Field(StrEnum):
@@ -52,6 +58,9 @@ class Field(StrEnum):
     OUTCOME = "outcome"
     MEETING_DATE = "meeting_date"
     RESULT = "result"
+    CRM_KIND = "crm_kind"
+    CRM_URL = "crm_url"
+    CRM_SECRET = "crm_secret"
 
 
 INPUT_ACTION = "value"

@@ -72,3 +72,10 @@ class EditDealMeta(_Compact):
     v: int
     channel: str | None = None
     shown: dict[str, str]
+
+
+class ConnectorMeta(_Compact):
+    """The CRM side a connector form is for, and the version the admin saw (0: none)."""
+
+    side: str
+    v: int

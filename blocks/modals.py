@@ -7,7 +7,10 @@ from typing import Any
 
 from blocks import kit
 from blocks.ids import INPUT_ACTION, Callback, Field
-from blocks.metadata import EditDealMeta, NewDealMeta, NextStepMeta
+from blocks.metadata import ConnectorMeta, EditDealMeta, NewDealMeta, NextStepMeta
+from bot.domain.admin import SIDE_NAMES, ConnectorKind
+from bot.domain.outbox import Side
+from bot.views.admin import ConnectorForm
 from bot.views.models import EditForm, NextStepForm
 
 ATTRIBUTIONS = ("sourced", "co-sell", "influenced")
@@ -223,6 +226,44 @@ def build_log_outcome_modal(
     ]
     meta = NextStepMeta(d=deal_id, v=version, channel=channel_id)
     return _modal(Callback.LOG_OUTCOME, f"Log outcome · {key}", "Log", blocks, meta.encode(3000))
+
+
+def build_connector_modal(form: ConnectorForm) -> dict[str, Any]:
+    """An admin sets one side's CRM connector. The stored secret is never sent back to Slack:
+    left blank, it is kept."""
+    name = SIDE_NAMES[Side(form.side)]
+    blocks = [
+        kit.context(
+            f"Where PTM sends each logged outcome for {name}: a signed JSON `POST` "
+            "(`X-PTM-Signature: sha256=…` HMAC of the body with the secret below, and "
+            "`X-PTM-Idempotency-Key`). Retries never send one outcome twice."
+        ),
+        _select(
+            Field.CRM_KIND,
+            "Kind",
+            [(kind.value, kind.value) for kind in ConnectorKind],
+            form.kind,
+            optional=False,
+        ),
+        _text_input(
+            Field.CRM_URL,
+            "Webhook URL",
+            initial=form.url,
+            max_length=2000,
+            optional=True,
+            hint="https://… — leave empty to disconnect (outcomes are then kept for export).",
+        ),
+        _text_input(
+            Field.CRM_SECRET,
+            "Signing secret",
+            max_length=500,
+            optional=True,
+            hint="16 to 500 characters. "
+            + ("Leave blank to keep the current one." if form.has_secret else "Required."),
+        ),
+    ]
+    meta = ConnectorMeta(side=form.side, v=form.version)
+    return _modal(Callback.CRM_CONNECTOR, "CRM connector", "Save", blocks, meta.encode(3000))
 
 
 def read_inputs(view: dict[str, Any]) -> dict[str, str | None]:

@@ -93,7 +93,7 @@ async def _log(c: _Command, intent: intents.LogOutcome) -> None:
         c.deps.ctx,
         c.caller,
         text=intent.text,
-        connected=c.deps.crm.connected,
+        connected=await c.deps.crm.connected(),
         deal_number=c.parsed.deal_number,
     )
     await c.answer(**build_notice(reply.text))

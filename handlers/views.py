@@ -45,7 +45,7 @@ async def handle_log_outcome_submission(
             deps.ctx,
             caller,
             text=str(form["outcome"]),
-            connected=deps.crm.connected,
+            connected=await deps.crm.connected(),
             deal_id=meta.d,
             meeting_date=form["meeting_date"],  # type: ignore[arg-type]
             result=str(form["result"]),

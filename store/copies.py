@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,14 +71,12 @@ class CardCopyRepository:
 
     async def deals_with_stale_copies(self, *, limit: int = 500) -> list[int]:
         """Deals with a card copy showing an older version than the deal's (one query)."""
-        rows = await self.session.scalars(
-            sa.select(CardCopyRow.deal_id)
-            .join(DealRow, DealRow.id == CardCopyRow.deal_id)  # type: ignore[arg-type]
-            .where(CardCopyRow.rendered_version < DealRow.version)  # type: ignore[arg-type]
-            .distinct()
-            .limit(limit)
-        )
+        rows = await self.session.scalars(_stale(CardCopyRow.deal_id).distinct().limit(limit))
         return list(rows.all())
+
+    async def tenants_with_stale_copies(self) -> set[int]:
+        """Of the tenants this unit of work is for, those with a stale copy (one query)."""
+        return set((await self.session.scalars(_stale(CardCopyRow.tenant_id).distinct())).all())
 
     async def mark_rendered(self, copy_ids: Sequence[int], version: int) -> None:
         """Record that these copies were sent `version` (never moving one back)."""
@@ -214,4 +213,12 @@ def _to_copy(row: CardCopyRow) -> CardCopy:
     assert row.id is not None
     return CardCopy(
         row.id, row.deal_id, row.channel_id, row.ts, row.is_shared, row.rendered_version
+    )
+
+
+def _stale(column: Any) -> sa.Select[Any]:
+    return (
+        sa.select(column)
+        .join(DealRow, DealRow.id == CardCopyRow.deal_id)  # type: ignore[arg-type]
+        .where(CardCopyRow.rendered_version < DealRow.version)  # type: ignore[arg-type]
     )

@@ -17,6 +17,7 @@ from store.models import (
     DealEventRow,
     DealRow,
     DigestRunRow,
+    NextStepRow,
     NudgeRunRow,
     TrioMemberRow,
     UserPrefRow,
@@ -29,6 +30,18 @@ class Pref:
     tz: str | None
     tz_checked_at: datetime | None
     paused: bool
+
+
+@dataclass(frozen=True)
+class DigestWork:
+    """What tells, for a batch of tenants at once, which may have a digest or nudge to send."""
+
+    recipients: list[tuple[int, str]]  # (tenant, our trio member on an open deal)
+    nudge_owners: list[tuple[int, int, str]]  # (tenant, deal, partner rep owning its step)
+    prefs: dict[tuple[int, str], Pref]
+    runs: set[tuple[int, str, date]]  # digests opened from `since` on
+    nudged: set[tuple[int, int, date]]  # nudges claimed from `since` on
+    pending: set[int]  # tenants with a digest run waiting to be sent
 
 
 class DigestRepository:
@@ -206,3 +219,81 @@ class DigestRepository:
             )
         )
         return list(rows.all())
+
+    async def work(self, *, since: date, now: datetime) -> DigestWork:
+        """The facts behind DigestWork for every tenant of this unit of work: six queries,
+        however many tenants."""
+        member = TrioMemberRow
+        recipients = await self.session.execute(
+            sa.select(member.tenant_id, member.user_id)
+            .join(DealRow, DealRow.id == member.deal_id)  # type: ignore[arg-type]
+            .where(DealRow.status == "open", member.is_external.is_(False))  # type: ignore[arg-type,attr-defined]
+            .distinct()
+        )
+        owners = await self.session.execute(
+            sa.select(NextStepRow.tenant_id, NextStepRow.deal_id, NextStepRow.owner_user)
+            .join(DealRow, DealRow.id == NextStepRow.deal_id)  # type: ignore[arg-type]
+            .join(
+                member,
+                sa.and_(
+                    member.deal_id == NextStepRow.deal_id,  # type: ignore[arg-type]
+                    member.user_id == NextStepRow.owner_user,  # type: ignore[arg-type]
+                ),
+            )
+            .where(
+                DealRow.status == "open",  # type: ignore[arg-type]
+                NextStepRow.status == "open",  # type: ignore[arg-type]
+                member.is_external.is_(True),  # type: ignore[attr-defined]
+            )
+        )
+        people = [(int(t), str(u)) for t, u in recipients.all()]
+        steps = [(int(t), int(d), str(u)) for t, d, u in owners.all()]
+        users = sorted({u for _, u in people} | {u for _, _, u in steps})
+        prefs = await self.session.execute(
+            sa.select(
+                UserPrefRow.tenant_id,
+                UserPrefRow.user_id,
+                UserPrefRow.tz,
+                UserPrefRow.tz_checked_at,
+                UserPrefRow.digests_paused,
+            ).where(UserPrefRow.user_id.in_(users))  # type: ignore[attr-defined]
+        )
+        runs = await self.session.execute(
+            sa.select(DigestRunRow.tenant_id, DigestRunRow.user_id, DigestRunRow.day).where(
+                DigestRunRow.day >= since  # type: ignore[arg-type,operator]
+            )
+        )
+        pending = await self.session.scalars(
+            sa.select(DigestRunRow.tenant_id)
+            .where(
+                DigestRunRow.status == "pending",  # type: ignore[arg-type]
+                sa.or_(DigestRunRow.lease_until.is_(None), DigestRunRow.lease_until < now),  # type: ignore[union-attr,operator]
+            )
+            .distinct()
+        )
+        nudged = await self.session.execute(
+            sa.select(NudgeRunRow.tenant_id, NudgeRunRow.deal_id, NudgeRunRow.day).where(
+                NudgeRunRow.day >= since  # type: ignore[arg-type,operator]
+            )
+        )
+        return DigestWork(
+            recipients=people,
+            nudge_owners=steps,
+            prefs={
+                (int(t), str(u)): Pref(str(u), tz, checked, bool(paused))
+                for t, u, tz, checked, paused in prefs.all()
+            },
+            runs={(int(t), str(u), d) for t, u, d in runs.all()},
+            nudged={(int(t), int(d), day) for t, d, day in nudged.all()},
+            pending={int(t) for t in pending.all()},
+        )
+
+    async def nudged_since(self, deal_ids: Sequence[int], since: date) -> set[tuple[int, date]]:
+        """(deal, day) of the nudges already claimed for these deals from `since` on."""
+        rows = await self.session.execute(
+            sa.select(NudgeRunRow.deal_id, NudgeRunRow.day).where(
+                NudgeRunRow.deal_id.in_(list(deal_ids)),  # type: ignore[attr-defined]
+                NudgeRunRow.day >= since,  # type: ignore[arg-type,operator]
+            )
+        )
+        return {(int(d), day) for d, day in rows.all()}

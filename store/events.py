@@ -75,15 +75,27 @@ class ProcessedEventRepository:
         row = ProcessedEventRow
         rows = await self.session.execute(
             sa.select(row.event_id, row.payload)
-            .where(
-                row.done.is_(False),  # type: ignore[attr-defined]
-                row.payload.is_not(None),  # type: ignore[union-attr]
-                sa.or_(
-                    sa.and_(row.lease_until.is_(None), row.received_at < received_before),  # type: ignore[union-attr,operator]
-                    row.lease_until < now,  # type: ignore[operator]
-                ),
-            )
-            .order_by(row.received_at)
+            .where(_stalled(now, received_before))
+            .order_by(row.received_at)  # type: ignore[arg-type]
             .limit(limit)
         )
         return [(str(k), str(p)) for k, p in rows.all()]
+
+    async def tenants_with_stalled(self, *, now: datetime, received_before: datetime) -> set[int]:
+        """Of the tenants this unit of work is for, those with a stalled message (one query)."""
+        rows = await self.session.scalars(
+            sa.select(ProcessedEventRow.tenant_id).where(_stalled(now, received_before)).distinct()
+        )
+        return set(rows.all())
+
+
+def _stalled(now: datetime, received_before: datetime) -> sa.ColumnElement[bool]:
+    row = ProcessedEventRow
+    return sa.and_(
+        row.done.is_(False),  # type: ignore[attr-defined]
+        row.payload.is_not(None),  # type: ignore[union-attr]
+        sa.or_(
+            sa.and_(row.lease_until.is_(None), row.received_at < received_before),  # type: ignore[union-attr,operator]
+            row.lease_until < now,  # type: ignore[operator]
+        ),
+    )

@@ -86,15 +86,18 @@ class OutboxRepository:
     async def due(self, now: datetime, *, limit: int = 50) -> list[int]:
         rows = await self.session.scalars(
             sa.select(OutboxRow.id)
-            .where(
-                OutboxRow.status == "pending",
-                OutboxRow.next_attempt_at <= now,  # type: ignore[arg-type,operator]
-                sa.or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now),
-            )  # type: ignore[union-attr,operator]
-            .order_by(OutboxRow.next_attempt_at)
-            .limit(limit)  # type: ignore[arg-type]
+            .where(_due(now))
+            .order_by(OutboxRow.next_attempt_at)  # type: ignore[arg-type]
+            .limit(limit)
         )
         return list(rows.all())
+
+    async def tenants_with_due(self, now: datetime) -> set[int]:
+        """Of the tenants this unit of work is for, those with a delivery due (one query)."""
+        rows = await self.session.scalars(
+            sa.select(OutboxRow.tenant_id).where(_due(now)).distinct()
+        )
+        return set(rows.all())
 
     async def claim(
         self, row_id: int, *, owner: str, now: datetime, lease_until: datetime
@@ -186,3 +189,11 @@ class OutboxRepository:
             .values(status="pending", attempts=0, next_attempt_at=now, lease_until=None)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        OutboxRow.status == "pending",  # type: ignore[arg-type]
+        OutboxRow.next_attempt_at <= now,  # type: ignore[arg-type,operator]
+        sa.or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now),  # type: ignore[union-attr,operator]
+    )

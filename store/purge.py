@@ -32,7 +32,7 @@ from store.models import (
     TrioMemberRow,
     UserPrefRow,
 )
-from store.tenant_models import TenantAdminRow, TenantRow
+from store.tenant_models import CrmConnectorRow, TenantAdminRow, TenantEventRow, TenantRow
 
 # Children before the rows they refer to.
 OWNED = (
@@ -52,7 +52,11 @@ OWNED = (
     ProcessedEventRow,
     ChannelRow,
     TenantAdminRow,
+    CrmConnectorRow,
+    TenantEventRow,
 )
+# Never written to an export: a connector's secret (sealed, but the export leaves PTM).
+SECRET_COLUMNS = frozenset({("crm_connectors", "secret")})
 
 
 def _plain(value: object) -> object:
@@ -71,9 +75,14 @@ class PurgeRepository:
         """Every row of this tenant, table by table, as JSON-ready dicts (tokens excluded)."""
         tables: dict[str, list[dict[str, Any]]] = {}
         for model in reversed(OWNED):
-            columns = [c for c in model.__table__.columns if c.name != "tenant_id"]  # type: ignore[attr-defined]
+            table = model.__tablename__  # type: ignore[attr-defined]
+            columns = [
+                c
+                for c in model.__table__.columns  # type: ignore[attr-defined]
+                if c.name != "tenant_id" and (table, c.name) not in SECRET_COLUMNS
+            ]
             rows = await self.session.execute(sa.select(*(getattr(model, c.key) for c in columns)))
-            tables[model.__tablename__] = [  # type: ignore[attr-defined]
+            tables[table] = [
                 {c.name: _plain(v) for c, v in zip(columns, row, strict=True)} for row in rows
             ]
         return tables

@@ -56,6 +56,38 @@ class TenantAdminRow(TenantOwned, table=True):
     added_at: datetime = _utc()
 
 
+class CrmConnectorRow(TenantOwned, table=True):
+    """One side of a tenant's "log to both", set by its admins in App Home (many-workspace
+    mode). The secret is sealed with PTM_SECRET_KEY; `version` lets two admins editing at once
+    find out instead of overwriting each other."""
+
+    __tablename__ = "crm_connectors"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "side"),)
+
+    side: str = Field(max_length=16)
+    kind: str = Field(max_length=16)
+    url: str = Field(max_length=2000)
+    secret: str = Field(sa_type=sa.Text)
+    version: int = Field(default=1)
+    updated_by: str = Field(max_length=32)
+    updated_at: datetime = _utc()
+
+
+class TenantEventRow(TenantOwned, table=True):
+    """The audit of a tenant's settings: who changed what and when (admins, digest hour, CRM
+    connectors). `detail` never holds a secret."""
+
+    __tablename__ = "tenant_events"
+    # AUTOINCREMENT on SQLite: an audit row's id is never reused.
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc()
+    actor: str = Field(max_length=32)
+    action: str = Field(max_length=40)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
 def owned_tables() -> frozenset[str]:
     """The tables whose rows belong to a tenant."""
     return frozenset(

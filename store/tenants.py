@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.installations import BOTS
 from store.tenancy import TENANTS_KEY
-from store.tenant_models import TenantAdminRow, TenantRow
+from store.tenant_models import CrmConnectorRow, TenantAdminRow, TenantEventRow, TenantRow
 
 # pg_advisory_xact_lock key: "PTM tenants".
 TENANTS_LOCK = 0x50544D544E
+
+
+@dataclass(frozen=True)
+class AdminEntry:
+    user_id: str
+    added_by: str
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredConnector:
+    side: str
+    kind: str
+    url: str
+    secret: str  # sealed
+    version: int
+    updated_by: str
+    updated_at: datetime
 
 
 class TenantRepository:
@@ -98,3 +118,116 @@ class TenantRepository:
     async def add_admin(self, user_id: str, *, added_by: str, now: datetime) -> None:
         self.session.add(TenantAdminRow(user_id=user_id, added_by=added_by, added_at=now))
         await self.session.flush()
+
+    def _own(self) -> int:
+        (tenant,) = self.session.info[TENANTS_KEY]
+        return int(tenant)
+
+    async def lock_own(self) -> None:
+        """Lock this unit of work's tenant row until commit: its admins and settings change
+        one admin after another (so two admins removing each other cannot leave none)."""
+        await self.session.execute(
+            sa.select(TenantRow.id).where(TenantRow.id == self._own()).with_for_update()  # type: ignore[arg-type]
+        )
+
+    async def admin_entries(self) -> list[AdminEntry]:
+        rows = await self.session.execute(
+            sa.select(
+                TenantAdminRow.user_id, TenantAdminRow.added_by, TenantAdminRow.added_at
+            ).order_by(TenantAdminRow.added_at, TenantAdminRow.user_id)  # type: ignore[arg-type]
+        )
+        return [AdminEntry(*row) for row in rows.all()]
+
+    async def remove_admin(self, user_id: str) -> bool:
+        result = await self.session.execute(
+            sa.delete(TenantAdminRow).where(TenantAdminRow.user_id == user_id)  # type: ignore[arg-type]
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def digest_hour(self) -> int | None:
+        return await self.session.scalar(
+            sa.select(TenantRow.digest_hour).where(TenantRow.id == self._own())  # type: ignore[arg-type]
+        )
+
+    async def digest_hours(self, tenant_ids: list[int]) -> dict[int, int | None]:
+        """The digest hour each tenant set (None: the default), in one query."""
+        rows = await self.session.execute(
+            sa.select(TenantRow.id, TenantRow.digest_hour).where(TenantRow.id.in_(tenant_ids))  # type: ignore[union-attr]
+        )
+        return {int(i): h for i, h in rows.all()}
+
+    async def set_digest_hour(self, hour: int | None) -> None:
+        await self.session.execute(
+            sa.update(TenantRow).where(TenantRow.id == self._own()).values(digest_hour=hour)  # type: ignore[arg-type]
+        )
+
+    async def connectors(self) -> dict[str, StoredConnector]:
+        rows = await self.session.scalars(sa.select(CrmConnectorRow))
+        return {
+            r.side: StoredConnector(
+                r.side, r.kind, r.url, r.secret, r.version, r.updated_by, r.updated_at
+            )
+            for r in rows.all()
+        }
+
+    async def put_connector(
+        self,
+        side: str,
+        *,
+        kind: str,
+        url: str,
+        secret: str | None,
+        seen_version: int,
+        by: str,
+        now: datetime,
+    ) -> bool:
+        """Set one side's connector if it is still at `seen_version` (0: none yet); a None
+        secret keeps the stored one. False when another admin changed it meanwhile."""
+        current = await self.session.scalar(
+            sa.select(CrmConnectorRow).where(CrmConnectorRow.side == side).with_for_update()  # type: ignore[arg-type]
+        )
+        if (current.version if current is not None else 0) != seen_version:
+            return False
+        if current is None:
+            assert secret is not None
+            self.session.add(
+                CrmConnectorRow(
+                    side=side, kind=kind, url=url, secret=secret, updated_by=by, updated_at=now
+                )
+            )
+        else:
+            current.kind, current.url = kind, url
+            if secret is not None:
+                current.secret = secret
+            current.version += 1
+            current.updated_by, current.updated_at = by, now
+        await self.session.flush()
+        return True
+
+    async def drop_connector(self, side: str, *, seen_version: int) -> bool:
+        result = await self.session.execute(
+            sa.delete(CrmConnectorRow).where(
+                CrmConnectorRow.side == side,  # type: ignore[arg-type]
+                CrmConnectorRow.version == seen_version,  # type: ignore[arg-type]
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def audit(
+        self, *, actor: str, action: str, detail: dict[str, Any], now: datetime
+    ) -> None:
+        self.session.add(TenantEventRow(at=now, actor=actor, action=action, detail=detail))
+        await self.session.flush()
+
+    async def audit_trail(self, limit: int = 50) -> list[tuple[datetime, str, str, dict[str, Any]]]:
+        rows = await self.session.execute(
+            sa.select(
+                TenantEventRow.at,
+                TenantEventRow.actor,
+                TenantEventRow.action,
+                TenantEventRow.detail,
+            )
+            .order_by(TenantEventRow.id.desc())  # type: ignore[union-attr]
+            .limit(limit)
+        )
+        return [(at, actor, action, dict(detail or {})) for at, actor, action, detail in rows.all()]

@@ -122,6 +122,7 @@ async def test_every_manifest_event_and_card_control_has_a_listener(bot: Running
         "ptm_edit_deal",
         "ptm_next_step",
         "ptm_log_outcome",
+        "ptm_crm_connector",
     }
 
 

@@ -210,6 +210,11 @@ class SlackGateway:
         """The user's IANA time zone, e.g. Europe/Paris (cached); None when unknown."""
         return (await self._user(user_id)).get("tz")
 
+    async def is_bot(self, user_id: str) -> bool:
+        """Whether a user is an app's bot (Slackbot included); False when Slack will not say."""
+        user = await self._user(user_id)
+        return bool(user.get("is_bot")) or user_id == "USLACKBOT"
+
     async def _user(self, user_id: str) -> dict[str, Any]:
         cached = self._users.get(user_id)
         # A failed look-up is remembered only briefly, so it is retried soon.

@@ -55,6 +55,9 @@ class Settings:
     # processes x this must stay under the server's max_connections.
     db_pool_size: int = 20
     oauth: OAuth | None = None
+    # Lets admins point a CRM webhook at http:// or a private address (a local stand-in);
+    # off by default: a hosted PTM must not be made to call into its own network.
+    crm_allow_private: bool = False
 
     @property
     def socket_mode(self) -> bool:
@@ -103,7 +106,15 @@ def _settings(
         crm_partner=_crm(env, "PTM_CRM_PARTNER"),
         db_pool_size=_int(env, "PTM_DB_POOL_SIZE", 20, low=1, high=200),
         oauth=oauth,
+        crm_allow_private=_flag(env, "PTM_CRM_ALLOW_PRIVATE"),
     )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (_optional(env, name) or "0").lower()
+    if raw not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"{name} must be 1 or 0 (got {raw!r})")
+    return raw in ("1", "true", "yes")
 
 
 MAKE_KEY = (

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.adapters.crm import WebhookConnectors
+from bot.adapters.crm import CrmConnectors
 from bot.app.activity import ActivityThrottle
 from bot.app.homes import HomeRefresher
 
@@ -42,7 +42,7 @@ class Deps:
     cards: CardSyncer
     activity: ActivityThrottle
     homes: HomeRefresher
-    crm: WebhookConnectors
+    crm: CrmConnectors
     # Applies the bot mentions a dead process received (the listener's own path; set by the
     # app factory, the one place that knows the handlers).
     replay_mentions: Callable[[Deps], Awaitable[int]] | None = None

@@ -16,12 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from blocks.home import build_home, build_outsider_home
 from bot import services
-from bot.adapters.crm import WebhookConnectors, WebhookTarget
+from bot.adapters.crm import (
+    CrmConnectors,
+    StoredWebhookConnectors,
+    WebhookConnectors,
+    WebhookTarget,
+)
 from bot.adapters.installations import EncryptedInstallationStore
+from bot.adapters.secrets import SecretBox
 from bot.adapters.slack import SlackGateway, make_client
 from bot.app.activity import ActivityThrottle
 from bot.app.cardsync import CardSyncer, SyncTuning
-from bot.app.config import DEFAULT_API_URL, NO_TOKEN, Settings
+from bot.app.config import DEFAULT_API_URL, NO_TOKEN, CrmTarget, Settings
 from bot.app.deps import Clock, Deps, SystemClock, inject_middleware
 from bot.app.homes import HomeRefresher
 from bot.app.tenancy import TenantDeps, tenant_middleware
@@ -59,24 +65,44 @@ def build_deps(
     slack: SlackGateway,
     clock: Clock,
     tuning: SyncTuning | None = None,
-    admins: frozenset[str] = frozenset(),
+    box: SecretBox | None = None,
 ) -> Deps:
-    """One tenant's deps. Its admins are PTM_ADMINS and, with many workspaces, the ones the
-    tenant has (its installer first)."""
+    """One tenant's deps. With many workspaces (`box`: PTM_SECRET_KEY), its CRM connectors
+    are the ones its admins set in App Home; with one, the environment's."""
+    many = settings.many_workspaces
+    defaults = services.TenantDefaults(
+        digest_hour=settings.digest_hour,
+        configured_connectors={} if many else {s.value: t.url for s, t in _env_targets(settings)},
+        connectors_editable=many,
+        allow_private_crm=settings.crm_allow_private,
+    )
     ctx = services.Ctx(
         uow=uow,
         today=lambda: clock.now().date(),
         now=clock.now,
-        admins=settings.admins | admins,
+        admins=settings.admins,
         team_of=slack.team_of,
         channel_shared=slack.channel_shared,
         tz_of=slack.tz_of,
+        defaults=defaults,
+        is_bot=slack.is_bot,
+        seal_secret=box.seal if box is not None else None,
     )
     homes = HomeRefresher(
-        lambda user_id: _publish_home(ctx, slack, user_id),
+        lambda user_id, notice=None: _publish_home(ctx, slack, user_id, notice),
         delay=(tuning or SyncTuning()).home_delay,
     )
     cards = CardSyncer(slack, ctx, tuning=tuning, homes=homes.refresh)
+    crm: CrmConnectors
+    if many and box is not None:
+        crm = StoredWebhookConnectors(lambda: services.connector_targets(ctx), box.open)
+    else:
+        crm = WebhookConnectors(
+            {
+                s: WebhookTarget(t.url, t.secret.get_secret_value())
+                for s, t in _env_targets(settings)
+            }
+        )
     return Deps(
         settings=settings,
         ctx=ctx,
@@ -84,22 +110,21 @@ def build_deps(
         cards=cards,
         activity=ActivityThrottle(),
         homes=homes,
-        crm=WebhookConnectors(_webhook_targets(settings)),
+        crm=crm,
     )
 
 
-def _webhook_targets(settings: Settings) -> dict[Side, WebhookTarget]:
+def _env_targets(settings: Settings) -> list[tuple[Side, CrmTarget]]:
     sides = ((Side.OURS, settings.crm_ours), (Side.PARTNER, settings.crm_partner))
-    return {
-        side: WebhookTarget(target.url, target.secret.get_secret_value())
-        for side, target in sides
-        if target is not None
-    }
+    return [(side, target) for side, target in sides if target is not None]
 
 
-async def _publish_home(ctx: services.Ctx, slack: SlackGateway, user_id: str) -> None:
+async def _publish_home(
+    ctx: services.Ctx, slack: SlackGateway, user_id: str, notice: str | None = None
+) -> None:
     """Slack shows our App Home to our own people only; should someone from another company
-    reach it anyway, they get no deal data and none of our metrics."""
+    reach it anyway, they get no deal data and none of our metrics. Admins also get the
+    workspace's PTM settings (with `notice`, the answer to what they just changed)."""
     home_team, home_enterprise = await slack.installation()
     ours = is_our_org(
         await slack.team_of(user_id), home_team=home_team, home_enterprise=home_enterprise
@@ -108,7 +133,8 @@ async def _publish_home(ctx: services.Ctx, slack: SlackGateway, user_id: str) ->
         await slack.publish_home(user_id, build_outsider_home())
         return
     view = await services.home_for(ctx, user_id)
-    await slack.publish_home(user_id, build_home(view))
+    settings = await services.admin_view(ctx, user_id)
+    await slack.publish_home(user_id, build_home(view, settings, notice=notice))
 
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable, Iterable
 
 log = logging.getLogger(__name__)
 
-Publisher = Callable[[str], Awaitable[None]]
+# publish(user id, notice): the notice is the answer to an admin's change of settings
+Publisher = Callable[[str, str | None], Awaitable[None]]
 
 
 class HomeRefresher:
@@ -35,13 +36,13 @@ class HomeRefresher:
             # Changes from now on schedule a new publish, which will read them.
             self._pending.pop(user_id, None)
         try:
-            await self._publish(user_id)
+            await self._publish(user_id, None)
         except Exception:  # a Home tab is best effort: the next change or open redraws it
             log.exception("could not republish the Home tab of %s", user_id)
 
-    async def publish_now(self, user_id: str) -> None:
-        """Draw one Home tab at once (the user just opened it)."""
-        await self._publish(user_id)
+    async def publish_now(self, user_id: str, notice: str | None = None) -> None:
+        """Draw one Home tab at once (the user just opened it, or changed a setting)."""
+        await self._publish(user_id, notice)
 
     async def idle(self) -> None:
         while pending := list(self._tasks):

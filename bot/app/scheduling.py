@@ -38,7 +38,8 @@ async def run_digests(
 ) -> DigestReport:
     """Plan today's due digests and send what this process can claim (any process may run it);
     `on_sent` hears of each DM as it goes (the command line's progress)."""
-    hour = deps.settings.digest_hour if hour is None else hour
+    if hour is None:  # the hour its admins chose in App Home, else PTM_DIGEST_HOUR
+        hour = await services.digest_hour(deps.ctx)
     await services.plan_digests(deps.ctx, hour=hour, only=only)
 
     async def send(user: str, view: DigestView) -> None:

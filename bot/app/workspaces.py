@@ -129,15 +129,13 @@ def tenant_deps(
     oauth = settings.oauth
     assert oauth is not None
     seal = Seal(oauth.secret_keys[0].get_secret_value())
+    box = SecretBox([k.get_secret_value() for k in oauth.secret_keys])
 
     async def make(
         tenant: int, client: AsyncWebClient, home: tuple[str | None, str | None]
     ) -> Deps:
         gateway = SlackGateway(make_client(client.token, settings.slack_api_url), seal=seal)
         gateway.know_installation(*home)
-        uow = root.for_tenant(tenant)
-        async with uow.reads() as tx:
-            admins = await tx.tenants.admins()
-        return build(settings, uow=uow, slack=gateway, clock=clock, admins=admins)
+        return build(settings, uow=root.for_tenant(tenant), slack=gateway, clock=clock, box=box)
 
     return TenantDeps(root, make, clock, token_for)

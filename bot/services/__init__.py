@@ -1,5 +1,16 @@
 """Use cases: one async function per user intent. No Slack types, no Block Kit."""
 
+from bot.services.admin import (
+    add_admin,
+    admin_view,
+    connector_form,
+    connector_targets,
+    digest_hour,
+    is_admin,
+    remove_admin,
+    set_connector,
+    set_digest_hour,
+)
 from bot.services.briefs import post_brief, preview_brief
 from bot.services.cards import (
     card_for_channel,
@@ -14,7 +25,7 @@ from bot.services.cards import (
     start_card_pass,
 )
 from bot.services.changes import change
-from bot.services.common import Caller, Ctx, resolve_deal
+from bot.services.common import Caller, Ctx, TenantDefaults, resolve_deal
 from bot.services.deals import (
     complete_step,
     create_deal,
@@ -78,6 +89,16 @@ from bot.services.tenants import (
 )
 
 __all__ = [
+    "add_admin",
+    "admin_view",
+    "connector_form",
+    "connector_targets",
+    "digest_hour",
+    "is_admin",
+    "remove_admin",
+    "set_connector",
+    "set_digest_hour",
+    "TenantDefaults",
     "WrongWorkspace",
     "install_tenant",
     "name_unnamed_tenant",

@@ -8,8 +8,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 from bot.domain.model import Conflict, Deal, Mutation, NotFound, Source
-from bot.domain.rules import require_change_right
-from bot.services.common import Caller, Ctx
+from bot.services.common import Caller, Ctx, require_right
 from store import UnitOfWork
 
 # How many times a change is re-applied on fresh state after losing a compare-and-swap race.
@@ -34,7 +33,7 @@ async def change(
             deal = await uow.deals.get(deal_id, for_update=True)
             if deal is None:
                 raise NotFound(f"Deal {deal_id} no longer exists.")
-            require_change_right(deal, caller.actor, ctx.admins)
+            await require_right(ctx, uow, deal, caller.actor)
             await learn_member_team(uow, deal, caller)
             if unless is not None and await unless(uow, deal):
                 await uow.commit()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -13,6 +13,7 @@ from bot.domain.model import (
     NotFound,
     esc,
 )
+from bot.domain.rules import may_change, require_change_right
 from bot.views.models import Reply
 from store import UnitOfWork, UowFactory
 
@@ -32,6 +33,22 @@ class Caller:
 
 
 @dataclass(frozen=True)
+class TenantDefaults:
+    """What a tenant has until its admins change it, and what its admins may change: the
+    environment's digest hour and CRM connectors (single workspace: connectors are set there,
+    `PTM_CRM_*`; many: each tenant's admins set theirs in App Home)."""
+
+    digest_hour: int = 8
+    configured_connectors: Mapping[str, str] = field(default_factory=dict)  # side -> URL
+    connectors_editable: bool = False
+    allow_private_crm: bool = False
+
+
+async def _no_bot(_user_id: str) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
 class Ctx:
     """The ports a use case needs: storage, time, admins and a user -> team lookup."""
 
@@ -42,8 +59,24 @@ class Ctx:
     team_of: TeamLookup
     channel_shared: SharingLookup
     tz_of: Callable[[str], Awaitable[str | None]]
+    defaults: TenantDefaults = field(default_factory=TenantDefaults)
+    is_bot: Callable[[str], Awaitable[bool]] = _no_bot
+    # Seals a connector secret for storage (PTM_SECRET_KEY); None when there is no key.
+    seal_secret: Callable[[str], str] | None = None
     # Per-process caches that are safe to lose (rebuilt from the database on a miss).
     cache: dict[str, object] = field(default_factory=dict)
+
+
+async def admins_of(ctx: Ctx, uow: UnitOfWork) -> frozenset[str]:
+    """The tenant's admins now: PTM_ADMINS and the ones stored (read in the caller's own
+    transaction, so that an admin removed in another process is no admin here either)."""
+    return ctx.admins | await uow.tenants.admins()
+
+
+async def require_right(ctx: Ctx, uow: UnitOfWork, deal: Deal, actor: Actor) -> None:
+    """The trio (the common case) needs no query; anyone else is checked against the admins."""
+    if not may_change(deal, actor, ctx.admins):
+        require_change_right(deal, actor, await admins_of(ctx, uow))
 
 
 async def resolve_deal(uow: UnitOfWork, *, number: int | None, caller: Caller) -> Deal:

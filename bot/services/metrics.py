@@ -9,7 +9,7 @@ from bot.domain import metrics, periods
 from bot.domain.metrics import MetricsReport, Ratio
 from bot.domain.model import NotAllowed
 from bot.domain.periods import Period
-from bot.services.common import Caller, Ctx
+from bot.services.common import Caller, Ctx, admins_of
 from store import UnitOfWork
 
 HOME_TREND_WEEKS = 8
@@ -28,10 +28,10 @@ async def measure(
     deals, an admin every deal; no caller (the command line) means every deal."""
     if caller is not None:
         require_our_org(caller)
-    everything = caller is None or caller.actor.user_id in ctx.admins
     period = period or periods.default_period(ctx.today())
     quarter = periods.last_complete_quarter(period.until)
     async with ctx.uow.reads() as uow:
+        everything = caller is None or caller.actor.user_id in await admins_of(ctx, uow)
         facts = await uow.metrics.facts(
             scope_user=None if everything else caller.actor.user_id,  # type: ignore[union-attr]
             period=period,
@@ -72,7 +72,9 @@ async def home_trend(ctx: Ctx, caller: Caller) -> MetricsReport:
     """
     today = ctx.today()
     period = Period(today - timedelta(weeks=HOME_TREND_WEEKS - 1), today)
-    if caller.actor.user_id not in ctx.admins:
+    async with ctx.uow.reads() as uow:
+        admin = caller.actor.user_id in await admins_of(ctx, uow)
+    if not admin:
         return await measure(ctx, caller, period=period)
     key = f"home_metrics:{today.isoformat()}"
     cached = ctx.cache.get(key)

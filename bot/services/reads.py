@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.domain.model import Deal, NotAllowed, NotFound, is_our_org
-from bot.domain.rules import require_change_right, visible_changes
-from bot.services.common import Caller, Ctx
+from bot.domain.rules import visible_changes
+from bot.services.common import Caller, Ctx, require_right
 from bot.views.deal_views import deal_line, edit_form, internal_view, next_step_form
 from bot.views.models import EditForm, HistoryEntry, HistoryView, InternalView, NextStepForm, Reply
 
@@ -26,17 +26,23 @@ async def load_deal(ctx: Ctx, deal_id: int) -> Deal:
     return deal
 
 
+async def _deal_to_change(ctx: Ctx, caller: Caller, deal_id: int) -> Deal:
+    async with ctx.uow.reads() as uow:
+        deal = await uow.deals.get(deal_id)
+        if deal is None:
+            raise NotFound(f"Deal {deal_id} no longer exists.")
+        await require_right(ctx, uow, deal, caller.actor)
+    return deal
+
+
 async def edit_form_for(ctx: Ctx, caller: Caller, deal_id: int) -> EditForm:
     """The edit-deal form, for someone who may change the deal (checked before they type)."""
-    deal = await load_deal(ctx, deal_id)
-    require_change_right(deal, caller.actor, ctx.admins)
+    deal = await _deal_to_change(ctx, caller, deal_id)
     return edit_form(deal, internal=caller.actor.internal)
 
 
 async def next_step_form_for(ctx: Ctx, caller: Caller, deal_id: int) -> NextStepForm:
-    deal = await load_deal(ctx, deal_id)
-    require_change_right(deal, caller.actor, ctx.admins)
-    return next_step_form(deal)
+    return next_step_form(await _deal_to_change(ctx, caller, deal_id))
 
 
 async def history(ctx: Ctx, caller: Caller, deal_id: int, *, limit: int = 15) -> HistoryView:

@@ -36,7 +36,7 @@ async def crm_bot(
         PTM_CRM_PARTNER_URL=crm.url("partner"),
         PTM_CRM_PARTNER_SECRET="their-secret",
     )
-    bot.runtime.deps.crm.timeout = __import__("aiohttp").ClientTimeout(total=0.5)
+    bot.runtime.deps.crm.timeout = 0.5  # seconds: a hanging CRM fails fast here
     await bot.slack.command("new Acme expansion")
     await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
     yield bot

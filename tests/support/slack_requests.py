@@ -170,6 +170,44 @@ class Inbound:
         }
         return await self.interaction(payload)
 
+    async def click_home(
+        self,
+        view: dict[str, Any],
+        action_id: str,
+        *,
+        user: str,
+        team: str = OUR_TEAM,
+        value: str | None = None,
+        option: str | None = None,
+        selected_user: str | None = None,
+    ) -> tuple[int, Any]:
+        """Click a control of a published App Home tab (no channel, no response_url)."""
+        block, element = find_element(view["blocks"], action_id)
+        action: dict[str, Any] = {
+            "action_id": action_id,
+            "block_id": block.get("block_id", "slack-assigned"),
+            "type": element["type"],
+            "action_ts": str(time.time()),
+        }
+        if element["type"] == "static_select":
+            action["selected_option"] = next(o for o in element["options"] if o["value"] == option)
+        elif element["type"] == "users_select":
+            action["selected_user"] = selected_user
+        else:
+            action["value"] = value if value is not None else element.get("value", "")
+        payload = {
+            "type": "block_actions",
+            "team": {"id": team, "domain": "ours"},
+            "user": {"id": user, "username": user.lower(), "team_id": team},
+            "api_app_id": "APTM",
+            "token": "legacy",
+            "container": {"type": "view", "view_id": "VHOME"},
+            "trigger_id": self._trigger_id(user),
+            "view": {**view, "id": "VHOME", "team_id": team},
+            "actions": [action],
+        }
+        return await self.interaction(payload)
+
     async def submit(
         self,
         view: dict[str, Any],

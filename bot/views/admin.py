@@ -1,0 +1,50 @@
+"""What the admin section of App Home shows: the tenant's admins and settings. Domain types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class AdminLine:
+    user_id: str
+    added_by: str | None  # None: from PTM_ADMINS
+    added_at: datetime | None
+    removable: bool
+
+
+@dataclass(frozen=True)
+class ConnectorLine:
+    side: str  # Side value
+    kind: str | None  # None: no connector, outcomes are kept for export
+    url: str | None
+    version: int  # 0: none stored
+    configured: bool  # set by environment variables (single workspace), not in Slack
+    editable: bool
+    updated_by: str | None = None
+
+
+@dataclass(frozen=True)
+class SettingsEvent:
+    at: datetime
+    actor: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AdminView:
+    admins: tuple[AdminLine, ...]
+    digest_hour: int
+    digest_hour_is_default: bool
+    connectors: tuple[ConnectorLine, ...]
+    recent: tuple[SettingsEvent, ...]
+
+
+@dataclass(frozen=True)
+class ConnectorForm:
+    side: str
+    kind: str
+    url: str
+    has_secret: bool
+    version: int
