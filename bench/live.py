@@ -28,6 +28,31 @@ from tests.support.slack_requests import command_form  # noqa: E402
 SECRET = "bench-signing-secret-0123456789"
 
 
+BENCH_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/ptm_bench"
+
+
+async def ensure_database(url: str) -> None:
+    """Create the benchmark's own PostgreSQL database if it does not exist yet (a benchmark
+    never uses the tests' shared `test` database)."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = make_url(url).database
+    admin = create_async_engine(
+        make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with admin.connect() as conn:
+            found = await conn.scalar(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            )
+            if not found:
+                await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,7 +1,7 @@
 """Benchmark: the four measures over 50,000 deals and 500,000 deal events.
 
     python bench/metrics.py [--deals 50000] [--events 500000] [--db /tmp/ptm-bench-metrics.db]
-                            [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
+                            [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/ptm_bench]
 
 Builds a data set spread over two years (SQLite file by default; with --database-url the given
 database, whose tables are dropped and rebuilt), then runs the production use case

@@ -1,10 +1,11 @@
 """Benchmark: changes per second with one PTM process and with two, on PostgreSQL.
 
-    python bench/throughput.py [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
+    python bench/throughput.py [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/ptm_bench]
                                [--deals 40] [--changes 1600] [--concurrency 32] [--warmup 400]
                                [--rounds 3]
 
-Each round runs 1 and then 2 `python app.py` processes on a fresh schema: 40 deals, each in its
+Each round runs 1 and then 2 `python app.py` processes on a fresh schema, serving one workspace
+(SLACK_BOT_TOKEN) and then many (OAuth, installed with "Add to Slack" first): 40 deals, each in its
 own deal room, 400 `/ptm next …` commands to warm up, then 1,600 measured ones (a real change
 each, written before the answer), 32 in flight at a time, spread over the deals and alternating
 between the processes. Reports changes per second, lost updates (every deal's version must have
@@ -30,7 +31,21 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.live import SignedClient, fake_slack, free_port, machine, ptm_env, spawn, stop  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
+
+from bench.http_latency import install  # noqa: E402
+from bench.live import (  # noqa: E402
+    BENCH_POSTGRES,
+    SignedClient,
+    ensure_database,
+    fake_slack,
+    free_port,
+    machine,
+    ptm_env,
+    spawn,
+    stop,
+)
+from tests.fakes.slack_api import Workspace  # noqa: E402
 from tests.support.databases import fresh_postgres  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -101,18 +116,39 @@ async def pg_counts(url: str) -> tuple[int, int]:
         await engine.dispose()
 
 
+MANY = {
+    "SLACK_BOT_TOKEN": "",
+    "SLACK_CLIENT_ID": "1111.2222",
+    "SLACK_CLIENT_SECRET": "bench",
+    "PTM_SECRET_KEY": Fernet.generate_key().decode(),
+}
+
+
 async def one_run(
-    url: str, processes: int, deals: int, changes: int, concurrency: int, warmup: int
+    url: str,
+    processes: int,
+    deals: int,
+    changes: int,
+    concurrency: int,
+    warmup: int,
+    *,
+    many: bool = False,
 ) -> dict[str, float]:
+    """One measured run; `many`: the processes serve many workspaces (OAuth), installed first
+    through "Add to Slack" by the one workspace the load comes from."""
     await fresh_postgres(url)
     fake = await fake_slack()
+    fake.install_codes = {"bench": Workspace("T0URS", "Ours", "USELLER", "xoxb-bench-many")}
     work = Path(tempfile.mkdtemp(prefix="ptm-throughput-"))
     ports = [free_port() for _ in range(processes)]
+    extra = MANY if many else {}
     procs = [
-        await spawn(["app.py"], ptm_env(fake, url, p), p, work / f"ptm{i}.log")
+        await spawn(["app.py"], ptm_env(fake, url, p, **extra), p, work / f"ptm{i}.log")
         for i, p in enumerate(ports)
     ]
     try:
+        if many:
+            await install(ports[0])
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             clients = [SignedClient(session, p, fake.response_url()) for p in ports]
             for d in range(deals):
@@ -199,39 +235,52 @@ async def run(
 ) -> None:
     print(  # noqa: T201
         f"machine: {machine()}; PostgreSQL; {changes} changes over {deals} deals after "
-        f"{warmup} to warm up, {concurrency} in flight; {rounds} round(s) of 1 then 2 processes"
+        f"{warmup} to warm up, {concurrency} in flight; {rounds} round(s) of 1 then 2 processes, "
+        "one workspace then many"
     )
-    ratios = []
+    await ensure_database(url)
+    ratios: dict[bool, list[float]] = {False: [], True: []}
+    rates: dict[tuple[bool, int], list[float]] = {}
     for round_no in range(1, rounds + 1):
-        rates = {}
-        for processes in (1, 2):
-            r = await one_run(url, processes, deals, changes, concurrency, warmup)
-            rates[processes] = r["rate"]
-            print(  # noqa: T201
-                f"round {round_no}, {processes} process(es): {r['rate']:.0f} changes/s "
-                f"({r['elapsed']:.2f} s), lost updates {r['lost']:.0f}, non-200 answers "
-                f"{r['non_200']:.0f}; CPU ms per change: PTM {1000 * r['ptm_cpu'] / changes:.1f}, "
-                f"PostgreSQL {1000 * r['pg_cpu'] / changes:.1f}, load generator + fake Slack "
-                f"{1000 * r['load_cpu'] / changes:.1f}; chat.update calls {r['updates']:.0f}; "
-                f"{r['txns']:.1f} PostgreSQL transactions per change, {r['connections']:.0f} new "
-                "connections; machine CPU seconds: "
-                + ", ".join(
-                    f"{k} {r[k]:.1f}" for k in ("user", "system", "softirq", "steal", "idle")
+        for many in (False, True):
+            mode = "many workspaces" if many else "one workspace"
+            for processes in (1, 2):
+                r = await one_run(url, processes, deals, changes, concurrency, warmup, many=many)
+                rates.setdefault((many, processes), []).append(r["rate"])
+                print(  # noqa: T201
+                    f"round {round_no}, {mode}, {processes} process(es): {r['rate']:.0f} "
+                    f"changes/s ({r['elapsed']:.2f} s), lost updates {r['lost']:.0f}, non-200 "
+                    f"answers {r['non_200']:.0f}; CPU ms per change: PTM "
+                    f"{1000 * r['ptm_cpu'] / changes:.1f}, PostgreSQL "
+                    f"{1000 * r['pg_cpu'] / changes:.1f}, load generator + fake Slack "
+                    f"{1000 * r['load_cpu'] / changes:.1f}; chat.update calls {r['updates']:.0f}; "
+                    f"{r['txns']:.1f} PostgreSQL transactions per change, {r['connections']:.0f} "
+                    "new connections; machine CPU seconds: "
+                    + ", ".join(
+                        f"{k} {r[k]:.1f}" for k in ("user", "system", "softirq", "steal", "idle")
+                    )
                 )
-            )
-        ratios.append(rates[2] / rates[1])
-        print(f"round {round_no}: ratio {ratios[-1]:.2f}x")  # noqa: T201
-    print(  # noqa: T201
-        f"throughput ratio, 2 processes / 1: median {statistics.median(ratios):.2f}x "
-        f"(rounds: {', '.join(f'{x:.2f}' for x in ratios)})"
-    )
+            ratios[many].append(rates[(many, 2)][-1] / rates[(many, 1)][-1])
+            print(f"round {round_no}, {mode}: ratio {ratios[many][-1]:.2f}x")  # noqa: T201
+    for many in (False, True):
+        mode = "many workspaces" if many else "one workspace"
+        print(  # noqa: T201
+            f"{mode}: median {statistics.median(rates[(many, 1)]):.0f} changes/s with 1 process, "
+            f"{statistics.median(rates[(many, 2)]):.0f} with 2; ratio median "
+            f"{statistics.median(ratios[many]):.2f}x (rounds: "
+            f"{', '.join(f'{x:.2f}' for x in ratios[many])})"
+        )
+    for processes in (1, 2):
+        one = statistics.median(rates[(False, processes)])
+        many_rate = statistics.median(rates[(True, processes)])
+        print(  # noqa: T201
+            f"many ÷ one workspace, {processes} process(es): {many_rate / one:.2f}x (medians)"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--database-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-    )
+    parser.add_argument("--database-url", default=BENCH_POSTGRES)
     parser.add_argument("--deals", type=int, default=40)
     parser.add_argument("--changes", type=int, default=1600)
     parser.add_argument("--concurrency", type=int, default=32)

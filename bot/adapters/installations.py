@@ -13,7 +13,10 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 from slack_sdk.oauth.installation_store import Bot, Installation
-from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.installation_store.sqlalchemy import (
+    AsyncSQLAlchemyInstallationStore,
+    SQLAlchemyInstallationStore,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapters.secrets import SecretBox, UnreadableSecret
@@ -90,6 +93,39 @@ class EncryptedInstallationStore(AsyncSQLAlchemyInstallationStore):
         if bot is not None:
             self._bots[key] = (time.monotonic(), copy.copy(bot))
         return bot
+
+    async def find_bots(self, keys: list[str]) -> dict[str, Bot]:
+        """The latest bot of each workspace (or Grid org, for an org-wide install) in `keys`,
+        tokens opened: one query for a whole batch of tenants (background work)."""
+        if not keys:
+            return {}
+        c = self.bots.c
+        query = (
+            self.bots.select()
+            .where(
+                c.client_id == self.client_id,
+                c.bot_token.is_not(None),
+                sa.or_(
+                    sa.and_(c.team_id.in_(keys), c.is_enterprise_install.is_(False)),
+                    sa.and_(c.enterprise_id.in_(keys), c.is_enterprise_install.is_(True)),
+                ),
+            )
+            .order_by(c.installed_at, c.id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        found: dict[str, Bot] = {}
+        for row in rows:  # oldest first: each key ends with its latest install
+            bot = SQLAlchemyInstallationStore.build_bot_entity(row)
+            key = bot.enterprise_id if bot.is_enterprise_install else bot.team_id
+            try:
+                opened = self._opened(bot)
+            except UnreadableSecret as err:
+                log.error("%s", err)
+                continue
+            if key is not None and opened is not None:
+                found[key] = opened
+        return found
 
     async def async_delete_bot(self, **kw: object) -> None:  # type: ignore[override]
         self._bots.clear()

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Coroutine
+from datetime import datetime
 from typing import Any
 
 from blocks.digest import build_digest_message, build_nudge
 from bot import services
 from bot.app.deps import PROCESS_ID, Deps
-from bot.app.tenancy import TenantDeps
+from bot.app.tenancy import Gate, TenantDeps
+from bot.services import batches
 from bot.services.digests import DigestReport
 from bot.views.digest import DigestView
 from briefs.render import render_digest
+from store import UowFactory
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,46 @@ async def recover_mentions(deps: Deps) -> None:
         log.info("applied %d mention(s) a stopped process had received", replayed)
 
 
+# Tenants served at once by a job: each has its own Slack rate limits (and PTM paces each
+# installation's DMs on its own), so a morning of digests for 1,000 companies need not wait
+# for them one by one; the database pool bounds the rest.
+CONCURRENT_TENANTS = 16
+
+
+async def for_tenants(
+    tenants: TenantDeps,
+    job: Callable[[Deps], Awaitable[Any]],
+    gate: Gate | None,
+    *,
+    concurrency: int = CONCURRENT_TENANTS,
+) -> int:
+    """Run `job` for every installed tenant its gate names, several at a time; one failing
+    does not keep the others waiting. Returns how many it ran for."""
+    chosen = await tenants.each(gate)
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(deps: Deps) -> None:
+        async with slots:
+            try:
+                await job(deps)
+            except Exception:
+                log.exception("background job failed for one tenant; will retry")
+
+    await asyncio.gather(*(one(deps) for deps in chosen))
+    return len(chosen)
+
+
+def digest_gate(tenants: TenantDeps | None) -> Gate:
+    """Which tenants of a batch may have a digest or nudge due, each at its own hour."""
+
+    async def gate(batch: UowFactory, now: datetime) -> set[int]:
+        default = tenants.digest_hour if tenants is not None else 8
+        hours = await batches.digest_hours(batch, sorted(batch.tenant_ids or ()), default)
+        return await batches.tenants_with_digest_work(batch, now, hours)
+
+    return gate
+
+
 class Background:
     """The periodic jobs of one process. `stop()` lets the job under way finish (up to a grace
     period) instead of cutting it off mid-send; `release_claims()` then gives back what this
@@ -104,36 +147,55 @@ class Background:
         self.deps = deps
         self.tenants = tenants
         self.stopping = asyncio.Event()
+        # With many workspaces each job runs only for the tenants its gate names (a few
+        # queries per batch of tenants find them); with one, for the one.
         jobs: list[Coroutine[Any, Any, None]] = [
             # At start, then every minute: copies a crashed process (or a long Slack outage)
             # left behind come up to date.
-            self._every(RESYNC_EVERY, self._each(resync_stale_cards)),
-            self._every(HOUSEKEEPING_EVERY, self._each(housekeeping)),
+            self._every(
+                RESYNC_EVERY, self._each(resync_stale_cards, batches.tenants_with_stale_cards)
+            ),
+            self._every(HOUSEKEEPING_EVERY, self._housekeeping),
             # Mentions received by a process that died before applying them.
-            self._every(MENTION_RECOVERY_EVERY, self._each(recover_mentions)),
+            self._every(
+                MENTION_RECOVERY_EVERY,
+                self._each(recover_mentions, batches.tenants_with_stalled_mentions),
+            ),
         ]
         if digests:
-            jobs.append(self._every(DIGEST_TICK, self._each(_digest_tick)))
-            jobs.append(self._every(OUTBOX_TICK, self._each(_outbox_tick)))
+            jobs.append(self._every(DIGEST_TICK, self._each(_digest_tick, digest_gate(tenants))))
+            jobs.append(
+                self._every(OUTBOX_TICK, self._each(_outbox_tick, batches.tenants_with_due_outbox))
+            )
         self.tasks = [asyncio.create_task(job) for job in jobs]
 
-    def _each(self, job: Callable[[Deps], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
-        """The job for the one workspace, or for every installed tenant in turn (one failing
-        does not keep the others waiting)."""
+    def _each(
+        self, job: Callable[[Deps], Awaitable[Any]], gate: Gate
+    ) -> Callable[[], Awaitable[None]]:
+        """The job for the one workspace, or for each installed tenant its gate names, in turn
+        (one failing does not keep the others waiting)."""
 
         async def run() -> None:
             if self.deps is not None:
                 await job(self.deps)
-                return
-            if self.tenants is None:
-                return
-            for deps in await self.tenants.each():
-                try:
-                    await job(deps)
-                except Exception:
-                    log.exception("background job failed for one tenant; will retry")
+            elif self.tenants is not None:
+                await for_tenants(self.tenants, job, gate)
 
         return run
+
+    async def _housekeeping(self) -> None:
+        if self.deps is not None:
+            await housekeeping(self.deps)
+            return
+        if self.tenants is None:
+            return
+        for batch in await self.tenants.batches():  # one statement per batch of tenants
+            ids = [tenant for tenant, _ in batch]
+            removed = await batches.prune_dedupe_batch(
+                self.tenants.root.for_tenants(ids), self.tenants.now()
+            )
+            if removed:
+                log.info("pruned %d old dedupe records", removed)
 
     async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
         while not self.stopping.is_set():

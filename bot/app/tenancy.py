@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -23,9 +24,12 @@ from store import UowFactory
 log = logging.getLogger(__name__)
 
 DepsMaker = Callable[[int, AsyncWebClient, tuple[str | None, str | None]], Awaitable[Deps]]
-# A tenant's current bot token (refreshed if it was about to expire), with its team and Grid
-# org; None when it has none (uninstalled).
-TokenFinder = Callable[[str], Awaitable[tuple[str, str | None, str | None] | None]]
+# The current bot token of each tenant of a batch (refreshed if it was about to expire), with
+# its team and Grid org, by tenant key; a tenant without one (uninstalled) is left out.
+TokenFinder = Callable[[list[str]], Awaitable[dict[str, tuple[str, str | None, str | None]]]]
+# Which tenants of a batch have work for a job: (the batch's units of work, now).
+Gate = Callable[[UowFactory, datetime], Awaitable[set[int]]]
+BATCH = 500  # tenants per batch: bounded IN lists, bounded memory
 
 
 def tenant_key(team_id: str | None, enterprise_id: str | None, org_wide: bool) -> str | None:
@@ -37,8 +41,15 @@ class TenantDeps:
     """Deps per tenant (many-workspace mode)."""
 
     def __init__(
-        self, root: UowFactory, make: DepsMaker, clock: Clock, token_for: TokenFinder
+        self,
+        root: UowFactory,
+        make: DepsMaker,
+        clock: Clock,
+        token_for: TokenFinder,
+        *,
+        digest_hour: int = 8,
     ) -> None:
+        self.digest_hour = digest_hour  # PTM_DIGEST_HOUR: a tenant's until its admins choose
         self._root = root
         self._make = make
         self._token_for = token_for
@@ -82,7 +93,7 @@ class TenantDeps:
             tenant = await tx.tenants.by_team(key)
         if tenant is None:
             return None
-        token = await self._token_for(key)
+        token = (await self._token_for([key])).get(key)
         client = AsyncWebClient(token=token[0] if token else None)
         home = (token[1], token[2]) if token else (key, None)
         deps = self._deps[tenant] = await self._make(tenant, client, home)
@@ -92,14 +103,28 @@ class TenantDeps:
         """The tenants this process has served so far."""
         return list(self._deps.values())
 
-    async def each(self) -> list[Deps]:
-        """The deps of every installed tenant, with its current token: what the periodic jobs
-        (digests, nudges, CRM outbox, card resync, mention recovery) run for, one by one."""
+    @property
+    def root(self) -> UowFactory:
+        return self._root
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    async def batches(self, size: int = BATCH) -> list[list[tuple[int, str]]]:
+        """Every installed tenant (id, key), in batches: one query."""
         async with self._root.unscoped().reads() as tx:
             installed = await tx.tenants.installed()
+        return [installed[i : i + size] for i in range(0, len(installed), size)]
+
+    async def deps_for(self, batch: list[tuple[int, str]]) -> list[Deps]:
+        """The deps of these tenants with their current tokens (one query for the batch);
+        tenants without a token are left out."""
+        if not batch:
+            return []
+        tokens = await self._token_for([key for _, key in batch])
         found = []
-        for tenant, key in installed:
-            token = await self._token_for(key)
+        for tenant, key in batch:
+            token = tokens.get(key)
             if token is None:
                 continue
             bot_token, team_id, enterprise_id = token
@@ -111,6 +136,19 @@ class TenantDeps:
                 )
             deps.slack.client.token = bot_token
             found.append(deps)
+        return found
+
+    async def each(self, gate: Gate | None = None) -> list[Deps]:
+        """The deps of every installed tenant — or, with `gate`, of those it says have work:
+        what the periodic jobs run for. A fixed number of queries per batch of tenants (the
+        tenants, the gate, their tokens), none per idle tenant."""
+        found = []
+        for batch in await self.batches():
+            if gate is not None:
+                ids = [tenant for tenant, _ in batch]
+                busy = await gate(self._root.for_tenants(ids), self.now())
+                batch = [(tenant, key) for tenant, key in batch if tenant in busy]
+            found += await self.deps_for(batch)
         return found
 
     async def close(self) -> None:

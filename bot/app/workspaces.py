@@ -93,28 +93,25 @@ async def _default_failure(args):  # type: ignore[no-untyped-def]
 def token_finder(
     installations: EncryptedInstallationStore, authorize: AsyncInstallationStoreAuthorize
 ) -> TokenFinder:
-    """A tenant's bot token for work done outside any request, refreshed first when it is
-    about to expire (the same rotation Bolt does before a request)."""
+    """The bot tokens of a batch of tenants (by workspace or Grid org id) for work done outside
+    any request, read in one query; a token about to expire is refreshed first (the same
+    rotation Bolt does before a request)."""
 
-    async def token_for(key: str) -> tuple[str, str | None, str | None] | None:
-        bot = await installations.async_find_bot(enterprise_id=None, team_id=key)
-        if bot is None:  # an org-wide install is known by its Grid org
-            bot = await installations.async_find_bot(
-                enterprise_id=key, team_id=None, is_enterprise_install=True
-            )
-        if bot is None or bot.bot_token is None:
-            return None
-        if bot.bot_refresh_token is not None and authorize.token_rotator is not None:
-            refreshed = await authorize.token_rotator.perform_bot_token_rotation(
-                bot=bot, minutes_before_expiration=authorize.token_rotation_expiration_minutes
-            )
-            if refreshed is not None:
-                await installations.async_save_bot(refreshed)
-                bot = refreshed
-        assert bot.bot_token is not None
-        return bot.bot_token, bot.team_id, bot.enterprise_id
+    async def tokens_for(keys: list[str]) -> dict[str, tuple[str, str | None, str | None]]:
+        found = {}
+        for key, bot in (await installations.find_bots(keys)).items():
+            if bot.bot_refresh_token is not None and authorize.token_rotator is not None:
+                refreshed = await authorize.token_rotator.perform_bot_token_rotation(
+                    bot=bot, minutes_before_expiration=authorize.token_rotation_expiration_minutes
+                )
+                if refreshed is not None:
+                    await installations.async_save_bot(refreshed)
+                    bot = refreshed
+            if bot.bot_token is not None:
+                found[key] = (bot.bot_token, bot.team_id, bot.enterprise_id)
+        return found
 
-    return token_for
+    return tokens_for
 
 
 def tenant_deps(
@@ -138,4 +135,4 @@ def tenant_deps(
         gateway.know_installation(*home)
         return build(settings, uow=root.for_tenant(tenant), slack=gateway, clock=clock, box=box)
 
-    return TenantDeps(root, make, clock, token_for)
+    return TenantDeps(root, make, clock, token_for, digest_hour=settings.digest_hour)

@@ -162,6 +162,10 @@ async def due_nudges(ctx: Ctx, *, hour: int) -> list[Nudge]:
         prefs = await uow.digests.prefs(
             [d.next_step.owner_user for d in deals if d.next_step and d.next_step.owner_user]
         )
+        # Deals nudged already (their claims would fail): skipped without a statement each.
+        nudged = await uow.digests.nudged_since(
+            [d.id for d in deals], now.date() - timedelta(days=1)
+        )
     nudges = []
     for deal in deals:
         step = deal.next_step
@@ -170,6 +174,8 @@ async def due_nudges(ctx: Ctx, *, hour: int) -> list[Nudge]:
         if deal.id not in places or not is_due(now, tz, hour):
             continue
         day = local_day(now, tz)
+        if (deal.id, day) in nudged:
+            continue
         async with ctx.uow() as uow:
             claimed = await uow.digests.claim_nudge(deal.id, day, step.owner_user, now)
             await uow.commit()

@@ -50,6 +50,11 @@ class RunningBot:
         async with self.runtime.engine.connect() as conn:
             return list((await conn.execute(sa.text(sql), params)).all())
 
+    async def write(self, sql: str, **params: Any) -> None:
+        """Change rows behind PTM's back (a test's way to set up a state)."""
+        async with self.runtime.engine.begin() as conn:
+            await conn.execute(sa.text(sql), params)
+
     def card(self, channel: str, ts: str) -> dict[str, Any]:
         return self.fake.message(channel, ts)
 
