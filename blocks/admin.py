@@ -7,6 +7,7 @@ from typing import Any
 
 from blocks import kit
 from blocks.ids import Action
+from blocks.partnerships import partnership_blocks
 from bot.domain.admin import SIDE_NAMES, hour_label
 from bot.domain.outbox import Side
 from bot.views.admin import AdminView, ConnectorLine
@@ -101,6 +102,8 @@ def admin_blocks(view: AdminView) -> list[dict[str, Any]]:
     blocks.append(hour)
     blocks.append(kit.section("*Log to both CRMs* — where each logged outcome goes:"))
     blocks.extend(_connector_block(line) for line in view.connectors)
+    if view.partnerships is not None:
+        blocks.extend(partnership_blocks(list(view.partnerships), view.tenant))
     if view.recent:
         lines = [
             f"{kit.slack_date(e.at)} {kit.mention(e.actor)} {kit.truncate(e.text, 300)}"

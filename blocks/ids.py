@@ -19,6 +19,13 @@ class Action(StrEnum):
     ADMIN_REMOVE = "ptm_admin_remove"
     DIGEST_HOUR = "ptm_admin_digest_hour"
     CRM_CONNECTOR = "ptm_admin_crm"
+    # Partnerships (App Home and the proposal DM)
+    PARTNERSHIP_REVIEW = "ptm_partnership_review"
+    PARTNERSHIP_DECLINE = "ptm_partnership_decline"
+    PARTNERSHIP_WITHDRAW = "ptm_partnership_withdraw"
+    PARTNERSHIP_PAUSE = "ptm_partnership_pause"
+    PARTNERSHIP_RESUME = "ptm_partnership_resume"
+    PARTNERSHIP_END = "ptm_partnership_end"
 
 
 class MoreOption(StrEnum):
@@ -37,6 +44,8 @@ class Callback(StrEnum):
     NEXT_STEP = "ptm_next_step"
     LOG_OUTCOME = "ptm_log_outcome"
     CRM_CONNECTOR = "ptm_crm_connector"
+    PARTNERSHIP_PROPOSE = "ptm_partnership_propose"
+    PARTNERSHIP_ACCEPT = "ptm_partnership_accept"
 
 
 class Field(StrEnum):
@@ -61,6 +70,7 @@ class Field(StrEnum):
     CRM_KIND = "crm_kind"
     CRM_URL = "crm_url"
     CRM_SECRET = "crm_secret"
+    SHARES = "shares"
 
 
 INPUT_ACTION = "value"

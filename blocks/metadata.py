@@ -79,3 +79,17 @@ class ConnectorMeta(_Compact):
 
     side: str
     v: int
+
+
+class PartnershipRef(_Compact):
+    """A partnership and the version the admin saw (button values, the answer modal)."""
+
+    p: int
+    v: int
+
+
+class ProposalMeta(_Compact):
+    """Whom a proposal modal proposes to, and the channel it was opened from."""
+
+    other: int
+    channel: str | None = None

@@ -32,6 +32,8 @@ HELP = (  # one line per command; mrkdwn, so backticks show commands as code
 `/ptm won` / `/ptm lost went with a competitor` — close the deal (`/ptm reopen` to work on it again)
 `/ptm metrics` — seller activation, win rates, attribution, operator check\
  (`/ptm metrics chart`: the trend picture, in your DMs)
+`/ptm partnership` — in a channel shared with a company that installed PTM too: propose a\
+ partnership (admins; answers and settings in App Home)
 Outside a deal room, name the deal by key: `/ptm stage PTM-12 Validate`.
 Partner reps can use every button on the card."""
 )

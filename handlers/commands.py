@@ -25,6 +25,7 @@ from bot.services import Caller
 from briefs.render import render_brief, render_digest
 from handlers.answering import CommandAnswer, within_budget
 from handlers.parsing import caller_from_command
+from handlers.partnerships import open_proposal
 from handlers.publish import publish
 
 
@@ -120,7 +121,13 @@ _HANDLERS: dict[type, Callable[[_Command, Any], Awaitable[None]]] = {
     ),
     intents.SendDigest: lambda c, _i: _send_digest_now(c.answer, c.deps, c.caller.actor.user_id),
     intents.NewDeal: _new,
+    intents.ProposePartnership: lambda c, _i: _partnership(c),
 }
+
+
+async def _partnership(c: _Command) -> None:
+    await open_proposal(c.deps, c.caller, c.trigger_id)
+    await c.answer()
 
 
 async def _brief(

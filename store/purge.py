@@ -32,7 +32,14 @@ from store.models import (
     TrioMemberRow,
     UserPrefRow,
 )
-from store.tenant_models import CrmConnectorRow, TenantAdminRow, TenantEventRow, TenantRow
+from store.tenant_models import (
+    CrmConnectorRow,
+    PartnershipEventRow,
+    PartnershipRow,
+    TenantAdminRow,
+    TenantEventRow,
+    TenantRow,
+)
 
 # Children before the rows they refer to.
 OWNED = (
@@ -101,5 +108,13 @@ class PurgeRepository:
             for table in (BOTS, INSTALLATIONS):
                 tokens = sa.or_(table.c.team_id == team_id, table.c.enterprise_id == team_id)
                 await self.session.execute(sa.delete(table).where(tokens))
+        # Its partnerships go with it (both companies' record of them: the company is gone).
+        theirs = sa.select(PartnershipRow.id).where(
+            sa.or_(PartnershipRow.proposer_id == tenant_id, PartnershipRow.partner_id == tenant_id)  # type: ignore[arg-type]
+        )
+        await self.session.execute(
+            sa.delete(PartnershipEventRow).where(PartnershipEventRow.partnership_id.in_(theirs))  # type: ignore[attr-defined]
+        )
+        await self.session.execute(sa.delete(PartnershipRow).where(PartnershipRow.id.in_(theirs)))  # type: ignore[union-attr]
         await self.session.execute(sa.delete(TenantRow).where(TenantRow.id == tenant_id))  # type: ignore[arg-type]
         return counts

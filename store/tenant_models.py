@@ -88,6 +88,43 @@ class TenantEventRow(TenantOwned, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
 
 
+class PartnershipRow(SQLModel, table=True):
+    """An agreement between two tenants (not owned by either: each reads the ones it is a side
+    of, `store.partnerships`). `version` makes every move a compare-and-set."""
+
+    __tablename__ = "partnerships"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposer_id: int = Field(foreign_key="tenants.id", index=True)
+    partner_id: int = Field(foreign_key="tenants.id", index=True)
+    state: str = Field(max_length=12)
+    proposer_shares: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    partner_shares: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    paused_by: int | None = Field(default=None, foreign_key="tenants.id")
+    channel_id: str | None = Field(default=None, max_length=32)  # where it was proposed
+    version: int = Field(default=1)
+    proposed_by: str = Field(max_length=32)
+    proposed_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class PartnershipEventRow(SQLModel, table=True):
+    """Every move of a partnership: which company's admin made it, when, under what policy."""
+
+    __tablename__ = "partnership_events"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: int | None = Field(default=None, primary_key=True)
+    partnership_id: int = Field(foreign_key="partnerships.id", index=True)
+    tenant_id: int = Field(foreign_key="tenants.id")
+    actor: str = Field(max_length=32)
+    action: str = Field(max_length=20)
+    state: str = Field(max_length=12)
+    policy: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    at: datetime = _utc()
+
+
 def owned_tables() -> frozenset[str]:
     """The tables whose rows belong to a tenant."""
     return frozenset(

@@ -70,6 +70,19 @@ class TenantRepository:
         )
         return [(int(i), str(t)) for i, t in rows.all()]
 
+    async def has_bot(self, tenant_id: int) -> bool:
+        """Whether the tenant's workspace has PTM installed now (a bot token is stored)."""
+        team = sa.select(TenantRow.team_id).where(TenantRow.id == tenant_id).scalar_subquery()  # type: ignore[arg-type]
+        found = await self.session.scalar(
+            sa.select(sa.literal(1))
+            .where(
+                sa.or_(BOTS.c.team_id == team, BOTS.c.enterprise_id == team),
+                BOTS.c.bot_token.is_not(None),
+            )
+            .limit(1)
+        )
+        return found is not None
+
     async def unnamed(self) -> list[int]:
         """Tenants whose workspace is not known yet (see `single_workspace_tenant`)."""
         rows = await self.session.scalars(

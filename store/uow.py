@@ -18,6 +18,7 @@ from store.events import ProcessedEventRepository
 from store.metrics import MetricsRepository
 from store.outbox import OutboxRepository
 from store.partners import PartnerRepository
+from store.partnerships import PartnershipRepository
 from store.purge import PurgeRepository
 from store.tenancy import TENANT_OPTION, TENANTS_KEY
 from store.tenants import TenantRepository
@@ -51,6 +52,7 @@ class UnitOfWork:
     events: ProcessedEventRepository
     digests: DigestRepository
     partners: PartnerRepository
+    partnerships: PartnershipRepository
     outbox: OutboxRepository
     metrics: MetricsRepository
     tenants: TenantRepository
@@ -103,6 +105,7 @@ class UnitOfWork:
         self.events = ProcessedEventRepository(self._session)
         self.digests = DigestRepository(self._session)
         self.partners = PartnerRepository(self._session)
+        self.partnerships = PartnershipRepository(self._session)
         self.outbox = OutboxRepository(self._session)
         self.metrics = MetricsRepository(self._session)
         self.tenants = TenantRepository(self._session)

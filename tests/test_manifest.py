@@ -123,6 +123,8 @@ async def test_every_manifest_event_and_card_control_has_a_listener(bot: Running
         "ptm_next_step",
         "ptm_log_outcome",
         "ptm_crm_connector",
+        "ptm_partnership_propose",
+        "ptm_partnership_accept",
     }
 
 

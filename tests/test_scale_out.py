@@ -48,8 +48,8 @@ async def until(check: Any, timeout: float = 60) -> None:
 class Pair:
     """Two `python app.py` processes on the same database, each on its own port."""
 
-    def __init__(self, fake: FakeSlack, url: str, logs: Path) -> None:
-        self.fake, self.url, self.logs = fake, url, logs
+    def __init__(self, fake: FakeSlack, url: str, logs: Path, **extra: str) -> None:
+        self.fake, self.url, self.logs, self.extra = fake, url, logs, extra
         self.ports = [free_port(), free_port()]
         self.procs: list[asyncio.subprocess.Process] = []
         self.slack = [
@@ -60,7 +60,7 @@ class Pair:
     async def start(self) -> None:
         self.procs = []
         for port in self.ports:
-            env = env_for(self.fake, self.url, PORT=str(port), PTM_DIGEST_HOUR="0")
+            env = env_for(self.fake, self.url, PORT=str(port), PTM_DIGEST_HOUR="0", **self.extra)
             # Logs go to a file: hundreds of requests would fill a pipe nobody reads.
             log = self.logs / f"ptm-{port}.log"
             self.procs.append(
@@ -175,6 +175,61 @@ async def test_two_processes_share_one_database_without_losing_or_doubling(
             p["channel"] for p in fake_slack.of("chat.postMessage") if p["channel"].startswith("U")
         ]
         assert sorted(dms) == ["UALLY", "USELLER"]
+    finally:
+        assert await pair.stop() == [0, 0]
+
+
+async def test_two_processes_serve_many_workspaces_once_each(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Many workspaces, two processes starting together with digests due: every tenant's
+    people get one digest, its partner rep one nudge in the deal room, each sent with that
+    tenant's own token, none twice."""
+    from tests.conftest import PG_URL, fresh_postgres
+    from tests.fakes.slack_api import Workspace
+    from tests.handlers.test_install import MANY, install_at
+
+    assert PG_URL
+    await fresh_postgres(PG_URL)
+    teams = ["TAAA", "TBBB", "TCCC"]
+    fake_slack.install_codes = {
+        t: Workspace(t, f"Co {t}", installer=f"U{t}", bot_token=f"xoxb-{t}") for t in teams
+    }
+    fake_slack.users.update({f"U{t}": t for t in teams} | {f"UP{t}": "TOTHER" for t in teams})
+    pair = Pair(fake_slack, PG_URL, tmp_path, **MANY)
+    await pair.start()
+    try:
+        for i, team in enumerate(teams):
+            assert (await install_at(f"http://127.0.0.1:{pair.ports[i % 2]}", team)).startswith(
+                "200"
+            )
+            who, room, inbound = f"U{team}", f"C{team}", pair.slack[i % 2]
+            trio, step = f"trio <@{who}> <@{who}> <@UP{team}>", f"next call them for <@UP{team}>"
+            for text in ("new Deal", trio, step):
+                status, _ = await inbound.command(text, user=who, team=team, channel=room)
+                assert status == 200
+    finally:
+        assert await pair.stop() == [0, 0]
+    fake_slack.calls.clear()
+    await pair.start()  # both at once, digests due for everyone (hour 0)
+    try:
+
+        async def all_sent() -> bool:
+            left = await rows(PG_URL, "SELECT count(*) FROM digest_runs WHERE status <> 'sent'")
+            done = await rows(PG_URL, "SELECT count(*) FROM digest_runs")
+            nudged = await rows(PG_URL, "SELECT count(*) FROM nudge_runs")
+            return left == [(0,)] and done == [(3,)] and nudged == [(3,)]
+
+        await until(all_sent, timeout=30)
+        await asyncio.sleep(1)  # anything sent twice would be sent by now
+        posted = sorted(
+            (c.payload["channel"], c.token, bool(c.payload.get("thread_ts")))
+            for c in fake_slack.of_calls("chat.postMessage")
+        )
+        assert posted == sorted(
+            [(f"U{t}", f"xoxb-{t}", False) for t in teams]
+            + [(f"C{t}", f"xoxb-{t}", True) for t in teams]
+        )
     finally:
         assert await pair.stop() == [0, 0]
 

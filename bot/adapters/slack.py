@@ -195,6 +195,19 @@ class SlackGateway:
         """The installation's team, known already (many workspaces: from the install)."""
         self._installation = (team_id, enterprise_id)
 
+    async def other_teams(self, channel_id: str) -> list[str]:
+        """The other companies' teams in a Slack Connect channel (conversations.info's
+        `shared_team_ids`, less this installation's own); empty when not shared or unknown."""
+        try:
+            response = await self.client.conversations_info(channel=channel_id)
+        except SlackApiError as err:
+            log.info("conversations.info %s failed: %s", channel_id, err.response.get("error"))
+            return []
+        channel = response.get("channel") or {}
+        teams = channel.get("shared_team_ids") or channel.get("connected_team_ids") or []
+        own = set(await self.installation())
+        return [str(t) for t in teams if t not in own]
+
     async def installation(self) -> tuple[str | None, str | None]:
         """The team and Grid enterprise this token belongs to (auth.test, asked once)."""
         if self._installation is None:

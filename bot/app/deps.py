@@ -46,6 +46,9 @@ class Deps:
     # Applies the bot mentions a dead process received (the listener's own path; set by the
     # app factory, the one place that knows the handlers).
     replay_mentions: Callable[[Deps], Awaitable[int]] | None = None
+    # Another tenant's deps, to reach its people through its own installation (a partnership's
+    # other side); None with one workspace.
+    peer: Callable[[int], Awaitable[Deps | None]] | None = None
 
 
 DEPS_KEY = "ptm_deps"

@@ -75,6 +75,7 @@ def build_deps(
         configured_connectors={} if many else {s.value: t.url for s, t in _env_targets(settings)},
         connectors_editable=many,
         allow_private_crm=settings.crm_allow_private,
+        many_workspaces=many,
     )
     ctx = services.Ctx(
         uow=uow,

@@ -58,6 +58,13 @@ class TenantDeps:
         self._deps: dict[int, Deps] = {}
         self._lock = asyncio.Lock()
 
+    async def _made(
+        self, tenant: int, client: AsyncWebClient, home: tuple[str | None, str | None]
+    ) -> Deps:
+        deps = await self._make(tenant, client, home)
+        deps.peer = self.peer
+        return deps
+
     async def tenant_for(self, key: str) -> int:
         tenant = self._tenant_of.get(key)
         if tenant is None:
@@ -82,7 +89,7 @@ class TenantDeps:
                 deps = self._deps.get(tenant)
                 if deps is None:
                     home = (result.team_id, result.enterprise_id)
-                    deps = self._deps[tenant] = await self._make(tenant, client, home)
+                    deps = self._deps[tenant] = await self._made(tenant, client, home)
         deps.slack.client.token = client.token  # a rotated token takes effect at once
         return deps
 
@@ -96,8 +103,18 @@ class TenantDeps:
         token = (await self._token_for([key])).get(key)
         client = AsyncWebClient(token=token[0] if token else None)
         home = (token[1], token[2]) if token else (key, None)
-        deps = self._deps[tenant] = await self._make(tenant, client, home)
+        deps = self._deps[tenant] = await self._made(tenant, client, home)
         return deps
+
+    async def peer(self, tenant: int) -> Deps | None:
+        """Another tenant's deps with its current token (None when it has none any more)."""
+        async with self._root.unscoped().reads() as tx:
+            row = await tx.tenants.get(tenant)
+            key = row.team_id if row is not None else None
+        if key is None:
+            return None
+        found = await self.deps_for([(tenant, key)])
+        return found[0] if found else None
 
     def known(self) -> list[Deps]:
         """The tenants this process has served so far."""
@@ -131,7 +148,7 @@ class TenantDeps:
             deps = self._deps.get(tenant)
             if deps is None:
                 client = AsyncWebClient(token=bot_token)
-                deps = self._deps[tenant] = await self._make(
+                deps = self._deps[tenant] = await self._made(
                     tenant, client, (team_id, enterprise_id)
                 )
             deps.slack.client.token = bot_token

@@ -31,6 +31,7 @@ from bot.domain.intents import (
     NewDeal,
     Parsed,
     PostCard,
+    ProposePartnership,
     Reopen,
     SendDigest,
     SetAttribution,
@@ -265,5 +266,6 @@ _PARSERS = {
     "lost": _parse_lost,
     "metrics": _parse_metrics,
     "reopen": _parse_bare(Reopen()),
+    "partnership": _parse_bare(ProposePartnership()),
     "find": lambda rest, _today: FindPartner(unescape_slack(" ".join(rest))[:500]),
 }

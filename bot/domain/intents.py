@@ -31,6 +31,7 @@ SUBCOMMANDS = (
     "lost",
     "metrics",
     "reopen",
+    "partnership",
 )
 # What a bot mention understands: what a partner rep needs, who cannot use our slash command.
 MENTION_COMMANDS = ("next", "stage", "done", "synced", "help")
@@ -116,6 +117,11 @@ class Reopen:
 
 
 @dataclass(frozen=True)
+class ProposePartnership:
+    """Propose a partnership to the company this Slack Connect channel is shared with."""
+
+
+@dataclass(frozen=True)
 class Status:
     """A question to the bot (`@PTM what is the status?`): where the deal stands, and what a
     mention can do."""
@@ -154,6 +160,7 @@ Intent = (
     | SendDigest
     | CloseDeal
     | ShowMetrics
+    | ProposePartnership
 )
 
 

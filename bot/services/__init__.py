@@ -69,6 +69,13 @@ from bot.services.partners import (
     find_partners,
     import_partners,
 )
+from bot.services.partnerships import (
+    answer_form,
+    make_move,
+    partnership_lines,
+    proposal_form,
+    propose,
+)
 from bot.services.reads import (
     edit_form_for,
     history,
@@ -89,6 +96,11 @@ from bot.services.tenants import (
 )
 
 __all__ = [
+    "answer_form",
+    "make_move",
+    "partnership_lines",
+    "proposal_form",
+    "propose",
     "add_admin",
     "admin_view",
     "connector_form",

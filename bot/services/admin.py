@@ -11,6 +11,7 @@ from bot.domain.model import BadInput, Conflict, esc, is_our_org
 from bot.domain.outbox import Side
 from bot.services.common import Caller, Ctx, admins_of
 from bot.views.admin import AdminLine, AdminView, ConnectorForm, ConnectorLine, SettingsEvent
+from bot.views.partnerships import PartnershipLine
 from store import UnitOfWork
 
 RECENT_CHANGES = 5
@@ -30,6 +31,13 @@ async def admin_view(ctx: Ctx, user_id: str) -> AdminView | None:
         hour = await uow.tenants.digest_hour()
         connectors = await uow.tenants.connectors()
         trail = await uow.tenants.audit_trail(RECENT_CHANGES)
+        partnerships = None
+        if ctx.defaults.many_workspaces:
+            partnerships = tuple(
+                PartnershipLine(p, name, by, at)
+                for p, name, by, at in await uow.partnerships.lines()
+            )
+        tenant = uow.tenant_id
     configured = ctx.admins
     stored_ids = [e.user_id for e in stored]
     lines = [AdminLine(u, None, None, removable=False) for u in sorted(configured)]
@@ -52,6 +60,8 @@ async def admin_view(ctx: Ctx, user_id: str) -> AdminView | None:
             SettingsEvent(at, actor, _describe(action, detail))
             for at, actor, action, detail in trail
         ),
+        partnerships=partnerships,
+        tenant=tenant,
     )
 
 

@@ -42,6 +42,7 @@ class TenantDefaults:
     configured_connectors: Mapping[str, str] = field(default_factory=dict)  # side -> URL
     connectors_editable: bool = False
     allow_private_crm: bool = False
+    many_workspaces: bool = False
 
 
 async def _no_bot(_user_id: str) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.views.partnerships import PartnershipLine
+
 
 @dataclass(frozen=True)
 class AdminLine:
@@ -39,6 +41,9 @@ class AdminView:
     digest_hour_is_default: bool
     connectors: tuple[ConnectorLine, ...]
     recent: tuple[SettingsEvent, ...]
+    # Many workspaces only: this tenant's partnerships (None: the section is not shown).
+    partnerships: tuple[PartnershipLine, ...] | None = None
+    tenant: int = 0
 
 
 @dataclass(frozen=True)

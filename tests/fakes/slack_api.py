@@ -60,6 +60,8 @@ class FakeSlack:
     faults: dict[str, list[Fault]] = field(default_factory=lambda: defaultdict(list))
     cannot_post: set[str] = field(default_factory=set)
     shared_channels: set[str] = field(default_factory=set)
+    # Slack Connect channels: channel -> the teams in it (conversations.info shared_team_ids)
+    channel_teams: dict[str, list[str]] = field(default_factory=dict)
     timezones: dict[str, str] = field(default_factory=dict)  # user id -> IANA zone
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
@@ -272,10 +274,19 @@ class FakeSlack:
         if method == "views.open":
             return {"ok": True, "view": {"id": "V123", **p.get("view", {})}}
         if method == "conversations.info":
-            shared = p["channel"] in self.shared_channels
+            teams = self.channel_teams.get(p["channel"])
+            shared = p["channel"] in self.shared_channels or bool(teams and len(teams) > 1)
+            channel: dict[str, Any] = {
+                "id": p["channel"],
+                "is_shared": shared,
+                "is_ext_shared": shared,
+            }
+            if teams:
+                channel["shared_team_ids"] = list(teams)
+                channel["connected_team_ids"] = list(teams)
             return {
                 "ok": True,
-                "channel": {"id": p["channel"], "is_shared": shared, "is_ext_shared": shared},
+                "channel": channel,
             }
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + p["users"]}}

@@ -113,10 +113,24 @@ async def test_the_installer_manages_admins_from_app_home_and_rights_follow_at_o
     # The other workspace's admins are its own.
     theirs = await open_home(bot, "UTHEIRS", team="TPARTNER")
     assert "<@UTHEIRS>" in text_of(theirs) and "UALLY" not in text_of(theirs)
+    # ... and an admin there cannot remove one here, nor set our digest hour.
+    forged = {"blocks": [{"type": "actions", "elements": [
+        {"type": "button", "action_id": "ptm_admin_remove", "value": "UALLY"}]}]}  # fmt: skip
+    await bot.slack.click_home(forged, "ptm_admin_remove", user="UTHEIRS", team="TPARTNER")
+    assert "<@UALLY> is not a PTM admin" in text_of(home_of(bot, "UTHEIRS"))
+    await bot.slack.click_home(
+        theirs, "ptm_admin_digest_hour", user="UTHEIRS", team="TPARTNER", option="6"
+    )
+    assert await bot.rows(ours) == [("UALLY",)]
+    assert await bot.rows("SELECT team_id, digest_hour FROM tenants ORDER BY team_id") == [
+        ("T0URS", None),
+        ("TPARTNER", 6),
+    ]
     audit = await bot.rows("SELECT actor, action, detail FROM tenant_events ORDER BY id")
     assert [(a, b) for a, b, _ in audit] == [
         ("UINSTALLER", "admin_added"),
         ("UALLY", "admin_removed"),
+        ("UTHEIRS", "digest_hour"),
     ]
 
 

@@ -40,17 +40,21 @@ def site(bot: RunningBot) -> str:
 
 
 async def install(bot: RunningBot, code: str) -> str:
+    return await install_at(site(bot), code)
+
+
+async def install_at(base: str, code: str) -> str:
     """Follow "Add to Slack" as a browser does: the install page sets the state cookie, Slack
     sends the browser back with a code and that state."""
     async with aiohttp.ClientSession() as browser:
-        async with browser.get(f"{site(bot)}/slack/install") as page:
+        async with browser.get(f"{base}/slack/install") as page:
             html = await page.text()
             assert page.status == 200 and "slack.com/oauth/v2/authorize" in html
             # A Secure cookie (https in production), handed back as the browser would.
             cookie = page.headers["Set-Cookie"].split(";")[0]
         state = re.search(r"state=([\w-]+)", html)
         assert state is not None and "client_id=1111.2222" in html
-        back = f"{site(bot)}/slack/oauth_redirect?code={code}&state={state.group(1)}"
+        back = f"{base}/slack/oauth_redirect?code={code}&state={state.group(1)}"
         async with browser.get(back, headers={"Cookie": cookie}) as done:
             return f"{done.status} {await done.text()}"
 

@@ -141,8 +141,10 @@ class Inbound:
         user_team: str = OUR_TEAM,
         value: str | None = None,
         option: str | None = None,
+        team: str = OUR_TEAM,
     ) -> tuple[int, Any]:
-        """Click a control of a posted message, taking its block_id and element from the blocks."""
+        """Click a control of a posted message, taking its block_id and element from the blocks.
+        `team`: the workspace whose installation Slack sends the click to."""
         block, element = find_element(message["blocks"], action_id)
         action: dict[str, Any] = {
             "action_id": action_id,
@@ -157,7 +159,7 @@ class Inbound:
             action["value"] = value if value is not None else element.get("value", "")
         payload = {
             "type": "block_actions",
-            "team": {"id": OUR_TEAM, "domain": "ours"},
+            "team": {"id": team, "domain": "ours"},
             "user": {"id": user, "username": user.lower(), "team_id": user_team},
             "api_app_id": "APTM",
             "token": "legacy",
@@ -215,8 +217,10 @@ class Inbound:
         *,
         user: str = "USELLER",
         user_team: str = OUR_TEAM,
+        installed_team: str = OUR_TEAM,
     ) -> tuple[int, Any]:
-        """Submit a modal the bot opened, with `values` as block_id -> typed value."""
+        """Submit a modal the bot opened, with `values` as block_id -> typed value;
+        `installed_team`: the workspace of the installation that opened it."""
         state: dict[str, Any] = {}
         for block in view["blocks"]:
             if block["type"] != "input":
@@ -235,7 +239,7 @@ class Inbound:
                 **view,
                 "id": "V123",
                 "team_id": user_team,
-                "app_installed_team_id": OUR_TEAM,
+                "app_installed_team_id": installed_team,
                 "state": {"values": state},
                 "hash": "h",
             },
@@ -294,4 +298,7 @@ def _element_state(element: dict[str, Any], raw: Any) -> dict[str, Any]:
     if kind == "static_select":
         option = next((o for o in element["options"] if o["value"] == raw), None)
         return {"type": kind, "selected_option": option}
+    if kind == "checkboxes":
+        chosen = [o for o in element["options"] if o["value"] in (raw or ())]
+        return {"type": kind, "selected_options": chosen}
     return {"type": kind, "value": raw}

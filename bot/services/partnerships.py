@@ -1,0 +1,202 @@
+"""Partnerships between two tenants: propose, answer, pause, resume, end. Each move is one
+compare-and-set on the partnership, checked against the mover's admins, audited with the
+policy in force; what the other company's admins must hear comes back as a `Tell` for the
+caller to send through that company's own installation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain import partnership as rules
+from bot.domain.admin import require_admin
+from bot.domain.model import BadInput, Conflict, NotFound, esc
+from bot.domain.partnership import Move, State
+from bot.services.common import Caller, Ctx, admins_of
+from bot.views.partnerships import AnswerForm, PartnershipLine, ProposalForm, Tell
+from store import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Outcome:
+    notice: str  # for the admin who acted
+    tell: Tell | None = None
+
+
+async def _name(uow: UnitOfWork, tenant: int) -> str:
+    row = await uow.tenants.get(tenant)
+    return (row.name or row.team_id or "") if row is not None else ""
+
+
+async def _require_admin(ctx: Ctx, uow: UnitOfWork, caller: Caller) -> None:
+    require_admin(
+        caller.actor.user_id, internal=caller.actor.internal, admins=await admins_of(ctx, uow)
+    )
+
+
+async def proposal_form(
+    ctx: Ctx, caller: Caller, *, other_teams: list[str], channel_id: str | None
+) -> ProposalForm:
+    """An admin asks to propose a partnership to the company this channel is shared with."""
+    if not ctx.defaults.many_workspaces:  # one workspace: there is no other tenant
+        raise BadInput(
+            "Partnerships need PTM installed by both companies (hosted PTM, many workspaces). "
+            "Until then your partner's reps work on the card in the shared channel as guests."
+        )
+    async with ctx.uow.reads() as uow:
+        await _require_admin(ctx, uow, caller)
+        own = uow.tenant_id
+        found = []
+        for team in other_teams:
+            tenant = await uow.tenants.by_team(team)
+            if tenant is not None and tenant != own and await uow.tenants.has_bot(tenant):
+                found.append(tenant)
+        if not other_teams:
+            raise BadInput(
+                "This channel is not shared with another company. Run `/ptm partnership` in a "
+                "Slack Connect channel you share with your partner."
+            )
+        if not found:
+            raise BadInput(
+                "The company you share this channel with has not installed PTM yet. Ask their "
+                'Slack admin to add PTM to their workspace (the same "Add to Slack" page you '
+                "used); then run `/ptm partnership` here again."
+            )
+        other = found[0]
+        live = await uow.partnerships.live_with(other)
+        name = await _name(uow, other)
+    if live is not None:
+        state = "waiting for an answer" if live.state is State.PROPOSED else live.state.value
+        raise Conflict(
+            f"You already have a partnership with {esc(name, 80)} ({state}): see the PTM "
+            "settings in your App Home."
+        )
+    return ProposalForm(other, name, channel_id)
+
+
+async def propose(
+    ctx: Ctx, caller: Caller, *, other: int, shares: list[str], channel_id: str | None
+) -> Outcome:
+    chosen = rules.read_shares(shares)
+    now = ctx.now()
+    async with ctx.uow() as uow:
+        await uow.tenants.lock_own()
+        await _require_admin(ctx, uow, caller)
+        if await uow.partnerships.live_with(other) is not None:
+            raise Conflict("A partnership with that company was proposed meanwhile; see App Home.")
+        p_id = await uow.partnerships.propose(
+            other, shares=chosen, channel_id=channel_id, by=caller.actor.user_id, now=now
+        )
+        await uow.partnerships.audit(
+            p_id,
+            actor=caller.actor.user_id,
+            action="proposed",
+            state=State.PROPOSED,
+            policy={"shares": list(chosen)},
+            now=now,
+        )
+        our_name = await _name(uow, uow.tenant_id)
+        other_name = await _name(uow, other)
+        await uow.commit()
+    async with ctx.uow.for_tenant(other).reads() as theirs:
+        their_admins = tuple(sorted(await theirs.tenants.admins()))
+    name = esc(our_name, 80)
+    tell = Tell(
+        other,
+        their_admins,
+        f"*{name}* proposes a PTM partnership: deals you work on together in shared channels "
+        f"would be one card for both companies. They would share: {rules.shares_text(chosen)}. "
+        "Review it to choose what you share back, then accept — or decline.",
+        p_id,
+        1,
+        answer=True,
+    )
+    notice = (
+        f"Proposed a partnership to {esc(other_name, 80)}, sharing {rules.shares_text(chosen)}. "
+        "Their PTM admins have been asked; you will hear when they answer."
+    )
+    return Outcome(notice, tell)
+
+
+async def answer_form(ctx: Ctx, caller: Caller, p_id: int) -> AnswerForm:
+    async with ctx.uow.reads() as uow:
+        await _require_admin(ctx, uow, caller)
+        p = await uow.partnerships.get(p_id)
+        if p is None:
+            raise NotFound("That partnership no longer exists.")
+        rules.move(p, Move.ACCEPT, by_tenant=uow.tenant_id)  # still open, and ours to answer
+        other_name = await _name(uow, p.other(uow.tenant_id))
+    return AnswerForm(p.id, p.version, other_name, p.proposer_shares)
+
+
+async def make_move(
+    ctx: Ctx,
+    caller: Caller,
+    p_id: int,
+    what: Move,
+    *,
+    seen_version: int | None = None,
+    shares: list[str] | None = None,
+) -> Outcome:
+    """Accept (with what we share back), decline, withdraw, pause, resume or end."""
+    chosen = rules.read_shares(shares) if what is Move.ACCEPT else None
+    now = ctx.now()
+    async with ctx.uow() as uow:
+        await _require_admin(ctx, uow, caller)
+        p = await uow.partnerships.get(p_id, for_update=True)
+        if p is None:
+            raise NotFound("That partnership no longer exists.")
+        if seen_version is not None and seen_version != p.version:
+            raise Conflict(
+                "The partnership changed while you were looking; here it is as it is now."
+            )
+        own = uow.tenant_id
+        to = rules.move(p, what, by_tenant=own)
+        if not await uow.partnerships.move(
+            p, to, now=now, partner_shares=chosen, paused_by=own if to is State.PAUSED else None
+        ):
+            raise Conflict("The other company moved the partnership at the same moment; try again.")
+        policy = {
+            "proposer_shares": list(p.proposer_shares),
+            "partner_shares": list(chosen if chosen is not None else p.partner_shares),
+        }
+        await uow.partnerships.audit(
+            p.id,
+            actor=caller.actor.user_id,
+            action=rules.past(what),
+            state=to,
+            policy=policy,
+            now=now,
+        )
+        other = p.other(own)
+        our_name, other_name = await _name(uow, own), await _name(uow, other)
+        await uow.commit()
+    async with ctx.uow.for_tenant(other).reads() as theirs:
+        their_admins = tuple(sorted(await theirs.tenants.admins()))
+    name, their = esc(our_name, 80), esc(other_name, 80)
+    said = {
+        Move.ACCEPT: f"*{name}* accepted your PTM partnership. They share: "
+        f"{rules.shares_text(chosen or ())}.",
+        Move.DECLINE: f"*{name}* declined your PTM partnership proposal.",
+        Move.WITHDRAW: f"*{name}* withdrew its PTM partnership proposal.",
+        Move.PAUSE: f"*{name}* paused your PTM partnership: nothing new crosses until they "
+        "resume it.",
+        Move.RESUME: f"*{name}* resumed your PTM partnership.",
+        Move.END: f"*{name}* ended your PTM partnership.",
+    }[what]
+    notice = {
+        Move.ACCEPT: f"The partnership with {their} is active. You share: "
+        f"{rules.shares_text(chosen or ())}.",
+        Move.DECLINE: f"Declined the partnership proposed by {their}.",
+        Move.WITHDRAW: f"Withdrew the proposal to {their}.",
+        Move.PAUSE: f"Paused the partnership with {their}: nothing new crosses until you "
+        "resume it.",
+        Move.RESUME: f"Resumed the partnership with {their}.",
+        Move.END: f"Ended the partnership with {their}.",
+    }[what]
+    return Outcome(notice, Tell(other, their_admins, said, p.id, p.version + 1))
+
+
+async def partnership_lines(ctx: Ctx) -> list[PartnershipLine]:
+    async with ctx.uow.reads() as uow:
+        found = await uow.partnerships.lines()
+    return [PartnershipLine(p, name, by, at) for p, name, by, at in found]

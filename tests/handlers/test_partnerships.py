@@ -1,0 +1,193 @@
+"""Partnerships between two companies that both installed PTM: proposed by an admin in a Slack
+Connect channel, answered by the other company's admins through their own installation,
+paused, resumed and ended from App Home; every move audited, each side moving only its own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.fakes.slack_api import FakeSlack, Workspace
+from tests.handlers.test_admin_home import home_of, open_home, text_of
+from tests.handlers.test_install import MANY, OURS, THEIRS, install
+from tests.support.harness import RunningBot, start_bot
+
+SHARED = "CSHARED"
+
+
+@pytest.fixture
+async def two(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBot]:
+    fake_slack.install_codes = {"code-ours": OURS, "code-theirs": THEIRS}
+    fake_slack.users.update({"UINSTALLER": "T0URS", "USELLER": "T0URS", "UTHEIRS": "TPARTNER"})
+    fake_slack.channel_teams[SHARED] = ["T0URS", "TPARTNER"]
+    running = await start_bot(fake_slack, sqlite_url, **MANY)
+    await install(running, "code-ours")
+    await install(running, "code-theirs")
+    yield running
+    await running.stop()
+
+
+def opened(bot: RunningBot) -> tuple[dict[str, Any], str]:
+    [call] = bot.fake.of_calls("views.open")
+    return call.payload["view"], call.token
+
+
+async def propose(bot: RunningBot, shares: list[str]) -> Any:
+    bot.fake.calls.clear()
+    status, answer = await bot.slack.command(
+        "partnership", user="UINSTALLER", team="T0URS", channel=SHARED
+    )
+    assert status == 200, answer
+    modal, token = opened(bot)
+    assert token == "xoxb-ours-1" and modal["callback_id"] == "ptm_partnership_propose"
+    _, answer = await bot.slack.submit(
+        modal, {"shares": shares}, user="UINSTALLER", user_team="T0URS"
+    )
+    return answer
+
+
+def dm_to(bot: RunningBot, user: str) -> tuple[dict[str, Any], str]:
+    [call] = [c for c in bot.fake.of_calls("chat.postMessage") if c.payload["channel"] == user]
+    return call.payload, call.token
+
+
+async def test_a_partnership_is_proposed_answered_paused_and_ended_by_each_side(
+    two: RunningBot,
+) -> None:
+    bot = two
+    answer = await propose(bot, ["name", "stage", "next_step", "trio"])
+    assert answer is None or "errors" not in answer
+    [(state, ours, theirs)] = await bot.rows(
+        "SELECT state, proposer_shares, partner_shares FROM partnerships"
+    )
+    assert state == "proposed" and "stage" in ours and theirs == "[]"
+
+    # Their admin hears of it through their own installation, and reviews it there.
+    message, token = dm_to(bot, "UTHEIRS")
+    assert token == "xoxb-theirs-1" and "*Ours* proposes a PTM partnership" in message["text"]
+    assert "deal name, stage, next step" in message["text"]
+    bot.fake.calls.clear()
+    await bot.slack.click(
+        message, "ptm_partnership_review", channel="DUTHEIRS", ts="1.1", user="UTHEIRS",
+        user_team="TPARTNER", team="TPARTNER",
+    )  # fmt: skip
+    modal, token = opened(bot)
+    assert token == "xoxb-theirs-1" and modal["callback_id"] == "ptm_partnership_accept"
+    # Sharing nothing at all is refused in the form; then they accept, sharing less.
+    _, refused = await bot.slack.submit(
+        modal, {"shares": []}, user="UTHEIRS", user_team="TPARTNER", installed_team="TPARTNER"
+    )
+    assert "at least the deal name" in refused["errors"]["shares"]
+    bot.fake.calls.clear()
+    await bot.slack.submit(
+        modal, {"shares": ["name", "stage"]}, user="UTHEIRS", user_team="TPARTNER",
+        installed_team="TPARTNER",
+    )  # fmt: skip
+    [(state, theirs)] = await bot.rows("SELECT state, partner_shares FROM partnerships")
+    assert state == "active" and "stage" in theirs and "trio" not in theirs
+    told, token = dm_to(bot, "UINSTALLER")
+    assert token == "xoxb-ours-1" and "*Partner Co* accepted your PTM partnership" in told["text"]
+
+    # Both App Homes show it, each from its own side.
+    mine = text_of(await open_home(bot, "UINSTALLER"))
+    assert "*Partner Co* · :handshake: active" in mine
+    assert (
+        "We share: deal name, stage, next step" in mine and "They share: deal name, stage" in mine
+    )
+    theirs_home = await open_home(bot, "UTHEIRS", team="TPARTNER")
+    assert "*Ours* · :handshake: active" in text_of(theirs_home)
+
+    # They pause it; only they can resume; we can end it.
+    await bot.slack.click_home(
+        theirs_home, "ptm_partnership_pause", user="UTHEIRS", team="TPARTNER"
+    )
+    assert await bot.rows("SELECT state FROM partnerships") == [("paused",)]
+    mine_home = await open_home(bot, "UINSTALLER")
+    assert "paused by them" in text_of(mine_home)
+    assert "ptm_partnership_resume" not in text_of(mine_home)
+    forged = {"blocks": [{"type": "actions", "elements": [
+        {"type": "button", "action_id": "ptm_partnership_resume",
+         "value": find_value(mine_home, "ptm_partnership_end")}]}]}  # fmt: skip
+    await bot.slack.click_home(forged, "ptm_partnership_resume", user="UINSTALLER")
+    assert "only they can resume it" in text_of(home_of(bot, "UINSTALLER"))
+    await bot.slack.click_home(mine_home, "ptm_partnership_end", user="UINSTALLER")
+    assert await bot.rows("SELECT state FROM partnerships") == [("ended",)]
+    assert "*Ours* ended your PTM partnership" in dm_to(bot, "UTHEIRS")[0]["text"]
+
+    audit = await bot.rows(
+        "SELECT t.team_id, e.actor, e.action, e.state FROM partnership_events e "
+        "JOIN tenants t ON t.id = e.tenant_id ORDER BY e.id"
+    )
+    assert audit == [
+        ("T0URS", "UINSTALLER", "proposed", "proposed"),
+        ("TPARTNER", "UTHEIRS", "accepted", "active"),
+        ("TPARTNER", "UTHEIRS", "paused", "paused"),
+        ("T0URS", "UINSTALLER", "ended", "ended"),
+    ]
+    # A stale button (the version it carries is old) changes nothing.
+    await bot.slack.click_home(theirs_home, "ptm_partnership_end", user="UTHEIRS", team="TPARTNER")
+    assert "changed while you were looking" in text_of(home_of(bot, "UTHEIRS"))
+    assert len(await bot.rows("SELECT id FROM partnership_events")) == 4
+
+
+def find_value(view: dict[str, Any], action_id: str) -> str:
+    for block in view["blocks"]:
+        for element in block.get("elements", []) if block["type"] == "actions" else []:
+            if element.get("action_id") == action_id:
+                return str(element["value"])
+    raise AssertionError(action_id)
+
+
+async def test_who_may_propose_and_to_whom(two: RunningBot, fake_slack: FakeSlack) -> None:
+    bot = two
+    # Not an admin.
+    _, answer = await bot.slack.command("partnership", user="USELLER", team="T0URS", channel=SHARED)
+    assert "Only PTM admins" in str(answer)
+    # Not a shared channel.
+    _, answer = await bot.slack.command("partnership", user="UINSTALLER", channel="CROOM")
+    assert "not shared with another company" in str(answer)
+    # Shared with a company that has not installed PTM.
+    fake_slack.channel_teams["CGUEST"] = ["T0URS", "TNOPTM"]
+    _, answer = await bot.slack.command("partnership", user="UINSTALLER", channel="CGUEST")
+    assert "has not installed PTM yet" in str(answer) and "Add to Slack" in str(answer)
+    # A second proposal while one waits.
+    await propose(bot, ["name"])
+    _, answer = await bot.slack.command("partnership", user="UINSTALLER", channel=SHARED)
+    assert "already have a partnership with Partner Co (waiting for an answer)" in str(answer)
+    # Their non-admin cannot answer; the proposer cannot accept its own proposal.
+    [(p_id,)] = await bot.rows("SELECT id FROM partnerships")
+    forged = {"blocks": [{"type": "actions", "elements": [
+        {"type": "button", "action_id": "ptm_partnership_review",
+         "value": f'{{"p":{p_id},"v":1}}'}]}]}  # fmt: skip
+    fake_slack.users["UOTHER"] = "TPARTNER"
+    await bot.slack.click_home(forged, "ptm_partnership_review", user="UOTHER", team="TPARTNER")
+    assert "Only PTM admins" in text_of(home_of(bot, "UOTHER"))
+    await bot.slack.click_home(forged, "ptm_partnership_review", user="UINSTALLER")
+    assert "Only the other company's admins can answer" in text_of(home_of(bot, "UINSTALLER"))
+    # A third company cannot see or move it at all.
+    third = Workspace("TTHIRD", "Third", installer="UTHIRD", bot_token="xoxb-third-1")
+    fake_slack.install_codes["code-third"] = third
+    fake_slack.users["UTHIRD"] = "TTHIRD"
+    await install(bot, "code-third")
+    end = {"blocks": [{"type": "actions", "elements": [
+        {"type": "button", "action_id": "ptm_partnership_withdraw",
+         "value": f'{{"p":{p_id},"v":1}}'}]}]}  # fmt: skip
+    await bot.slack.click_home(end, "ptm_partnership_withdraw", user="UTHIRD", team="TTHIRD")
+    assert "no longer exists" in text_of(home_of(bot, "UTHIRD"))
+    assert await bot.rows("SELECT state FROM partnerships") == [("proposed",)]
+
+
+async def test_one_workspace_says_partnerships_need_both_companies(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    fake_slack.users["UADMIN"] = "T0URS"
+    fake_slack.channel_teams[SHARED] = ["T0URS", "TPARTNER"]
+    bot = await start_bot(fake_slack, sqlite_url, PTM_ADMINS="UADMIN")
+    try:
+        _, answer = await bot.slack.command("partnership", user="UADMIN", channel=SHARED)
+        assert "need PTM installed by both companies" in str(answer)
+        assert "Partnerships" not in text_of(await open_home(bot, "UADMIN"))
+    finally:
+        await bot.stop()
