@@ -104,6 +104,20 @@ def admin_blocks(view: AdminView) -> list[dict[str, Any]]:
     blocks.extend(_connector_block(line) for line in view.connectors)
     if view.partnerships is not None:
         blocks.extend(partnership_blocks(list(view.partnerships), view.tenant))
+    if view.disclosed:
+        lines = [
+            f"{kit.user_text(d.company or d.team or 'a company not known to Slack', 80)}"
+            f"{f' ({d.team})' if d.team and d.company else ''}: {d.values} values of "
+            f"{d.deals} deal{'s' if d.deals != 1 else ''}, last {kit.slack_date(d.last)}"
+            for d in view.disclosed
+        ]
+        blocks.append(
+            kit.section(
+                "*Shared with other companies* (last 30 days, from the disclosure ledger):\n"
+                + "\n".join(lines)
+                + "\nEvery value, version and time: `ptm disclosures --to TEAM_ID [--csv FILE]`."
+            )
+        )
     if view.recent:
         lines = [
             f"{kit.slack_date(e.at)} {kit.mention(e.actor)} {kit.truncate(e.text, 300)}"

@@ -34,7 +34,36 @@ def build_deal_card(card: CardView) -> dict[str, Any]:
             f"{kit.slack_date(card.updated_at)}"
         ),
     ]
-    return {"blocks": blocks, "text": card_fallback(card)}
+    return {"blocks": blocks, "text": card_fallback(card), "metadata": card_metadata(card)}
+
+
+CARD_EVENT = "ptm_deal_card"
+METADATA_TEXT_LIMIT = 200
+
+
+def card_metadata(card: CardView) -> dict[str, Any]:
+    """Machine-readable state of the card (Slack message metadata, `ptm_deal_card`): what any
+    app in the channel may read, so shared fields only — whatever copy this is, internal notes,
+    forecast category, trigger and CRM state never go here. Absent values are left out (Slack
+    takes strings, numbers and booleans)."""
+    step = card.next_step
+    payload: dict[str, Any] = {
+        "deal_key": card.key,
+        "version": card.version,
+        "stage": card.stage,
+        "status": card.status,
+        "name": card.name[:METADATA_TEXT_LIMIT],
+        "account": card.account[:METADATA_TEXT_LIMIT],
+        "amount": card.amount if card.amount not in ("", "—") else None,
+        "close_date": card.close_date.isoformat() if card.close_date else None,
+        "attribution": card.attribution,
+        "next_step_owner_role": step.owner_role if step else None,
+        "next_step_due": step.due.isoformat() if step and step.due else None,
+    }
+    return {
+        "event_type": CARD_EVENT,
+        "event_payload": {k: v for k, v in payload.items() if v not in (None, "")},
+    }
 
 
 def card_fallback(card: CardView) -> str:

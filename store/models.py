@@ -293,6 +293,32 @@ class OutboxRow(TenantOwned, table=True):
     delivered_at: datetime | None = _utc(default=None)
 
 
+class DisclosureRow(TenantOwned, table=True):
+    """The disclosure ledger: one value of a deal (a field at a version) shown or sent outside
+    the tenant — on a card copy or its metadata in a shared channel, in a brief, to the
+    partner's CRM — and to which company. Append-only: written before the send, never updated
+    (the same field, version, surface and company is recorded once)."""
+
+    __tablename__ = "disclosures"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "tenant_id", "deal_id", "field", "version", "surface", "receiving_team"
+        ),
+        sa.Index("ix_disclosures_tenant_at", "tenant_id", "at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deals.id", index=True)
+    field: str = Field(max_length=30)
+    version: int
+    surface: str = Field(max_length=20)
+    receiving_team: str = Field(default="", max_length=32)  # "" when Slack did not say
+    receiving_company: str = Field(default="", max_length=200)
+    channel_id: str | None = Field(default=None, max_length=32)
+    at: datetime = _utc()
+
+
 import store.installations  # noqa: E402, F401  (Slack's installation tables, same metadata)
 from store.tenant_models import share_criteria_base  # noqa: E402
 

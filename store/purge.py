@@ -22,6 +22,7 @@ from store.models import (
     DealEventRow,
     DealRow,
     DigestRunRow,
+    DisclosureRow,
     NextStepRow,
     NudgeRunRow,
     OutboxRow,
@@ -43,6 +44,7 @@ from store.tenant_models import (
 
 # Children before the rows they refer to.
 OWNED = (
+    DisclosureRow,
     OutboxRow,
     OutcomeRow,
     NudgeRunRow,

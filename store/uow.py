@@ -14,6 +14,7 @@ from store.copies import BindingRepository, CardCopyRepository, ChannelRepositor
 from store.db import read_only
 from store.deals import DealRepository
 from store.digests import DigestRepository
+from store.disclosures import DisclosureRepository
 from store.events import ProcessedEventRepository
 from store.metrics import MetricsRepository
 from store.outbox import OutboxRepository
@@ -51,6 +52,7 @@ class UnitOfWork:
     channels: ChannelRepository
     events: ProcessedEventRepository
     digests: DigestRepository
+    disclosures: DisclosureRepository
     partners: PartnerRepository
     partnerships: PartnershipRepository
     outbox: OutboxRepository
@@ -104,6 +106,7 @@ class UnitOfWork:
         self.channels = ChannelRepository(self._session)
         self.events = ProcessedEventRepository(self._session)
         self.digests = DigestRepository(self._session)
+        self.disclosures = DisclosureRepository(self._session)
         self.partners = PartnerRepository(self._session)
         self.partnerships = PartnershipRepository(self._session)
         self.outbox = OutboxRepository(self._session)

@@ -71,6 +71,15 @@ def test_many_workspaces_get_the_redirect_and_the_uninstall_events() -> None:
     )
 
 
+def test_both_manifests_declare_the_card_metadata() -> None:
+    from blocks.card import CARD_EVENT
+
+    socket = yaml.safe_load((ROOT / "manifest.socket.yml").read_text())
+    for m in (manifest(), socket):
+        declared = m["settings"]["event_subscriptions"]["metadata_subscriptions"]
+        assert {"app_id": "*", "event_type": CARD_EVENT} in declared
+
+
 def test_the_socket_mode_manifest_needs_no_editing() -> None:
     """manifest.socket.yml is manifest.yml without the URLs, with Socket Mode on."""
     http = manifest()

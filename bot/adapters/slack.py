@@ -77,6 +77,8 @@ class Pacer:
 # Digest DMs: chat.postMessage allows about one message per second per channel plus a
 # workspace-wide cap; each DM is its own channel, so a steady 5 per second is well inside.
 DM_RATE = 5.0
+# How long a channel's member teams are kept (a channel is rarely re-shared).
+CHANNEL_TEAMS_SECONDS = 300.0
 # views.publish is Tier 4 (100+ per minute).
 HOME_RATE = 1.5
 
@@ -105,6 +107,7 @@ class SlackGateway:
         self.home_pacer = Pacer(home_rate)
         self._users: dict[str, tuple[float, dict[str, Any]]] = {}
         self._installation: tuple[str | None, str | None] | None = None
+        self._channel_teams: dict[str, tuple[float, list[str]]] = {}
 
     async def post(
         self, channel: str, message: dict[str, Any], *, thread_ts: str | None = None
@@ -189,6 +192,11 @@ class SlackGateway:
         channel = response.get("channel")
         if not isinstance(channel, dict) or "is_ext_shared" not in channel:
             return None  # an answer that does not say counts as "shared"
+        teams = channel.get("shared_team_ids") or channel.get("connected_team_ids")
+        if teams:  # the same answer says who is in it (the disclosure ledger asks)
+            own = set(await self.installation())
+            found = [str(t) for t in teams if t not in own]
+            self._channel_teams[channel_id] = (time.monotonic(), found)
         return bool(channel.get("is_ext_shared") or channel.get("is_pending_ext_shared"))
 
     def know_installation(self, team_id: str | None, enterprise_id: str | None) -> None:
@@ -197,7 +205,11 @@ class SlackGateway:
 
     async def other_teams(self, channel_id: str) -> list[str]:
         """The other companies' teams in a Slack Connect channel (conversations.info's
-        `shared_team_ids`, less this installation's own); empty when not shared or unknown."""
+        `shared_team_ids`, less this installation's own); empty when not shared or unknown.
+        Kept a few minutes per channel: every shared card update asks."""
+        kept = self._channel_teams.get(channel_id)
+        if kept is not None and time.monotonic() - kept[0] < CHANNEL_TEAMS_SECONDS:
+            return list(kept[1])
         try:
             response = await self.client.conversations_info(channel=channel_id)
         except SlackApiError as err:
@@ -206,7 +218,9 @@ class SlackGateway:
         channel = response.get("channel") or {}
         teams = channel.get("shared_team_ids") or channel.get("connected_team_ids") or []
         own = set(await self.installation())
-        return [str(t) for t in teams if t not in own]
+        found = [str(t) for t in teams if t not in own]
+        self._channel_teams[channel_id] = (time.monotonic(), found)
+        return found
 
     async def installation(self) -> tuple[str | None, str | None]:
         """The team and Grid enterprise this token belongs to (auth.test, asked once)."""

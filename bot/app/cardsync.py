@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from blocks.card import build_deal_card
 from bot.adapters.slack import SlackGateway, UpdateResult
 from bot.app.deps import PROCESS_ID
-from bot.services import cards
+from bot.services import cards, disclosures
 from bot.services.common import Ctx
 from bot.views.models import CardRender
 
@@ -115,7 +115,9 @@ class CardSyncer:
         return converged
 
     async def _send(self, render: CardRender) -> tuple[bool, list[int], list[int]]:
-        """Update every copy; returns (all took it or are gone, copies updated, copies gone)."""
+        """Update every copy; returns (all took it or are gone, copies updated, copies gone).
+        What shared copies will show is in the disclosure ledger first."""
+        await disclosures.record_card_pass(self.ctx, render)
         messages = {
             internal: build_deal_card(render.internal if internal else render.shared)
             for internal in {t.internal for t in render.targets}

@@ -10,6 +10,7 @@ from bot.app import jobs
 from bot.app.config import database_url, load_settings
 from bot.app.serving import run_bot
 from bot.domain.capability import CSV_HEADER
+from bot.services.disclosures import CSV_HEADER as DISCLOSURE_HEADER
 
 __all__ = ["main", "run_bot"]
 
@@ -95,6 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--until", metavar="YYYY-MM-DD", help="last day (default: today, UTC)")
     report.add_argument("--csv", metavar="FILE", help="also write every figure as CSV")
     report.add_argument("--chart", metavar="FILE.png", help="also draw the weekly trend as PNG")
+    disclosed = sub.add_parser(
+        "disclosures",
+        parents=[workspace],
+        help="what of our deals was shown or sent to other companies, and when",
+        description="The disclosure ledger (needs only DATABASE_URL): every deal field shown "
+        "or sent outside this workspace — card copies and their metadata in shared channels, "
+        "briefs, the partner's CRM — with its version and the receiving company.",
+    )
+    disclosed.add_argument("--to", metavar="TEAM_ID", help="only what went to this team")
+    disclosed.add_argument("--deal", metavar="KEY", help="only this deal (PTM-12)")
+    disclosed.add_argument("--since", metavar="YYYY-MM-DD", help="only from this day on (UTC)")
+    disclosed.add_argument(
+        "--csv", metavar="FILE", help="write CSV (" + ",".join(DISCLOSURE_HEADER) + ")"
+    )
     db = sub.add_parser(
         "db",
         help="the database schema",
@@ -139,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "report":
         return jobs.run_job(
             lambda settings: jobs.report(settings, args, team=args.team), load=database_only
+        )
+    if args.command == "disclosures":
+        return jobs.run_job(
+            lambda settings: jobs.disclosures(settings, args, team=args.team), load=database_only
         )
     if args.command == "outbox":
         return jobs.run_job(

@@ -87,6 +87,7 @@ def build_deps(
         tz_of=slack.tz_of,
         defaults=defaults,
         is_bot=slack.is_bot,
+        teams_of_channel=slack.other_teams,
         seal_secret=box.seal if box is not None else None,
     )
     homes = HomeRefresher(

@@ -24,6 +24,7 @@ from bot.app.factory import build_runtime, token_team
 from bot.app.scheduling import run_digests
 from bot.app.serving import first_line
 from bot.domain import periods
+from bot.domain.inputs import parse_deal_key
 from bot.domain.model import DomainError
 from bot.views.report import render_csv, render_table
 from store import make_engine, make_session_factory, schema, uow_factory
@@ -255,6 +256,36 @@ async def report(settings: Settings, args: argparse.Namespace, team: str | None 
     except OSError as err:
         print(f"ptm: cannot write {err.filename}: {err.strerror}", file=sys.stderr)  # noqa: T201
         return 2
+    return 0
+
+
+async def disclosures(settings: Settings, args: argparse.Namespace, team: str | None = None) -> int:
+    """`ptm disclosures`: the ledger as a table on stdout, and as CSV with --csv."""
+    from bot.services import disclosures as ledger
+
+    try:
+        number = parse_deal_key(args.deal) if args.deal else None
+        if args.deal and number is None:
+            raise DomainError(f"`{args.deal[:20]}` is not a deal key; keys look like PTM-12.")
+        async with _job_deps(settings, team) as deps:
+            rows = await ledger.listing(deps.ctx, to=args.to, deal_number=number, since=args.since)
+    except DomainError as err:
+        print(f"ptm: {err.message}", file=sys.stderr)  # noqa: T201
+        return 2
+    for r in rows:
+        company = f" ({r.receiving_company})" if r.receiving_company else ""
+        print(  # noqa: T201
+            f"{r.at.isoformat(timespec='seconds')}  {r.deal_key} v{r.version}  {r.field:<12} "
+            f"{r.surface:<8} -> {r.receiving_team or 'unknown team'}{company}"
+        )
+    print(f"{len(rows)} disclosure(s)")  # noqa: T201
+    if args.csv:
+        try:
+            Path(args.csv).write_text(ledger.to_csv(rows), encoding="utf-8")
+        except OSError as err:
+            print(f"ptm: cannot write {err.filename}: {err.strerror}", file=sys.stderr)  # noqa: T201
+            return 2
+        print(f"CSV written to {args.csv}")  # noqa: T201
     return 0
 
 

@@ -6,15 +6,26 @@ secret) in `tenant_events`. The answers are the notice the admin sees on their H
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.domain import admin as rules
 from bot.domain.model import BadInput, Conflict, esc, is_our_org
 from bot.domain.outbox import Side
 from bot.services.common import Caller, Ctx, admins_of
-from bot.views.admin import AdminLine, AdminView, ConnectorForm, ConnectorLine, SettingsEvent
+from bot.views.admin import (
+    AdminLine,
+    AdminView,
+    ConnectorForm,
+    ConnectorLine,
+    DisclosedTo,
+    SettingsEvent,
+)
 from bot.views.partnerships import PartnershipLine
 from store import UnitOfWork
 
 RECENT_CHANGES = 5
+DISCLOSED_WINDOW = timedelta(days=30)
+MAX_DISCLOSED = 5
 
 
 async def is_admin(ctx: Ctx, user_id: str) -> bool:
@@ -38,6 +49,7 @@ async def admin_view(ctx: Ctx, user_id: str) -> AdminView | None:
                 for p, name, by, at in await uow.partnerships.lines()
             )
         tenant = uow.tenant_id
+        disclosed = await uow.disclosures.summary(ctx.now() - DISCLOSED_WINDOW)
     configured = ctx.admins
     stored_ids = [e.user_id for e in stored]
     lines = [AdminLine(u, None, None, removable=False) for u in sorted(configured)]
@@ -62,6 +74,7 @@ async def admin_view(ctx: Ctx, user_id: str) -> AdminView | None:
         ),
         partnerships=partnerships,
         tenant=tenant,
+        disclosed=tuple(DisclosedTo(*row) for row in disclosed[:MAX_DISCLOSED]),
     )
 
 

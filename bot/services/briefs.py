@@ -6,10 +6,11 @@ from dataclasses import dataclass, replace
 
 from bot.domain.model import Source
 from bot.domain.rules import mark_cosell_step
+from bot.services import disclosures
 from bot.services.cards import sharing_of
 from bot.services.changes import change
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
-from bot.views.deal_views import brief_view
+from bot.views.deal_views import brief_fields, brief_view
 from bot.views.models import BriefView, Reply
 
 
@@ -44,6 +45,10 @@ async def post_brief(
     )
     internal = shared is False and caller.actor.internal
     view = brief_view(deal, ask, internal=internal)
+    if channel and shared is not False:  # in the ledger before it is posted
+        await disclosures.record_fields(
+            ctx, deal.id, deal.version, brief_fields(view), "brief", channel
+        )
     reply = replace(
         changed_reply(deal, changed, f"Posted the co-sell brief of {deal.key}."),
         changed=changed,

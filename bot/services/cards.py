@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from bot.domain.model import NotFound
+from bot.services import disclosures
 from bot.services.common import Ctx
 from bot.views.deal_views import card_view
 from bot.views.models import CardRender, CardView, CopyTarget
@@ -64,12 +65,16 @@ async def deals_shown_in(ctx: Ctx, channel_id: str) -> list[int]:
 
 
 async def card_for_channel(ctx: Ctx, deal_id: int, channel_id: str) -> tuple[CardView, bool | None]:
-    """The card as it may be shown in `channel_id`, and that channel's sharing."""
+    """The card as it may be shown in `channel_id`, and that channel's sharing; a copy for a
+    channel that may be shared is in the disclosure ledger before it is posted."""
     shared = (await sharing_of(ctx, [channel_id]))[channel_id]
     async with ctx.uow.reads() as uow:
         deal = await _deal(uow, deal_id)
         crm = (await uow.outbox.latest_states([deal_id])).get(deal_id)
-    return card_view(deal, ctx.today(), internal=shared is False, crm=crm), shared
+    card = card_view(deal, ctx.today(), internal=shared is False, crm=crm)
+    if shared is not False:
+        await disclosures.record_card(ctx, card, [channel_id])
+    return card, shared
 
 
 async def record_copy(

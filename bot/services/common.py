@@ -49,6 +49,10 @@ async def _no_bot(_user_id: str) -> bool:
     return False
 
 
+async def _no_teams(_channel_id: str) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class Ctx:
     """The ports a use case needs: storage, time, admins and a user -> team lookup."""
@@ -62,6 +66,8 @@ class Ctx:
     tz_of: Callable[[str], Awaitable[str | None]]
     defaults: TenantDefaults = field(default_factory=TenantDefaults)
     is_bot: Callable[[str], Awaitable[bool]] = _no_bot
+    # The other companies' teams in a Slack Connect channel (the disclosure ledger's receivers).
+    teams_of_channel: Callable[[str], Awaitable[list[str]]] = _no_teams
     # Seals a connector secret for storage (PTM_SECRET_KEY); None when there is no key.
     seal_secret: Callable[[str], str] | None = None
     # Per-process caches that are safe to lose (rebuilt from the database on a miss).

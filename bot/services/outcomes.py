@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from bot.domain.model import Deal, Source, esc
 from bot.domain.outbox import MAX_ATTEMPTS, Outcome, Side, encode, next_delay, payload
 from bot.domain.rules import log_outcome as log_outcome_rule
+from bot.services import disclosures
 from bot.services.changes import change
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
 from bot.views.models import Reply
@@ -59,15 +60,20 @@ async def log_outcome(
     async def queue(uow: UnitOfWork, deal: Deal) -> None:
         outcome_id = await uow.outbox.add_outcome(deal.id, outcome)
         for side in Side:
+            body = payload(deal, outcome, side)
             await uow.outbox.enqueue(
                 outcome_id=outcome_id,
                 deal_id=deal.id,
                 side=side.value,
-                body=encode(payload(deal, outcome, side)),
+                body=encode(body),
                 key=uuid.uuid4().hex,
                 status="pending" if side in connected else "export",
                 now=now,
             )
+            if side is Side.PARTNER and side in connected:
+                # Leaves the company: in the ledger in the same transaction as the queueing.
+                sent = [f for f, v in body.items() if f != "deal_key" and v not in (None, "")]
+                await uow.disclosures.record(disclosures.crm_rows(deal, sent), now)
 
     async def already_logged(uow: UnitOfWork, deal: Deal) -> bool:
         return await uow.outbox.has_outcome(

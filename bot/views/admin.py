@@ -35,6 +35,17 @@ class SettingsEvent:
 
 
 @dataclass(frozen=True)
+class DisclosedTo:
+    """What went to one other company lately (the disclosure ledger, summed up)."""
+
+    team: str
+    company: str
+    values: int
+    deals: int
+    last: datetime
+
+
+@dataclass(frozen=True)
 class AdminView:
     admins: tuple[AdminLine, ...]
     digest_hour: int
@@ -44,6 +55,7 @@ class AdminView:
     # Many workspaces only: this tenant's partnerships (None: the section is not shown).
     partnerships: tuple[PartnershipLine, ...] | None = None
     tenant: int = 0
+    disclosed: tuple[DisclosedTo, ...] = ()
 
 
 @dataclass(frozen=True)

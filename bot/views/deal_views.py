@@ -180,3 +180,48 @@ def brief_view(deal: Deal, ask: str, *, internal: bool) -> BriefView:
         next_due=step.due if step else None,
         internal=internal_view(deal) if internal else None,
     )
+
+
+def shared_card_fields(card: CardView) -> tuple[str, ...]:
+    """The deal fields a shared copy of the card shows (the disclosure ledger's vocabulary)."""
+    shown = {
+        "name": True,
+        "account": bool(card.account),
+        "stage": True,
+        "status": card.status != "open",
+        "amount": card.amount not in ("", "—"),
+        "close_date": card.close_date is not None,
+        "attribution": card.attribution is not None,
+        "partner": card.partner is not None,
+        "next_step": card.next_step is not None,
+        "trio": any(m.user_id for m in card.members),
+        "cosell": bool(card.cosell),
+    }
+    return tuple(field for field, present in shown.items() if present)
+
+
+# What the card's message metadata carries (blocks.card.card_metadata), as ledger fields.
+METADATA_FIELDS = frozenset(
+    {"name", "account", "stage", "status", "amount", "close_date", "attribution", "next_step"}
+)
+
+
+def metadata_fields(card: CardView) -> tuple[str, ...]:
+    """The metadata always says the deal's status, open or not."""
+    shown = [f for f in shared_card_fields(card) if f in METADATA_FIELDS]
+    return tuple(shown if "status" in shown else [*shown, "status"])
+
+
+def brief_fields(view: BriefView) -> tuple[str, ...]:
+    """The deal fields a brief shows (the ask is the caller's words, not the deal's)."""
+    shown = {
+        "name": True,
+        "account": bool(view.account),
+        "stage": True,
+        "amount": view.amount not in ("", "—"),
+        "partner": view.partner is not None,
+        "trigger": bool(view.trigger),
+        "trio": any(user for _, user in view.trio),
+        "next_step": view.next_step is not None,
+    }
+    return tuple(field for field, present in shown.items() if present)

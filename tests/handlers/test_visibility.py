@@ -313,3 +313,31 @@ async def test_a_shared_copy_never_points_to_the_slash_command(bot: RunningBot) 
     await bot.slack.command("brief PTM-1", channel="CSHARED")
     [brief] = [m for m in bot.fake.of("chat.postMessage") if "Co-sell brief" in m["text"]]
     assert "/ptm" not in str(brief["blocks"])
+
+
+async def test_every_card_carries_its_shared_state_as_message_metadata(bot: RunningBot) -> None:
+    """`ptm_deal_card` metadata on every post and update of every copy: key, version, stage,
+    the next step's owner role and due date, shared fields only (any app in the channel can
+    read it, so not even our internal copy puts internal fields there)."""
+    room, _shared = await deal_in_two_rooms(bot)
+    await set_internal_fields(bot, room)
+    await bot.slack.command("trigger the customer asked for a cloud partner")
+    await bot.slack.command("next send the deck for partner by 2026-12-04")
+    sent = [
+        c.payload
+        for c in bot.fake.calls
+        if c.method in ("chat.postMessage", "chat.update") and c.payload.get("blocks")
+        and "ptm_card" in str(c.payload["blocks"])
+    ]  # fmt: skip
+    assert {p["channel"] for p in sent} == {"CROOM", "CSHARED"}
+    assert all(p["metadata"]["event_type"] == "ptm_deal_card" for p in sent)
+    latest = {p["channel"]: p["metadata"]["event_payload"] for p in sent}
+    [(version,)] = await bot.rows("SELECT version FROM deals")
+    for payload in latest.values():
+        assert payload["deal_key"] == "PTM-1" and payload["version"] == version
+        assert payload["stage"] == "Qualify" and payload["name"] == "Acme expansion"
+        assert payload["next_step_owner_role"] == "partner"
+        assert payload["next_step_due"] == "2026-12-04"
+    everything = str([p["metadata"] for p in sent])
+    for internal in (SECRET, "commit", "cloud partner", "internal"):
+        assert internal not in everything

@@ -1,0 +1,121 @@
+"""The disclosure ledger: every value about to be shown or sent outside the tenant is recorded
+first (a crash after the record and before the send over-reports; nothing leaves unrecorded).
+
+Receiving company: the other team(s) of the Slack Connect channel (with a PTM tenant's name when
+that company installed PTM too); for the partner's CRM, the partner rep's team. "" when Slack
+does not say.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+
+from bot.domain.model import BadInput, Deal
+from bot.services.common import Ctx
+from bot.views.deal_views import metadata_fields, shared_card_fields
+from bot.views.models import CardRender, CardView
+from store import UnitOfWork
+from store.disclosures import Disclosed, Disclosure
+
+CSV_HEADER = ("at", "deal", "field", "version", "surface", "receiving_team", "receiving_company")
+HOME_DAYS = 30
+
+
+async def _receivers(ctx: Ctx, uow: UnitOfWork, channel_id: str) -> list[tuple[str, str]]:
+    teams = await ctx.teams_of_channel(channel_id)
+    found = []
+    for team in teams:
+        tenant = await uow.tenants.by_team(team)
+        row = await uow.tenants.get(tenant) if tenant is not None else None
+        found.append((team, row.name if row is not None else ""))
+    return found or [("", "")]
+
+
+def _card_rows(
+    card: CardView, channel_id: str, receivers: Iterable[tuple[str, str]]
+) -> list[Disclosure]:
+    rows = []
+    for team, company in receivers:
+        for surface, fields in (
+            ("card", shared_card_fields(card)),
+            ("metadata", metadata_fields(card)),
+        ):
+            rows += [
+                Disclosure(card.deal_id, f, card.version, surface, team, company, channel_id)
+                for f in fields
+            ]
+    return rows
+
+
+async def record_card(ctx: Ctx, card: CardView, channels: Iterable[str]) -> None:
+    """A shared copy of `card` (and its metadata) is about to go to these channels."""
+    wanted = sorted(set(channels))
+    if not wanted:
+        return
+    async with ctx.uow() as uow:
+        rows = []
+        for channel in wanted:
+            rows += _card_rows(card, channel, await _receivers(ctx, uow, channel))
+        await uow.disclosures.record(rows, ctx.now())
+        await uow.commit()
+
+
+async def record_fields(
+    ctx: Ctx, deal_id: int, version: int, fields: Iterable[str], surface: str, channel_id: str
+) -> None:
+    """Some of a deal's fields are about to be shown in a channel that may be shared."""
+    async with ctx.uow() as uow:
+        rows = [
+            Disclosure(deal_id, f, version, surface, team, company, channel_id)
+            for team, company in await _receivers(ctx, uow, channel_id)
+            for f in fields
+        ]
+        await uow.disclosures.record(rows, ctx.now())
+        await uow.commit()
+
+
+async def record_card_pass(ctx: Ctx, render: CardRender) -> None:
+    await record_card(ctx, render.shared, [t.channel_id for t in render.targets if not t.internal])
+
+
+def crm_rows(deal: Deal, fields: Iterable[str]) -> list[Disclosure]:
+    """What goes to the partner's CRM, to the partner rep's company."""
+    partner = next((m for m in deal.trio if m.is_external and m.team_id), None)
+    team = partner.team_id if partner and partner.team_id else ""
+    return [Disclosure(deal.id, f, deal.version, "crm", team or "", "") for f in fields]
+
+
+def _day(raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(raw), time(), tzinfo=UTC)
+    except ValueError:
+        raise BadInput(f"`--since` is a date like 2026-11-01, not `{raw[:20]}`.") from None
+
+
+async def listing(
+    ctx: Ctx, *, to: str | None, deal_number: int | None, since: str | None
+) -> list[Disclosed]:
+    async with ctx.uow.reads() as uow:
+        return await uow.disclosures.listing(to=to, deal_number=deal_number, since=_day(since))
+
+
+def to_csv(rows: Iterable[Disclosed]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for r in rows:
+        writer.writerow(
+            (r.at.isoformat(), r.deal_key, r.field, r.version, r.surface, r.receiving_team,
+             r.receiving_company)
+        )  # fmt: skip
+    return out.getvalue()
+
+
+async def home_summary(ctx: Ctx) -> list[tuple[str, str, int, int, datetime]]:
+    async with ctx.uow.reads() as uow:
+        return await uow.disclosures.summary(ctx.now() - timedelta(days=HOME_DAYS))
