@@ -1,12 +1,14 @@
 """Benchmark: 200 concurrent changes on one deal with three card copies.
 
-    python bench/card_burst.py [--changes 200] [--database-url URL] [--processes 1]
+    python bench/card_burst.py [--changes 200] [--database-url URL] [--processes 1] [--shared]
 
 Starts `python app.py` (SQLite by default; with --database-url and --processes 2, two processes
 on that database, requests alternating between them), posts the deal's card in three channels,
 then sends 200 `/ptm next …` commands at once. Reports how long after the last change every
 copy showed the final version (goal: within 2 s), the number of chat.update calls the burst
-caused, and that no change was lost.
+caused, and that no change was lost. With --shared, CSHARED is a Slack Connect channel with
+another company (Slack's `shared_team_ids`): its copy shows shared fields only, and every pass
+records what it shows in the disclosure ledger first.
 """
 
 from __future__ import annotations
@@ -47,8 +49,10 @@ async def scalar(url: str, sql: str) -> object:
         await engine.dispose()
 
 
-async def run(changes: int, url: str | None, processes: int) -> None:
+async def run(changes: int, url: str | None, processes: int, shared: bool = False) -> None:
     fake = await fake_slack()
+    if shared:
+        fake.channel_teams["CSHARED"] = ["T0URS", "TPARTNER"]
     work = Path(tempfile.mkdtemp(prefix="ptm-burst-"))
     url = url or f"sqlite+aiosqlite:///{work}/ptm.db"
     if url.startswith("postgresql"):
@@ -87,6 +91,10 @@ async def run(changes: int, url: str | None, processes: int) -> None:
                 await asyncio.sleep(0.02)
             await asyncio.sleep(1)
             last_change = await scalar(url, "SELECT max(at) FROM deal_events")
+            try:
+                ledger = await scalar(url, "SELECT count(*) FROM disclosures")
+            except Exception:  # a checkout from before the ledger  # noqa: BLE001
+                ledger = "no ledger"
     finally:
         for proc in procs:
             await stop(proc)
@@ -99,7 +107,8 @@ async def run(changes: int, url: str | None, processes: int) -> None:
     burst_updates = fake.count("chat.update") - updates_before
     statuses = sorted({status for status, _, _ in answers})
     database = "PostgreSQL" if "postgresql" in url else "SQLite"
-    print(f"machine: {machine()}; {database}, {processes} process(es)")
+    room = "CSHARED shared with another company" if shared else "every room internal"
+    print(f"machine: {machine()}; {database}, {processes} process(es); {room}")
     print(
         f"{changes} changes sent at once: all answered in {answered - began:.2f} s "
         f"(HTTP {statuses}); deal went from v{start} to v{reached}: "
@@ -109,7 +118,7 @@ async def run(changes: int, url: str | None, processes: int) -> None:
     print(  # noqa: T201
         f"copies showing v{final}: {len(arrivals)} of {len(copies)}; last copy final "
         f"{lag:.2f} s after the last change; chat.update calls for the burst: {burst_updates} "
-        f"(one per change per copy would be {changes * len(copies)})"
+        f"(one per change per copy would be {changes * len(copies)}); ledger rows: {ledger}"
     )
 
 
@@ -127,8 +136,9 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=200)
     parser.add_argument("--database-url")
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--shared", action="store_true", help="CSHARED is a Slack Connect room")
     args = parser.parse_args()
-    asyncio.run(run(args.changes, args.database_url, args.processes))
+    asyncio.run(run(args.changes, args.database_url, args.processes, args.shared))
 
 
 if __name__ == "__main__":

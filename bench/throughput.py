@@ -133,12 +133,15 @@ async def one_run(
     warmup: int,
     *,
     many: bool = False,
+    shared: bool = False,
 ) -> dict[str, float]:
     """One measured run; `many`: the processes serve many workspaces (OAuth), installed first
     through "Add to Slack" by the one workspace the load comes from."""
     await fresh_postgres(url)
     fake = await fake_slack()
     fake.install_codes = {"bench": Workspace("T0URS", "Ours", "USELLER", "xoxb-bench-many")}
+    if shared:  # every deal room is a Slack Connect channel: each pass writes to the ledger
+        fake.channel_teams.update({f"CROOM{d}": ["T0URS", "TPARTNER"] for d in range(deals)})
     work = Path(tempfile.mkdtemp(prefix="ptm-throughput-"))
     ports = [free_port() for _ in range(processes)]
     extra = MANY if many else {}
@@ -231,7 +234,14 @@ async def one_run(
 
 
 async def run(
-    url: str, deals: int, changes: int, concurrency: int, warmup: int, rounds: int
+    url: str,
+    deals: int,
+    changes: int,
+    concurrency: int,
+    warmup: int,
+    rounds: int,
+    modes: tuple[bool, ...] = (False, True),
+    shared: bool = False,
 ) -> None:
     print(  # noqa: T201
         f"machine: {machine()}; PostgreSQL; {changes} changes over {deals} deals after "
@@ -242,10 +252,12 @@ async def run(
     ratios: dict[bool, list[float]] = {False: [], True: []}
     rates: dict[tuple[bool, int], list[float]] = {}
     for round_no in range(1, rounds + 1):
-        for many in (False, True):
+        for many in modes:
             mode = "many workspaces" if many else "one workspace"
             for processes in (1, 2):
-                r = await one_run(url, processes, deals, changes, concurrency, warmup, many=many)
+                r = await one_run(
+                    url, processes, deals, changes, concurrency, warmup, many=many, shared=shared
+                )
                 rates.setdefault((many, processes), []).append(r["rate"])
                 print(  # noqa: T201
                     f"round {round_no}, {mode}, {processes} process(es): {r['rate']:.0f} "
@@ -262,7 +274,7 @@ async def run(
                 )
             ratios[many].append(rates[(many, 2)][-1] / rates[(many, 1)][-1])
             print(f"round {round_no}, {mode}: ratio {ratios[many][-1]:.2f}x")  # noqa: T201
-    for many in (False, True):
+    for many in modes:
         mode = "many workspaces" if many else "one workspace"
         print(  # noqa: T201
             f"{mode}: median {statistics.median(rates[(many, 1)]):.0f} changes/s with 1 process, "
@@ -270,7 +282,7 @@ async def run(
             f"{statistics.median(ratios[many]):.2f}x (rounds: "
             f"{', '.join(f'{x:.2f}' for x in ratios[many])})"
         )
-    for processes in (1, 2):
+    for processes in (1, 2) if len(modes) == 2 else ():
         one = statistics.median(rates[(False, processes)])
         many_rate = statistics.median(rates[(True, processes)])
         print(  # noqa: T201
@@ -286,6 +298,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--modes", choices=["both", "one", "many"], default="both")
+    parser.add_argument("--shared", action="store_true", help="deal rooms are Slack Connect")
     args = parser.parse_args()
     asyncio.run(
         run(
@@ -295,6 +309,8 @@ def main() -> None:
             args.concurrency,
             args.warmup,
             args.rounds,
+            {"both": (False, True), "one": (False,), "many": (True,)}[args.modes],
+            args.shared,
         )
     )
 

@@ -47,16 +47,13 @@ class DisclosureRepository:
         left as it was — when it first crossed is what the ledger keeps."""
         if not rows:
             return
+        # One statement compiled once (cached), the rows as parameters: a card pass records
+        # a score of them and runs thousands of times.
         insert = upsert_insert(self.session)
-        await self.session.execute(
-            insert(DisclosureRow)
-            .values([{**vars(r), "at": now} for r in rows])
-            .on_conflict_do_nothing(
-                index_elements=[
-                    "tenant_id", "deal_id", "field", "version", "surface", "receiving_team"
-                ]
-            )
-        )  # fmt: skip
+        statement = insert(DisclosureRow).on_conflict_do_nothing(
+            index_elements=["tenant_id", "deal_id", "field", "version", "surface", "receiving_team"]
+        )
+        await self.session.execute(statement, [{**vars(r), "at": now} for r in rows])
 
     async def listing(
         self,

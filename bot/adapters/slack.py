@@ -203,6 +203,13 @@ class SlackGateway:
         """The installation's team, known already (many workspaces: from the install)."""
         self._installation = (team_id, enterprise_id)
 
+    def known_teams(self, channel_id: str) -> list[str] | None:
+        """`other_teams` as this process last heard it, if still fresh; None (no I/O) if not."""
+        kept = self._channel_teams.get(channel_id)
+        if kept is None or time.monotonic() - kept[0] >= CHANNEL_TEAMS_SECONDS:
+            return None
+        return list(kept[1])
+
     async def other_teams(self, channel_id: str) -> list[str]:
         """The other companies' teams in a Slack Connect channel (conversations.info's
         `shared_team_ids`, less this installation's own); empty when not shared or unknown.

@@ -88,6 +88,7 @@ def build_deps(
         defaults=defaults,
         is_bot=slack.is_bot,
         teams_of_channel=slack.other_teams,
+        known_teams_of_channel=slack.known_teams,
         seal_secret=box.seal if box is not None else None,
     )
     homes = HomeRefresher(

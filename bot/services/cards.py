@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain.model import NotFound
 from bot.services import disclosures
@@ -28,6 +28,20 @@ def _ttl(is_ext_shared: bool | None) -> timedelta:
     if is_ext_shared is None:
         return UNKNOWN_TTL
     return SHARED_TTL if is_ext_shared else INTERNAL_TTL
+
+
+def _fresh_sharing(
+    known: dict[str, ChannelInfo], channel_ids: Sequence[str], now: datetime
+) -> dict[str, bool | None] | None:
+    """Every channel's sharing if the database knows it all and none of it is stale (what
+    `sharing_of` would answer without asking Slack); None otherwise."""
+    found: dict[str, bool | None] = {}
+    for channel_id in channel_ids:
+        info = known.get(channel_id)
+        if info is None or info.checked_at <= now - _ttl(info.is_ext_shared):
+            return None
+        found[channel_id] = info.is_ext_shared
+    return found
 
 
 async def sharing_of(
@@ -116,14 +130,20 @@ async def start_card_pass(ctx: Ctx, deal_id: int, owner: str) -> CardRender | No
         deal = await _deal(uow, deal_id)
         crm = (await uow.outbox.latest_states([deal_id])).get(deal_id)
         viewers = await uow.digests.home_viewers(deal_id)
+        today = ctx.today()
+        shared_card = card_view(deal, today, internal=False, crm=crm)
+        fresh = _fresh_sharing(known, [c.channel_id for c in copies], ctx.now())
+        disclosed = fresh is not None and await disclosures.record_in_pass(
+            ctx, uow, shared_card, [c for c, is_shared in fresh.items() if is_shared is not False]
+        )
         await uow.commit()
     sharing = await sharing_of(ctx, [c.channel_id for c in copies], known=known)
-    today = ctx.today()
     return CardRender(
         deal_id=deal.id,
         version=deal.version,
         internal=card_view(deal, today, internal=True, crm=crm),
-        shared=card_view(deal, today, internal=False, crm=crm),
+        shared=shared_card,
+        disclosed=disclosed,
         targets=tuple(
             CopyTarget(c.id, c.channel_id, c.ts, internal=sharing[c.channel_id] is False)
             for c in copies

@@ -68,6 +68,8 @@ class Ctx:
     is_bot: Callable[[str], Awaitable[bool]] = _no_bot
     # The other companies' teams in a Slack Connect channel (the disclosure ledger's receivers).
     teams_of_channel: Callable[[str], Awaitable[list[str]]] = _no_teams
+    # The same, only if known without asking Slack (None otherwise): usable inside a transaction.
+    known_teams_of_channel: Callable[[str], list[str] | None] = lambda _channel: []
     # Seals a connector secret for storage (PTM_SECRET_KEY); None when there is no key.
     seal_secret: Callable[[str], str] | None = None
     # Per-process caches that are safe to lose (rebuilt from the database on a miss).

@@ -22,16 +22,46 @@ from store.disclosures import Disclosed, Disclosure
 
 CSV_HEADER = ("at", "deal", "field", "version", "surface", "receiving_team", "receiving_company")
 HOME_DAYS = 30
+COMPANY_KEPT = timedelta(minutes=5)
+
+
+async def _company(ctx: Ctx, uow: UnitOfWork, team: str) -> str:
+    """The name of the company behind `team` if it installed PTM too ("" if not); kept per
+    process a few minutes (a company's name hardly changes, and every shared pass asks)."""
+    key = f"company:{team}"
+    kept = ctx.cache.get(key)
+    now = ctx.now()
+    if isinstance(kept, tuple) and now - kept[0] < COMPANY_KEPT:
+        return str(kept[1])
+    tenant = await uow.tenants.by_team(team)
+    row = await uow.tenants.get(tenant) if tenant is not None else None
+    name = row.name if row is not None else ""
+    ctx.cache[key] = (now, name)
+    return name
+
+
+async def _named(ctx: Ctx, uow: UnitOfWork, teams: list[str]) -> list[tuple[str, str]]:
+    return [(team, await _company(ctx, uow, team)) for team in teams] or [("", "")]
 
 
 async def _receivers(ctx: Ctx, uow: UnitOfWork, channel_id: str) -> list[tuple[str, str]]:
-    teams = await ctx.teams_of_channel(channel_id)
-    found = []
-    for team in teams:
-        tenant = await uow.tenants.by_team(team)
-        row = await uow.tenants.get(tenant) if tenant is not None else None
-        found.append((team, row.name if row is not None else ""))
-    return found or [("", "")]
+    return await _named(ctx, uow, await ctx.teams_of_channel(channel_id))
+
+
+async def record_in_pass(
+    ctx: Ctx, uow: UnitOfWork, card: CardView, channels: Iterable[str]
+) -> bool:
+    """Record a card pass's shared copies inside the pass's own transaction, when who is in
+    each channel is known without asking Slack (the common case: no extra transaction);
+    False, recording nothing, when it is not (the pass then records before sending)."""
+    rows = []
+    for channel in sorted(set(channels)):
+        teams = ctx.known_teams_of_channel(channel)
+        if teams is None:
+            return False
+        rows += _card_rows(card, channel, await _named(ctx, uow, teams))
+    await uow.disclosures.record(rows, ctx.now())
+    return True
 
 
 def _card_rows(
@@ -78,6 +108,9 @@ async def record_fields(
 
 
 async def record_card_pass(ctx: Ctx, render: CardRender) -> None:
+    """Before a pass sends: its shared copies, unless the pass recorded them already."""
+    if render.disclosed:
+        return
     await record_card(ctx, render.shared, [t.channel_id for t in render.targets if not t.internal])
 
 

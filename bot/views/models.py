@@ -181,6 +181,8 @@ class CardRender:
     targets: tuple[CopyTarget, ...]
     # Our trio members who use App Home: their tab shows this deal too.
     home_viewers: tuple[str, ...] = ()
+    # What the shared copies will show is in the disclosure ledger already.
+    disclosed: bool = False
 
     def view_for(self, target: CopyTarget) -> CardView:
         return self.internal if target.internal else self.shared
