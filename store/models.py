@@ -291,6 +291,8 @@ class OutboxRow(TenantOwned, table=True):
     lease_until: datetime | None = _utc(default=None)
     claimed_by: str | None = Field(default=None, max_length=64)
     delivered_at: datetime | None = _utc(default=None)
+    # The partner side of a partnership: the partner company's own connector receives it.
+    target_tenant: int | None = Field(default=None, foreign_key="tenants.id")
 
 
 class DisclosureRow(TenantOwned, table=True):

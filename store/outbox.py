@@ -23,6 +23,8 @@ class Delivery:
     attempts: int
     status: str
     last_error: str | None
+    # A partner company that installed PTM: its own connector receives this delivery.
+    target_tenant: int | None = None
 
 
 class OutboxRepository:
@@ -69,6 +71,7 @@ class OutboxRepository:
         key: str,
         status: str,
         now: datetime,
+        target_tenant: int | None = None,
     ) -> None:
         self.session.add(
             OutboxRow(
@@ -79,6 +82,7 @@ class OutboxRepository:
                 body=body,
                 status=status,
                 next_attempt_at=now,
+                target_tenant=target_tenant,
             )
         )
         await self.session.flush()
@@ -125,6 +129,7 @@ class OutboxRepository:
             row.attempts,
             row.status,
             row.last_error,
+            row.target_tenant,
         )
 
     async def release(self, owner: str) -> int:
@@ -178,6 +183,7 @@ class OutboxRepository:
                 r.attempts,
                 r.status,
                 r.last_error,
+                r.target_tenant,
             )
             for r in rows
         ]

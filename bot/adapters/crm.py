@@ -28,7 +28,7 @@ class WebhookTarget:
 class CrmConnectors(Protocol):
     async def connected(self) -> frozenset[Side]: ...
 
-    async def post(self, side: Side, raw: bytes, key: str) -> int: ...
+    async def post(self, side: Side, raw: bytes, key: str, target: int | None = None) -> int: ...
 
 
 async def post_webhook(target: WebhookTarget, raw: bytes, key: str, *, timeout: float) -> int:
@@ -56,7 +56,9 @@ class WebhookConnectors:
     async def connected(self) -> frozenset[Side]:
         return frozenset(self.targets)
 
-    async def post(self, side: Side, raw: bytes, key: str) -> int:
+    async def post(self, side: Side, raw: bytes, key: str, target: int | None = None) -> int:
+        if target is not None:  # partnerships exist with many workspaces only
+            raise LookupError("a partner company's own connector needs many workspaces")
         return await post_webhook(self.targets[side], raw, key, timeout=self.timeout)
 
 
@@ -68,17 +70,28 @@ class StoredWebhookConnectors:
     """A tenant's webhooks as its admins set them in App Home (many workspaces)."""
 
     def __init__(
-        self, load: StoredTargets, open_secret: Callable[[str], str], *, timeout: float = TIMEOUT
+        self,
+        load: StoredTargets,
+        open_secret: Callable[[str], str],
+        partner: Callable[[int], Awaitable[tuple[str, str] | None]] | None = None,
+        *,
+        timeout: float = TIMEOUT,
     ) -> None:
         self._load = load
         self._open = open_secret
+        self._partner = partner  # a partner company's own connector, by its tenant
         self.timeout = timeout
 
     async def connected(self) -> frozenset[Side]:
         return frozenset(await self._load())
 
-    async def post(self, side: Side, raw: bytes, key: str) -> int:
-        stored = (await self._load()).get(side)
+    async def post(self, side: Side, raw: bytes, key: str, target: int | None = None) -> int:
+        if target is not None:
+            stored = await self._partner(target) if self._partner is not None else None
+            if stored is None:  # paused, ended, or their connector removed: retried later
+                raise LookupError("the partner company's connector is not available now")
+        else:
+            stored = (await self._load()).get(side)
         if stored is None:
             raise LookupError(f"no {side.value} CRM connector is set any more")
         url, sealed = stored

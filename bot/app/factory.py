@@ -98,7 +98,11 @@ def build_deps(
     cards = CardSyncer(slack, ctx, tuning=tuning, homes=homes.refresh)
     crm: CrmConnectors
     if many and box is not None:
-        crm = StoredWebhookConnectors(lambda: services.connector_targets(ctx), box.open)
+        crm = StoredWebhookConnectors(
+            lambda: services.connector_targets(ctx),
+            box.open,
+            lambda tenant: services.partner_connector(ctx, tenant),
+        )
     else:
         crm = WebhookConnectors(
             {

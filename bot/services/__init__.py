@@ -72,6 +72,7 @@ from bot.services.partners import (
 from bot.services.partnerships import (
     answer_form,
     make_move,
+    partner_connector,
     partnership_lines,
     proposal_form,
     propose,
@@ -96,6 +97,7 @@ from bot.services.tenants import (
 )
 
 __all__ = [
+    "partner_connector",
     "answer_form",
     "make_move",
     "partnership_lines",

@@ -15,6 +15,7 @@ from bot.domain.rules import log_outcome as log_outcome_rule
 from bot.services import disclosures
 from bot.services.changes import change
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
+from bot.services.partnerships import partner_route
 from bot.views.models import Reply
 from store import UnitOfWork
 from store.outbox import Delivery
@@ -25,8 +26,9 @@ LEASE = timedelta(seconds=60)
 # The same outcome from the same person within this window is one outcome sent twice (Slack's
 # retry after a late answer, a double submit), not a second meeting.
 RETRY_WINDOW = timedelta(minutes=2)
-# post(side, raw body, idempotency key) -> HTTP status; raises on network failure.
-Poster = Callable[[Side, bytes, str], Awaitable[int]]
+# post(side, raw body, idempotency key, partner tenant whose own connector receives it) -> HTTP
+# status; raises on network failure.
+Poster = Callable[[Side, bytes, str, int | None], Awaitable[int]]
 
 
 @dataclass
@@ -51,9 +53,15 @@ async def log_outcome(
 ) -> Reply:
     """Record the joint meeting / outcome (steps *meeting* and *log*) and queue it for both
     CRMs in the same transaction; a side without a connector keeps an importable record."""
-    if deal_id is None:
-        async with ctx.uow.reads() as uow:
-            deal_id = (await resolve_deal(uow, number=deal_number, caller=caller)).id
+    async with ctx.uow.reads() as uow:
+        if deal_id is None:
+            found = await resolve_deal(uow, number=deal_number, caller=caller)
+        else:
+            found = await uow.deals.get(deal_id)  # type: ignore[assignment]
+    deal_id = found.id if found is not None else deal_id
+    # A partner company in partnership with us takes the partner side in its own CRM.
+    route = await partner_route(ctx, found) if found is not None else None
+    reached = set(connected) | ({Side.PARTNER} if route is not None else set())
     now = ctx.now()
     outcome = Outcome(text, meeting_date, result, caller.actor.user_id, now)
 
@@ -67,10 +75,11 @@ async def log_outcome(
                 side=side.value,
                 body=encode(body),
                 key=uuid.uuid4().hex,
-                status="pending" if side in connected else "export",
+                status="pending" if side in reached else "export",
                 now=now,
+                target_tenant=route if side is Side.PARTNER else None,
             )
-            if side is Side.PARTNER and side in connected:
+            if side is Side.PARTNER and side in reached:
                 # Leaves the company: in the ledger in the same transaction as the queueing.
                 sent = [f for f, v in body.items() if f != "deal_key" and v not in (None, "")]
                 await uow.disclosures.record(disclosures.crm_rows(deal, sent), now)
@@ -96,7 +105,7 @@ async def log_outcome(
             f"Already logged on {deal.key} a moment ago: {esc(text, 300)}. "
             "It is sent to each CRM once.",
         )
-    missing = [s.value for s in Side if s not in connected]
+    missing = [s.value for s in Side if s not in reached]
     note = (
         f" No CRM connector for {', '.join(missing)}: `ptm outbox export` gives an "
         "importable record."
@@ -132,7 +141,9 @@ async def deliver_due(ctx: Ctx, post: Poster, *, owner: str) -> DeliveryReport:
         if item is None:
             continue  # another worker has it
         try:
-            status = await post(Side(item.side), item.body.encode(), item.idempotency_key)
+            status = await post(
+                Side(item.side), item.body.encode(), item.idempotency_key, item.target_tenant
+            )
             error = None if 200 <= status < 300 else f"HTTP {status}"
         except Exception as err:  # noqa: BLE001  (any failure to deliver is retried)
             error = f"{type(err).__name__}: {err}"[:300]

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from bot.domain import partnership as rules
 from bot.domain.admin import require_admin
-from bot.domain.model import BadInput, Conflict, NotFound, esc
+from bot.domain.model import BadInput, Conflict, Deal, NotFound, esc
+from bot.domain.outbox import Side
 from bot.domain.partnership import Move, State
 from bot.services.common import Caller, Ctx, admins_of
 from bot.views.partnerships import AnswerForm, PartnershipLine, ProposalForm, Tell
@@ -200,3 +201,44 @@ async def partnership_lines(ctx: Ctx) -> list[PartnershipLine]:
     async with ctx.uow.reads() as uow:
         found = await uow.partnerships.lines()
     return [PartnershipLine(p, name, by, at) for p, name, by, at in found]
+
+
+async def partner_route(ctx: Ctx, deal: Deal) -> int | None:
+    """The partner company whose own CRM connector receives the partner side of this deal's
+    outcomes: its partner rep's company, when it installed PTM, is in an active partnership
+    with us under which we share outcomes, and has set its connector. None: today's partner
+    connector (or an export) as before."""
+    member = next((m for m in deal.trio if m.is_external and m.team_id), None)
+    if member is None or member.team_id is None or not ctx.defaults.many_workspaces:
+        return None
+    found = await _sharing_outcomes_with(ctx, team=member.team_id)
+    if found is None:
+        return None
+    async with ctx.uow.for_tenant(found).reads() as theirs:
+        connector = (await theirs.tenants.connectors()).get(Side.OURS.value)
+    return found if connector is not None else None
+
+
+async def partner_connector(ctx: Ctx, tenant: int) -> tuple[str, str] | None:
+    """At delivery time: the partner company's own connector (URL, sealed secret), only while
+    the partnership is active and shares outcomes (a pause holds deliveries back)."""
+    async with ctx.uow.reads() as uow:
+        p = await uow.partnerships.live_with(tenant)
+        own = uow.tenant_id
+    if p is None or p.state is not State.ACTIVE or "outcomes" not in p.shares_of(own):
+        return None
+    async with ctx.uow.for_tenant(tenant).reads() as theirs:
+        connector = (await theirs.tenants.connectors()).get(Side.OURS.value)
+    return (connector.url, connector.secret) if connector is not None else None
+
+
+async def _sharing_outcomes_with(ctx: Ctx, *, team: str) -> int | None:
+    async with ctx.uow.reads() as uow:
+        tenant = await uow.tenants.by_team(team)
+        if tenant is None or tenant == uow.tenant_id:
+            return None
+        p = await uow.partnerships.live_with(tenant)
+        own = uow.tenant_id
+    if p is None or p.state is not State.ACTIVE or "outcomes" not in p.shares_of(own):
+        return None
+    return tenant

@@ -191,3 +191,83 @@ async def test_one_workspace_says_partnerships_need_both_companies(
         assert "Partnerships" not in text_of(await open_home(bot, "UADMIN"))
     finally:
         await bot.stop()
+
+
+async def accepted(bot: RunningBot) -> None:
+    """A proposal from us, accepted by them with everything shared both ways."""
+    await propose(bot, ["name", "stage", "next_step", "trio", "outcomes"])
+    message, _ = dm_to(bot, "UTHEIRS")
+    bot.fake.calls.clear()
+    await bot.slack.click(
+        message, "ptm_partnership_review", channel="DUTHEIRS", ts="1.1", user="UTHEIRS",
+        user_team="TPARTNER", team="TPARTNER",
+    )  # fmt: skip
+    modal, _ = opened(bot)
+    await bot.slack.submit(
+        modal, {"shares": ["name", "stage"]}, user="UTHEIRS", user_team="TPARTNER",
+        installed_team="TPARTNER",
+    )  # fmt: skip
+    assert await bot.rows("SELECT state FROM partnerships") == [("active",)]
+
+
+async def test_the_partner_side_of_log_to_both_is_the_partner_companys_own_crm(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    from bot.app.scheduling import deliver_outbox
+    from tests.fakes.crm import FakeCrm
+    from tests.handlers.test_crm_log import signed
+
+    crm = FakeCrm()
+    await crm.start()
+    fake_slack.install_codes = {"code-ours": OURS, "code-theirs": THEIRS}
+    fake_slack.users.update({"UINSTALLER": "T0URS", "UTHEIRS": "TPARTNER"})
+    fake_slack.channel_teams[SHARED] = ["T0URS", "TPARTNER"]
+    bot = await start_bot(fake_slack, sqlite_url, PTM_CRM_ALLOW_PRIVATE="1", **MANY)
+    try:
+        await install(bot, "code-ours")
+        await install(bot, "code-theirs")
+        await accepted(bot)
+        # Their admin connects their CRM in their own App Home.
+        home = await open_home(bot, "UTHEIRS", team="TPARTNER")
+        await bot.slack.click_home(
+            home, "ptm_admin_crm", user="UTHEIRS", team="TPARTNER", value="ours"
+        )
+        modal, token = opened(bot)
+        assert token == "xoxb-theirs-1"
+        theirs = {"crm_kind": "webhook", "crm_url": crm.url("theirs")}
+        await bot.slack.submit(
+            modal, {**theirs, "crm_secret": "their-own-secret-key"},
+            user="UTHEIRS", user_team="TPARTNER", installed_team="TPARTNER",
+        )  # fmt: skip
+        # Our deal with their rep; our side has no connector, theirs is their own CRM.
+        await bot.slack.command("new Acme", user="UINSTALLER", team="T0URS")
+        await bot.slack.command("trio <@UINSTALLER> <@UINSTALLER> <@UTHEIRS>", user="UINSTALLER")
+        _, logged = await bot.slack.command("log joint call held", user="UINSTALLER")
+        assert "No CRM connector for ours:" in str(logged)
+        assert bot.runtime.tenants is not None
+        for deps in await bot.runtime.tenants.each():
+            await deliver_outbox(deps)
+        [received] = crm.delivered("theirs")
+        assert received.signature == signed("their-own-secret-key", received.body)
+        assert b"joint call held" in received.body
+        # Their address and secret never show on our side.
+        ours = text_of(await open_home(bot, "UINSTALLER"))
+        assert crm.url("theirs") not in ours and "their-own-secret" not in ours
+        crm_ledger = await bot.rows(
+            "SELECT DISTINCT receiving_team FROM disclosures WHERE surface = 'crm'"
+        )
+        assert crm_ledger == [("TPARTNER",)]
+
+        # Paused: nothing new crosses; the outcome waits for export as without a partnership.
+        await bot.slack.click_home(
+            await open_home(bot, "UINSTALLER"), "ptm_partnership_pause", user="UINSTALLER"
+        )
+        _, logged = await bot.slack.command("log second call", user="UINSTALLER")
+        assert "No CRM connector for ours, partner" in str(logged)
+        assert await bot.rows(
+            "SELECT status, target_tenant IS NOT NULL FROM crm_outbox WHERE side = 'partner' "
+            "ORDER BY id"
+        ) == [("delivered", 1), ("export", 0)]
+    finally:
+        await bot.stop()
+        await crm.stop()
