@@ -110,6 +110,25 @@ class PurgeRepository:
             for table in (BOTS, INSTALLATIONS):
                 tokens = sa.or_(table.c.team_id == team_id, table.c.enterprise_id == team_id)
                 await self.session.execute(sa.delete(table).where(tokens))
+        # Other companies' outcomes routed to its CRM have nowhere to go now: those still
+        # waiting become dead letters that say why (`ptm outbox` lists them), sent ones keep
+        # their history. The one deliberate statement across tenants here, on the session's
+        # connection: the tenant scoping (rightly) lets no statement of this unit of work reach
+        # another company's rows, and this fix-up must.
+        outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+        connection = await self.session.connection()
+        await connection.execute(
+            sa.update(outbox)
+            .where(outbox.c.target_tenant == tenant_id)
+            .values(
+                target_tenant=None,
+                status=sa.case((outbox.c.status == "pending", "dead"), else_=outbox.c.status),
+                last_error=sa.case(
+                    (outbox.c.status == "pending", "the partner company left PTM"),
+                    else_=outbox.c.last_error,
+                ),
+            )
+        )
         # Its partnerships go with it (both companies' record of them: the company is gone).
         theirs = sa.select(PartnershipRow.id).where(
             sa.or_(PartnershipRow.proposer_id == tenant_id, PartnershipRow.partner_id == tenant_id)  # type: ignore[arg-type]

@@ -268,6 +268,26 @@ async def test_the_partner_side_of_log_to_both_is_the_partner_companys_own_crm(
             "SELECT status, target_tenant IS NOT NULL FROM crm_outbox WHERE side = 'partner' "
             "ORDER BY id"
         ) == [("delivered", 1), ("export", 0)]
+
+        # Resumed, one more waits for their CRM; then their company leaves PTM for good.
+        await bot.slack.click_home(
+            await open_home(bot, "UINSTALLER"), "ptm_partnership_resume", user="UINSTALLER"
+        )
+        crm.script = ["500"]  # their CRM is down: it waits for a retry
+        await bot.slack.command("log third call", user="UINSTALLER")
+        from tests.support.cli import run_ptm
+
+        code, _, err = await run_ptm(bot.fake, sqlite_url, "org", "purge", "TPARTNER")
+        assert code == 0, err
+        assert await bot.rows(
+            "SELECT status, target_tenant, last_error FROM crm_outbox WHERE side = 'partner' "
+            "ORDER BY id"
+        ) == [
+            ("delivered", None, None),
+            ("export", None, None),
+            ("dead", None, "the partner company left PTM"),
+        ]
+        assert await bot.rows("SELECT count(*) FROM partnerships") == [(0,)]
     finally:
         await bot.stop()
         await crm.stop()
