@@ -77,7 +77,13 @@ def card_view(
         offers_internal_view=not internal,
         trigger=deal.trigger_reason,
         close_reason=deal.close_reason,
-        crm=tuple((side, delivery_state(*state)) for side, state in sorted((crm or {}).items())),
+        crm=tuple(
+            (
+                side,
+                delivery_state(*state) if internal or side != "ours" else outward_state(state[0]),
+            )
+            for side, state in sorted((crm or {}).items())
+        ),
     )
 
 
@@ -86,6 +92,12 @@ def delivery_state(status: str, attempts: int) -> str:
     if status == "pending":
         return f"retrying ({attempts})" if attempts else "sending"
     return {"dead": "failed", "export": "no connector (export)"}.get(status, status)
+
+
+def outward_state(status: str) -> str:
+    """Our CRM's delivery as the partner's side sees it: delivered or waiting — whether our
+    CRM is down, retrying or not connected at all is ours to know."""
+    return "delivered" if status == "delivered" else "waiting"
 
 
 def internal_view(deal: Deal) -> InternalView:

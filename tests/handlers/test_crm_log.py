@@ -264,3 +264,24 @@ async def test_dead_letter_after_the_last_attempt_and_delivery_after_restart(
         assert len(crm.delivered("partner")) == 1 and crm.delivered("ours") == []
     finally:
         await second.stop()
+
+
+async def test_the_partner_sees_only_whether_our_side_was_delivered(
+    crm_bot: RunningBot, crm: FakeCrm
+) -> None:
+    """Our CRM failing, retrying or not connected is ours to know: a copy the partner can see
+    says delivered or waiting for our side; their side's state shows in full."""
+    bot = crm_bot
+    bot.fake.shared_channels.add("CSHARED")
+    await bot.slack.command("card PTM-1", channel="CSHARED")
+    room = next(ts for ch, ts in bot.posted_cards() if ch == "CROOM")
+    shared = next(ts for ch, ts in bot.posted_cards() if ch == "CSHARED")
+    crm.script = ["500", "500"]  # ours fails, theirs fails
+    await bot.slack.command("log pilot agreed")
+    assert "our CRM: retrying (1)" in card_text(bot.card("CROOM", room))
+    outside = card_text(bot.card("CSHARED", shared))
+    assert "our CRM: waiting" in outside and "retrying" not in outside.split("partner CRM")[0]
+    assert "partner CRM: retrying (1)" in outside
+    bot.clock.advance(seconds=60)
+    await deliver_outbox(bot.runtime.deps)
+    assert "our CRM: delivered" in card_text(bot.card("CSHARED", shared))
