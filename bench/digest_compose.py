@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-from bench.support import offline_ctx
+from bench.support import BENCH_TENANT, add_bench_tenant, offline_ctx  # noqa: E402
 from bot.services.digests import compose_many  # noqa: E402
 from store import create_schema, make_engine  # noqa: E402
 from store.models import DealEventRow, DealRow, NextStepRow, TrioMemberRow  # noqa: E402
@@ -49,6 +49,8 @@ async def build(db: str, users: int, deals: int) -> None:
         deal_rows.append(
             dict(
                 id=d,
+                tenant_id=BENCH_TENANT,
+                number=d,
                 key=f"PTM-{d}",
                 name=f"Deal {d} for Account {d % 977}",
                 account=f"Account {d % 977}",
@@ -71,6 +73,7 @@ async def build(db: str, users: int, deals: int) -> None:
         ):
             members.append(
                 dict(
+                    tenant_id=BENCH_TENANT,
                     deal_id=d,
                     role=role,
                     user_id=user,
@@ -82,6 +85,7 @@ async def build(db: str, users: int, deals: int) -> None:
         owner = rnd.choice([seller, ally, f"UP{d:07d}"])
         steps.append(
             dict(
+                tenant_id=BENCH_TENANT,
                 deal_id=d,
                 text=f"Follow up on item {d}",
                 owner_role="seller",
@@ -95,6 +99,7 @@ async def build(db: str, users: int, deals: int) -> None:
         for v in (2, 3):
             events.append(
                 dict(
+                    tenant_id=BENCH_TENANT,
                     deal_id=d,
                     version=v,
                     actor=rnd.choice([seller, ally]),
@@ -105,6 +110,7 @@ async def build(db: str, users: int, deals: int) -> None:
                 )
             )
     async with engine.begin() as conn:
+        await add_bench_tenant(conn, NOW)
         for table, rows in (
             (DealRow, deal_rows),
             (TrioMemberRow, members),

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-from bench.support import offline_ctx  # noqa: E402
+from bench.support import BENCH_TENANT, add_bench_tenant, offline_ctx  # noqa: E402
 from bot.domain.model import Actor  # noqa: E402
 from bot.services import Caller, measure  # noqa: E402
 from store import create_schema, make_engine  # noqa: E402
@@ -69,6 +69,7 @@ async def build(url: str, deals: int, events: int) -> None:
         deal_rows.append(
             dict(
                 id=d,
+                number=d,
                 key=f"PTM-{d}",
                 name=f"Deal {d} for Account {d % 977}",
                 account=f"Account {d % 977}",
@@ -130,6 +131,7 @@ async def build(url: str, deals: int, events: int) -> None:
                 )
             )
     async with engine.begin() as conn:
+        await add_bench_tenant(conn, NOW)
         for table, rows in (
             (DealRow, deal_rows),
             (TrioMemberRow, members),
@@ -137,6 +139,8 @@ async def build(url: str, deals: int, events: int) -> None:
             (OutcomeRow, outcomes),
             (DealEventRow, event_rows),
         ):
+            for row in rows:  # every row belongs to the data set's one tenant
+                row["tenant_id"] = BENCH_TENANT
             for i in range(0, len(rows), BATCH):
                 await conn.execute(sa.insert(table), rows[i : i + BATCH])
     if url.startswith("postgresql"):

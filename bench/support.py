@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.services.common import Ctx
 from store import make_session_factory, uow_factory
+from store.tenant_models import TenantRow
 
 
 async def _offline(_key: str) -> None:
@@ -15,9 +17,21 @@ async def _offline(_key: str) -> None:
     return None
 
 
+BENCH_TENANT = 1  # the one company a single-tenant data set belongs to
+
+
+async def add_bench_tenant(conn: AsyncConnection, now: datetime) -> None:
+    """The tenant every row of a benchmark's data set belongs to (`tenant_id` 1)."""
+    await conn.execute(
+        sa.insert(TenantRow).values(
+            id=BENCH_TENANT, team_id="T0URS", name="Bench", next_deal_number=1, created_at=now
+        )
+    )
+
+
 def offline_ctx(engine: AsyncEngine, now: datetime) -> Ctx:
     return Ctx(
-        uow=uow_factory(make_session_factory(engine)),
+        uow=uow_factory(make_session_factory(engine), tenant_id=BENCH_TENANT),
         today=lambda: now.date(),
         now=lambda: now,
         admins=frozenset(),
