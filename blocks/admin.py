@@ -15,16 +15,6 @@ from bot.views.admin import AdminView, ConnectorLine
 MAX_ADMIN_LINES = 20
 
 
-def _confirm(title: str, text: str, yes: str) -> dict[str, Any]:
-    return {
-        "title": kit.plain(title, 100),
-        "text": kit.mrkdwn(text, 300),
-        "confirm": kit.plain(yes, 30),
-        "deny": kit.plain("Cancel", 30),
-        "style": "danger",
-    }
-
-
 def _admin_block(line: Any) -> dict[str, Any]:
     if line.added_by is None:
         return kit.section(f"{kit.mention(line.user_id)} · set by `PTM_ADMINS`")
@@ -34,10 +24,11 @@ def _admin_block(line: Any) -> dict[str, Any]:
     )
     if line.removable:
         remove = kit.button("Remove", Action.ADMIN_REMOVE, value=line.user_id)
-        remove["confirm"] = _confirm(
+        remove["confirm"] = kit.confirm(
             "Remove this admin?",
             f"{kit.mention(line.user_id)} will no longer change any deal or these settings.",
             "Remove",
+            danger=True,
         )
         block["accessory"] = remove
     return block

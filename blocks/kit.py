@@ -99,6 +99,19 @@ def button(text: str, action_id: str, *, value: str = "", style: str | None = No
     return element
 
 
+def confirm(title: str, text: str, yes: str, *, danger: bool = False) -> dict[str, Any]:
+    """A button's "are you sure?" dialog; `text` is mrkdwn with user parts already escaped."""
+    dialog: dict[str, Any] = {
+        "title": plain(title, 100),
+        "text": mrkdwn(text, 300),
+        "confirm": plain(yes, 30),
+        "deny": plain("Cancel", 30),
+    }
+    if danger:
+        dialog["style"] = "danger"
+    return dialog
+
+
 def option(text: str, value: str) -> dict[str, Any]:
     return {"text": plain(text, OPTION_TEXT_LIMIT), "value": value}
 

@@ -17,7 +17,7 @@ ATTRIBUTIONS = ("sourced", "co-sell", "influenced")
 STAGES = ("Qualify", "Discover", "Validate", "Propose", "Negotiate")
 
 
-def _modal(
+def modal(
     callback: Callback, title: str, submit: str, blocks: list[Any], meta: str
 ) -> dict[str, Any]:
     return {
@@ -144,7 +144,7 @@ def build_new_deal_modal(channel_id: str | None) -> dict[str, Any]:
     blocks.insert(
         5, _select(Field.STAGE, "Stage", [(s, s) for s in STAGES], "Qualify", optional=False)
     )
-    return _modal(
+    return modal(
         Callback.NEW_DEAL,
         "New deal",
         "Create",
@@ -186,7 +186,7 @@ def build_edit_deal_modal(form: EditForm, channel_id: str | None) -> dict[str, A
         *_deal_fields(form),
         *_internal_fields(form),
     ]
-    return _modal(Callback.EDIT_DEAL, f"Edit {form.key}", "Save", blocks, meta.encode(3000))
+    return modal(Callback.EDIT_DEAL, f"Edit {form.key}", "Save", blocks, meta.encode(3000))
 
 
 def build_next_step_modal(form: NextStepForm, channel_id: str | None) -> dict[str, Any]:
@@ -208,7 +208,7 @@ def build_next_step_modal(form: NextStepForm, channel_id: str | None) -> dict[st
         _date_input(Field.STEP_DUE, "Due date", form.due),
     ]
     meta = NextStepMeta(d=form.deal_id, v=form.version, channel=channel_id)
-    return _modal(Callback.NEXT_STEP, "Set next step", "Save", blocks, meta.encode(3000))
+    return modal(Callback.NEXT_STEP, "Set next step", "Save", blocks, meta.encode(3000))
 
 
 RESULTS = ("positive", "neutral", "negative")
@@ -225,7 +225,7 @@ def build_log_outcome_modal(
         _select(Field.RESULT, "Result", [(r, r) for r in RESULTS], None),
     ]
     meta = NextStepMeta(d=deal_id, v=version, channel=channel_id)
-    return _modal(Callback.LOG_OUTCOME, f"Log outcome · {key}", "Log", blocks, meta.encode(3000))
+    return modal(Callback.LOG_OUTCOME, f"Log outcome · {key}", "Log", blocks, meta.encode(3000))
 
 
 def build_connector_modal(form: ConnectorForm) -> dict[str, Any]:
@@ -263,7 +263,7 @@ def build_connector_modal(form: ConnectorForm) -> dict[str, Any]:
         ),
     ]
     meta = ConnectorMeta(side=form.side, v=form.version)
-    return _modal(Callback.CRM_CONNECTOR, "CRM connector", "Save", blocks, meta.encode(3000))
+    return modal(Callback.CRM_CONNECTOR, "CRM connector", "Save", blocks, meta.encode(3000))
 
 
 def read_inputs(view: dict[str, Any]) -> dict[str, str | None]:

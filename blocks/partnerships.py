@@ -8,6 +8,7 @@ from typing import Any
 from blocks import kit
 from blocks.ids import INPUT_ACTION, Action, Callback, Field
 from blocks.metadata import PartnershipRef, ProposalMeta
+from blocks.modals import modal
 from bot.domain.partnership import SHAREABLE, Move, State, shares_text
 from bot.views.partnerships import AnswerForm, PartnershipLine, ProposalForm, Tell
 
@@ -39,20 +40,6 @@ def _shares_input(label: str, initial: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def _modal(
-    callback: Callback, title: str, submit: str, blocks: list[Any], meta: str
-) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": callback,
-        "title": kit.plain(title, 24),
-        "submit": kit.plain(submit, 24),
-        "close": kit.plain("Cancel", 24),
-        "private_metadata": meta,
-        "blocks": blocks,
-    }
-
-
 def build_propose_modal(form: ProposalForm) -> dict[str, Any]:
     name = kit.user_text(form.other_name, 80)
     blocks = [
@@ -64,7 +51,7 @@ def build_propose_modal(form: ProposalForm) -> dict[str, Any]:
         _shares_input(f"What we share with {kit.truncate(form.other_name, 60)}", tuple(SHAREABLE)),
     ]
     meta = ProposalMeta(other=form.other_tenant, channel=form.channel_id).encode(3000)
-    return _modal(Callback.PARTNERSHIP_PROPOSE, "Propose partnership", "Propose", blocks, meta)
+    return modal(Callback.PARTNERSHIP_PROPOSE, "Propose partnership", "Propose", blocks, meta)
 
 
 def build_answer_modal(form: AnswerForm) -> dict[str, Any]:
@@ -78,7 +65,7 @@ def build_answer_modal(form: AnswerForm) -> dict[str, Any]:
         kit.context("Accepting makes it active at once. Either company can pause or end it."),
     ]
     meta = PartnershipRef(p=form.partnership_id, v=form.version).encode(3000)
-    return _modal(Callback.PARTNERSHIP_ACCEPT, "Partnership", "Accept", blocks, meta)
+    return modal(Callback.PARTNERSHIP_ACCEPT, "Partnership", "Accept", blocks, meta)
 
 
 def _button(
@@ -94,12 +81,11 @@ def build_partnership_dm(tell: Tell) -> dict[str, Any]:
     if tell.answer:
         ref = PartnershipRef(p=tell.partnership_id, v=tell.version).encode(kit.BUTTON_VALUE_LIMIT)
         decline = _button(Move.DECLINE, ref, label="Decline")
-        decline["confirm"] = {
-            "title": kit.plain("Decline the partnership?"),
-            "text": kit.plain("They will be told. They can propose again later."),
-            "confirm": kit.plain("Decline"),
-            "deny": kit.plain("Cancel"),
-        }
+        decline["confirm"] = kit.confirm(
+            "Decline the partnership?",
+            "They will be told. They can propose again later.",
+            "Decline",
+        )
         blocks.append(
             {
                 "type": "actions",
@@ -165,12 +151,11 @@ def partnership_blocks(lines: list[PartnershipLine], own: int) -> list[dict[str,
                     move, ref, label=label, style="danger" if move is Move.END else None
                 )
                 if move in (Move.END, Move.PAUSE, Move.DECLINE, Move.WITHDRAW):
-                    button["confirm"] = {
-                        "title": kit.plain(f"{label} the partnership?"),
-                        "text": kit.plain(f"{line.other_name[:100]}'s admins will be told."),
-                        "confirm": kit.plain(label),
-                        "deny": kit.plain("Cancel"),
-                    }
+                    button["confirm"] = kit.confirm(
+                        f"{label} the partnership?",
+                        f"{kit.user_text(line.other_name, 100)}'s admins will be told.",
+                        label,
+                    )
                 elements.append(button)
             blocks.append({"type": "actions", "elements": elements})
     if not lines:
