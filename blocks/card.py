@@ -7,7 +7,8 @@ from typing import Any
 from blocks import kit
 from blocks.ids import Action, MoreOption
 from blocks.metadata import CardRef
-from bot.views.models import CardView, InternalView, MemberView, StepView
+from bot.views.deal_views import NOT_SHARED
+from bot.views.models import CardView, InternalView
 
 ROLE_LABEL = {"seller": "Seller", "alliance": "Alliance", "partner": "Partner"}
 STEP_TEXT_LIMIT = 600
@@ -17,11 +18,13 @@ NAME_LIMIT = 120
 def build_deal_card(card: CardView) -> dict[str, Any]:
     """Message payload (`blocks` + `text` fallback) of the deal card."""
     ref = CardRef(d=card.deal_id, v=card.version)
+    if card.paused_note is not None:
+        return _paused_card(card)
     blocks = [
         kit.header(f"{card.key} · {kit.truncate(card.name, NAME_LIMIT)}"),
         kit.section(_account_line(card), fields=_fields(card)),
-        kit.section(_trio_text(card.members, ours_only=card.internal is not None)),
-        kit.section(_step_text(card.next_step)),
+        kit.section(_trio_text(card)),
+        kit.section(_step_text(card)),
         kit.context(
             _cosell_text(card.cosell),
             _trigger_text(card.trigger, ours_only=card.internal is not None),
@@ -30,11 +33,23 @@ def build_deal_card(card: CardView) -> dict[str, Any]:
         *([kit.section(internal_text(card.internal))] if card.internal else []),
         {"type": "actions", "block_id": ref.block_id("controls"), "elements": _controls(card)},
         kit.context(
-            f"v{card.version} · last change by {kit.mention(card.updated_by)} "
-            f"{kit.slack_date(card.updated_at)}"
+            f"v{card.version} · last change"
+            + (f" by {kit.mention(card.updated_by)}" if card.updated_by else "")
+            + f" {kit.slack_date(card.updated_at)}"
         ),
     ]
     return {"blocks": blocks, "text": card_fallback(card), "metadata": card_metadata(card)}
+
+
+def _paused_card(card: CardView) -> dict[str, Any]:
+    """A copy for a partner company while the partnership is paused: the name and why there is
+    nothing more (no controls: nothing may cross either way until it resumes)."""
+    text = f"{card.key} · {kit.truncate(card.name, NAME_LIMIT)}"
+    return {
+        "blocks": [kit.header(text), kit.section(f":double_vertical_bar: {card.paused_note}")],
+        "text": kit.user_text(f"{card.key} {card.name} — partnership paused", 300),
+        "metadata": card_metadata(card),
+    }
 
 
 CARD_EVENT = "ptm_deal_card"
@@ -46,11 +61,13 @@ def card_metadata(card: CardView) -> dict[str, Any]:
     app in the channel may read, so shared fields only — whatever copy this is, internal notes,
     forecast category, trigger and CRM state never go here. Absent values are left out (Slack
     takes strings, numbers and booleans)."""
+    if card.paused_note is not None:
+        return {"event_type": CARD_EVENT, "event_payload": {"deal_key": card.key, "paused": True}}
     step = card.next_step
     payload: dict[str, Any] = {
         "deal_key": card.key,
         "version": card.version,
-        "stage": card.stage,
+        "stage": card.stage or None,
         "status": card.status,
         "name": card.name[:METADATA_TEXT_LIMIT],
         "account": card.account[:METADATA_TEXT_LIMIT],
@@ -68,14 +85,20 @@ def card_metadata(card: CardView) -> dict[str, Any]:
 
 def card_fallback(card: CardView) -> str:
     """Notification / screen-reader text of the card."""
-    step = card.next_step.text if card.next_step else "no next step"
-    return kit.user_text(f"{card.key} {card.name} — {card.stage}, next: {step}", 300)
+    if "next_step" in card.withheld:
+        step = NOT_SHARED
+    else:
+        step = card.next_step.text if card.next_step else "no next step"
+    return kit.user_text(f"{card.key} {card.name} — {card.stage or NOT_SHARED}, next: {step}", 300)
 
 
 def _account_line(card: CardView) -> str:
-    account = (
-        f"*{kit.user_text(card.account, 200)}*" if card.account else "_No account yet (Edit deal)_"
-    )
+    if "account" in card.withheld:
+        account = f"_Account {NOT_SHARED}_"
+    elif card.account:
+        account = f"*{kit.user_text(card.account, 200)}*"
+    else:
+        account = "_No account yet (Edit deal)_"
     closed = {"won": "  :trophy: *Won*", "lost": "  *Lost*"}.get(card.status, "")
     if card.status == "lost" and card.close_reason:
         closed += f" — {kit.user_text(card.close_reason, 200)}"
@@ -83,21 +106,31 @@ def _account_line(card: CardView) -> str:
 
 
 def _fields(card: CardView) -> list[str]:
+    hidden = f"_{NOT_SHARED}_"
+
+    def shown(field: str, value: str) -> str:
+        return hidden if field in card.withheld else value
+
+    close = card.close_date.isoformat() if card.close_date else "—"
     return [
-        f"*Stage*\n{card.stage}",
-        f"*Amount*\n{card.amount}",
-        f"*Close date*\n{card.close_date.isoformat() if card.close_date else '—'}",
-        f"*Attribution*\n{card.attribution or 'not set'}",
+        f"*Stage*\n{shown('stage', card.stage)}",
+        f"*Amount*\n{shown('amount', card.amount)}",
+        f"*Close date*\n{shown('close_date', close)}",
+        f"*Attribution*\n{shown('attribution', card.attribution or 'not set')}",
         f"*Partner*\n{kit.user_text(card.partner, 100) if card.partner else 'not matched yet'}",
     ]
 
 
-def _trio_text(members: tuple[MemberView, ...], *, ours_only: bool) -> str:
+def _trio_text(card: CardView) -> str:
     """The trio with sync marks. Hints name `/ptm` only in a copy that only our org sees: in a
     shared channel the partner rep cannot use our slash command."""
+    ours_only = card.internal is not None
     lines = ["*Trio*"]
-    for m in members:
+    for m in card.members:
         label = ROLE_LABEL.get(m.role, m.role)
+        if "trio" in card.withheld and not m.is_external:
+            lines.append(f"{label}: _{NOT_SHARED}_")
+            continue
         if m.user_id is None:
             how = f"`/ptm trio {m.role} @user`" if ours_only else "our alliance manager names them"
             lines.append(f"{label}: _not named — {how}_")
@@ -113,7 +146,10 @@ def _trio_text(members: tuple[MemberView, ...], *, ours_only: bool) -> str:
     return "\n".join(lines)
 
 
-def _step_text(step: StepView | None) -> str:
+def _step_text(card: CardView) -> str:
+    step = card.next_step
+    if "next_step" in card.withheld:
+        return f"*Next step*: _{NOT_SHARED}_"
     if step is None:
         return "*Next step*: none yet — press *Set next step* so someone owns the next move."
     owner = kit.mention(step.owner_user) if step.owner_user else "_unassigned_"
@@ -157,9 +193,13 @@ def _cosell_text(cosell: tuple[tuple[str, bool], ...]) -> str:
 
 def _controls(card: CardView) -> list[dict[str, Any]]:
     elements: list[dict[str, Any]]
-    if card.status == "open":
+    elements: list[dict[str, Any]] = []
+    # A partner company does not change what it is not shown (the stage, the next step).
+    if "stage" in card.withheld:
+        pass
+    elif card.status == "open":
         stage_options = [kit.option(s, s) for s in card.stages]
-        elements = [
+        elements.append(
             {
                 "type": "static_select",
                 "action_id": Action.STAGE_SELECT,
@@ -167,17 +207,21 @@ def _controls(card: CardView) -> list[dict[str, Any]]:
                 "options": stage_options,
                 "initial_option": kit.option(card.stage, card.stage),
             }
-        ]
+        )
     else:
         # A closed deal changes stage only by being reopened, which is said and audited.
-        elements = [kit.button("Reopen", Action.REOPEN)]
-    if card.next_step is not None:
-        elements.append(
-            kit.button(
-                "Mark step done", Action.STEP_DONE, value=str(card.next_step.id), style="primary"
+        elements.append(kit.button("Reopen", Action.REOPEN))
+    if "next_step" not in card.withheld:
+        if card.next_step is not None:
+            elements.append(
+                kit.button(
+                    "Mark step done",
+                    Action.STEP_DONE,
+                    value=str(card.next_step.id),
+                    style="primary",
+                )
             )
-        )
-    elements.append(kit.button("Set next step", Action.STEP_SET))
+        elements.append(kit.button("Set next step", Action.STEP_SET))
     elements.append(kit.button("I'm synced", Action.SYNCED))
     elements.append(kit.button("Log outcome", Action.LOG_OUTCOME))
     elements.append(
@@ -185,7 +229,7 @@ def _controls(card: CardView) -> list[dict[str, Any]]:
             "type": "overflow",
             "action_id": Action.MORE,
             "options": [
-                kit.option("Edit deal", MoreOption.EDIT),
+                *([kit.option("Edit deal", MoreOption.EDIT)] if not card.withheld else []),
                 kit.option("History", MoreOption.HISTORY),
                 kit.option("Find a partner", MoreOption.FIND),
                 kit.option("Post co-sell brief", MoreOption.BRIEF),

@@ -40,12 +40,19 @@ def _pause_button(paused: bool) -> dict[str, Any]:
 
 
 def build_nudge(nudge: Nudge) -> dict[str, Any]:
-    """The daily deal-room reminder for a partner rep; shared fields only."""
+    """The daily reminder for a partner rep; shared fields only. In the deal room's thread, or
+    as a DM from their own company's PTM (a partnership), where `/ptm` works for them."""
     when = f" · due {nudge.due.isoformat()}" if nudge.due else ""
     late = " · :warning: *overdue*" if nudge.overdue else ""
+    if nudge.via is not None:
+        done = (
+            f"Done? `/ptm done {nudge.deal_key}`, or press *Mark step done* on the card in "
+            f"{kit.channel(nudge.channel_id)}."
+        )
+    else:
+        done = "Done? Press *Mark step done* on the card or reply `@PTM done`."
     text = (
         f"{kit.mention(nudge.user_id)} your next step on *{nudge.deal_key}*: "
-        f"{kit.user_text(nudge.text, 600)}{when}{late}\n"
-        "Done? Press *Mark step done* on the card or reply `@PTM done`."
+        f"{kit.user_text(nudge.text, 600)}{when}{late}\n{done}"
     )
     return {"text": text, "blocks": [kit.section(text)]}

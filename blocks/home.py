@@ -7,6 +7,7 @@ from typing import Any
 from blocks import kit
 from blocks.admin import admin_blocks
 from blocks.metrics import activation_line, trend_line
+from blocks.replies import deal_line_text
 from bot.views.admin import AdminView
 from bot.views.digest import HomeView, StepLine
 
@@ -59,6 +60,10 @@ def build_home(
         if not lines:
             blocks.append(kit.context("Nothing here."))
         blocks.append(kit.divider())
+    if home.shared:
+        blocks.append(kit.section(f"*Shared by partner companies* ({len(home.shared)})"))
+        blocks.extend(kit.section(deal_line_text(line)) for line in home.shared[:15])
+        blocks.append(kit.divider())
     metrics = home.metrics
     if metrics.activation.whole:
         blocks.append(kit.section(f"{activation_line(metrics)}\n{trend_line(metrics)}"))
@@ -68,7 +73,7 @@ def build_home(
                 "`/ptm metrics` · the picture: `/ptm metrics chart`"
             )
         )
-    if view.is_empty:
+    if view.is_empty and not home.shared:
         blocks.append(
             kit.context("No open deals need you. Start one with `/ptm new &lt;name&gt;`.")
         )

@@ -51,6 +51,11 @@ def mention(user_id: str | None) -> str:
     return f"<@{user_id}>" if user_id else "_nobody_"
 
 
+def channel(channel_id: str) -> str:
+    """A channel link (ids are Slack's, never user text)."""
+    return f"<#{channel_id}>"
+
+
 def slack_date(moment: datetime) -> str:
     """A timestamp every reader sees in their own time zone, with a UTC fallback."""
     fallback = moment.strftime("%Y-%m-%d %H:%M UTC")

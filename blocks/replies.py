@@ -65,21 +65,29 @@ def build_reply(reply: Reply) -> dict[str, Any]:
     return message
 
 
+def deal_line_text(line: DealLine) -> str:
+    """One deal as a list shows it: key, name, stage (and the partner company that shares it),
+    then its next step — or why it is not shown."""
+    if line.paused:
+        step = "_Partnership paused: nothing new is shared until it resumes._"
+    elif not line.step_shared:
+        step = "_Next step not shared._"
+    elif line.next_step:
+        owner = kit.mention(line.owner_user) if line.owner_user else "_unassigned_"
+        due = f" · due {line.due.isoformat()}" if line.due else ""
+        late = " · :warning: overdue" if line.overdue else ""
+        step = f"Next: {kit.user_text(line.next_step, 300)} — {owner}{due}{late}"
+    else:
+        step = "_No next step — set one._"
+    shared_by = f" · shared by *{kit.user_text(line.company, 80)}*" if line.company else ""
+    return f"*{line.key}* {kit.user_text(line.name, 150)} · {line.stage}{shared_by}\n{step}"
+
+
 def build_deal_list(lines: tuple[DealLine, ...], *, limit: int = 40) -> dict[str, Any]:
     if not lines:
         return build_notice("You have no open deals. Start one with `/ptm new &lt;name&gt;`.")
     blocks = [kit.header("Your open deals")]
-    for line in lines[:limit]:
-        if line.next_step:
-            owner = kit.mention(line.owner_user) if line.owner_user else "_unassigned_"
-            due = f" · due {line.due.isoformat()}" if line.due else ""
-            late = " · :warning: overdue" if line.overdue else ""
-            step = f"Next: {kit.user_text(line.next_step, 300)} — {owner}{due}{late}"
-        else:
-            step = "_No next step — set one._"
-        blocks.append(
-            kit.section(f"*{line.key}* {kit.user_text(line.name, 150)} · {line.stage}\n{step}")
-        )
+    blocks += [kit.section(deal_line_text(line)) for line in lines[:limit]]
     if len(lines) > limit:
         blocks.append(kit.context(f"…and {len(lines) - limit} more."))
     return {"text": f"Your open deals ({len(lines)})", "blocks": blocks[: kit.MESSAGE_BLOCK_LIMIT]}

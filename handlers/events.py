@@ -13,7 +13,7 @@ from slack_bolt.authorization import AuthorizeResult
 
 from blocks.replies import build_notice, build_reply
 from bot import services
-from bot.app.deps import Deps, deps_of
+from bot.app.deps import BOTS_KEY, Deps, deps_of
 from bot.domain import grammar
 from bot.domain.model import DomainError, MessageAlreadyApplied, NotAllowed
 from bot.services.messages import message_key
@@ -77,8 +77,7 @@ async def handle_message_event(event: dict[str, Any], context: Any) -> None:
     if not _from_a_person(event):
         return
     deps = deps_of(context)
-    bot_user = context.get("bot_user_id")
-    if bot_user and f"<@{bot_user}" in event.get("text", ""):
+    if mentioned_bot(event, context):
         await _answer_mention(deps, event, context)
     await _note_activity(deps, event)
 
@@ -94,6 +93,16 @@ async def _note_activity(deps: Deps, event: dict[str, Any]) -> None:
         await services.note_activity(deps.ctx, channel_id=channel, user_id=user, posted_at=at)
 
 
+def mentioned_bot(event: dict[str, Any], context: Any) -> str | None:
+    """Which of our bot users the message mentions, if any: the receiving installation's, or,
+    in a channel both companies installed PTM in, the other company's (bot.app.routing)."""
+    text = str(event.get("text", ""))
+    for bot_user in context.get(BOTS_KEY) or (context.get("bot_user_id"),):
+        if bot_user and f"<@{bot_user}" in text:
+            return str(bot_user)
+    return None
+
+
 def _mention_of(event: dict[str, Any], context: Any) -> tuple[str, str]:
     """The message's key and what it takes to apply it later in another process: the event
     and the installation it came through."""
@@ -103,7 +112,7 @@ def _mention_of(event: dict[str, Any], context: Any) -> tuple[str, str]:
         "event": event,
         "team": team,
         "enterprise": enterprise,
-        "bot_user_id": context.get("bot_user_id"),
+        "bot_user_id": mentioned_bot(event, context) or context.get("bot_user_id"),
     }
     return key, json.dumps(payload, separators=(",", ":"))
 
@@ -114,13 +123,11 @@ async def keep_mentions(body: dict[str, Any], context: Any, next: Any) -> Any:  
     database be too busy to store it within the ack budget, the ack goes out anyway and the
     storing finishes after it (the listener stores what it takes, too)."""
     event = body.get("event") if body.get("type") == "event_callback" else None
-    bot_user = context.get("bot_user_id")
     if (
         isinstance(event, dict)
         and event.get("type") in ("app_mention", "message")
         and _from_a_person(event)
-        and bot_user
-        and f"<@{bot_user}" in str(event.get("text", ""))
+        and mentioned_bot(event, context)
     ):
         key, payload = _mention_of(event, context)
         keeping = asyncio.ensure_future(
@@ -175,7 +182,7 @@ async def _apply_mention(deps: Deps, event: dict[str, Any], context: Any, key: s
     try:
         parsed = grammar.parse_mention(
             event.get("text", ""),
-            bot_user_id=context.get("bot_user_id"),
+            bot_user_id=mentioned_bot(event, context) or context.get("bot_user_id"),
             today=deps.ctx.today(),
         )
         reply = await services.run_mention(deps.ctx, caller, parsed, message_key=key)

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.app.deps import HOME_KEY
 from bot.domain.model import Actor, is_our_org
 from bot.services import Caller
 
 
 def installation(context: Any) -> tuple[str | None, str | None]:
-    """The team (and Grid enterprise) that installed the app, from Bolt's authorization (auth.test
-    for a single workspace), never from the payload: the `team` a payload names can be the
-    other company's in a Slack Connect channel. (None, None) when unknown: nobody is ours."""
+    """The team (and Grid enterprise) of the company whose deal the request acts on: the
+    installation Bolt authorized (auth.test for a single workspace), or the deal's own company
+    when the request was routed to it; never from the payload: the `team` a payload names can
+    be the other company's in a Slack Connect channel. (None, None) when unknown: nobody is
+    ours."""
+    routed = context.get(HOME_KEY)
+    if routed is not None:  # a request about another company's deal (bot.app.routing)
+        return routed[0], routed[1]
     result = context.get("authorize_result")
     if result is None:
         return None, None

@@ -137,6 +137,18 @@ async def _done(deps: Deps, caller: Caller, outcome: Outcome) -> None:
     await _say(deps, caller, outcome.notice)
     if outcome.tell is not None:
         await _tell_other(deps, outcome.tell)
+    await _redraw(deps, outcome)
+
+
+async def _redraw(deps: Deps, outcome: Outcome) -> None:
+    """Every card the two companies share shows the new policy (or the pause) at once: ours
+    with our token, theirs through their own installation (only it may update its cards)."""
+    for deal_id in outcome.ours_to_redraw:
+        await deps.cards.sync(deal_id)
+    if outcome.theirs_to_redraw and outcome.tell is not None and deps.peer is not None:
+        theirs = await deps.peer(outcome.tell.tenant)
+        for deal_id in outcome.theirs_to_redraw if theirs is not None else ():
+            await theirs.cards.sync(deal_id)
 
 
 async def _say(deps: Deps, caller: Caller, notice: str) -> None:

@@ -66,6 +66,15 @@ class DealReads:
         """The id of this tenant's deal PTM-<number>."""
         return await self.session.scalar(sa.select(DealRow.id).where(DealRow.number == number))  # type: ignore[arg-type]
 
+    async def ids_with_member_of(self, team_id: str) -> list[int]:
+        """The deals someone of another company's team works on (a partnership's deals)."""
+        rows = await self.session.scalars(
+            sa.select(TrioMemberRow.deal_id)
+            .where(TrioMemberRow.team_id == team_id, TrioMemberRow.is_external.is_(True))  # type: ignore[arg-type,attr-defined]
+            .distinct()
+        )
+        return [int(d) for d in rows.all()]
+
     async def key_of(self, deal_id: int) -> str | None:
         return await self.session.scalar(sa.select(DealRow.key).where(DealRow.id == deal_id))  # type: ignore[arg-type]
 

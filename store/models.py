@@ -95,7 +95,11 @@ sa.Index(
 
 class CardCopyRow(TenantOwned, table=True):
     __tablename__ = "card_copies"
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "channel_id", "ts"),)
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "channel_id", "ts"),
+        # Whose card a click is on, from the message alone (see bot.app.tenancy routing).
+        sa.Index("ix_card_copies_channel_ts", "channel_id", "ts"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deals.id", index=True)
@@ -158,7 +162,11 @@ class ChannelBindingRow(TenantOwned, table=True):
     __tablename__ = "channel_bindings"
 
     # A Slack Connect channel has one id in both workspaces: each tenant binds it for itself.
-    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "channel_id"),)
+    __table_args__ = (
+        sa.PrimaryKeyConstraint("tenant_id", "channel_id"),
+        # Which companies bound a shared channel, from the channel alone.
+        sa.Index("ix_channel_bindings_channel", "channel_id"),
+    )
 
     channel_id: str = Field(max_length=32)
     deal_id: int = Field(foreign_key="deals.id", index=True)

@@ -4,6 +4,7 @@ only the partnerships it is part of."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +60,28 @@ class PartnershipRepository:
             sa.select(PartnershipRow).where(pair, PartnershipRow.state.in_([s.value for s in LIVE]))  # type: ignore[attr-defined]
         )
         return _entity(row) if row is not None else None
+
+    async def live_with_many(self, others: Collection[int]) -> dict[int, Partnership]:
+        """The live partnership with each of `others` that has one: one query."""
+        if not others:
+            return {}
+        own = self._own()
+        wanted = list(others)
+        rows = await self.session.scalars(
+            sa.select(PartnershipRow).where(
+                sa.or_(
+                    sa.and_(
+                        PartnershipRow.proposer_id == own, PartnershipRow.partner_id.in_(wanted)
+                    ),  # type: ignore[arg-type,attr-defined]
+                    sa.and_(
+                        PartnershipRow.partner_id == own, PartnershipRow.proposer_id.in_(wanted)
+                    ),  # type: ignore[arg-type,attr-defined]
+                ),
+                PartnershipRow.state.in_([s.value for s in LIVE]),  # type: ignore[attr-defined]
+            )
+        )
+        found = [_entity(row) for row in rows.all()]
+        return {p.other(own): p for p in found}
 
     async def propose(
         self,

@@ -23,6 +23,9 @@ from sqlalchemy.sql import visitors
 
 TENANT_OPTION = "ptm_tenant"
 TENANTS_KEY = "ptm_tenants"  # Session.info: the tenant ids this session may see
+# The one sanctioned read across tenants (store.routing): a SELECT that returns which tenant a
+# channel's deal room or card belongs to — tenant ids and deal ids, never a row's content.
+ROUTING_OPTION = "ptm_routing"
 
 
 class UnscopedStatement(RuntimeError):
@@ -62,6 +65,10 @@ def _scope(state: ORMExecuteState) -> None:
                 "a Core statement on a tenant's table cannot be scoped: write it against the "
                 f"mapped classes ({str(state.statement)[:120]!r})"
             )
+        return
+    if state.execution_options.get(ROUTING_OPTION):
+        if not state.is_select:
+            raise UnscopedStatement("only a SELECT may route across tenants")
         return
     if state.is_insert:
         if tenants is not None and len(tenants) == 1:

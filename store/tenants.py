@@ -90,6 +90,17 @@ class TenantRepository:
         )  # type: ignore[union-attr]
         return list(rows.all())
 
+    async def names(self, tenant_ids: list[int]) -> dict[int, str]:
+        """Companies' names (their team id when unnamed), in one query."""
+        if not tenant_ids:
+            return {}
+        rows = await self.session.execute(
+            sa.select(TenantRow.id, TenantRow.name, TenantRow.team_id).where(
+                TenantRow.id.in_(tenant_ids)  # type: ignore[union-attr]
+            )
+        )
+        return {int(i): name or team or "" for i, name, team in rows.all()}
+
     async def get(self, tenant_id: int) -> TenantRow | None:
         return await self.session.get(TenantRow, tenant_id)
 

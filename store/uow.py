@@ -21,6 +21,7 @@ from store.outbox import OutboxRepository
 from store.partners import PartnerRepository
 from store.partnerships import PartnershipRepository
 from store.purge import PurgeRepository
+from store.routing import RoutingRepository
 from store.tenancy import TENANT_OPTION, TENANTS_KEY
 from store.tenants import TenantRepository
 
@@ -59,6 +60,7 @@ class UnitOfWork:
     metrics: MetricsRepository
     tenants: TenantRepository
     purge: PurgeRepository
+    routing: RoutingRepository
 
     def __init__(
         self,
@@ -113,6 +115,7 @@ class UnitOfWork:
         self.metrics = MetricsRepository(self._session)
         self.tenants = TenantRepository(self._session)
         self.purge = PurgeRepository(self._session)
+        self.routing = RoutingRepository(self._session)
         if self.reads_only:
             await read_only(self._session)
         return self

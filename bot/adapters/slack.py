@@ -108,6 +108,8 @@ class SlackGateway:
         self._users: dict[str, tuple[float, dict[str, Any]]] = {}
         self._installation: tuple[str | None, str | None] | None = None
         self._channel_teams: dict[str, tuple[float, list[str]]] = {}
+        # The installation's bot user, when known (many workspaces): whom a mention names.
+        self.bot_user: str | None = None
 
     async def post(
         self, channel: str, message: dict[str, Any], *, thread_ts: str | None = None
@@ -262,3 +264,35 @@ class SlackGateway:
             user = {}
         self._users[user_id] = (time.monotonic(), user)
         return user
+
+
+class RoutedGateway(SlackGateway):
+    """A request about one company's deal that reached PTM through the other company's
+    installation (a Slack Connect channel both installed). Messages in channels — cards,
+    thread replies, ephemerals — go through the deal's company (only the installation that
+    posted a card may update it); a modal opens through the installation that received the
+    trigger, marked with the deal's company so that its submission comes back to it."""
+
+    def __init__(self, home: SlackGateway, answering: SlackGateway, home_tenant: int) -> None:
+        # The home gateway's client, seal, pacers and caches: the same objects, shared.
+        self.__dict__.update(home.__dict__)
+        self._home = home
+        self._answering = answering
+        self._mark = f"h{home_tenant}."
+
+    async def installation(self) -> tuple[str | None, str | None]:
+        return await self._home.installation()
+
+    async def open_modal(self, trigger_id: str, view: dict[str, Any], *, for_user: str) -> None:
+        sealed = self.seal.seal(for_user, view.get("private_metadata", ""))
+        view = {**view, "private_metadata": self._mark + sealed}
+        await self._answering.client.views_open(trigger_id=trigger_id, view=view)
+
+    def modal_metadata(self, view: dict[str, Any], user_id: str) -> str | None:
+        raw = str(view.get("private_metadata", ""))
+        if not raw.startswith(self._mark):
+            return None
+        return self.seal.unseal(user_id, raw[len(self._mark) :])
+
+    async def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        await self._answering.publish_home(user_id, view)

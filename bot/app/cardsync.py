@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from blocks.card import build_deal_card
 from bot.adapters.slack import SlackGateway, UpdateResult
@@ -66,6 +67,9 @@ class CardSyncer:
         self.tuning = tuning or SyncTuning()
         # Told who has the deal in their App Home after each pass (their tab shows it too).
         self._homes = homes
+        # Many workspaces: told the deal's people from other companies after each pass (their
+        # own company's PTM refreshes their App Home, if it is our active partner).
+        self.partner_homes: Callable[[tuple[tuple[str, str], ...]], Awaitable[None]] | None = None
         self._deals: dict[int, _DealSync] = {}
         self._retries: dict[int, asyncio.Task[None]] = {}
 
@@ -112,18 +116,27 @@ class CardSyncer:
             raise
         if self._homes is not None and render.home_viewers:
             self._homes(render.home_viewers)
+        if self.partner_homes is not None and render.partner_viewers:
+            await self.partner_homes(render.partner_viewers)
         return converged
 
     async def _send(self, render: CardRender) -> tuple[bool, list[int], list[int]]:
         """Update every copy; returns (all took it or are gone, copies updated, copies gone).
         What shared copies will show is in the disclosure ledger first."""
         await disclosures.record_card_pass(self.ctx, render)
-        messages = {
-            internal: build_deal_card(render.internal if internal else render.shared)
-            for internal in {t.internal for t in render.targets}
-        }
+        # One message per audience: our own org, a guest, each partner company's policy.
+        built: dict[int, dict[str, Any]] = {}
+        messages = []
+        for target in render.targets:
+            view = render.view_for(target)
+            if id(view) not in built:
+                built[id(view)] = build_deal_card(view)
+            messages.append(built[id(view)])
         results = await asyncio.gather(
-            *(self.gateway.update(t.channel_id, t.ts, messages[t.internal]) for t in render.targets)
+            *(
+                self.gateway.update(t.channel_id, t.ts, message)
+                for t, message in zip(render.targets, messages, strict=True)
+            )
         )
         pairs = list(zip(render.targets, results, strict=True))
         done = [t.copy_id for t, r in pairs if r is UpdateResult.OK]

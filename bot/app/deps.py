@@ -52,6 +52,10 @@ class Deps:
 
 
 DEPS_KEY = "ptm_deps"
+# A request routed to another company's deal (bot.app.routing): that company's installation
+# (team, enterprise), which decides who is internal; and both bot users a mention may name.
+HOME_KEY = "ptm_home"
+BOTS_KEY = "ptm_bots"
 
 
 def deps_of(context: Any) -> Deps:

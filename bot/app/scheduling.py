@@ -65,11 +65,17 @@ async def deliver_outbox(deps: Deps) -> services.DeliveryReport:
 
 
 async def nudge_partners(deps: Deps, *, hour: int) -> int:
-    """Partner reps get no DM (their org has not installed PTM): one threaded reply a day on
-    the card, mentioning only the partner rep who owns the open next step."""
+    """A partner rep who owns an open next step hears of it once a day: by DM through their
+    own company's installation when it is our active partner; otherwise (their org has not
+    installed PTM, and our DMs may not reach them) in a threaded reply on the card that
+    mentions only them."""
     nudges = await services.due_nudges(deps.ctx, hour=hour)
     for nudge in nudges:
-        await deps.slack.post(nudge.channel_id, build_nudge(nudge), thread_ts=nudge.thread_ts)
+        theirs = await deps.peer(nudge.via) if nudge.via and deps.peer else None
+        if theirs is not None:
+            await theirs.slack.direct_message(nudge.user_id, build_nudge(nudge))
+        else:
+            await deps.slack.post(nudge.channel_id, build_nudge(nudge), thread_ts=nudge.thread_ts)
     return len(nudges)
 
 

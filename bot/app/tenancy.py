@@ -11,25 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import services
-from bot.app.deps import DEPS_KEY, Clock, Deps
+from bot.adapters.slack import RoutedGateway
+from bot.app.deps import BOTS_KEY, DEPS_KEY, HOME_KEY, Clock, Deps
+from bot.app.routing import home_of, subject_of
 from store import UowFactory
 
 log = logging.getLogger(__name__)
 
 DepsMaker = Callable[[int, AsyncWebClient, tuple[str | None, str | None]], Awaitable[Deps]]
 # The current bot token of each tenant of a batch (refreshed if it was about to expire), with
-# its team and Grid org, by tenant key; a tenant without one (uninstalled) is left out.
-TokenFinder = Callable[[list[str]], Awaitable[dict[str, tuple[str, str | None, str | None]]]]
+# its team, Grid org and bot user, by tenant key; a tenant without one (uninstalled) is left out.
+BotToken = tuple[str, str | None, str | None, str | None]
+TokenFinder = Callable[[list[str]], Awaitable[dict[str, BotToken]]]
 # Which tenants of a batch have work for a job: (the batch's units of work, now).
 Gate = Callable[[UowFactory, datetime], Awaitable[set[int]]]
 BATCH = 500  # tenants per batch: bounded IN lists, bounded memory
+# A token seen this recently is still good for a request routed to its tenant (Bolt rotates
+# a token well before it expires: token_rotation_expiration_minutes is 120).
+TOKEN_FRESH_SECONDS = 600.0
 
 
 def tenant_key(team_id: str | None, enterprise_id: str | None, org_wide: bool) -> str | None:
@@ -56,6 +64,7 @@ class TenantDeps:
         self._clock = clock
         self._tenant_of: dict[str, int] = {}
         self._deps: dict[int, Deps] = {}
+        self._token_seen: dict[int, float] = {}  # tenant -> when its token was last refreshed
         self._lock = asyncio.Lock()
 
     async def _made(
@@ -63,7 +72,33 @@ class TenantDeps:
     ) -> Deps:
         deps = await self._make(tenant, client, home)
         deps.peer = self.peer
+
+        async def partner_homes(viewers: tuple[tuple[str, str], ...]) -> None:
+            await self._refresh_partner_homes(deps, viewers)
+
+        deps.cards.partner_homes = partner_homes
         return deps
+
+    async def _refresh_partner_homes(
+        self, deps: Deps, viewers: tuple[tuple[str, str], ...]
+    ) -> None:
+        """After a shared deal changed: the App Home of its people from our active partners,
+        through their own company's installation (a Home is drawn by the viewer's own app).
+        Which teams are partners is kept a minute: a stale answer costs one redraw at most,
+        and what the Home shows is read afresh."""
+        teams = {team for team, _ in viewers}
+        key = "partner_installations:" + ",".join(sorted(teams))
+        kept = deps.ctx.cache.get(key)
+        if isinstance(kept, tuple) and time.monotonic() - kept[0] < 60:
+            found = kept[1]
+        else:
+            found = await services.partner_installations(deps.ctx, teams)
+            deps.ctx.cache[key] = (time.monotonic(), found)
+        for team, user in viewers:
+            tenant = found.get(team)
+            theirs = await self.serving(tenant) if tenant is not None else None
+            if theirs is not None:
+                theirs.homes.refresh([user])
 
     async def tenant_for(self, key: str) -> int:
         tenant = self._tenant_of.get(key)
@@ -72,7 +107,34 @@ class TenantDeps:
             self._tenant_of[key] = tenant
         return tenant
 
-    async def for_request(self, context: Any) -> Deps | None:
+    async def for_request(self, context: Any, body: dict[str, Any] | None = None) -> Deps | None:
+        """The deps of the tenant whose deal the request is about: the installation's, or —
+        a card, deal room or modal of another company's in a shared channel — that one's, the
+        answers that Slack ties to the receiving installation still going through it."""
+        deps = await self._installations_deps(context)
+        if deps is None or body is None:
+            return deps
+        subject = subject_of(body, context.get("bot_user_id"))
+        if subject is None:
+            return deps
+        home = await home_of(self._root, deps.ctx.uow.tenant_id, subject)
+        served = await self.serving(home) if home is not None else None
+        if home is None or served is None:
+            return deps  # ours, or a company that left PTM (its cards cannot change)
+        context[HOME_KEY] = await served.slack.installation()
+        context[BOTS_KEY] = (context.get("bot_user_id"), served.slack.bot_user)
+        return replace(served, slack=RoutedGateway(served.slack, deps.slack, home))
+
+    async def serving(self, tenant: int) -> Deps | None:
+        """A tenant's deps with a token that is good now, without a query if this process
+        saw its token lately."""
+        kept = self._deps.get(tenant)
+        seen = self._token_seen.get(tenant)
+        if kept is not None and seen is not None and time.monotonic() - seen < TOKEN_FRESH_SECONDS:
+            return kept
+        return await self.peer(tenant)
+
+    async def _installations_deps(self, context: Any) -> Deps | None:
         result = context.get("authorize_result")
         if result is None:
             return None
@@ -91,6 +153,8 @@ class TenantDeps:
                     home = (result.team_id, result.enterprise_id)
                     deps = self._deps[tenant] = await self._made(tenant, client, home)
         deps.slack.client.token = client.token  # a rotated token takes effect at once
+        deps.slack.bot_user = result.bot_user_id
+        self._token_seen[tenant] = time.monotonic()
         return deps
 
     async def for_job(self, key: str) -> Deps | None:
@@ -104,6 +168,7 @@ class TenantDeps:
         client = AsyncWebClient(token=token[0] if token else None)
         home = (token[1], token[2]) if token else (key, None)
         deps = self._deps[tenant] = await self._made(tenant, client, home)
+        deps.slack.bot_user = token[3] if token else None
         return deps
 
     async def peer(self, tenant: int) -> Deps | None:
@@ -144,7 +209,7 @@ class TenantDeps:
             token = tokens.get(key)
             if token is None:
                 continue
-            bot_token, team_id, enterprise_id = token
+            bot_token, team_id, enterprise_id, bot_user = token
             deps = self._deps.get(tenant)
             if deps is None:
                 client = AsyncWebClient(token=bot_token)
@@ -152,6 +217,8 @@ class TenantDeps:
                     tenant, client, (team_id, enterprise_id)
                 )
             deps.slack.client.token = bot_token
+            deps.slack.bot_user = bot_user
+            self._token_seen[tenant] = time.monotonic()
             found.append(deps)
         return found
 
@@ -177,8 +244,12 @@ class TenantDeps:
 def tenant_middleware(tenants: TenantDeps) -> Callable[..., Awaitable[Any]]:
     """A global middleware (after Bolt's authorization): the request's tenant's Deps."""
 
-    async def inject(context: Any, next: Callable[[], Awaitable[Any]]) -> Any:  # noqa: A002
-        deps = await tenants.for_request(context)
+    async def inject(
+        context: Any,
+        body: dict[str, Any],
+        next: Callable[[], Awaitable[Any]],  # noqa: A002
+    ) -> Any:
+        deps = await tenants.for_request(context, body)
         if deps is not None:
             context[DEPS_KEY] = deps
         return await next()

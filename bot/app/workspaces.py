@@ -21,7 +21,7 @@ from bot.adapters.secrets import SecretBox
 from bot.adapters.slack import BOT_SCOPES, SlackGateway, make_client
 from bot.app.config import Settings
 from bot.app.deps import Clock, Deps
-from bot.app.tenancy import TenantDeps, TokenFinder, tenant_key
+from bot.app.tenancy import BotToken, TenantDeps, TokenFinder, tenant_key
 from store import UowFactory
 from store.installations import BOTS, INSTALLATIONS, OAUTH_STATES_TABLE
 
@@ -97,7 +97,7 @@ def token_finder(
     any request, read in one query; a token about to expire is refreshed first (the same
     rotation Bolt does before a request)."""
 
-    async def tokens_for(keys: list[str]) -> dict[str, tuple[str, str | None, str | None]]:
+    async def tokens_for(keys: list[str]) -> dict[str, BotToken]:
         found = {}
         for key, bot in (await installations.find_bots(keys)).items():
             if bot.bot_refresh_token is not None and authorize.token_rotator is not None:
@@ -108,7 +108,7 @@ def token_finder(
                     await installations.async_save_bot(refreshed)
                     bot = refreshed
             if bot.bot_token is not None:
-                found[key] = (bot.bot_token, bot.team_id, bot.enterprise_id)
+                found[key] = (bot.bot_token, bot.team_id, bot.enterprise_id, bot.bot_user_id)
         return found
 
     return tokens_for

@@ -33,6 +33,10 @@ SUBCOMMANDS = (
     "reopen",
     "partnership",
 )
+# The subcommands that act on one deal: the channel's, or the one named by key.
+DEAL_COMMANDS = frozenset(SUBCOMMANDS) - {
+    "help", "new", "list", "digest", "find", "metrics", "partnership"
+}  # fmt: skip
 # What a bot mention understands: what a partner rep needs, who cannot use our slash command.
 MENTION_COMMANDS = ("next", "stage", "done", "synced", "help")
 MENTION_HELP = (

@@ -103,6 +103,98 @@ class Partnership:
         return self.proposer_shares if self.side_of(tenant) == "proposer" else self.partner_shares
 
 
+# The shareable fields a copy for a partner company shows only when shared ("name" always is).
+GOVERNED = ("account", "stage", "amount", "close_date", "next_step", "trio", "attribution")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What one company's surfaces may show another company under their partnership: the
+    fields it shares, and whether the partnership is paused (then nothing but the deal's name:
+    nothing new crosses)."""
+
+    company: str  # the receiving company, as named to the sender's people
+    shares: tuple[str, ...]
+    paused: bool = False
+    paused_by_them: bool = False
+
+    def withheld(self) -> frozenset[str]:
+        if self.paused:
+            return frozenset(GOVERNED)
+        return frozenset(f for f in GOVERNED if f not in self.shares)
+
+    def allows(self, what: str) -> bool:
+        return not self.paused and (what == "name" or what in self.shares)
+
+
+def governed_field(change_key: str) -> str | None:
+    """Which governed field an audit entry's key is about (None: not governed, e.g. the name)."""
+    head = change_key.split(".", 1)[0]
+    return {
+        "account": "account",
+        "amount": "amount",
+        "currency": "amount",
+        "close_date": "close_date",
+        "stage": "stage",
+        "status": "stage",
+        "close_reason": "stage",
+        "attribution": "attribution",
+        "next_step": "next_step",
+        "trio": "trio",
+    }.get(head)
+
+
+def visible_under(changes: dict[str, object], policy: Policy | None) -> dict[str, object]:
+    """The part of an audit entry another company may see under our policy toward it."""
+    if policy is None:
+        return changes
+    withheld = policy.withheld()
+    return {k: v for k, v in changes.items() if governed_field(k) not in withheld}
+
+
+def require_shared(changes: Iterable[str], policy: Policy | None) -> None:
+    """Someone of a partner company changes only what we share with it: what they cannot see
+    they cannot change (and the answer would tell them the old value)."""
+    if policy is None:
+        return
+    if policy.paused:
+        raise NotAllowed(
+            f"The PTM partnership with {policy.company} is paused: nothing changes across it "
+            "until it resumes."
+        )
+    withheld = policy.withheld()
+    hidden = sorted({f for k in changes if (f := governed_field(k)) in withheld})
+    if hidden:
+        names = ", ".join(SHAREABLE[f] for f in hidden)
+        raise NotAllowed(
+            f"This deal's {names} {'is' if len(hidden) == 1 else 'are'} not shared with your "
+            "company, so you cannot change it here. Ask the deal's seller or alliance manager."
+        )
+
+
+def policy_toward(p: Partnership, own: int, company: str) -> Policy | None:
+    """What `own` may show the other side of `p`; None when it is not active or paused (no
+    partnership governs: the partner is served as a guest, as without PTM on their side)."""
+    if p.state not in (State.ACTIVE, State.PAUSED):
+        return None
+    paused = p.state is State.PAUSED
+    return Policy(company, p.shares_of(own), paused, paused and p.paused_by != own)
+
+
+def strictest(policies: Iterable[Policy]) -> Policy | None:
+    """One copy seen by several partner companies shows what all of them may see."""
+    found = list(policies)
+    if not found:
+        return None
+    shared = set.intersection(*(set(p.shares) for p in found))
+    return Policy(
+        ", ".join(sorted({p.company for p in found})),
+        tuple(f for f in SHAREABLE if f in shared),
+        any(p.paused for p in found),
+        any(p.paused_by_them for p in found),
+    )
+
+
 # (from state, move) -> (to state, which side may make it)
 _MOVES: dict[tuple[State, Move], tuple[State, str]] = {
     (State.PROPOSED, Move.ACCEPT): (State.ACTIVE, "partner"),

@@ -73,6 +73,7 @@ from bot.services.partnerships import (
     answer_form,
     make_move,
     partner_connector,
+    partner_installations,
     partnership_lines,
     proposal_form,
     propose,
@@ -98,6 +99,7 @@ from bot.services.tenants import (
 
 __all__ = [
     "partner_connector",
+    "partner_installations",
     "answer_form",
     "make_move",
     "partnership_lines",

@@ -6,11 +6,11 @@ from dataclasses import dataclass, replace
 
 from bot.domain.model import Source
 from bot.domain.rules import mark_cosell_step
-from bot.services import disclosures
+from bot.services import disclosures, governance
 from bot.services.cards import sharing_of
 from bot.services.changes import change
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
-from bot.views.deal_views import brief_fields, brief_view
+from bot.views.deal_views import brief_fields, brief_view, govern_brief
 from bot.views.models import BriefView, Reply
 
 
@@ -45,7 +45,10 @@ async def post_brief(
     )
     internal = shared is False and caller.actor.internal
     view = brief_view(deal, ask, internal=internal)
-    if channel and shared is not False:  # in the ledger before it is posted
+    if channel and shared is not False:
+        policy = await governance.channel_policy_of(ctx, channel)
+        view = govern_brief(view, policy) if policy is not None else view
+        # In the ledger before it is posted.
         await disclosures.record_fields(
             ctx, deal.id, deal.version, brief_fields(view), "brief", channel
         )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.domain.model import NotFound
-from bot.services import disclosures
+from bot.services import disclosures, governance
 from bot.services.common import Ctx
 from bot.views.deal_views import card_view
 from bot.views.models import CardRender, CardView, CopyTarget
@@ -87,7 +87,8 @@ async def card_for_channel(ctx: Ctx, deal_id: int, channel_id: str) -> tuple[Car
         crm = (await uow.outbox.latest_states([deal_id])).get(deal_id)
     card = card_view(deal, ctx.today(), internal=shared is False, crm=crm)
     if shared is not False:
-        await disclosures.record_card(ctx, card, [channel_id])
+        card = (await _governed_after(ctx, card, {channel_id: shared})).get(channel_id, card)
+        await disclosures.record_card(ctx, {channel_id: card})
     return card, shared
 
 
@@ -133,23 +134,62 @@ async def start_card_pass(ctx: Ctx, deal_id: int, owner: str) -> CardRender | No
         today = ctx.today()
         shared_card = card_view(deal, today, internal=False, crm=crm)
         fresh = _fresh_sharing(known, [c.channel_id for c in copies], ctx.now())
-        disclosed = fresh is not None and await disclosures.record_in_pass(
-            ctx, uow, shared_card, [c for c, is_shared in fresh.items() if is_shared is not False]
-        )
+        # The common case: who is in each shared channel is known without asking Slack, so
+        # the policy of each partner company and the ledger are settled in this transaction.
+        teams = _teams_known(ctx, fresh)
+        governed: dict[str, CardView] | None = None
+        if teams is not None:
+            governed = await governance.governed_copies(ctx, uow, shared_card, teams)
+            await disclosures.record_in_pass(ctx, uow, shared_card, governed, teams)
         await uow.commit()
     sharing = await sharing_of(ctx, [c.channel_id for c in copies], known=known)
+    if governed is None:
+        governed = await _governed_after(ctx, shared_card, sharing)
     return CardRender(
         deal_id=deal.id,
         version=deal.version,
         internal=card_view(deal, today, internal=True, crm=crm),
         shared=shared_card,
-        disclosed=disclosed,
+        disclosed=teams is not None,
+        governed=governed,
         targets=tuple(
             CopyTarget(c.id, c.channel_id, c.ts, internal=sharing[c.channel_id] is False)
             for c in copies
         ),
         home_viewers=tuple(viewers),
+        partner_viewers=tuple(
+            (m.team_id, m.user_id) for m in deal.trio if m.is_external and m.team_id
+        ),
     )
+
+
+def _teams_known(ctx: Ctx, fresh: dict[str, bool | None] | None) -> dict[str, list[str]] | None:
+    """The other companies in each shared channel, if known without asking Slack."""
+    if fresh is None:
+        return None
+    teams = {}
+    for channel, shared in fresh.items():
+        if shared is False:
+            continue
+        found = ctx.known_teams_of_channel(channel)
+        if found is None:
+            return None
+        teams[channel] = found
+    return teams
+
+
+async def _governed_after(
+    ctx: Ctx, card: CardView, sharing: dict[str, bool | None]
+) -> dict[str, CardView]:
+    """Outside the pass's transaction, asking Slack who is in each shared channel (many
+    workspaces only: with one, no partnership can govern a copy)."""
+    if not ctx.defaults.many_workspaces:
+        return {}
+    teams = {
+        c: await ctx.teams_of_channel(c) for c, shared in sharing.items() if shared is not False
+    }
+    async with ctx.uow.reads() as uow:
+        return await governance.governed_copies(ctx, uow, card, teams)
 
 
 async def end_card_pass(

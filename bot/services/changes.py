@@ -8,6 +8,8 @@ import random
 from collections.abc import Awaitable, Callable
 
 from bot.domain.model import Conflict, Deal, Mutation, NotFound, Source
+from bot.domain.partnership import require_shared
+from bot.services import governance
 from bot.services.common import Caller, Ctx, require_right
 from store import UnitOfWork
 
@@ -42,6 +44,9 @@ async def change(
             if mutation.is_empty:
                 await uow.commit()
                 return deal, False
+            if not caller.actor.internal and ctx.defaults.many_workspaces:
+                policy = await governance.policy_for_caller(ctx, uow, caller)
+                require_shared(mutation.audit, policy)
             now = ctx.now()
             if await uow.deals.apply(deal, mutation, actor=caller.actor, source=source, now=now):
                 fresh = await uow.deals.get(deal_id)

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from bot.domain.digest import group_events, is_due, local_day
-from bot.domain.model import Actor, Role
+from bot.domain.model import Actor, Deal, Role
 from bot.domain.rules import is_overdue
 from bot.services.common import Caller, Ctx
+from bot.services.disclosures import record_sent
 from bot.services.metrics import activation_of, home_trend
+from bot.services.partnerships import partner_installations, shared_deal_lines
 from bot.views.digest import DigestView, HomeView, Nudge, compose
 
 log = logging.getLogger(__name__)
@@ -166,6 +168,7 @@ async def due_nudges(ctx: Ctx, *, hour: int) -> list[Nudge]:
         nudged = await uow.digests.nudged_since(
             [d.id for d in deals], now.date() - timedelta(days=1)
         )
+    via = await partner_installations(ctx, {t for d in deals if (t := _owner_team(d))})
     nudges = []
     for deal in deals:
         step = deal.next_step
@@ -176,8 +179,12 @@ async def due_nudges(ctx: Ctx, *, hour: int) -> list[Nudge]:
         day = local_day(now, tz)
         if (deal.id, day) in nudged:
             continue
+        team = _owner_team(deal)
         async with ctx.uow() as uow:
             claimed = await uow.digests.claim_nudge(deal.id, day, step.owner_user, now)
+            if claimed and team:  # the disclosure ledger: what the nudge tells their company
+                surface = "dm" if team in via else "reply"
+                await record_sent(ctx, uow, deal, ("next_step",), surface, team)
             await uow.commit()
         if claimed:
             channel, ts = places[deal.id]
@@ -190,9 +197,18 @@ async def due_nudges(ctx: Ctx, *, hour: int) -> list[Nudge]:
                     step.text,
                     step.due,
                     is_overdue(step, day),
+                    via=via.get(team) if team else None,
                 )
             )
     return nudges
+
+
+def _owner_team(deal: Deal) -> str | None:
+    """The team of the external member who owns the deal's open next step."""
+    step = deal.next_step
+    owner = step.owner_user if step else None
+    member = next((m for m in deal.trio if m.user_id == owner and m.is_external), None)
+    return member.team_id if member else None
 
 
 async def home_for(ctx: Ctx, user_id: str) -> HomeView:
@@ -204,4 +220,5 @@ async def home_for(ctx: Ctx, user_id: str) -> HomeView:
     views = await compose_many(ctx, [(user_id, ctx.today())], activation=False)
     # Only our own people have our App Home (Slack shows it to no one from another org).
     viewer = Caller(Actor(user_id, internal=True))
-    return HomeView(views[user_id], await home_trend(ctx, viewer))
+    shared = tuple(await shared_deal_lines(ctx, user_id))
+    return HomeView(views[user_id], await home_trend(ctx, viewer), shared)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 
 from bot.domain.model import BadInput, Deal
@@ -49,19 +49,19 @@ async def _receivers(ctx: Ctx, uow: UnitOfWork, channel_id: str) -> list[tuple[s
 
 
 async def record_in_pass(
-    ctx: Ctx, uow: UnitOfWork, card: CardView, channels: Iterable[str]
-) -> bool:
-    """Record a card pass's shared copies inside the pass's own transaction, when who is in
-    each channel is known without asking Slack (the common case: no extra transaction);
-    False, recording nothing, when it is not (the pass then records before sending)."""
+    ctx: Ctx,
+    uow: UnitOfWork,
+    card: CardView,
+    governed: Mapping[str, CardView],
+    teams_by_channel: Mapping[str, list[str]],
+) -> None:
+    """Record a card pass's shared copies inside the pass's own transaction (who is in each
+    channel known without asking Slack: the common case), each as its channel sees it."""
     rows = []
-    for channel in sorted(set(channels)):
-        teams = ctx.known_teams_of_channel(channel)
-        if teams is None:
-            return False
-        rows += _card_rows(card, channel, await _named(ctx, uow, teams))
+    for channel in sorted(teams_by_channel):
+        view = governed.get(channel, card)
+        rows += _card_rows(view, channel, await _named(ctx, uow, teams_by_channel[channel]))
     await uow.disclosures.record(rows, ctx.now())
-    return True
 
 
 def _card_rows(
@@ -80,15 +80,15 @@ def _card_rows(
     return rows
 
 
-async def record_card(ctx: Ctx, card: CardView, channels: Iterable[str]) -> None:
-    """A shared copy of `card` (and its metadata) is about to go to these channels."""
-    wanted = sorted(set(channels))
-    if not wanted:
+async def record_card(ctx: Ctx, copies: Mapping[str, CardView]) -> None:
+    """Shared copies (channel -> the card as that channel sees it, with its metadata) are
+    about to be sent."""
+    if not copies:
         return
     async with ctx.uow() as uow:
         rows = []
-        for channel in wanted:
-            rows += _card_rows(card, channel, await _receivers(ctx, uow, channel))
+        for channel in sorted(copies):
+            rows += _card_rows(copies[channel], channel, await _receivers(ctx, uow, channel))
         await uow.disclosures.record(rows, ctx.now())
         await uow.commit()
 
@@ -107,11 +107,23 @@ async def record_fields(
         await uow.commit()
 
 
+async def record_sent(
+    ctx: Ctx, uow: UnitOfWork, deal: Deal, fields: Iterable[str], surface: str, team: str
+) -> None:
+    """A reply or DM to a person of another company (`team`) tells them these fields; recorded
+    in the caller's transaction, so that it is in the ledger exactly when it was sent."""
+    company = await _company(ctx, uow, team)
+    rows = [Disclosure(deal.id, f, deal.version, surface, team, company) for f in fields]
+    await uow.disclosures.record(rows, ctx.now())
+
+
 async def record_card_pass(ctx: Ctx, render: CardRender) -> None:
     """Before a pass sends: its shared copies, unless the pass recorded them already."""
     if render.disclosed:
         return
-    await record_card(ctx, render.shared, [t.channel_id for t in render.targets if not t.internal])
+    await record_card(
+        ctx, {t.channel_id: render.view_for(t) for t in render.targets if not t.internal}
+    )
 
 
 def crm_rows(deal: Deal, fields: Iterable[str]) -> list[Disclosure]:

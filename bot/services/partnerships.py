@@ -13,6 +13,8 @@ from bot.domain.model import BadInput, Conflict, Deal, NotFound, esc
 from bot.domain.outbox import Side
 from bot.domain.partnership import Move, State
 from bot.services.common import Caller, Ctx, admins_of
+from bot.views.deal_views import shared_deal_line
+from bot.views.models import DealLine
 from bot.views.partnerships import AnswerForm, PartnershipLine, ProposalForm, Tell
 from store import UnitOfWork
 
@@ -21,6 +23,10 @@ from store import UnitOfWork
 class Outcome:
     notice: str  # for the admin who acted
     tell: Tell | None = None
+    # The deals the two companies work on together, whose cards now show another policy
+    # (or the pause): ours, and theirs (redrawn through their installation).
+    ours_to_redraw: tuple[int, ...] = ()
+    theirs_to_redraw: tuple[int, ...] = ()
 
 
 async def _name(uow: UnitOfWork, tenant: int) -> str:
@@ -171,6 +177,7 @@ async def make_move(
         other = p.other(own)
         our_name, other_name = await _name(uow, own), await _name(uow, other)
         await uow.commit()
+    ours, theirs_deals = await _deals_between(ctx, own, other)
     async with ctx.uow.for_tenant(other).reads() as theirs:
         their_admins = tuple(sorted(await theirs.tenants.admins()))
     name, their = esc(our_name, 80), esc(other_name, 80)
@@ -194,7 +201,19 @@ async def make_move(
         Move.RESUME: f"Resumed the partnership with {their}.",
         Move.END: f"Ended the partnership with {their}.",
     }[what]
-    return Outcome(notice, Tell(other, their_admins, said, p.id, p.version + 1))
+    tell = Tell(other, their_admins, said, p.id, p.version + 1)
+    return Outcome(notice, tell, ours, theirs_deals)
+
+
+async def _deals_between(ctx: Ctx, own: int, other: int) -> tuple[tuple[int, ...], ...]:
+    """Our deals someone of theirs works on, and theirs someone of ours works on."""
+    found = []
+    for home, guest in ((own, other), (other, own)):
+        async with ctx.uow.for_tenant(home).reads() as uow:
+            row = await uow.tenants.get(guest)
+            team = row.team_id if row is not None else None
+            found.append(tuple(await uow.deals.ids_with_member_of(team)) if team else ())
+    return found[0], found[1]
 
 
 async def partnership_lines(ctx: Ctx) -> list[PartnershipLine]:
@@ -230,6 +249,41 @@ async def partner_connector(ctx: Ctx, tenant: int) -> tuple[str, str] | None:
     async with ctx.uow.for_tenant(tenant).reads() as theirs:
         connector = (await theirs.tenants.connectors()).get(Side.OURS.value)
     return (connector.url, connector.secret) if connector is not None else None
+
+
+async def shared_deal_lines(ctx: Ctx, user_id: str) -> list[DealLine]:
+    """The open deals of our partner companies (active or paused partnerships) that `user_id`
+    works on, as those companies share them with us: for their `/ptm list` and App Home. A
+    query for the partners, then one per partner company (a handful), none per deal."""
+    if not ctx.defaults.many_workspaces:
+        return []
+    own = ctx.uow.tenant_id
+    async with ctx.uow.unscoped().reads() as tx:
+        partners = await tx.routing.partners(own, (State.ACTIVE, State.PAUSED))
+    today, lines = ctx.today(), []
+    for partner in partners:
+        async with ctx.uow.for_tenant(partner).reads() as theirs:
+            p = await theirs.partnerships.live_with(own)
+            deals = await theirs.deals.list_for_user(user_id)
+            company = await _name(theirs, partner) if deals else ""
+        if p is None or p.state not in (State.ACTIVE, State.PAUSED):
+            continue
+        shares, paused = p.shares_of(partner), p.state is State.PAUSED
+        lines += [
+            shared_deal_line(d, today, company=company, shares=shares, paused=paused) for d in deals
+        ]
+    return lines
+
+
+async def partner_installations(ctx: Ctx, teams: set[str]) -> dict[str, int]:
+    """Of these teams (other companies' people on our deals), those whose company installed
+    PTM and is our active partner: team -> that company's tenant. Two queries for any number."""
+    if not teams or not ctx.defaults.many_workspaces:
+        return {}
+    async with ctx.uow.unscoped().reads() as tx:
+        tenants = await tx.routing.tenants_of_teams(teams)
+        active = set(await tx.routing.partners(ctx.uow.tenant_id, (State.ACTIVE,)))
+    return {team: tenant for team, tenant in tenants.items() if tenant in active}
 
 
 async def _sharing_outcomes_with(ctx: Ctx, *, team: str) -> int | None:

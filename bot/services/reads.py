@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from bot.domain.model import Deal, NotAllowed, NotFound, is_our_org
+from bot.domain.partnership import require_shared, visible_under
 from bot.domain.rules import visible_changes
+from bot.services import governance
 from bot.services.common import Caller, Ctx, require_right
+from bot.services.partnerships import shared_deal_lines
 from bot.views.deal_views import deal_line, edit_form, internal_view, next_step_form
 from bot.views.models import EditForm, HistoryEntry, HistoryView, InternalView, NextStepForm, Reply
 
 
 async def list_deals(ctx: Ctx, caller: Caller) -> Reply:
+    """The caller's open deals: ours, then those partner companies share with them."""
     async with ctx.uow.reads() as uow:
         deals = await uow.deals.list_for_user(caller.actor.user_id)
     today = ctx.today()
-    return Reply(
-        text="Your open deals", kind="list", lines=tuple(deal_line(d, today) for d in deals)
-    )
+    lines = [deal_line(d, today) for d in deals]
+    lines += await shared_deal_lines(ctx, caller.actor.user_id)
+    return Reply(text="Your open deals", kind="list", lines=tuple(lines))
 
 
 async def load_deal(ctx: Ctx, deal_id: int) -> Deal:
@@ -38,6 +42,11 @@ async def _deal_to_change(ctx: Ctx, caller: Caller, deal_id: int) -> Deal:
 async def edit_form_for(ctx: Ctx, caller: Caller, deal_id: int) -> EditForm:
     """The edit-deal form, for someone who may change the deal (checked before they type)."""
     deal = await _deal_to_change(ctx, caller, deal_id)
+    async with ctx.uow.reads() as uow:
+        policy = await governance.policy_for_caller(ctx, uow, caller)
+    if policy is not None and policy.withheld():
+        # The form shows and saves every field: not for a company some are not shared with.
+        require_shared(policy.withheld(), policy)
     return edit_form(deal, internal=caller.actor.internal)
 
 
@@ -50,11 +59,13 @@ async def history(ctx: Ctx, caller: Caller, deal_id: int, *, limit: int = 15) ->
     async with ctx.uow.reads() as uow:
         deal = await uow.deals.get(deal_id)
         events = await uow.deals.recent_events(deal_id, limit=limit)
+        policy = await governance.policy_for_caller(ctx, uow, caller)
     if deal is None:
         raise NotFound(f"Deal {deal_id} no longer exists.")
     entries = []
     for event in events:
         changes = visible_changes(event.changes, internal=caller.actor.internal)
+        changes = visible_under(changes, policy)
         if not changes:
             continue
         ours = is_our_org(

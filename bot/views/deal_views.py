@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
 from bot.domain.forms import editable_fields, fingerprints
-from bot.domain.model import COSELL_STEPS, ROLES, STAGES, Deal, esc
+from bot.domain.model import COSELL_STEPS, ROLES, STAGES, Deal, Role, esc
+from bot.domain.partnership import Policy
 from bot.domain.rules import is_overdue
 from bot.views.models import (
     BriefView,
@@ -118,6 +121,105 @@ def deal_line(deal: Deal, today: date) -> DealLine:
     )
 
 
+NOT_SHARED = "not shared"
+
+
+def govern_brief(view: BriefView, policy: Policy) -> BriefView:
+    """A brief for a channel a partner company reads, under our policy toward it."""
+    withheld = policy.withheld()
+    if not withheld:
+        return view
+    return replace(
+        view,
+        account="" if "account" in withheld else view.account,
+        stage="" if "stage" in withheld else view.stage,
+        amount="" if "amount" in withheld else view.amount,
+        trio=tuple(
+            (role, None if "trio" in withheld and role != Role.PARTNER.value else user)
+            for role, user in view.trio
+        ),
+        next_step=None if "next_step" in withheld else view.next_step,
+        next_owner=None if "next_step" in withheld else view.next_owner,
+        next_due=None if "next_step" in withheld else view.next_due,
+        partner=None if policy.paused else view.partner,
+        trigger="" if policy.paused else view.trigger,
+        withheld=withheld,
+    )
+
+
+def govern(card: CardView, policy: Policy) -> CardView:
+    """A shared copy as a partner company may see it under our partnership: each field we do
+    not share with it blanked here (so no builder can show it) and named in `withheld`; the
+    partner company's own people stay on the trio. Paused: nothing but the deal's name (and the
+    note), since nothing new may cross."""
+    withheld = policy.withheld()
+    if not withheld:
+        return card
+    members = card.members
+    if "trio" in withheld:
+        members = tuple(
+            m if m.is_external else MemberView(m.role, None, is_external=False) for m in members
+        )
+    governed = replace(
+        card,
+        account="" if "account" in withheld else card.account,
+        stage="" if "stage" in withheld else card.stage,
+        amount="" if "amount" in withheld else card.amount,
+        close_date=None if "close_date" in withheld else card.close_date,
+        attribution=None if "attribution" in withheld else card.attribution,
+        next_step=None if "next_step" in withheld else card.next_step,
+        members=members,
+        # Who changed it last names one of our people: part of the trio.
+        updated_by=card.updated_by if "trio" not in withheld or _theirs(card) else "",
+        withheld=withheld,
+    )
+    if not policy.paused:
+        return governed
+    by = "they" if policy.paused_by_them else "we"
+    return replace(
+        governed,
+        status="open",
+        partner=None,
+        cosell=(),
+        trigger="",
+        crm=(),
+        close_reason="",
+        offers_internal_view=False,
+        paused_note=(
+            f"The PTM partnership with {policy.company} is paused ({by} paused it): this card "
+            "shows nothing new until it resumes."
+        ),
+    )
+
+
+def _theirs(card: CardView) -> bool:
+    return any(m.is_external and m.user_id == card.updated_by for m in card.members)
+
+
+def shared_deal_line(
+    deal: Deal, today: date, *, company: str, shares: Collection[str], paused: bool
+) -> DealLine:
+    """A partner company's deal as its partner's people see it: only what it shares with them
+    (the name always); while the partnership is paused, nothing but the name."""
+    line = deal_line(deal, today)
+    if paused:
+        return replace(
+            line, stage=NOT_SHARED, next_step=None, owner_user=None, due=None, overdue=False,
+            company=company, step_shared=False, paused=True,
+        )  # fmt: skip
+    step_shared = "next_step" in shares
+    return replace(
+        line,
+        stage=line.stage if "stage" in shares else NOT_SHARED,
+        next_step=line.next_step if step_shared else None,
+        owner_user=line.owner_user if step_shared else None,
+        due=line.due if step_shared else None,
+        overdue=line.overdue and step_shared,
+        company=company,
+        step_shared=step_shared,
+    )
+
+
 def edit_form(deal: Deal, *, internal: bool) -> EditForm:
     return EditForm(
         deal_id=deal.id,
@@ -196,17 +298,20 @@ def brief_view(deal: Deal, ask: str, *, internal: bool) -> BriefView:
 
 def shared_card_fields(card: CardView) -> tuple[str, ...]:
     """The deal fields a shared copy of the card shows (the disclosure ledger's vocabulary)."""
+    if card.paused_note is not None:
+        return ("name",)
     shown = {
         "name": True,
         "account": bool(card.account),
-        "stage": True,
+        "stage": bool(card.stage),
         "status": card.status != "open",
         "amount": card.amount not in ("", "—"),
         "close_date": card.close_date is not None,
         "attribution": card.attribution is not None,
         "partner": card.partner is not None,
         "next_step": card.next_step is not None,
-        "trio": any(m.user_id for m in card.members),
+        # Their own rep is no disclosure to them: "trio" is our people.
+        "trio": "trio" not in card.withheld and any(m.user_id for m in card.members),
         "cosell": bool(card.cosell),
     }
     return tuple(field for field, present in shown.items() if present)
@@ -229,11 +334,11 @@ def brief_fields(view: BriefView) -> tuple[str, ...]:
     shown = {
         "name": True,
         "account": bool(view.account),
-        "stage": True,
+        "stage": bool(view.stage),
         "amount": view.amount not in ("", "—"),
         "partner": view.partner is not None,
         "trigger": bool(view.trigger),
-        "trio": any(user for _, user in view.trio),
+        "trio": "trio" not in view.withheld and any(user for _, user in view.trio),
         "next_step": view.next_step is not None,
     }
     return tuple(field for field, present in shown.items() if present)

@@ -10,6 +10,7 @@ from bot.domain.digest import Event, is_quiet
 from bot.domain.metrics import ACTIVATION_WINDOW_DAYS, MetricsReport, Ratio
 from bot.domain.model import Deal, Role, Status
 from bot.domain.rules import is_overdue
+from bot.views.models import DealLine
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class HomeView:
 
     digest: DigestView
     metrics: MetricsReport
+    # Deals partner companies share with the viewer (a partnership), as they share them.
+    shared: tuple[DealLine, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class Nudge:
     text: str
     due: date | None
     overdue: bool
+    # The rep's company, when it installed PTM and is our active partner: the nudge is a DM
+    # through its own installation instead of a reply in the deal room.
+    via: int | None = None
 
 
 def compose(

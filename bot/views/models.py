@@ -63,6 +63,11 @@ class CardView:
     # A copy in a shared channel offers our own people a private look at the internal fields.
     offers_internal_view: bool = False
     close_reason: str = ""
+    # A copy for a partner company under a partnership: the fields our policy does not share
+    # with it (blanked above; the card says "not shared"), and, while the partnership is
+    # paused, the note that says so (then the card shows nothing but the deal's name).
+    withheld: frozenset[str] = frozenset()
+    paused_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,10 @@ class DealLine:
     owner_user: str | None
     due: date | None
     overdue: bool
+    # A partner company's deal shared with us (a partnership): its name, and what it holds back.
+    company: str | None = None
+    step_shared: bool = True
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +167,7 @@ class BriefView:
     next_owner: str | None
     next_due: date | None
     internal: InternalView | None = None
+    withheld: frozenset[str] = frozenset()  # fields our policy does not share with the reader
 
 
 @dataclass(frozen=True)
@@ -181,11 +191,18 @@ class CardRender:
     targets: tuple[CopyTarget, ...]
     # Our trio members who use App Home: their tab shows this deal too.
     home_viewers: tuple[str, ...] = ()
+    # The deal's people from other companies (team, user): their own company's PTM may show
+    # it in their App Home (a partnership).
+    partner_viewers: tuple[tuple[str, str], ...] = ()
     # What the shared copies will show is in the disclosure ledger already.
     disclosed: bool = False
+    # Shared channels whose partner company sees less under our partnership: their copy.
+    governed: Mapping[str, CardView] = field(default_factory=dict)
 
     def view_for(self, target: CopyTarget) -> CardView:
-        return self.internal if target.internal else self.shared
+        if target.internal:
+            return self.internal
+        return self.governed.get(target.channel_id, self.shared)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ class FakeSlack:
     # OAuth: the code "Add to Slack" hands back for each workspace; the workspace of a token.
     install_codes: dict[str, Workspace] = field(default_factory=dict)
     token_teams: dict[str, str] = field(default_factory=dict)
+    token_bots: dict[str, str] = field(default_factory=dict)  # token -> its bot user
     refresh_tokens: dict[str, Workspace] = field(default_factory=dict)
     issued: list[str] = field(default_factory=list)  # every bot token handed out, in order
 
@@ -187,7 +188,9 @@ class FakeSlack:
         if method == "auth.test" and token in self.token_teams:
             team = self.token_teams[token]
             org = {"enterprise_id": team, "is_enterprise_install": True} if team[0] == "E" else {}
-            return web.json_response({**self._answer(method, payload), "team_id": team, **org})
+            bot_user = {"user_id": self.token_bots[token]} if token in self.token_bots else {}
+            answer = {**self._answer(method, payload), "team_id": team, **org, **bot_user}
+            return web.json_response(answer)
         return web.json_response(self._answer(method, payload))
 
     def _oauth_access(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -202,6 +205,7 @@ class FakeSlack:
         if workspace is None:
             return {"ok": False, "error": "invalid_code"}
         self.token_teams[workspace.bot_token] = workspace.org or workspace.team_id
+        self.token_bots[workspace.bot_token] = workspace.bot_user
         self.issued.append(workspace.bot_token)
         rotating = self._rotating(workspace) if workspace.expires_in else {}
         return {
@@ -232,6 +236,7 @@ class FakeSlack:
         token = f"xoxe.xoxb-{workspace.team_id}-{n}"
         refresh = f"xoxe-1-{workspace.team_id}-{n}"
         self.token_teams[token] = workspace.team_id
+        self.token_bots[token] = workspace.bot_user
         self.refresh_tokens[refresh] = workspace
         self.issued.append(token)
         return {

@@ -184,6 +184,10 @@ async def test_partner_rep_gets_one_deal_room_nudge_a_day(
         assert nudge["text"].startswith("<@UPARTNER> your next step on *PTM-1*")
         assert "<@USELLER>" not in nudge["text"] and "<@UALLY>" not in nudge["text"]
         assert dms(fake_slack, "UPARTNER") == []
+        # The disclosure ledger: what the reply told the partner's company.
+        assert await bot.rows(
+            "SELECT field, surface, receiving_team FROM disclosures WHERE surface = 'reply'"
+        ) == [("next_step", "reply", "TPARTNER")]
         bot.clock.advance(hours=4)
         await run_digests(bot.runtime.deps)  # same day: no second nudge
         bot.clock.advance(days=1)

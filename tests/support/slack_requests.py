@@ -254,7 +254,10 @@ class Inbound:
         event_id: str,
         retry_num: int | None = None,
         team: str = OUR_TEAM,
+        ext_shared: bool = False,
     ) -> tuple[int, Any]:
+        """`team`: the installation Slack picked; `ext_shared`: the channel is a Slack Connect
+        channel (the envelope says so)."""
         envelope = {
             "token": "legacy",
             "team_id": team,
@@ -272,7 +275,7 @@ class Inbound:
                     "is_enterprise_install": False,
                 }
             ],
-            "is_ext_shared_channel": False,
+            "is_ext_shared_channel": ext_shared,
         }
         headers = {}
         if retry_num is not None:

@@ -1,0 +1,103 @@
+"""Field governance between partner companies: what a copy, reply or list shown to another
+company may carry under our partnership with it (`bot.domain.partnership.Policy`).
+
+Without a partnership (one workspace, or a partner company that has not installed PTM or not
+agreed) a partner sees every shared field, as before partnerships; internal fields never cross
+either way. With one, our policy toward that company decides, and a paused partnership lets
+nothing new cross.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+
+from bot.domain.partnership import Policy, policy_toward, strictest
+from bot.services.common import Caller, Ctx
+from bot.views.deal_views import govern
+from bot.views.models import CardView
+from store import UnitOfWork
+
+# Which tenant a team belongs to changes only when a company installs PTM: kept a while, so
+# that a pass over a deal in a guest's channel costs no query.
+TEAM_TENANTS_KEPT = timedelta(minutes=5)
+
+
+async def _tenants_of(ctx: Ctx, uow: UnitOfWork, teams: set[str]) -> dict[str, int]:
+    now, found, missing = ctx.now(), {}, set()
+    for team in teams:
+        kept = ctx.cache.get(f"team_tenant:{team}")
+        if isinstance(kept, tuple) and now - kept[0] < TEAM_TENANTS_KEPT:
+            if kept[1] is not None:
+                found[team] = int(kept[1])
+        else:
+            missing.add(team)
+    if missing:
+        asked = await uow.routing.tenants_of_teams(missing)
+        for team in missing:
+            ctx.cache[f"team_tenant:{team}"] = (now, asked.get(team))
+        found.update(asked)
+    return found
+
+
+async def policies_for(ctx: Ctx, uow: UnitOfWork, teams: Iterable[str]) -> dict[str, Policy]:
+    """Each of these other companies' teams whose company is our partner (active or paused):
+    the policy we show it under. Teams absent: guests (no partnership governs)."""
+    wanted = {t for t in teams if t}
+    if not ctx.defaults.many_workspaces or not wanted:
+        return {}
+    tenants = await _tenants_of(ctx, uow, wanted)
+    own = uow.tenant_id
+    tenants = {team: t for team, t in tenants.items() if t != own}
+    if not tenants:
+        return {}
+    live = await uow.partnerships.live_with_many(set(tenants.values()))
+    names = await uow.tenants.names([t for t in set(tenants.values()) if t in live])
+    found = {}
+    for team, tenant in tenants.items():
+        p = live.get(tenant)
+        policy = policy_toward(p, own, names.get(tenant, "")) if p is not None else None
+        if policy is not None:
+            found[team] = policy
+    return found
+
+
+async def policy_for_caller(ctx: Ctx, uow: UnitOfWork, caller: Caller) -> Policy | None:
+    """The policy toward the caller's company, when they are from a partner company."""
+    team = caller.actor.team_id
+    if caller.actor.internal or not team:
+        return None
+    return (await policies_for(ctx, uow, [team])).get(team)
+
+
+async def channel_policy_of(ctx: Ctx, channel_id: str) -> Policy | None:
+    """The policy a shared channel is read under (the strictest of its partner companies)."""
+    if not ctx.defaults.many_workspaces:
+        return None
+    teams = await ctx.teams_of_channel(channel_id)  # Slack, at most every few minutes
+    if not teams:
+        return None
+    async with ctx.uow.reads() as uow:
+        return channel_policy(teams, await policies_for(ctx, uow, teams))
+
+
+def channel_policy(teams: Sequence[str], policies: dict[str, Policy]) -> Policy | None:
+    """A channel shared with several companies shows what every partner among them may see."""
+    return strictest(policies[t] for t in teams if t in policies)
+
+
+async def governed_copies(
+    ctx: Ctx, uow: UnitOfWork, card: CardView, teams_by_channel: dict[str, list[str]]
+) -> dict[str, CardView]:
+    """The card as each shared channel may see it (only the channels where a policy changes
+    it); two statements at most, none in one workspace or with no installed partner."""
+    teams = {t for found in teams_by_channel.values() for t in found}
+    policies = await policies_for(ctx, uow, teams)
+    if not policies:
+        return {}
+    governed = {}
+    for channel, found in teams_by_channel.items():
+        policy = channel_policy(found, policies)
+        if policy is not None:
+            governed[channel] = govern(card, policy)
+    return governed
