@@ -46,6 +46,7 @@ class Callback(StrEnum):
     CRM_CONNECTOR = "ptm_crm_connector"
     PARTNERSHIP_PROPOSE = "ptm_partnership_propose"
     PARTNERSHIP_ACCEPT = "ptm_partnership_accept"
+    OWN_FIELDS = "ptm_own_fields"
 
 
 class Field(StrEnum):
@@ -71,6 +72,7 @@ class Field(StrEnum):
     CRM_URL = "crm_url"
     CRM_SECRET = "crm_secret"
     SHARES = "shares"
+    CRM_ID = "crm_id"
 
 
 INPUT_ACTION = "value"

@@ -74,6 +74,14 @@ class EditDealMeta(_Compact):
     shown: dict[str, str]
 
 
+class OwnFieldsMeta(_Compact):
+    """A partner company's own fields on deal `d`, as of their version `v` (0: none yet)."""
+
+    d: int
+    v: int
+    channel: str | None = None
+
+
 class ConnectorMeta(_Compact):
     """The CRM side a connector form is for, and the version the admin saw (0: none)."""
 

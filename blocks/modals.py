@@ -7,11 +7,11 @@ from typing import Any
 
 from blocks import kit
 from blocks.ids import INPUT_ACTION, Callback, Field
-from blocks.metadata import ConnectorMeta, EditDealMeta, NewDealMeta, NextStepMeta
+from blocks.metadata import ConnectorMeta, EditDealMeta, NewDealMeta, NextStepMeta, OwnFieldsMeta
 from bot.domain.admin import SIDE_NAMES, ConnectorKind
 from bot.domain.outbox import Side
 from bot.views.admin import ConnectorForm
-from bot.views.models import EditForm, NextStepForm
+from bot.views.models import EditForm, NextStepForm, OwnFieldsForm
 
 ATTRIBUTIONS = ("sourced", "co-sell", "influenced")
 STAGES = ("Qualify", "Discover", "Validate", "Propose", "Negotiate")
@@ -177,6 +177,40 @@ def _internal_fields(form: EditForm) -> list[dict[str, Any]]:
             form.internal.forecast_category,
         ),
     ]
+
+
+def build_own_fields_modal(form: OwnFieldsForm, channel_id: str | None) -> dict[str, Any]:
+    """A partner company's own notes on a deal another company shares with it."""
+    meta = OwnFieldsMeta(d=form.deal_id, v=form.version, channel=channel_id)
+    blocks = [
+        kit.section(
+            f":lock: *{form.key} {kit.user_text(form.name, 120)}* is "
+            f"{kit.user_text(form.home, 80)}'s deal. What you keep here is your company's "
+            f"own: {kit.user_text(form.home, 80)} never sees it."
+        ),
+        _text_input(
+            Field.INTERNAL_NOTES,
+            "Your internal notes",
+            initial=form.notes,
+            max_length=1500,
+            optional=True,
+            multiline=True,
+        ),  # fmt: skip
+        _select(
+            Field.FORECAST,
+            "Your forecast category",
+            [(f, f) for f in FORECASTS],
+            form.forecast_category,
+        ),  # fmt: skip
+        _text_input(
+            Field.CRM_ID,
+            "Your CRM id for this deal",
+            initial=form.crm_id,
+            max_length=80,
+            optional=True,
+        ),  # fmt: skip
+    ]
+    return modal(Callback.OWN_FIELDS, "Your own notes", "Save", blocks, meta.encode(3000))
 
 
 def build_edit_deal_modal(form: EditForm, channel_id: str | None) -> dict[str, Any]:

@@ -12,7 +12,12 @@ from blocks.brief import build_brief_message
 from blocks.digest import build_pause_notice
 from blocks.ids import Action, MoreOption
 from blocks.metadata import AttachChoice, CardRef
-from blocks.modals import build_edit_deal_modal, build_log_outcome_modal, build_next_step_modal
+from blocks.modals import (
+    build_edit_deal_modal,
+    build_log_outcome_modal,
+    build_next_step_modal,
+    build_own_fields_modal,
+)
 from blocks.partners import build_find_results
 from blocks.replies import build_history, build_internal_notice, build_notice
 from bot import services
@@ -156,6 +161,15 @@ async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None
         if choice == MoreOption.FIND:
             found = await services.find_partners(deps.ctx, caller, "", deal_number=ref.d)
             await click.send(build_find_results(found))
+            return
+        if choice == MoreOption.INTERNAL and not caller.actor.internal:
+            # Someone of a partner company: their own company's notes on this deal.
+            own = await services.own_fields_form(deps.ctx, caller, ref.d)
+            await deps.slack.open_modal(
+                body["trigger_id"],
+                build_own_fields_modal(own, caller.channel_id),
+                for_user=caller.actor.user_id,
+            )
             return
         if choice == MoreOption.INTERNAL:
             key, internal = await services.internal_view_for(deps.ctx, caller, ref.d)

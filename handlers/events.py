@@ -199,7 +199,14 @@ async def _apply_mention(deps: Deps, event: dict[str, Any], context: Any, key: s
             await deps.cards.sync(err.deal_id)
         return
     try:
-        await deps.slack.post(channel, build_reply(reply), thread_ts=thread)
+        if caller.actor.internal and await services.withholds_in(deps.ctx, channel):
+            # The thread is read by a partner company our policy shows less: say it to the
+            # one who asked (the card shows them what their partner may see).
+            user, answer = caller.actor.user_id, build_reply(reply)
+            if not await deps.slack.try_ephemeral(channel, user, answer, thread_ts=thread):
+                await deps.slack.direct_message(user, answer)
+        else:
+            await deps.slack.post(channel, build_reply(reply), thread_ts=thread)
     finally:
         # The change is saved: every copy shows it now, even if the thread reply failed.
         await publish(deps, reply, caller)

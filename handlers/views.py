@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from slack_bolt.async_app import AsyncApp
 
 from blocks.ids import Callback
-from blocks.metadata import EditDealMeta, NewDealMeta, NextStepMeta
+from blocks.metadata import EditDealMeta, NewDealMeta, NextStepMeta, OwnFieldsMeta
 from blocks.modals import build_notice_modal, read_inputs
 from blocks.replies import build_notice
 from bot import services
@@ -30,6 +30,26 @@ def register(app: AsyncApp) -> None:
     app.view(Callback.EDIT_DEAL.value)(handle_edit_deal_submission)
     app.view(Callback.NEXT_STEP.value)(handle_next_step_submission)
     app.view(Callback.LOG_OUTCOME.value)(handle_log_outcome_submission)
+    app.view(Callback.OWN_FIELDS.value)(handle_own_fields_submission)
+
+
+async def handle_own_fields_submission(
+    ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
+) -> None:
+    """A partner company's own notes on a shared deal: saved for that company only."""
+    if (opened := await _opened(ack, OwnFieldsMeta, body, view, context)) is None:
+        return
+    deps, meta, caller = opened
+
+    async def run() -> Reply:
+        said = await services.save_own_fields(
+            deps.ctx, caller, meta.d, read_inputs(view), seen_version=meta.v
+        )
+        return Reply(text=said)
+
+    reply = await _submit(ack, run, deps, caller, errors_for=_on("internal_notes"))
+    if reply is not None:
+        await _tell(deps, caller, reply.text)
 
 
 async def handle_log_outcome_submission(

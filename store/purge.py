@@ -35,6 +35,7 @@ from store.models import (
 )
 from store.tenant_models import (
     CrmConnectorRow,
+    OwnDealFieldsRow,
     PartnershipEventRow,
     PartnershipRow,
     TenantAdminRow,
@@ -44,6 +45,7 @@ from store.tenant_models import (
 
 # Children before the rows they refer to.
 OWNED = (
+    OwnDealFieldsRow,
     DisclosureRow,
     OutboxRow,
     OutcomeRow,
@@ -101,6 +103,12 @@ class PurgeRepository:
         deals = sa.select(DealRow.id)
         await self.session.execute(
             sa.delete(CardSyncLeaseRow).where(CardSyncLeaseRow.deal_id.in_(deals))  # type: ignore[attr-defined]
+        )
+        # Partner companies' own notes on this tenant's deals go with the deals (deliberately
+        # across tenants, as below: nothing else may reach their rows).
+        own_fields = OwnDealFieldsRow.__table__  # type: ignore[attr-defined]
+        await (await self.session.connection()).execute(
+            sa.delete(own_fields).where(own_fields.c.home_tenant == tenant_id)
         )
         counts: dict[str, int] = {}
         for model in OWNED:

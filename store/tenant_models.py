@@ -73,6 +73,25 @@ class CrmConnectorRow(TenantOwned, table=True):
     updated_at: datetime = _utc()
 
 
+class OwnDealFieldsRow(TenantOwned, table=True):
+    """A partner company's own internal fields on a deal another company shares with it (the
+    deal's home tenant): its notes, forecast category and CRM id. Rows belong to the partner
+    company: the deal's home never reads them."""
+
+    __tablename__ = "own_deal_fields"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "deal_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    home_tenant: int = Field(foreign_key="tenants.id")
+    deal_id: int = Field(foreign_key="deals.id")
+    internal_notes: str = Field(default="", sa_type=sa.Text)
+    forecast_category: str | None = Field(default=None, max_length=20)
+    crm_id: str = Field(default="", max_length=80)
+    version: int = Field(default=1)
+    updated_by: str = Field(max_length=32)
+    updated_at: datetime = _utc()
+
+
 class TenantEventRow(TenantOwned, table=True):
     """The audit of a tenant's settings: who changed what and when (admins, digest hour, CRM
     connectors). `detail` never holds a secret."""

@@ -18,6 +18,7 @@ from store.disclosures import DisclosureRepository
 from store.events import ProcessedEventRepository
 from store.metrics import MetricsRepository
 from store.outbox import OutboxRepository
+from store.own_fields import OwnFieldsRepository
 from store.partners import PartnerRepository
 from store.partnerships import PartnershipRepository
 from store.purge import PurgeRepository
@@ -61,6 +62,7 @@ class UnitOfWork:
     tenants: TenantRepository
     purge: PurgeRepository
     routing: RoutingRepository
+    own_fields: OwnFieldsRepository
 
     def __init__(
         self,
@@ -116,6 +118,7 @@ class UnitOfWork:
         self.tenants = TenantRepository(self._session)
         self.purge = PurgeRepository(self._session)
         self.routing = RoutingRepository(self._session)
+        self.own_fields = OwnFieldsRepository(self._session)
         if self.reads_only:
             await read_only(self._session)
         return self

@@ -22,7 +22,7 @@ from bot.domain.partnership import State
 from store import UowFactory
 
 # A modal PTM opened for another tenant's deal carries that tenant in its metadata, outside
-# the seal: `h<tenant>.<sealed metadata>` (see RoutedGateway).
+# the seal: `h<tenant>.<sealed metadata>` (see RoutedGateway, ROUTING_MARK).
 VIEW_MARK = re.compile(r"^h(\d{1,12})\.")
 
 

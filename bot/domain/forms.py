@@ -72,6 +72,17 @@ INTERNAL_READERS: dict[str, Callable[[str], object]] = {
 }
 
 
+# A partner company's own fields on a deal another company shares with it.
+OWN_READERS: dict[str, Callable[[str], object]] = {
+    **INTERNAL_READERS,
+    "crm_id": lambda s: clean_text(s, what="CRM id", limit=80, required=False),
+}
+
+
+def read_own_fields(values: Values) -> dict[str, object]:
+    return _collect(values, OWN_READERS)
+
+
 def read_deal_fields(values: Values, *, internal: bool) -> dict[str, object]:
     """Deal name, account, amount, currency, close date, attribution from a modal; the
     internal fields too when the person submitting is from our own org."""

@@ -46,6 +46,7 @@ from bot.services.digests import (
     send_digests,
     set_paused,
 )
+from bot.services.governance import withholds_in
 from bot.services.messages import (
     finish_message,
     note_activity,
@@ -63,6 +64,7 @@ from bot.services.outcomes import (
     outbox_listing,
     retry_dead,
 )
+from bot.services.own_fields import own_fields_form, save_own_fields
 from bot.services.partners import (
     attach_partner,
     export_partners,
@@ -98,6 +100,9 @@ from bot.services.tenants import (
 )
 
 __all__ = [
+    "withholds_in",
+    "own_fields_form",
+    "save_own_fields",
     "partner_connector",
     "partner_installations",
     "answer_form",

@@ -220,5 +220,5 @@ async def home_for(ctx: Ctx, user_id: str) -> HomeView:
     views = await compose_many(ctx, [(user_id, ctx.today())], activation=False)
     # Only our own people have our App Home (Slack shows it to no one from another org).
     viewer = Caller(Actor(user_id, internal=True))
-    shared = tuple(await shared_deal_lines(ctx, user_id))
+    shared = tuple(await shared_deal_lines(ctx, user_id, surface="home"))
     return HomeView(views[user_id], await home_trend(ctx, viewer), shared)

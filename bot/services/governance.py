@@ -23,7 +23,7 @@ from store import UnitOfWork
 TEAM_TENANTS_KEPT = timedelta(minutes=5)
 
 
-async def _tenants_of(ctx: Ctx, uow: UnitOfWork, teams: set[str]) -> dict[str, int]:
+async def tenants_of(ctx: Ctx, uow: UnitOfWork, teams: set[str]) -> dict[str, int]:
     now, found, missing = ctx.now(), {}, set()
     for team in teams:
         kept = ctx.cache.get(f"team_tenant:{team}")
@@ -46,7 +46,7 @@ async def policies_for(ctx: Ctx, uow: UnitOfWork, teams: Iterable[str]) -> dict[
     wanted = {t for t in teams if t}
     if not ctx.defaults.many_workspaces or not wanted:
         return {}
-    tenants = await _tenants_of(ctx, uow, wanted)
+    tenants = await tenants_of(ctx, uow, wanted)
     own = uow.tenant_id
     tenants = {team: t for team, t in tenants.items() if t != own}
     if not tenants:
@@ -79,6 +79,12 @@ async def channel_policy_of(ctx: Ctx, channel_id: str) -> Policy | None:
         return None
     async with ctx.uow.reads() as uow:
         return channel_policy(teams, await policies_for(ctx, uow, teams))
+
+
+async def withholds_in(ctx: Ctx, channel_id: str) -> bool:
+    """Whether a partner company in this channel is shown less than every shared field."""
+    policy = await channel_policy_of(ctx, channel_id)
+    return policy is not None and bool(policy.withheld())
 
 
 def channel_policy(teams: Sequence[str], policies: dict[str, Policy]) -> Policy | None:

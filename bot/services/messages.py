@@ -6,9 +6,11 @@ from datetime import datetime, timedelta
 
 from bot.domain import intents
 from bot.domain.model import NoDealHere, Source
+from bot.services import disclosures, governance
+from bot.services.cards import sharing_of
 from bot.services.common import Caller, Ctx, resolve_deal
 from bot.services.router import run_intent
-from bot.views.deal_views import status_line
+from bot.views.deal_views import status_fields, status_line
 from bot.views.models import Reply
 from store.uow import finishing
 
@@ -80,7 +82,15 @@ async def deal_status(ctx: Ctx, caller: Caller, number: int | None) -> Reply:
             deal = await resolve_deal(uow, number=number, caller=caller)
     except NoDealHere:
         return Reply(text=f"This channel has no deal card. {intents.MENTION_HELP}")
-    return Reply(text=f"{status_line(deal, ctx.today())}\n{intents.MENTION_HELP}")
+    # The answer is a thread reply: everyone in the channel reads it, under its policy.
+    channel = caller.channel_id
+    policy = await governance.channel_policy_of(ctx, channel) if channel else None
+    withheld = policy.withheld() if policy is not None else frozenset()
+    if channel and (await sharing_of(ctx, [channel]))[channel] is not False:
+        await disclosures.record_fields(
+            ctx, deal.id, deal.version, status_fields(withheld), "reply", channel
+        )
+    return Reply(text=f"{status_line(deal, ctx.today(), withheld)}\n{intents.MENTION_HELP}")
 
 
 async def note_activity(ctx: Ctx, *, channel_id: str, user_id: str, posted_at: datetime) -> bool:

@@ -146,7 +146,12 @@ async def deliver_due(ctx: Ctx, post: Poster, *, owner: str) -> DeliveryReport:
             )
             error = None if 200 <= status < 300 else f"HTTP {status}"
         except Exception as err:  # noqa: BLE001  (any failure to deliver is retried)
-            error = f"{type(err).__name__}: {err}"[:300]
+            # The partner company's own connector: its address (which an error's text may
+            # spell) is theirs alone, so we keep only the kind of failure.
+            detail = "" if item.target_tenant is not None else f": {err}"
+            error = f"{type(err).__name__}{detail}"[:300]
+        if error is not None and item.target_tenant is not None:
+            error = f"{error} (the partner company's own CRM connector)"
         attempts = item.attempts + 1
         async with ctx.uow() as uow:
             if error is None:

@@ -13,10 +13,11 @@ from bot.domain.model import BadInput, Conflict, Deal, NotFound, esc
 from bot.domain.outbox import Side
 from bot.domain.partnership import Move, State
 from bot.services.common import Caller, Ctx, admins_of
-from bot.views.deal_views import shared_deal_line
+from bot.views.deal_views import line_fields, shared_deal_line
 from bot.views.models import DealLine
 from bot.views.partnerships import AnswerForm, PartnershipLine, ProposalForm, Tell
 from store import UnitOfWork
+from store.disclosures import Disclosure
 
 
 @dataclass(frozen=True)
@@ -251,27 +252,44 @@ async def partner_connector(ctx: Ctx, tenant: int) -> tuple[str, str] | None:
     return (connector.url, connector.secret) if connector is not None else None
 
 
-async def shared_deal_lines(ctx: Ctx, user_id: str) -> list[DealLine]:
+async def shared_deal_lines(ctx: Ctx, user_id: str, *, surface: str = "list") -> list[DealLine]:
     """The open deals of our partner companies (active or paused partnerships) that `user_id`
-    works on, as those companies share them with us: for their `/ptm list` and App Home. A
-    query for the partners, then one per partner company (a handful), none per deal."""
+    works on, as those companies share them with us: for their `/ptm list` and App Home (the
+    `surface`, in the partner company's disclosure ledger). A query for the partners, then a
+    transaction per partner company (a handful), none per deal."""
     if not ctx.defaults.many_workspaces:
         return []
     own = ctx.uow.tenant_id
     async with ctx.uow.unscoped().reads() as tx:
         partners = await tx.routing.partners(own, (State.ACTIVE, State.PAUSED))
+        row = await tx.tenants.get(own) if partners else None
+        our_team = row.team_id if row is not None else None
     today, lines = ctx.today(), []
     for partner in partners:
-        async with ctx.uow.for_tenant(partner).reads() as theirs:
+        async with ctx.uow.for_tenant(partner)() as theirs:
             p = await theirs.partnerships.live_with(own)
+            if p is None or p.state not in (State.ACTIVE, State.PAUSED):
+                continue
             deals = await theirs.deals.list_for_user(user_id)
-            company = await _name(theirs, partner) if deals else ""
-        if p is None or p.state not in (State.ACTIVE, State.PAUSED):
-            continue
-        shares, paused = p.shares_of(partner), p.state is State.PAUSED
-        lines += [
-            shared_deal_line(d, today, company=company, shares=shares, paused=paused) for d in deals
-        ]
+            if not deals:
+                continue
+            company = await _name(theirs, partner)
+            shares, paused = p.shares_of(partner), p.state is State.PAUSED
+            shown = [
+                shared_deal_line(d, today, company=company, shares=shares, paused=paused)
+                for d in deals
+            ]
+            # Their ledger: what this list told us about their deals.
+            told = [
+                Disclosure(
+                    deal.id, f, deal.version, surface, our_team or "", await _name(theirs, own)
+                )
+                for deal, line in zip(deals, shown, strict=True)
+                for f in line_fields(line)
+            ]
+            await theirs.disclosures.record(told, ctx.now())
+            await theirs.commit()
+        lines += shown
     return lines
 
 

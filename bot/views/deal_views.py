@@ -220,6 +220,14 @@ def shared_deal_line(
     )
 
 
+def line_fields(line: DealLine) -> tuple[str, ...]:
+    """What a list line tells (the disclosure ledger's vocabulary)."""
+    if line.paused:
+        return ("name",)
+    shown = {"name": True, "stage": line.stage != NOT_SHARED, "next_step": bool(line.next_step)}
+    return tuple(f for f, present in shown.items() if present)
+
+
 def edit_form(deal: Deal, *, internal: bool) -> EditForm:
     return EditForm(
         deal_id=deal.id,
@@ -259,10 +267,13 @@ def format_amount(amount: Decimal | None, currency: str) -> str:
     return f"{currency} {shown}"
 
 
-def status_line(deal: Deal, today: date) -> str:
-    """One answer to "where does this deal stand?": shared fields only, user text escaped."""
+def status_line(deal: Deal, today: date, withheld: Collection[str] = ()) -> str:
+    """One answer to "where does this deal stand?": shared fields only (less what a partner
+    company's policy withholds), user text escaped."""
     step = deal.next_step
-    if step is None:
+    if "next_step" in withheld:
+        nxt = f"Next step: {NOT_SHARED}."
+    elif step is None:
         nxt = "No next step yet: set one with *Set next step* on the card or `@PTM next: …`."
     else:
         owner = f"<@{step.owner_user}>" if step.owner_user else "not named yet"
@@ -270,10 +281,17 @@ def status_line(deal: Deal, today: date) -> str:
         late = " (overdue)" if is_overdue(step, today) else ""
         role = f" ({step.owner_role.value})" if step.owner_role else ""
         nxt = f"Next step: {esc(step.text, 300)} — {owner}{role}{due}{late}."
+    if "stage" in withheld:
+        return f"*{deal.key} {esc(deal.name, 150)}*: stage {NOT_SHARED} (v{deal.version}). {nxt}"
     return (
         f"*{deal.key} {esc(deal.name, 150)}* is at *{deal.stage.value}* ({deal.status.value}, "
         f"v{deal.version}). {nxt}"
     )
+
+
+def status_fields(withheld: Collection[str]) -> tuple[str, ...]:
+    """What `status_line` tells (the disclosure ledger's vocabulary)."""
+    return tuple(f for f in ("name", "stage", "status", "next_step") if f not in withheld)
 
 
 def brief_view(deal: Deal, ask: str, *, internal: bool) -> BriefView:

@@ -71,6 +71,21 @@ class CardView:
 
 
 @dataclass(frozen=True)
+class OwnFieldsForm:
+    """A partner company's own internal fields on a deal another company (`home`) shares with
+    it: kept by PTM for that company only."""
+
+    deal_id: int
+    key: str
+    name: str
+    home: str
+    notes: str
+    forecast_category: str | None
+    crm_id: str
+    version: int
+
+
+@dataclass(frozen=True)
 class DealLine:
     """One row of `/ptm list`."""
 

@@ -75,6 +75,8 @@ class FakeSlack:
     install_codes: dict[str, Workspace] = field(default_factory=dict)
     token_teams: dict[str, str] = field(default_factory=dict)
     token_bots: dict[str, str] = field(default_factory=dict)  # token -> its bot user
+    # (channel, ts) -> the installation (team) whose token posted it, when known.
+    posted_by: dict[tuple[str, str], str] = field(default_factory=dict)
     refresh_tokens: dict[str, Workspace] = field(default_factory=dict)
     issued: list[str] = field(default_factory=list)  # every bot token handed out, in order
 
@@ -191,7 +193,16 @@ class FakeSlack:
             bot_user = {"user_id": self.token_bots[token]} if token in self.token_bots else {}
             answer = {**self._answer(method, payload), "team_id": team, **org, **bot_user}
             return web.json_response(answer)
-        return web.json_response(self._answer(method, payload))
+        installation = self.token_teams.get(token or "")
+        if method == "chat.update" and installation is not None:
+            # Only the installation that posted a message may update it.
+            poster = self.posted_by.get((payload.get("channel"), payload.get("ts")))
+            if poster is not None and poster != installation:
+                return web.json_response({"ok": False, "error": "cant_update_message"})
+        answer = self._answer(method, payload)
+        if method == "chat.postMessage" and answer.get("ok") and installation is not None:
+            self.posted_by[(answer["channel"], answer["ts"])] = installation
+        return web.json_response(answer)
 
     def _oauth_access(self, p: dict[str, Any]) -> dict[str, Any]:
         """oauth.v2.access as Slack answers it for a bot-only install, and for a refresh when

@@ -248,6 +248,12 @@ async def test_their_list_shows_our_shared_deal_as_our_policy_shares_it(
     assert "*PTM-1* Their own deal" in text
     assert "*PTM-1* Acme expansion · Discover · shared by *Ours*" in text
     assert "Next: Send the security questionnaire" in text
+    # In our ledger: what their list told them of our deal.
+    assert await bot.rows(
+        "SELECT field, receiving_team, receiving_company FROM disclosures "
+        "WHERE surface = 'list' ORDER BY field"
+    ) == [("name", "TPARTNER", "Partner Co"), ("next_step", "TPARTNER", "Partner Co"),
+          ("stage", "TPARTNER", "Partner Co")]  # fmt: skip
 
     # We share the name only: the rest is "not shared".
     await bot.write("UPDATE partnerships SET proposer_shares = '[\"name\"]'")
@@ -325,3 +331,182 @@ async def test_a_shared_copy_shows_only_what_our_policy_shares_and_says_so_when_
         user="UTHEIRS", team="TPARTNER",
     )  # fmt: skip
     assert card_stage(bot.card(SHARED, ts)) == "Propose"
+
+
+async def test_their_people_cannot_change_what_we_do_not_share_with_them(
+    partnered: RunningBot,
+) -> None:
+    bot = partnered
+    ts = await our_shared_deal(bot)
+    await bot.write('UPDATE partnerships SET proposer_shares = \'["name", "next_step"]\'')
+    before = await bot.rows("SELECT version, stage FROM deals")
+    _, answer = await bot.slack.command(
+        "stage Negotiate", user="UREP", team="TPARTNER", channel=SHARED
+    )
+    assert "stage is not shared with your company" in str(answer)
+    assert "Discover" not in str(answer)  # the refusal does not tell the old value either
+    await bot.slack.click(
+        bot.card(SHARED, ts), "ptm_card_more", channel=SHARED, ts=ts, option="history",
+        user="UREP", user_team="TPARTNER", team="TPARTNER",
+    )  # fmt: skip
+    history = str(bot.fake.of("chat.postEphemeral")[-1])
+    assert "History of PTM-1" in history and "Discover" not in history
+    assert "next_step" not in history or "stage" not in history
+    # What we share they may change; paused, nothing at all.
+    await bot.slack.command("next Send the NDA", user="UREP", team="TPARTNER", channel=SHARED)
+    assert "*Next step*: Send the NDA" in card_text(bot.card(SHARED, ts))
+    await bot.write("UPDATE partnerships SET state = 'paused', paused_by = 1")
+    _, answer = await bot.slack.command(
+        "next Something else", user="UREP", team="TPARTNER", channel=SHARED
+    )
+    assert "is paused: nothing changes across it" in str(answer)
+    assert "Something else" not in str(await bot.rows("SELECT text FROM next_steps"))
+    assert (await bot.rows("SELECT stage FROM deals")) == [before[0][1:]]
+
+
+async def test_their_company_keeps_its_own_internal_notes_on_our_deal(
+    partnered: RunningBot, sqlite_url: str
+) -> None:
+    bot = partnered
+    ts = await our_shared_deal(bot)
+    await bot.slack.command("card PTM-1", user="USELLER", channel="CROOM")
+    bot.fake.calls.clear()
+    await bot.slack.click(
+        bot.card(SHARED, ts), "ptm_card_more", channel=SHARED, ts=ts, option="internal",
+        user="UREP", user_team="TPARTNER", team="TPARTNER",
+    )  # fmt: skip
+    [opened] = bot.fake.of_calls("views.open")
+    assert opened.token == "xoxb-theirs-1"
+    view = opened.payload["view"]
+    assert "is Ours's deal" in str(view["blocks"]) and "never sees it" in str(view["blocks"])
+    status, answer = await bot.slack.submit(
+        view, {"internal_notes": "Margin is thin; push services", "forecast_category": "commit",
+               "crm_id": "006TheirCrm"},
+        user="UREP", user_team="TPARTNER", installed_team="TPARTNER",
+    )  # fmt: skip
+    assert status == 200 and not (answer or {}).get("errors"), answer
+    assert await bot.rows(
+        "SELECT t.team_id, o.internal_notes, o.forecast_category, o.crm_id, o.version "
+        "FROM own_deal_fields o JOIN tenants t ON t.id = o.tenant_id"
+    ) == [("TPARTNER", "Margin is thin; push services", "commit", "006TheirCrm", 1)]
+
+    # Their colleague sees the company's notes; a stale form cannot overwrite them.
+    bot.fake.users["UTHEIRS"] = "TPARTNER"
+    bot.fake.calls.clear()
+    await bot.slack.click(
+        bot.card(SHARED, ts), "ptm_card_more", channel=SHARED, ts=ts, option="internal",
+        user="UTHEIRS", user_team="TPARTNER", team="TPARTNER",
+    )  # fmt: skip
+    [again] = bot.fake.of_calls("views.open")
+    assert "Margin is thin" in str(again.payload["view"]["blocks"])
+    _, refused = await bot.slack.submit(
+        view, {"internal_notes": "stale", "forecast_category": "pipeline", "crm_id": ""},
+        user="UREP", user_team="TPARTNER", installed_team="TPARTNER",
+    )  # fmt: skip
+    assert "saved these notes meanwhile" in str(refused)
+    assert await bot.rows("SELECT internal_notes FROM own_deal_fields") == [
+        ("Margin is thin; push services",)
+    ]
+
+    # We never see them: not on any card, our internal view, history, or App Home.
+    room_ts = next(t for c, t in bot.posted_cards() if c == "CROOM")
+    await bot.slack.command("stage Validate", user="USELLER", channel=SHARED)
+    await bot.slack.click(
+        bot.card("CROOM", room_ts), "ptm_card_more", channel="CROOM", ts=room_ts,
+        option="history", user="USELLER",
+    )  # fmt: skip
+    from tests.handlers.test_admin_home import open_home, text_of
+
+    ours = [
+        str(bot.card("CROOM", room_ts)), str(bot.card(SHARED, ts)),
+        str(bot.fake.of("chat.postEphemeral")), text_of(await open_home(bot, "UINSTALLER")),
+    ]  # fmt: skip
+    for seen in ours:
+        assert "Margin is thin" not in seen and "006TheirCrm" not in seen
+    # Their audit says who kept notes and when, never what they say.
+    audit = await bot.rows(
+        "SELECT t.team_id, e.action, e.detail FROM tenant_events e "
+        "JOIN tenants t ON t.id = e.tenant_id WHERE e.action = 'kept own notes'"
+    )
+    assert [(team, action) for team, action, _ in audit] == [("TPARTNER", "kept own notes")]
+    assert "Margin" not in str(audit)
+
+    # Our company leaves PTM for good: their notes on our deals go with the deals.
+    from tests.support.cli import run_ptm
+
+    code, _, err = await run_ptm(bot.fake, sqlite_url, "org", "purge", "T0URS")
+    assert code == 0, err
+    assert await bot.rows("SELECT count(*) FROM own_deal_fields") == [(0,)]
+    assert await bot.rows("SELECT count(*) FROM deals") == [(0,)]
+
+
+async def test_answers_in_the_shared_room_follow_the_policy_and_are_in_the_ledger(
+    partnered: RunningBot,
+) -> None:
+    bot = partnered
+    await our_shared_deal(bot)
+    await bot.write('UPDATE partnerships SET proposer_shares = \'["name", "next_step"]\'')
+    ts = f"{bot.clock.now().timestamp():.6f}"
+    # Their rep asks where the deal stands: the stage is not theirs to see.
+    asked = {
+        "type": "app_mention", "channel": SHARED, "user": "UREP", "text": "<@UPTMTHEM> status?",
+        "ts": ts, "team": "TPARTNER", "user_team": "TPARTNER",
+    }  # fmt: skip
+    bot.fake.calls.clear()
+    await bot.slack.event(asked, event_id="EvStatus", team="TPARTNER", ext_shared=True)
+    [reply] = [
+        c.payload for c in bot.fake.of_calls("chat.postMessage") if c.payload.get("thread_ts")
+    ]
+    assert "stage not shared" in reply["text"] and "Discover" not in reply["text"]
+    assert await bot.rows(
+        "SELECT field FROM disclosures WHERE surface = 'reply' AND receiving_team = 'TPARTNER' "
+        "ORDER BY field"
+    ) == [("name",), ("next_step",), ("status",)]
+    # Our seller moves the stage by a mention there: the answer is for them alone.
+    moved = {**asked, "user": "USELLER", "text": "<@UPTMBOT> stage: Negotiate", "ts": ts + "1",
+             "team": "T0URS", "user_team": "T0URS"}  # fmt: skip
+    bot.fake.calls.clear()
+    await bot.slack.event(moved, event_id="EvMoved", team="T0URS", ext_shared=True)
+    assert not [c for c in bot.fake.of_calls("chat.postMessage") if c.payload.get("thread_ts")]
+    [private] = bot.fake.of("chat.postEphemeral")
+    assert private["user"] == "USELLER" and "Negotiate" in private["text"]
+
+
+async def test_a_failure_of_their_crm_tells_us_nothing_of_their_connector(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    from bot.app.scheduling import deliver_outbox
+    from tests.handlers.test_admin_home import open_home
+    from tests.handlers.test_partnerships import opened
+
+    fake_slack.install_codes = {"code-ours": OURS, "code-theirs": THEIRS}
+    fake_slack.users.update({"UINSTALLER": "T0URS", "UTHEIRS": "TPARTNER"})
+    fake_slack.channel_teams[SHARED] = ["T0URS", "TPARTNER"]
+    bot = await start_bot(fake_slack, sqlite_url, PTM_CRM_ALLOW_PRIVATE="1", **MANY)
+    try:
+        await install(bot, "code-ours")
+        await install(bot, "code-theirs")
+        await accepted(bot)
+        home = await open_home(bot, "UTHEIRS", team="TPARTNER")
+        await bot.slack.click_home(
+            home, "ptm_admin_crm", user="UTHEIRS", team="TPARTNER", value="ours"
+        )
+        modal, _ = opened(bot)
+        closed_port = "http://127.0.0.1:9/their-secret-path"  # nothing listens there
+        await bot.slack.submit(
+            modal, {"crm_kind": "webhook", "crm_url": closed_port, "crm_secret": "s" * 20},
+            user="UTHEIRS", user_team="TPARTNER", installed_team="TPARTNER",
+        )  # fmt: skip
+        await bot.slack.command("new Acme", user="UINSTALLER")
+        await bot.slack.command("trio <@UINSTALLER> <@UINSTALLER> <@UTHEIRS>", user="UINSTALLER")
+        await bot.slack.command("log joint call held", user="UINSTALLER")
+        assert bot.runtime.tenants is not None
+        for deps in await bot.runtime.tenants.each():
+            await deliver_outbox(deps)
+        [(error,)] = await bot.rows(
+            "SELECT last_error FROM crm_outbox WHERE target_tenant IS NOT NULL"
+        )
+        assert "the partner company's own CRM connector" in error
+        assert "127.0.0.1" not in error and "their-secret-path" not in error and ":9" not in error
+    finally:
+        await bot.stop()

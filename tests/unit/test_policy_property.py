@@ -51,7 +51,9 @@ MARKS = {
 
 @st.composite
 def cases(draw: st.DrawFn) -> tuple[Deal, Policy]:
-    stage = draw(st.sampled_from([s for s in Stage if s not in (Stage.CLOSED_WON, Stage.CLOSED_LOST)]))
+    stage = draw(
+        st.sampled_from([s for s in Stage if s not in (Stage.CLOSED_WON, Stage.CLOSED_LOST)])
+    )
     step_owner = (Role.PARTNER, REP)  # a step our people own names them: part of the trio
     deal = Deal(
         id=draw(st.integers(1, 10**6)),
