@@ -170,7 +170,12 @@ def stage_click(
                     "container": {"type": "message", "message_ts": ts, "channel_id": channel},
                     "trigger_id": "t-bench",
                     "channel": {"id": channel, "name": "deal-room"},
-                    "message": {"ts": ts, "blocks": card["blocks"], "text": card.get("text")},
+                    "message": {
+                        "ts": ts,
+                        "blocks": card["blocks"],
+                        "text": card.get("text"),
+                        "user": card.get("user"),  # the bot user that posted it, as Slack says
+                    },
                     "response_url": "http://127.0.0.1:9/none",
                     "actions": [
                         {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from blocks import kit
@@ -37,6 +38,35 @@ def _pause_button(paused: bool) -> dict[str, Any]:
     if paused:
         return kit.button("Resume digests", Action.DIGEST_RESUME, value="resume")
     return kit.button("Pause digests", Action.DIGEST_PAUSE, value="pause")
+
+
+def build_partner_moves(nudges: list[Nudge]) -> dict[str, Any]:
+    """The daily DM, through their own company's PTM, to someone of a partner company who owns
+    next steps on our deals: each move (overdue first) and how to mark it done from there."""
+    ordered = sorted(nudges, key=lambda n: (not n.overdue, n.due or date.max, n.deal_key))
+    home = kit.user_text(ordered[0].home, 80) if ordered[0].home else "Your partner"
+    lines = [f"*Your moves on deals {home} shares with you* ({len(ordered)})"]
+    for n in ordered[:MAX_MOVES]:
+        when = f" · due {n.due.isoformat()}" if n.due else ""
+        late = ":warning: *overdue* " if n.overdue else ""
+        lines.append(
+            f"• {late}*{n.deal_key}* {kit.user_text(n.text, 300)}{when} · card in "
+            f"{kit.channel(n.channel_id)}"
+        )
+    if len(ordered) > MAX_MOVES:
+        lines.append(f"…and {len(ordered) - MAX_MOVES} more.")
+    done = f"`/ptm done {ordered[0].deal_key}`"
+    text = "\n".join(lines)
+    return {
+        "text": text[:3000],
+        "blocks": [
+            kit.section(kit.truncate(text, 2900)),
+            kit.context(f"Done with one? {done} here, or *Mark step done* on its card."),
+        ],
+    }
+
+
+MAX_MOVES = 20
 
 
 def build_nudge(nudge: Nudge) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from blocks import kit
 from blocks.admin import admin_blocks
-from blocks.metrics import activation_line, trend_line
+from blocks.metrics import activation_line, shared_line, trend_line
 from blocks.replies import deal_line_text
 from bot.views.admin import AdminView
 from bot.views.digest import HomeView, StepLine
@@ -65,6 +65,8 @@ def build_home(
         blocks.extend(kit.section(deal_line_text(line)) for line in home.shared[:15])
         blocks.append(kit.divider())
     metrics = home.metrics
+    if shared_line(metrics):
+        blocks.append(kit.section(shared_line(metrics).strip()))
     if metrics.activation.whole:
         blocks.append(kit.section(f"{activation_line(metrics)}\n{trend_line(metrics)}"))
         blocks.append(

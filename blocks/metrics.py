@@ -39,6 +39,17 @@ def _win(label: str, ratio: Ratio) -> str:
     return f"{label}: *{ratio.percent()}* ({ratio.part} won of {ratio.whole})"
 
 
+def shared_line(report: MetricsReport) -> str:
+    """Our people on the deals partner companies share with us (partnerships)."""
+    a = report.on_shared
+    if a is None or not a.whole:
+        return ""
+    return (
+        f"\n*On deals partners share with you*: *{a.percent()}* — {a.part} of "
+        f"{a.whole} of your people acted on one in the last {report.window_days} days"
+    )
+
+
 def build_metrics(report: MetricsReport) -> dict[str, Any]:
     p, q = report.period, report.operator.quarter
     win = report.win
@@ -79,7 +90,7 @@ def build_metrics(report: MetricsReport) -> dict[str, Any]:
             f"Period {p.label()} ({p.days} days) · activation as of {p.until.isoformat()} "
             f"· days in UTC"
         ),
-        kit.section(activation_line(report) + "\n" + trend_line(report)),
+        kit.section(activation_line(report) + "\n" + trend_line(report) + shared_line(report)),
         kit.section("\n".join(win_lines)),
         kit.section("\n".join(attribution)),
         kit.section("\n".join(operator)),

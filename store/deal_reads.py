@@ -66,6 +66,25 @@ class DealReads:
         """The id of this tenant's deal PTM-<number>."""
         return await self.session.scalar(sa.select(DealRow.id).where(DealRow.number == number))  # type: ignore[arg-type]
 
+    async def team_on_open_deals(
+        self, team_id: str, users: Sequence[str] | None = None
+    ) -> list[tuple[str, datetime | None]]:
+        """Another company's people (of `team_id`, or only `users`) on this tenant's open
+        deals, with when each last acted on each: one query."""
+        query = (
+            sa.select(TrioMemberRow.user_id, TrioMemberRow.last_acted_at)
+            .join(DealRow, DealRow.id == TrioMemberRow.deal_id)  # type: ignore[arg-type]
+            .where(
+                TrioMemberRow.team_id == team_id,  # type: ignore[arg-type]
+                TrioMemberRow.is_external.is_(True),  # type: ignore[attr-defined]
+                DealRow.status == "open",  # type: ignore[arg-type]
+            )
+        )
+        if users is not None:
+            query = query.where(TrioMemberRow.user_id.in_(list(users)))  # type: ignore[attr-defined]
+        rows = await self.session.execute(query)
+        return [(str(user), acted) for user, acted in rows.all()]
+
     async def ids_with_member_of(self, team_id: str) -> list[int]:
         """The deals someone of another company's team works on (a partnership's deals)."""
         rows = await self.session.scalars(

@@ -13,6 +13,7 @@ that received it where Slack requires (modals, App Home).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,18 +79,55 @@ def _marked(view: Any) -> Subject | None:
     return Subject(marked=int(found.group(1))) if found else None
 
 
-async def home_of(root: UowFactory, own: int, subject: Subject) -> int | None:
+class RoomOwners:
+    """Which tenants made each channel a deal room, as this process last read it (a short
+    while): a command or message in a room its own company owns — nearly all of them — is then
+    routed without a statement. Stale only for the seconds after another company binds a
+    channel, when a command there still acts for the typist's own company."""
+
+    def __init__(self, seconds: float = 30.0, size: int = 20_000) -> None:
+        self.seconds, self.size = seconds, size
+        self._kept: dict[str, tuple[float, list[int]]] = {}
+
+    def get(self, channel: str) -> list[int] | None:
+        kept = self._kept.get(channel)
+        if kept is None or time.monotonic() - kept[0] >= self.seconds:
+            return None
+        return kept[1]
+
+    def put(self, channel: str, owners: list[int]) -> None:
+        if len(self._kept) >= self.size:
+            self._kept.clear()  # bounded; refilled on use
+        self._kept[channel] = (time.monotonic(), owners)
+
+
+def _settled(own: int, owners: list[int] | None, subject: Subject) -> bool:
+    """The room's owners alone say the request is its own company's."""
+    if owners is None or subject.card is not None or subject.marked is not None:
+        return False
+    if subject.number is not None:
+        return False
+    return not owners or (own in owners and not (subject.message and len(owners) > 1))
+
+
+async def home_of(
+    root: UowFactory, own: int, subject: Subject, rooms: RoomOwners | None = None
+) -> int | None:
     """The tenant whose deal the request is about, when it is not `own`; None: `own`'s."""
+    if subject.marked is not None:
+        return subject.marked if subject.marked != own else None
+    if rooms is not None and subject.room and _settled(own, rooms.get(subject.room), subject):
+        return None
     async with root.unscoped().reads() as tx:
         routing = tx.routing
-        if subject.marked is not None:
-            home = subject.marked
-        elif subject.card is not None:
+        if subject.card is not None:
             home = await routing.card_owner(*subject.card)
         elif subject.number is not None and await routing.owns_deal(own, subject.number):
             home = None  # a key of our own deals
         else:
             owners = await routing.room_owners(subject.room) if subject.room else []
+            if rooms is not None and subject.room:
+                rooms.put(subject.room, owners)
             home = await _room_home(routing, own, owners, subject)
             if home is None and subject.number is not None and subject.team:
                 # A key typed in one's own workspace: a deal shared with us by an active partner.

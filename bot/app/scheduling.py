@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Coroutine
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from blocks.digest import build_digest_message, build_nudge
+from blocks.digest import build_digest_message, build_nudge, build_partner_moves
 from bot import services
 from bot.app.deps import PROCESS_ID, Deps
 from bot.app.tenancy import Gate, TenantDeps
 from bot.services import batches
 from bot.services.digests import DigestReport
-from bot.views.digest import DigestView
+from bot.views.digest import DigestView, Nudge
 from briefs.render import render_digest
 from store import UowFactory
 
@@ -70,12 +71,22 @@ async def nudge_partners(deps: Deps, *, hour: int) -> int:
     installed PTM, and our DMs may not reach them) in a threaded reply on the card that
     mentions only them."""
     nudges = await services.due_nudges(deps.ctx, hour=hour)
+    by_dm: dict[tuple[int, str], list[Nudge]] = {}
     for nudge in nudges:
-        theirs = await deps.peer(nudge.via) if nudge.via and deps.peer else None
-        if theirs is not None:
-            await theirs.slack.direct_message(nudge.user_id, build_nudge(nudge))
+        if nudge.via is not None and deps.peer is not None:
+            by_dm.setdefault((nudge.via, nudge.user_id), []).append(nudge)
         else:
             await deps.slack.post(nudge.channel_id, build_nudge(nudge), thread_ts=nudge.thread_ts)
+    # One DM a day per person of a partner company: all their moves on our deals.
+    for (via, user), theirs_due in by_dm.items():
+        theirs = await deps.peer(via) if deps.peer is not None else None
+        for_them = build_partner_moves(theirs_due) if theirs is not None else None
+        if theirs is not None and for_them is not None:
+            await theirs.slack.direct_message(user, for_them)
+        else:  # their company's PTM is gone meanwhile: the deal room, as without it
+            for nudge in theirs_due:
+                message = build_nudge(replace(nudge, via=None))
+                await deps.slack.post(nudge.channel_id, message, thread_ts=nudge.thread_ts)
     return len(nudges)
 
 

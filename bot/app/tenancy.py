@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import services
 from bot.adapters.slack import RoutedGateway
 from bot.app.deps import BOTS_KEY, DEPS_KEY, HOME_KEY, Clock, Deps
-from bot.app.routing import home_of, subject_of
+from bot.app.routing import RoomOwners, home_of, subject_of
 from store import UowFactory
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class TenantDeps:
         self._tenant_of: dict[str, int] = {}
         self._deps: dict[int, Deps] = {}
         self._token_seen: dict[int, float] = {}  # tenant -> when its token was last refreshed
+        self._rooms = RoomOwners()
         self._lock = asyncio.Lock()
 
     async def _made(
@@ -117,7 +118,7 @@ class TenantDeps:
         subject = subject_of(body, context.get("bot_user_id"))
         if subject is None:
             return deps
-        home = await home_of(self._root, deps.ctx.uow.tenant_id, subject)
+        home = await home_of(self._root, deps.ctx.uow.tenant_id, subject, self._rooms)
         served = await self.serving(home) if home is not None else None
         if home is None or served is None:
             return deps  # ours, or a company that left PTM (its cards cannot change)

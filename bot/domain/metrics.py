@@ -138,6 +138,9 @@ class MetricsReport:
     win: WinRates
     attribution: tuple[AttributionLine, ...]
     operator: OperatorCheck
+    # Our people on open deals partner companies share with us (partnerships): how many acted
+    # on one in the window. None: no such deals (or one workspace).
+    on_shared: Ratio | None = None
 
 
 # --- definitions ----------------------------------------------------------------------------
@@ -298,6 +301,25 @@ def measure(
         attribution=attribution_totals(deals, period=period),
         operator=operator_check(deals, active_in_quarter, quarter=quarter),
     )
+
+
+def people_activation(
+    members: Iterable[tuple[str, datetime | None]],
+    *,
+    as_of: date,
+    window_days: int = ACTIVATION_WINDOW_DAYS,
+) -> Ratio:
+    """Of the people on a set of open deals (user, when they last acted on one of them), how
+    many acted in the `window_days` days up to `as_of`; each person counted once."""
+    start = as_of - timedelta(days=window_days - 1)
+    latest: dict[str, date | None] = {}
+    for user, acted in members:
+        day = acted.date() if acted is not None else None
+        kept = latest.get(user)
+        if user not in latest or (day is not None and (kept is None or day > kept)):
+            latest[user] = day
+    active = sum(1 for day in latest.values() if day is not None and start <= day <= as_of)
+    return Ratio(active, len(latest))
 
 
 def sparkline(points: Sequence[TrendPoint]) -> str:

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from bot.domain.digest import group_events, is_due, local_day
 from bot.domain.model import Actor, Deal, Role
 from bot.domain.rules import is_overdue
+from bot.services import governance
 from bot.services.common import Caller, Ctx
 from bot.services.disclosures import record_sent
 from bot.services.metrics import activation_of, home_trend
@@ -168,7 +169,17 @@ async def due_nudges(ctx: Ctx, *, hour: int) -> list[Nudge]:
         nudged = await uow.digests.nudged_since(
             [d.id for d in deals], now.date() - timedelta(days=1)
         )
-    via = await partner_installations(ctx, {t for d in deals if (t := _owner_team(d))})
+        # A partner company our policy does not show the next step (or whose partnership is
+        # paused: nothing new crosses) is not told it either.
+        teams = {t for d in deals if (t := _owner_team(d))}
+        policies = await governance.policies_for(ctx, uow, teams)
+    held = {team for team, policy in policies.items() if not policy.allows("next_step")}
+    deals = [d for d in deals if _owner_team(d) not in held]
+    via = await partner_installations(ctx, teams - held)
+    home = ""
+    if via:
+        async with ctx.uow.reads() as uow:
+            home = (await uow.tenants.names([uow.tenant_id])).get(uow.tenant_id, "")
     nudges = []
     for deal in deals:
         step = deal.next_step
@@ -198,6 +209,7 @@ async def due_nudges(ctx: Ctx, *, hour: int) -> list[Nudge]:
                     step.due,
                     is_overdue(step, day),
                     via=via.get(team) if team else None,
+                    home=home,
                 )
             )
     return nudges

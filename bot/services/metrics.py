@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 
 from bot.domain import metrics, periods
 from bot.domain.metrics import MetricsReport, Ratio
 from bot.domain.model import NotAllowed
+from bot.domain.partnership import State
 from bot.domain.periods import Period
 from bot.services.common import Caller, Ctx, admins_of
 from store import UnitOfWork
@@ -38,7 +40,7 @@ async def measure(
             horizon=metrics.activity_horizon(period),
             quarter=quarter,
         )
-    return metrics.measure(
+    report = metrics.measure(
         facts.deals,
         facts.activity,
         facts.active_in_quarter,
@@ -46,6 +48,28 @@ async def measure(
         quarter=quarter,
         scope="all deals" if everything else "your deals",
     )
+    users = None if everything or caller is None else [caller.actor.user_id]
+    on_shared = await shared_activation(ctx, users, as_of=period.until)
+    return replace(report, on_shared=on_shared)
+
+
+async def shared_activation(ctx: Ctx, users: Sequence[str] | None, *, as_of: date) -> Ratio | None:
+    """Our people (all, or `users`) on the open deals our active partners share with us: how
+    many acted on one in the activation window. A query for the partners, one per partner."""
+    if not ctx.defaults.many_workspaces:
+        return None
+    own = ctx.uow.tenant_id
+    async with ctx.uow.unscoped().reads() as tx:
+        partners = await tx.routing.partners(own, (State.ACTIVE,))
+        row = await tx.tenants.get(own) if partners else None
+        team = row.team_id if row is not None else None
+    if team is None:
+        return None
+    members: list[tuple[str, datetime | None]] = []
+    for partner in partners:
+        async with ctx.uow.for_tenant(partner).reads() as theirs:
+            members += await theirs.deals.team_on_open_deals(team, users)
+    return metrics.people_activation(members, as_of=as_of) if members else None
 
 
 async def activation_of(uow: UnitOfWork, users: Sequence[str], today: date) -> dict[str, Ratio]:

@@ -178,6 +178,10 @@ async def make_move(
         other = p.other(own)
         our_name, other_name = await _name(uow, own), await _name(uow, other)
         await uow.commit()
+    # Which company a team belongs to is kept a few minutes per process (governance): forget
+    # it here, so the redraw below applies the new policy at once.
+    for key in [k for k in ctx.cache if k.startswith("team_tenant:")]:
+        ctx.cache.pop(key, None)
     ours, theirs_deals = await _deals_between(ctx, own, other)
     async with ctx.uow.for_tenant(other).reads() as theirs:
         their_admins = tuple(sorted(await theirs.tenants.admins()))

@@ -72,8 +72,9 @@ class Nudge:
     due: date | None
     overdue: bool
     # The rep's company, when it installed PTM and is our active partner: the nudge is a DM
-    # through its own installation instead of a reply in the deal room.
+    # through its own installation instead of a reply in the deal room; `home` names us there.
     via: int | None = None
+    home: str = ""
 
 
 def compose(

@@ -200,8 +200,12 @@ class FakeSlack:
             if poster is not None and poster != installation:
                 return web.json_response({"ok": False, "error": "cant_update_message"})
         answer = self._answer(method, payload)
-        if method == "chat.postMessage" and answer.get("ok") and installation is not None:
-            self.posted_by[(answer["channel"], answer["ts"])] = installation
+        if method == "chat.postMessage" and answer.get("ok"):
+            key = (answer["channel"], answer["ts"])
+            # Slack names the bot user that posted a message (block_actions carry it).
+            self.messages[key]["user"] = self.token_bots.get(token or "", BOT_USER)
+            if installation is not None:
+                self.posted_by[key] = installation
         return web.json_response(answer)
 
     def _oauth_access(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -283,7 +287,8 @@ class FakeSlack:
             key = (p["channel"], p["ts"])
             if key not in self.messages:
                 return {"ok": False, "error": "message_not_found"}
-            self.messages[key] = {"blocks": p.get("blocks"), "text": p.get("text")}
+            poster = self.messages[key].get("user")
+            self.messages[key] = {"blocks": p.get("blocks"), "text": p.get("text"), "user": poster}
             return {"ok": True, "channel": p["channel"], "ts": p["ts"]}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": "1700000000.999999"}

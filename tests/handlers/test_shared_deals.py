@@ -24,13 +24,13 @@ THEIRS = Workspace(
 
 
 @pytest.fixture
-async def partnered(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBot]:
+async def partnered(fake_slack: FakeSlack, db_url: str) -> AsyncIterator[RunningBot]:
     fake_slack.install_codes = {"code-ours": OURS, "code-theirs": THEIRS}
     fake_slack.users.update(
         {"UINSTALLER": "T0URS", "USELLER": "T0URS", "UTHEIRS": "TPARTNER", "UREP": "TPARTNER"}
     )
     fake_slack.channel_teams[SHARED] = ["T0URS", "TPARTNER"]
-    bot = await start_bot(fake_slack, sqlite_url, **MANY)
+    bot = await start_bot(fake_slack, db_url, **MANY)
     await install(bot, "code-ours")
     await install(bot, "code-theirs")
     await accepted(bot)
@@ -203,29 +203,53 @@ async def test_their_rep_is_nudged_by_dm_from_their_own_ptm_and_answers_from_the
         "next Send the security questionnaire for partner by 2026-11-30",
         user="USELLER", channel=SHARED,
     )  # fmt: skip
+    # A second deal of ours with them, its step overdue.
+    await bot.slack.command("new Second deal", user="USELLER", channel="CSHARED2")
+    await bot.slack.command(
+        "trio <@USELLER> <@UINSTALLER> <@UREP>", user="USELLER", channel="CSHARED2"
+    )
+    await bot.slack.command(
+        "next Call the CFO for partner by 2026-11-25", user="USELLER", channel="CSHARED2"
+    )
+    await bot.write("UPDATE next_steps SET due = '2026-11-20' WHERE text = 'Call the CFO'")
     bot.fake.calls.clear()
     assert bot.runtime.tenants is not None
     for deps in await bot.runtime.tenants.each():
         await run_digests(deps)
     [dm] = [c for c in bot.fake.of_calls("chat.postMessage") if c.payload["channel"] == "UREP"]
     assert dm.token == "xoxb-theirs-1"  # their own PTM, where /ptm works for them
-    assert "your next step on *PTM-1*: Send the security questionnaire" in dm.payload["text"]
-    assert "`/ptm done PTM-1`" in dm.payload["text"]
+    assert "*Your moves on deals Ours shares with you* (2)" in dm.payload["text"]
+    # Overdue first, each with its card; one DM for all of them.
+    moves = dm.payload["text"].split("\n")[1:]
+    assert moves[0].startswith("• :warning: *overdue* *PTM-2* Call the CFO")
+    assert "*PTM-1* Send the security questionnaire · due 2026-11-30" in moves[1]
+    assert "`/ptm done PTM-2`" in str(dm.payload["blocks"])
     assert not [c for c in bot.fake.of_calls("chat.postMessage") if c.payload.get("thread_ts")]
-    assert await bot.rows(
-        "SELECT field, surface, receiving_team, receiving_company FROM disclosures "
-        "WHERE surface = 'dm'"
-    ) == [("next_step", "dm", "TPARTNER", "Partner Co")]
-    # Once a day.
+    assert (
+        await bot.rows(
+            "SELECT field, surface, receiving_team, receiving_company FROM disclosures "
+            "WHERE surface = 'dm'"
+        )
+        == [("next_step", "dm", "TPARTNER", "Partner Co")] * 2
+    )
+    # Once a day; and while the partnership is paused, not at all (nothing new crosses).
     for deps in await bot.runtime.tenants.each():
         await run_digests(deps)
+    await bot.write("UPDATE partnerships SET state = 'paused', paused_by = 1")
+    bot.clock.advance(days=1)
+    for deps in await bot.runtime.tenants.each():
+        await run_digests(deps)
+    assert not [c for c in bot.fake.of_calls("chat.postMessage") if c.payload.get("thread_ts")]
+    await bot.write("UPDATE partnerships SET state = 'active', paused_by = NULL")
     assert (
         len([c for c in bot.fake.of_calls("chat.postMessage") if c.payload["channel"] == "UREP"])
         == 1
     )
 
     _, answer = await bot.slack.command("done PTM-1", user="UREP", team="TPARTNER", channel="DREP")
-    assert await bot.rows("SELECT status, done_by FROM next_steps") == [("done", "UREP")], answer
+    assert await bot.rows("SELECT status, done_by FROM next_steps WHERE text LIKE 'Send%'") == [
+        ("done", "UREP")
+    ], answer
     assert "*Next step*: Send the security" not in card_text(bot.card(SHARED, ts))
 
 
@@ -365,7 +389,7 @@ async def test_their_people_cannot_change_what_we_do_not_share_with_them(
 
 
 async def test_their_company_keeps_its_own_internal_notes_on_our_deal(
-    partnered: RunningBot, sqlite_url: str
+    partnered: RunningBot, db_url: str
 ) -> None:
     bot = partnered
     ts = await our_shared_deal(bot)
@@ -434,7 +458,7 @@ async def test_their_company_keeps_its_own_internal_notes_on_our_deal(
     # Our company leaves PTM for good: their notes on our deals go with the deals.
     from tests.support.cli import run_ptm
 
-    code, _, err = await run_ptm(bot.fake, sqlite_url, "org", "purge", "T0URS")
+    code, _, err = await run_ptm(bot.fake, db_url, "org", "purge", "T0URS")
     assert code == 0, err
     assert await bot.rows("SELECT count(*) FROM own_deal_fields") == [(0,)]
     assert await bot.rows("SELECT count(*) FROM deals") == [(0,)]
@@ -510,3 +534,34 @@ async def test_a_failure_of_their_crm_tells_us_nothing_of_their_connector(
         assert "127.0.0.1" not in error and "their-secret-path" not in error and ":9" not in error
     finally:
         await bot.stop()
+
+
+async def test_their_metrics_count_their_people_on_the_deals_we_share(
+    partnered: RunningBot,
+) -> None:
+    from tests.handlers.test_admin_home import open_home, text_of
+
+    bot = partnered
+    ts = await our_shared_deal(bot)
+    # Their rep acted on our deal (through their installation); their admin did not.
+    await bot.slack.command("new Second deal", user="USELLER", channel="CSHARED2")
+    await bot.slack.command(
+        "trio <@USELLER> <@UINSTALLER> <@UTHEIRS>", user="USELLER", channel="CSHARED2"
+    )
+    await bot.slack.click(
+        bot.card(SHARED, ts), "ptm_card_synced", channel=SHARED, ts=ts,
+        user="UREP", user_team="TPARTNER", team="TPARTNER",
+    )  # fmt: skip
+
+    async def metrics(user: str, team: str) -> str:
+        bot.fake.calls.clear()
+        await bot.slack.command("metrics", user=user, team=team, channel="C1")
+        return str(bot.fake.of("response_url")[-1]["blocks"])
+
+    answer = await metrics("UTHEIRS", "TPARTNER")
+    assert "*On deals partners share with you*: *50%* — 1 of 2 of your people" in answer
+    # A non-admin sees their own; our side's metrics do not count them as ours.
+    assert "1 of 1 of your people" in await metrics("UREP", "TPARTNER")
+    assert "On deals partners share with you" not in await metrics("UINSTALLER", "T0URS")
+    home = text_of(await open_home(bot, "UREP", team="TPARTNER"))
+    assert "On deals partners share with you" in home

@@ -166,7 +166,12 @@ class Inbound:
             "container": {"type": "message", "message_ts": ts, "channel_id": channel},
             "trigger_id": self._trigger_id(user),
             "channel": {"id": channel, "name": "deal-room"},
-            "message": {"ts": ts, "blocks": message["blocks"], "text": message.get("text")},
+            "message": {
+                "ts": ts,
+                "blocks": message["blocks"],
+                "text": message.get("text"),
+                **({"user": message["user"]} if message.get("user") else {}),
+            },
             "response_url": self.response_url,
             "actions": [action],
         }
