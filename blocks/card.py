@@ -7,6 +7,7 @@ from typing import Any
 from blocks import kit
 from blocks.ids import Action, MoreOption
 from blocks.metadata import CardRef
+from bot.domain.model import PARTNER_KIND_LABELS
 from bot.views.deal_views import NOT_SHARED
 from bot.views.models import CardView, InternalView
 
@@ -128,8 +129,13 @@ def _trio_text(card: CardView) -> str:
     lines = ["*Trio*"]
     for m in card.members:
         label = ROLE_LABEL.get(m.role, m.role)
+        if m.kind:
+            label = f"{label} ({PARTNER_KIND_LABELS.get(m.kind, m.kind)})"
         if "trio" in card.withheld and not m.is_external:
             lines.append(f"{label}: _{NOT_SHARED}_")
+            continue
+        if m.company is not None:  # another partner company, as this copy's readers see it
+            lines.append(f"{label}: {kit.user_text(m.company, 80)}")
             continue
         if m.user_id is None:
             how = f"`/ptm trio {m.role} @user`" if ours_only else "our alliance manager names them"
@@ -152,7 +158,10 @@ def _step_text(card: CardView) -> str:
         return f"*Next step*: _{NOT_SHARED}_"
     if step is None:
         return "*Next step*: none yet — press *Set next step* so someone owns the next move."
-    owner = kit.mention(step.owner_user) if step.owner_user else "_unassigned_"
+    if step.owner_label is not None:
+        owner = kit.user_text(step.owner_label, 80)
+    else:
+        owner = kit.mention(step.owner_user) if step.owner_user else "_unassigned_"
     role = f" ({step.owner_role})" if step.owner_role else ""
     due = f" · due {step.due.isoformat()}" if step.due else ""
     late = " · :warning: *overdue*" if step.overdue else ""
@@ -231,6 +240,11 @@ def _controls(card: CardView) -> list[dict[str, Any]]:
             "options": [
                 *([kit.option("Edit deal", MoreOption.EDIT)] if not card.withheld else []),
                 kit.option("History", MoreOption.HISTORY),
+                *(
+                    [kit.option("Partner companies", MoreOption.PARTNERS)]
+                    if card.internal is not None
+                    else []
+                ),
                 kit.option("Find a partner", MoreOption.FIND),
                 kit.option("Post co-sell brief", MoreOption.BRIEF),
                 *(

@@ -36,6 +36,7 @@ class MoreOption(StrEnum):
     INTERNAL = "internal"
     FIND = "find"
     BRIEF = "brief"
+    PARTNERS = "partners"
 
 
 class Callback(StrEnum):
@@ -47,6 +48,7 @@ class Callback(StrEnum):
     PARTNERSHIP_PROPOSE = "ptm_partnership_propose"
     PARTNERSHIP_ACCEPT = "ptm_partnership_accept"
     OWN_FIELDS = "ptm_own_fields"
+    PARTNERS = "ptm_partners"
 
 
 class Field(StrEnum):
@@ -73,6 +75,9 @@ class Field(StrEnum):
     CRM_SECRET = "crm_secret"
     SHARES = "shares"
     CRM_ID = "crm_id"
+    PARTNER_ADD = "partner_add"
+    PARTNER_KIND = "partner_kind"
+    PARTNER_REMOVE = "partner_remove"
 
 
 INPUT_ACTION = "value"

@@ -9,9 +9,10 @@ from blocks import kit
 from blocks.ids import INPUT_ACTION, Callback, Field
 from blocks.metadata import ConnectorMeta, EditDealMeta, NewDealMeta, NextStepMeta, OwnFieldsMeta
 from bot.domain.admin import SIDE_NAMES, ConnectorKind
+from bot.domain.model import PARTNER_KIND_LABELS, PARTNER_KINDS
 from bot.domain.outbox import Side
 from bot.views.admin import ConnectorForm
-from bot.views.models import EditForm, NextStepForm, OwnFieldsForm
+from bot.views.models import EditForm, NextStepForm, OwnFieldsForm, PartnersForm
 
 ATTRIBUTIONS = ("sourced", "co-sell", "influenced")
 STAGES = ("Qualify", "Discover", "Validate", "Propose", "Negotiate")
@@ -179,6 +180,51 @@ def _internal_fields(form: EditForm) -> list[dict[str, Any]]:
     ]
 
 
+def build_partners_modal(form: PartnersForm, channel_id: str | None) -> dict[str, Any]:
+    """Add a partner company to the deal (by its rep) or remove one."""
+    meta = NextStepMeta(d=form.deal_id, v=form.version, channel=channel_id)
+    now = (
+        "\n".join(
+            f"• {kit.mention(user)} ({PARTNER_KIND_LABELS.get(kind, kind)})"
+            for user, kind in form.partners
+        )  # fmt: skip
+        or "_none yet_"
+    )
+    blocks: list[dict[str, Any]] = [
+        kit.section(f"*Partner companies on {form.key}*\n{now}"),
+        {
+            "type": "input",
+            "block_id": Field.PARTNER_ADD,
+            "label": kit.plain("Add a partner company: its rep"),
+            "element": {
+                "type": "users_select",
+                "action_id": INPUT_ACTION,
+                "placeholder": kit.plain("Choose their rep"),
+            },  # fmt: skip
+            "optional": True,
+        },
+        _select(
+            Field.PARTNER_KIND,
+            "Their role on the deal",
+            [(PARTNER_KIND_LABELS[k], k) for k in PARTNER_KINDS],
+            "other",
+        ),  # fmt: skip
+    ]
+    if form.partners:
+        blocks.append(
+            _select(
+                Field.PARTNER_REMOVE,
+                "Remove a partner company",
+                [
+                    (f"the {PARTNER_KIND_LABELS.get(kind, kind)} company (rep {user})", user)
+                    for user, kind in form.partners
+                ],
+                None,
+            )  # fmt: skip
+        )
+    return modal(Callback.PARTNERS, "Partner companies", "Save", blocks, meta.encode(3000))
+
+
 def build_own_fields_modal(form: OwnFieldsForm, channel_id: str | None) -> dict[str, Any]:
     """A partner company's own notes on a deal another company shares with it."""
     meta = OwnFieldsMeta(d=form.deal_id, v=form.version, channel=channel_id)
@@ -308,6 +354,8 @@ def read_inputs(view: dict[str, Any]) -> dict[str, str | None]:
         if "selected_option" in element:
             chosen = element["selected_option"]
             values[block_id] = chosen["value"] if chosen else None
+        elif "selected_user" in element:
+            values[block_id] = element["selected_user"]
         elif "selected_date" in element:
             values[block_id] = element["selected_date"]
         else:

@@ -17,6 +17,7 @@ from blocks.modals import (
     build_log_outcome_modal,
     build_next_step_modal,
     build_own_fields_modal,
+    build_partners_modal,
 )
 from blocks.partners import build_find_results
 from blocks.replies import build_history, build_internal_notice, build_notice
@@ -161,6 +162,14 @@ async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None
         if choice == MoreOption.FIND:
             found = await services.find_partners(deps.ctx, caller, "", deal_number=ref.d)
             await click.send(build_find_results(found))
+            return
+        if choice == MoreOption.PARTNERS:
+            partners = await services.partners_form(deps.ctx, caller, ref.d)
+            await deps.slack.open_modal(
+                body["trigger_id"],
+                build_partners_modal(partners, caller.channel_id),
+                for_user=caller.actor.user_id,
+            )
             return
         if choice == MoreOption.INTERNAL and not caller.actor.internal:
             # Someone of a partner company: their own company's notes on this deal.

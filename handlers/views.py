@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
@@ -31,6 +32,41 @@ def register(app: AsyncApp) -> None:
     app.view(Callback.NEXT_STEP.value)(handle_next_step_submission)
     app.view(Callback.LOG_OUTCOME.value)(handle_log_outcome_submission)
     app.view(Callback.OWN_FIELDS.value)(handle_own_fields_submission)
+    app.view(Callback.PARTNERS.value)(handle_partners_submission)
+
+
+async def handle_partners_submission(
+    ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
+) -> None:
+    """Add a partner company (by its rep) and/or remove one, from the card's menu."""
+    if (opened := await _opened(ack, NextStepMeta, body, view, context)) is None:
+        return
+    deps, meta, caller = opened
+    values = read_inputs(view)
+    adding, removing = values.get("partner_add"), values.get("partner_remove")
+    kind = values.get("partner_kind") or "other"
+
+    async def run() -> Reply:
+        if not adding and not removing:
+            raise forms.FormErrors({"partner_add": "Choose a rep to add, or a company to remove."})
+        replies = []
+        if removing:
+            replies.append(
+                await services.remove_partner_company(
+                    deps.ctx, caller, meta.d, removing, source=Source.MODAL
+                )
+            )
+        if adding:
+            replies.append(
+                await services.add_partner_company(
+                    deps.ctx, caller, meta.d, adding, kind, source=Source.MODAL
+                )
+            )
+        return replace(replies[-1], text=" ".join(r.text for r in replies), changed=True)
+
+    reply = await _submit(ack, run, deps, caller, errors_for=_on("partner_add"))
+    if reply is not None:
+        await _finish(deps, caller, reply)
 
 
 async def handle_own_fields_submission(

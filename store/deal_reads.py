@@ -255,8 +255,11 @@ def _to_deal(row: DealRow, trio: Sequence[TrioMemberRow], step: NextStepRow | No
                         is_external=m.is_external,
                         synced_version=m.synced_version,
                         last_acted_at=m.last_acted_at,
+                        kind=m.partner_kind,
                     )
-                    for m in trio
+                    # Partner companies in the order they joined the deal (the first is the
+                    # trio's partner: routing defaults and `/ptm trio` name that one).
+                    for m in sorted(trio, key=lambda row: row.id or 0)
                 ),
                 key=lambda m: list(Role).index(m.role),
             )

@@ -15,6 +15,7 @@ from bot.domain.model import (
     Deal,
     ForecastCategory,
     Mutation,
+    Role,
     Source,
     Stage,
     Status,
@@ -112,6 +113,14 @@ class DealRepository(DealReads):
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
+        for user_id in mutation.trio_drop:
+            await self.session.execute(
+                sa.delete(TrioMemberRow).where(
+                    TrioMemberRow.deal_id == deal.id,  # type: ignore[arg-type]
+                    TrioMemberRow.role == Role.PARTNER.value,  # type: ignore[arg-type]
+                    TrioMemberRow.user_id == user_id,  # type: ignore[arg-type]
+                )
+            )
         for member in mutation.trio:
             await self._put_member(deal.id, member)
         if mutation.step is not None:
@@ -132,12 +141,15 @@ class DealRepository(DealReads):
         return True
 
     async def _put_member(self, deal_id: int, member: TrioMember) -> None:
-        await self.session.execute(
-            sa.delete(TrioMemberRow).where(
-                TrioMemberRow.deal_id == deal_id,  # type: ignore[arg-type]
-                TrioMemberRow.role == member.role.value,  # type: ignore[arg-type]
-            )
-        )
+        """Name a member: the seller or alliance manager replaces the one before; a partner
+        rep is one more partner company (the one they replace, if any, is in `trio_drop`)."""
+        same = [
+            TrioMemberRow.deal_id == deal_id,  # type: ignore[arg-type]
+            TrioMemberRow.role == member.role.value,  # type: ignore[arg-type]
+        ]
+        if member.role is Role.PARTNER:
+            same.append(TrioMemberRow.user_id == member.user_id)  # type: ignore[arg-type]
+        await self.session.execute(sa.delete(TrioMemberRow).where(*same))
         self.session.add(
             TrioMemberRow(
                 deal_id=deal_id,
@@ -145,6 +157,7 @@ class DealRepository(DealReads):
                 user_id=member.user_id,
                 team_id=member.team_id,
                 is_external=member.is_external,
+                partner_kind=member.kind,
             )
         )
         await self.session.flush()

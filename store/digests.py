@@ -182,9 +182,9 @@ class DigestRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def nudge_places(self, deal_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
-        """Where to nudge each deal: a card copy the partner can see (a shared channel), else
-        the copy in the deal room. Returns deal id -> (channel, card ts)."""
+    async def nudge_places(self, deal_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        """Where each deal could be nudged, best first: card copies a partner can see (shared
+        channels), then the copy in the deal room. Returns deal id -> [(channel, card ts)]."""
         bound = sa.and_(
             ChannelBindingRow.channel_id == CardCopyRow.channel_id,  # type: ignore[arg-type]
             ChannelBindingRow.deal_id == CardCopyRow.deal_id,  # type: ignore[arg-type]
@@ -201,12 +201,11 @@ class DigestRepository:
             .where(CardCopyRow.deal_id.in_(list(deal_ids)))  # type: ignore[attr-defined]
             .order_by(CardCopyRow.id)  # type: ignore[arg-type]
         )
-        best: dict[int, tuple[int, str, str]] = {}
+        ranked: dict[int, list[tuple[int, str, str]]] = {}
         for deal_id, channel, ts, shared, bound in rows.all():
             rank = 0 if shared else (1 if bound else 2)
-            if deal_id not in best or rank < best[deal_id][0]:
-                best[deal_id] = (rank, channel, ts)
-        return {d: (c, t) for d, (_, c, t) in best.items()}
+            ranked.setdefault(deal_id, []).append((rank, channel, ts))
+        return {d: [(c, t) for _, c, t in sorted(found)] for d, found in ranked.items()}
 
     async def home_viewers(self, deal_id: int) -> list[str]:
         rows = await self.session.scalars(

@@ -51,7 +51,8 @@ class DealRow(TenantOwned, table=True):
 class TrioMemberRow(TenantOwned, table=True):
     __tablename__ = "trio_members"
     __table_args__ = (
-        sa.UniqueConstraint("deal_id", "role"),
+        # One seller and one alliance manager; any number of partner companies' reps.
+        sa.UniqueConstraint("deal_id", "role", "user_id", name="trio_members_deal_role_user_key"),
         # Covers "the seller of each deal" joins (metrics) without touching the rows.
         sa.Index("ix_trio_members_deal_role_user", "deal_id", "role", "user_id"),
     )
@@ -64,6 +65,18 @@ class TrioMemberRow(TenantOwned, table=True):
     is_external: bool = False
     synced_version: int = 0
     last_acted_at: datetime | None = _utc(default=None)
+    # A partner rep's company's role on the deal: cloud, isv, si, reseller or other.
+    partner_kind: str | None = Field(default=None, max_length=10)
+
+
+sa.Index(
+    "one_seller_and_alliance_per_deal",
+    TrioMemberRow.__table__.c.deal_id,  # type: ignore[attr-defined]
+    TrioMemberRow.__table__.c.role,  # type: ignore[attr-defined]
+    unique=True,
+    sqlite_where=sa.text("role != 'partner'"),
+    postgresql_where=sa.text("role != 'partner'"),
+)
 
 
 class NextStepRow(TenantOwned, table=True):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +48,15 @@ class PartnerRepository:
         if progress:
             progress(len(partners))
         return added, updated
+
+    async def names_by_team(self, teams: Collection[str]) -> dict[str, str]:
+        """Capability-map names of the companies behind these Slack teams (those known)."""
+        rows = await self.session.execute(
+            sa.select(PartnerRow.slack_team_id, PartnerRow.name).where(
+                PartnerRow.slack_team_id.in_(list(teams))  # type: ignore[union-attr]
+            )
+        )
+        return {str(team): str(name) for team, name in rows.all()}
 
     async def all(self) -> list[Partner]:
         rows = (

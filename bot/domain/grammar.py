@@ -20,6 +20,7 @@ from bot.domain.intents import (
     MENTION_COMMANDS,
     MENTION_HELP,
     SUBCOMMANDS,
+    AddPartner,
     Brief,
     CloseDeal,
     Done,
@@ -32,6 +33,7 @@ from bot.domain.intents import (
     Parsed,
     PostCard,
     ProposePartnership,
+    RemovePartner,
     Reopen,
     SendDigest,
     SetAttribution,
@@ -48,6 +50,7 @@ from bot.domain.model import (
     MAX_NAME,
     MAX_STEP_TEXT,
     MAX_TRIGGER,
+    PARTNER_KINDS,
     ROLES,
     BadInput,
     Role,
@@ -146,6 +149,28 @@ def _parse_trio(rest: list[str], _today: date) -> Intent:
         else:
             return SetTrio(members)
     raise BadInput(f"I could not read that trio. {TRIO_USAGE}")
+
+
+PARTNER_USAGE = (
+    "Use `/ptm partner add @rep [cloud|isv|si|reseller|other]` to add a partner company to "
+    "the deal (named by its rep), or `/ptm partner remove @rep`."
+)
+
+
+def _parse_partner(rest: list[str], _today: date) -> Intent:
+    verb = rest[0].casefold() if rest else ""
+    user = mention_id(rest[1]) if len(rest) > 1 else None
+    if verb == "add" and user and len(rest) <= 3:
+        kind = rest[2].casefold() if len(rest) == 3 else "other"
+        if kind not in PARTNER_KINDS:
+            raise BadInput(
+                f"`{_quote(rest[2])}` is not a partner role; use one of "
+                f"{', '.join(PARTNER_KINDS)}. {PARTNER_USAGE}"
+            )
+        return AddPartner(user, kind)
+    if verb == "remove" and user and len(rest) == 2:
+        return RemovePartner(user)
+    raise BadInput(f"I could not read that. {PARTNER_USAGE}")
 
 
 def _parse_stage(rest: list[str], _today: date) -> Intent:
@@ -267,5 +292,6 @@ _PARSERS = {
     "metrics": _parse_metrics,
     "reopen": _parse_bare(Reopen()),
     "partnership": _parse_bare(ProposePartnership()),
+    "partner": _parse_partner,
     "find": lambda rest, _today: FindPartner(unescape_slack(" ".join(rest))[:500]),
 }

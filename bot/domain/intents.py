@@ -32,6 +32,7 @@ SUBCOMMANDS = (
     "metrics",
     "reopen",
     "partnership",
+    "partner",
 )
 # The subcommands that act on one deal: the channel's, or the one named by key.
 DEAL_COMMANDS = frozenset(SUBCOMMANDS) - {
@@ -123,6 +124,21 @@ class Reopen:
 @dataclass(frozen=True)
 class ProposePartnership:
     """Propose a partnership to the company this Slack Connect channel is shared with."""
+
+
+@dataclass(frozen=True)
+class AddPartner:
+    """`/ptm partner add @rep [cloud|isv|si|reseller|other]`: one more partner company."""
+
+    user_id: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class RemovePartner:
+    """`/ptm partner remove @rep`."""
+
+    user_id: str
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,13 @@ class TrioMember:
     is_external: bool = False
     synced_version: int = 0
     last_acted_at: datetime | None = None
+    kind: str | None = None  # a partner company's role on the deal (PARTNER_KINDS)
+
+
+# A partner company's role on a deal.
+PARTNER_KINDS: tuple[str, ...] = ("cloud", "isv", "si", "reseller", "other")
+PARTNER_KIND_LABELS = {"cloud": "cloud", "isv": "ISV", "si": "SI", "reseller": "reseller",
+                       "other": "partner"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -189,7 +196,13 @@ class Deal:
     close_reason: str = ""
 
     def member(self, role: Role) -> TrioMember | None:
+        """The member in `role`; for the partner role, the first partner company's rep."""
         return next((m for m in self.trio if m.role == role), None)
+
+    @property
+    def partners(self) -> tuple[TrioMember, ...]:
+        """Every partner company's rep, in the order they joined the deal."""
+        return tuple(m for m in self.trio if m.role is Role.PARTNER)
 
     def role_of(self, user_id: str) -> Role | None:
         return next((m.role for m in self.trio if m.user_id == user_id), None)
@@ -235,6 +248,7 @@ class Mutation:
     trio: tuple[TrioMember, ...] = ()
     step: StepChange | None = None
     audit: dict[str, tuple[object, object]] = field(default_factory=dict)
+    trio_drop: tuple[str, ...] = ()  # partner reps (user ids) who leave the deal
 
     @property
     def is_empty(self) -> bool:

@@ -141,6 +141,7 @@ def governed_field(change_key: str) -> str | None:
         "attribution": "attribution",
         "next_step": "next_step",
         "trio": "trio",
+        "partners": "trio",
     }.get(head)
 
 

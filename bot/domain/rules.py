@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -119,16 +120,60 @@ def close_deal(deal: Deal, *, won: bool, reason: str = "") -> Mutation:
 
 
 def set_trio(deal: Deal, members: dict[Role, TrioMember]) -> Mutation:
-    """Name one or more trio members; a member who keeps their role keeps their sync state."""
+    """Name one or more trio members; a member who keeps their role keeps their sync state.
+    The partner named replaces the first partner company's rep (the trio's partner)."""
     changed: list[TrioMember] = []
+    dropped: list[str] = []
     audit: dict[str, tuple[object, object]] = {}
     for role, member in members.items():
         current = deal.member(role)
         if current and current.user_id == member.user_id:
             continue
+        if role is Role.PARTNER and any(p.user_id == member.user_id for p in deal.partners):
+            raise BadInput(
+                f"<@{member.user_id}> is already on {deal.key} for another partner company."
+            )
+        if role is Role.PARTNER and current is not None:
+            dropped.append(current.user_id)
+            member = replace(member, kind=current.kind)
         changed.append(member)
         audit[f"trio.{role.value}"] = (current.user_id if current else None, member.user_id)
-    return Mutation(trio=tuple(changed), audit=audit)
+    return Mutation(trio=tuple(changed), audit=audit, trio_drop=tuple(dropped))
+
+
+MAX_PARTNERS = 12  # partner companies on one deal (large deals have "more than ten")
+
+
+def add_partner(deal: Deal, user_id: str, kind: str) -> Mutation:
+    """One more partner company on the deal, named by its rep, with its role on the deal."""
+    if deal.role_of(user_id) is not None:
+        raise BadInput(f"<@{user_id}> is already on {deal.key} ({deal.role_of(user_id)}).")
+    if len(deal.partners) >= MAX_PARTNERS:
+        raise BadInput(
+            f"{deal.key} has {MAX_PARTNERS} partner companies, the most PTM keeps on one deal. "
+            "Remove one with `/ptm partner remove @rep` first."
+        )
+    member = TrioMember(Role.PARTNER, user_id, is_external=True, kind=kind)
+    return Mutation(trio=(member,), audit={f"partners.{user_id}": (None, kind)})
+
+
+def remove_partner(deal: Deal, user_id: str) -> Mutation:
+    """A partner company leaves the deal (named by its rep); not while its rep owns the open
+    next step, which would be left without an owner."""
+    member = next((p for p in deal.partners if p.user_id == user_id), None)
+    if member is None:
+        reps = ", ".join(f"<@{p.user_id}>" for p in deal.partners) or "none"
+        raise BadInput(
+            f"<@{user_id}> is not a partner rep on {deal.key}. Its partner reps: {reps}."
+        )
+    step = deal.next_step
+    if step is not None and step.owner_user == user_id:
+        raise BadInput(
+            f"<@{user_id}> owns the open next step of {deal.key}. Give it to someone else first "
+            "(`/ptm next … for @user`), then remove their company."
+        )
+    return Mutation(audit={f"partners.{user_id}": (member.kind or "partner", None)},
+                    trio_drop=(user_id,))  # fmt: skip
 
 
 def resolve_owner(

@@ -27,6 +27,7 @@ from bot.services.cards import (
 from bot.services.changes import change
 from bot.services.common import Caller, Ctx, TenantDefaults, resolve_deal
 from bot.services.deals import (
+    add_partner_company,
     complete_step,
     create_deal,
     edit_deal,
@@ -34,6 +35,8 @@ from bot.services.deals import (
     mark_synced,
     move_stage,
     name_trio,
+    partners_form,
+    remove_partner_company,
     reopen,
     set_next,
 )
@@ -100,6 +103,9 @@ from bot.services.tenants import (
 )
 
 __all__ = [
+    "add_partner_company",
+    "partners_form",
+    "remove_partner_company",
     "withholds_in",
     "own_fields_form",
     "save_own_fields",

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from bot.domain.model import NotFound
 from bot.services import disclosures, governance
 from bot.services.common import Ctx
-from bot.views.deal_views import card_view
+from bot.views.deal_views import card_view, several_partners
 from bot.views.models import CardRender, CardView, CopyTarget
 from store import UnitOfWork
 from store.copies import ChannelInfo
@@ -181,9 +181,9 @@ def _teams_known(ctx: Ctx, fresh: dict[str, bool | None] | None) -> dict[str, li
 async def _governed_after(
     ctx: Ctx, card: CardView, sharing: dict[str, bool | None]
 ) -> dict[str, CardView]:
-    """Outside the pass's transaction, asking Slack who is in each shared channel (many
-    workspaces only: with one, no partnership can govern a copy)."""
-    if not ctx.defaults.many_workspaces:
+    """Outside the pass's transaction, asking Slack who is in each shared channel (only when a
+    partnership or several partner companies can change a copy)."""
+    if not ctx.defaults.many_workspaces and not several_partners(card):
         return {}
     teams = {
         c: await ctx.teams_of_channel(c) for c, shared in sharing.items() if shared is not False

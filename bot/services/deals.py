@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 
+from bot.domain import rules
 from bot.domain.forms import fingerprint
 from bot.domain.inputs import clean_text
 from bot.domain.model import (
     MAX_ACCOUNT,
     MAX_NAME,
     MAX_STEP_TEXT,
+    PARTNER_KIND_LABELS,
     Conflict,
     Deal,
     Mutation,
@@ -36,8 +38,8 @@ from bot.domain.rules import (
 from bot.domain.rules import edit_deal as edit_rule
 from bot.domain.rules import reopen_deal as reopen_rule
 from bot.services.changes import change, learn_member_team
-from bot.services.common import Caller, Ctx, changed_reply
-from bot.views.models import Reply
+from bot.services.common import Caller, Ctx, changed_reply, require_right
+from bot.views.models import PartnersForm, Reply
 
 
 async def create_deal(
@@ -113,6 +115,56 @@ async def name_trio(ctx: Ctx, caller: Caller, deal_id: int, members: Mapping[Rol
     who = ", ".join(f"{m.role.value} <@{m.user_id}>" for m in deal.trio)
     text = f"Trio of {deal.key}: {who}." if changed else f"{deal.key} already has that trio."
     return replace(changed_reply(deal, changed, text), learn_teams=changed)
+
+
+OURS_ONLY = "Only our own people add or remove partner companies on a deal."
+
+
+async def partners_form(ctx: Ctx, caller: Caller, deal_id: int) -> PartnersForm:
+    """The deal's partner companies, for someone of ours who may change the deal."""
+    if not caller.actor.internal:
+        raise NotAllowed(OURS_ONLY)
+    async with ctx.uow.reads() as uow:
+        deal = await uow.deals.get(deal_id)
+        if deal is None:
+            raise NotFound("That deal no longer exists.")
+        await require_right(ctx, uow, deal, caller.actor)
+    return PartnersForm(
+        deal.id,
+        deal.key,
+        deal.version,
+        tuple((p.user_id, p.kind or "other") for p in deal.partners),
+    )
+
+
+async def add_partner_company(
+    ctx: Ctx, caller: Caller, deal_id: int, user_id: str, kind: str, *, source: Source
+) -> Reply:
+    """One more partner company on the deal, named by its rep (their org is asked of Slack
+    after the ack, as for the trio)."""
+    if not caller.actor.internal:
+        raise NotAllowed(OURS_ONLY)
+    deal, changed = await change(
+        ctx, caller, deal_id, lambda d: rules.add_partner(d, user_id, kind), source=source
+    )
+    label = PARTNER_KIND_LABELS.get(kind, kind)
+    text = (
+        f"Added <@{user_id}>'s company to {deal.key} as {label}. "
+        f"{deal.key} now has {len(deal.partners)} partner "
+        f"{'company' if len(deal.partners) == 1 else 'companies'}."
+    )
+    return replace(changed_reply(deal, changed, text), learn_teams=changed)
+
+
+async def remove_partner_company(
+    ctx: Ctx, caller: Caller, deal_id: int, user_id: str, *, source: Source
+) -> Reply:
+    if not caller.actor.internal:
+        raise NotAllowed(OURS_ONLY)
+    deal, changed = await change(
+        ctx, caller, deal_id, lambda d: rules.remove_partner(d, user_id), source=source
+    )
+    return changed_reply(deal, changed, f"Removed <@{user_id}>'s company from {deal.key}.")
 
 
 async def learn_trio_teams(ctx: Ctx, caller: Caller, deal_id: int) -> bool:

@@ -191,6 +191,9 @@ async def due_nudges(ctx: Ctx, *, hour: int) -> list[Nudge]:
         if (deal.id, day) in nudged:
             continue
         team = _owner_team(deal)
+        place = await _place_for(ctx, deal, places[deal.id], team)
+        if place is None:
+            continue
         async with ctx.uow() as uow:
             claimed = await uow.digests.claim_nudge(deal.id, day, step.owner_user, now)
             if claimed and team:  # the disclosure ledger: what the nudge tells their company
@@ -198,7 +201,7 @@ async def due_nudges(ctx: Ctx, *, hour: int) -> list[Nudge]:
                 await record_sent(ctx, uow, deal, ("next_step",), surface, team)
             await uow.commit()
         if claimed:
-            channel, ts = places[deal.id]
+            channel, ts = place
             nudges.append(
                 Nudge(
                     deal.key,
@@ -213,6 +216,19 @@ async def due_nudges(ctx: Ctx, *, hour: int) -> list[Nudge]:
                 )
             )
     return nudges
+
+
+async def _place_for(
+    ctx: Ctx, deal: Deal, places: list[tuple[str, str]], team: str | None
+) -> tuple[str, str] | None:
+    """The card copy to reply on: with several partner companies, one in a channel the step's
+    owner's company is in (never one only another partner company reads); else the best."""
+    if len(deal.partners) < 2:
+        return places[0]
+    for channel, ts in places:
+        if team is not None and team in await ctx.teams_of_channel(channel):
+            return channel, ts
+    return None
 
 
 def _owner_team(deal: Deal) -> str | None:

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from bot.domain.partnership import Policy, policy_toward, strictest
 from bot.services.common import Caller, Ctx
-from bot.views.deal_views import govern
+from bot.views.deal_views import among_partners, govern, several_partners
 from bot.views.models import CardView
 from store import UnitOfWork
 
@@ -92,18 +92,43 @@ def channel_policy(teams: Sequence[str], policies: dict[str, Policy]) -> Policy 
     return strictest(policies[t] for t in teams if t in policies)
 
 
+async def company_names(ctx: Ctx, uow: UnitOfWork, teams: Iterable[str]) -> dict[str, str]:
+    """What we call each partner company: its name in our capability map (matched by Slack
+    team), else the name it installed PTM under; absent when neither is known."""
+    wanted = {t for t in teams if t}
+    if not wanted:
+        return {}
+    names = await uow.partners.names_by_team(wanted)
+    missing = wanted - set(names)
+    if missing and ctx.defaults.many_workspaces:
+        tenants = await tenants_of(ctx, uow, missing)
+        installed = await uow.tenants.names(sorted(set(tenants.values())))
+        names.update({team: installed[t] for team, t in tenants.items() if installed.get(t)})
+    return names
+
+
 async def governed_copies(
     ctx: Ctx, uow: UnitOfWork, card: CardView, teams_by_channel: dict[str, list[str]]
 ) -> dict[str, CardView]:
-    """The card as each shared channel may see it (only the channels where a policy changes
-    it); two statements at most, none in one workspace or with no installed partner."""
+    """The card as each shared channel may see it (only the channels where it differs): under
+    the policy of a partner company in it (many workspaces), and, on a deal with several
+    partner companies, with the others shown only by company and role. No statement for a
+    deal with one partner company and no installed partner."""
     teams = {t for found in teams_by_channel.values() for t in found}
     policies = await policies_for(ctx, uow, teams)
-    if not policies:
+    several = several_partners(card)
+    if not policies and not several:
         return {}
+    partner_teams = [m.team_id for m in card.members if m.role == "partner" and m.team_id]
+    names = await company_names(ctx, uow, partner_teams) if several else {}
     governed = {}
     for channel, found in teams_by_channel.items():
+        view = card
         policy = channel_policy(found, policies)
         if policy is not None:
-            governed[channel] = govern(card, policy)
+            view = govern(view, policy)
+        if several:
+            view = among_partners(view, found, names)
+        if view is not card:
+            governed[channel] = view
     return governed

@@ -10,12 +10,14 @@ from bot.domain import intents
 from bot.domain.model import BadInput, Source
 from bot.services.common import Caller, Ctx, resolve_deal_id
 from bot.services.deals import (
+    add_partner_company,
     close_deal,
     complete_step,
     create_deal,
     mark_synced,
     move_stage,
     name_trio,
+    remove_partner_company,
     reopen,
     set_fields,
     set_next,
@@ -61,6 +63,12 @@ _FOR_CALLER: dict[type, Callable[[Ctx, Caller, Any], Awaitable[Reply]]] = {
 _ON_DEAL: dict[type, Callable[[Ctx, Caller, int, Any, Source], Awaitable[Reply]]] = {
     intents.PostCard: lambda ctx, _c, d, _i, _s: _post_card(ctx, d),
     intents.SetTrio: lambda ctx, c, d, i, _s: name_trio(ctx, c, d, i.members),
+    intents.AddPartner: lambda ctx, c, d, i, s: add_partner_company(
+        ctx, c, d, i.user_id, i.kind, source=s
+    ),
+    intents.RemovePartner: lambda ctx, c, d, i, s: remove_partner_company(
+        ctx, c, d, i.user_id, source=s
+    ),
     intents.SetStage: lambda ctx, c, d, i, s: move_stage(ctx, c, d, i.stage, source=s),
     intents.SetNext: lambda ctx, c, d, i, s: set_next(
         ctx, c, d, i.text, role=i.role, user_id=i.user_id, due=i.due, source=s

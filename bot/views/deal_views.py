@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -36,16 +36,20 @@ def card_view(
     """
     members = []
     for role in ROLES:
-        member = deal.member(role)
-        members.append(
-            MemberView(
-                role=role.value,
-                user_id=member.user_id if member else None,
-                synced=bool(member and member.synced_version >= deal.version),
-                synced_version=member.synced_version if member else 0,
-                is_external=bool(member and member.is_external),
+        # Every partner company's rep (none named yet: one empty partner line).
+        named = deal.partners if role is Role.PARTNER else ()
+        for member in named or (deal.member(role),):
+            members.append(
+                MemberView(
+                    role=role.value,
+                    user_id=member.user_id if member else None,
+                    synced=bool(member and member.synced_version >= deal.version),
+                    synced_version=member.synced_version if member else 0,
+                    is_external=bool(member and member.is_external),
+                    kind=member.kind if member else None,
+                    team_id=member.team_id if member else None,
+                )
             )
-        )
     step = deal.next_step
     return CardView(
         deal_id=deal.id,
@@ -145,6 +149,36 @@ def govern_brief(view: BriefView, policy: Policy) -> BriefView:
         trigger="" if policy.paused else view.trigger,
         withheld=withheld,
     )
+
+
+OTHER_COMPANY = "another partner company"
+
+
+def among_partners(
+    card: CardView, channel_teams: Collection[str], names: Mapping[str, str]
+) -> CardView:
+    """A copy in a channel of some partner companies, on a deal with several: the others show
+    only as their company and role (no rep, no sync state), and a next step one of them owns
+    names the company, not the person."""
+    hidden: dict[str, str] = {}
+    members = []
+    for m in card.members:
+        if m.role == Role.PARTNER.value and m.user_id and m.team_id not in channel_teams:
+            company = names.get(m.team_id or "", "") or OTHER_COMPANY
+            hidden[m.user_id] = company
+            members.append(MemberView(m.role, None, is_external=True, kind=m.kind, company=company))
+        else:
+            members.append(m)
+    if not hidden:
+        return card
+    step = card.next_step
+    if step is not None and step.owner_user in hidden:
+        step = replace(step, owner_user=None, owner_label=hidden[step.owner_user])
+    return replace(card, members=tuple(members), next_step=step)
+
+
+def several_partners(card: CardView) -> bool:
+    return sum(1 for m in card.members if m.role == Role.PARTNER.value and m.user_id) > 1
 
 
 def govern(card: CardView, policy: Policy) -> CardView:
@@ -330,6 +364,7 @@ def shared_card_fields(card: CardView) -> tuple[str, ...]:
         "next_step": card.next_step is not None,
         # Their own rep is no disclosure to them: "trio" is our people.
         "trio": "trio" not in card.withheld and any(m.user_id for m in card.members),
+        "partners": any(m.company is not None for m in card.members),
         "cosell": bool(card.cosell),
     }
     return tuple(field for field, present in shown.items() if present)

@@ -16,6 +16,11 @@ class MemberView:
     synced: bool = False
     synced_version: int = 0
     is_external: bool = False
+    kind: str | None = None  # a partner company's role on the deal
+    team_id: str | None = None
+    # A copy for another partner company shows this one only as its company and role (our
+    # default policy between partner companies): the rep and their sync state are left out.
+    company: str | None = None
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class StepView:
     owner_role: str | None
     due: date | None
     overdue: bool
+    owner_label: str | None = None  # the owner's company, when this copy leaves their rep out
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,16 @@ class CardView:
     # paused, the note that says so (then the card shows nothing but the deal's name).
     withheld: frozenset[str] = frozenset()
     paused_note: str | None = None
+
+
+@dataclass(frozen=True)
+class PartnersForm:
+    """The deal's partner companies (rep, role on the deal), for adding and removing."""
+
+    deal_id: int
+    key: str
+    version: int
+    partners: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)

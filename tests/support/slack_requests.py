@@ -309,4 +309,6 @@ def _element_state(element: dict[str, Any], raw: Any) -> dict[str, Any]:
     if kind == "checkboxes":
         chosen = [o for o in element["options"] if o["value"] in (raw or ())]
         return {"type": kind, "selected_options": chosen}
+    if kind == "users_select":
+        return {"type": kind, "selected_user": raw}
     return {"type": kind, "value": raw}

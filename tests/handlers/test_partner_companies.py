@@ -1,0 +1,172 @@
+"""Several partner companies on one deal (a cloud and an SI, say): added and removed by command,
+audited; each Slack Connect channel's copy shows its own partner company's rep and the others
+only by company and role; a next step owned by the second partner's rep routes, nudges (in a
+channel that company is in) and completes."""
+
+from __future__ import annotations
+
+import json
+
+from bot.app.scheduling import run_digests
+from tests.fakes.slack_api import FakeSlack
+from tests.support.cards import card_text
+from tests.support.harness import RunningBot, start_bot
+
+# Channel -> the teams in it (besides ours).
+CHANNELS = {"CCLOUD": ["TCLOUD"], "CSI": ["TSI"], "CBOTH": ["TCLOUD", "TSI"]}
+
+
+async def two_partner_deal(fake: FakeSlack, db_url: str) -> tuple[RunningBot, dict[str, str]]:
+    fake.users.update({"UCLOUD": "TCLOUD", "USI": "TSI"})
+    for channel, teams in CHANNELS.items():
+        fake.channel_teams[channel] = ["T0URS", *teams]
+    bot = await start_bot(fake, db_url, PTM_ADMINS="UALLY")
+    await bot.write(
+        "INSERT INTO partners (tenant_id, name_key, name, industries, buyer_levels, "
+        "competencies, geographies, contacts, slack_team_id, updated_at) VALUES "
+        "(1, 'cloudco', 'Cloudco', '[]', '[]', '[]', '[]', '[]', 'TCLOUD', CURRENT_TIMESTAMP), "
+        "(1, 'si partners', 'SI Partners', '[]', '[]', '[]', '[]', '[]', 'TSI', CURRENT_TIMESTAMP)"
+    )
+    await bot.slack.command("new Acme migration")
+    await bot.slack.command("trio <@USELLER> <@UALLY> <@UCLOUD>")
+    _, answer = await bot.slack.command("partner add <@USI> si")
+    assert "Added <@USI>'s company to PTM-1 as SI. PTM-1 now has 2 partner companies." in str(
+        answer
+    )
+    for channel in CHANNELS:
+        await bot.slack.command("card PTM-1", channel=channel)
+    copies = dict(bot.posted_cards())
+    return bot, copies
+
+
+async def test_each_partner_company_sees_its_own_rep_and_the_others_by_company(
+    fake_slack: FakeSlack, db_url: str
+) -> None:
+    bot, copies = await two_partner_deal(fake_slack, db_url)
+    try:
+        await bot.slack.command("next Send the SOW for <@USI> by 2026-12-01")
+        ours = card_text(bot.card("CROOM", copies["CROOM"]))
+        assert "Partner: <@UCLOUD>" in ours and "Partner (SI): <@USI>" in ours
+        cloud = card_text(bot.card("CCLOUD", copies["CCLOUD"]))
+        assert "Partner: <@UCLOUD> (partner org)" in cloud
+        assert "Partner (SI): SI Partners" in cloud and "<@USI>" not in cloud
+        assert "Owner SI Partners (partner)" in cloud  # the step, not the person
+        si = card_text(bot.card("CSI", copies["CSI"]))
+        assert "Partner (SI): <@USI> (partner org)" in si
+        assert "Partner: Cloudco" in si and "<@UCLOUD>" not in si
+        both = card_text(bot.card("CBOTH", copies["CBOTH"]))
+        assert "<@UCLOUD>" in both and "<@USI>" in both
+        # The ledger: each company received the other only as a company.
+        rows = await bot.rows(
+            "SELECT DISTINCT receiving_team, field FROM disclosures WHERE channel_id = 'CCLOUD' "
+            "AND surface = 'card' AND field IN ('trio', 'partners') ORDER BY field"
+        )
+        assert rows == [("TCLOUD", "partners"), ("TCLOUD", "trio")]
+    finally:
+        await bot.stop()
+
+
+async def test_a_step_of_the_second_partner_routes_nudges_and_completes(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    fake_slack.users.update({"UCLOUD": "TCLOUD", "USI": "TSI"})
+    bot, copies = await two_partner_deal(fake_slack, sqlite_url)
+    try:
+        _, answer = await bot.slack.command("next Send the SOW for <@USI> by 2026-11-30")
+        assert "<@USI>" in str(answer)
+        [(owner, role)] = await bot.rows("SELECT owner_user, owner_role FROM next_steps")
+        assert (owner, role) == ("USI", "partner")
+        # The daily nudge replies in a channel the SI is in, never in the cloud's channel.
+        await run_digests(bot.runtime.deps)
+        nudges = [p for p in bot.fake.of("chat.postMessage") if p.get("thread_ts")]
+        assert [n["channel"] for n in nudges] in (["CSI"], ["CBOTH"])
+        assert nudges[0]["text"].startswith("<@USI> your next step on *PTM-1*")
+        # The SI's rep completes it from their channel's card.
+        await bot.slack.click(
+            bot.card("CSI", copies["CSI"]), "ptm_card_step_done", channel="CSI",
+            ts=copies["CSI"], user="USI", user_team="TSI",
+        )  # fmt: skip
+        assert await bot.rows("SELECT status, done_by FROM next_steps") == [("done", "USI")]
+    finally:
+        await bot.stop()
+
+
+async def test_partner_companies_are_added_and_removed_with_clear_answers(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    bot, copies = await two_partner_deal(fake_slack, sqlite_url)
+    try:
+        for text, said in [
+            ("partner add <@USI> si", "already on PTM-1"),
+            ("partner add <@UOTHER> bank", "not a partner role; use one of cloud, isv, si"),
+            ("partner add", "/ptm partner add @rep"),
+            ("partner remove <@UNOBODY>", "is not a partner rep on PTM-1"),
+        ]:
+            _, answer = await bot.slack.command(text)
+            assert said in str(answer), (text, answer)
+        await bot.slack.command("next Send the SOW for <@USI> by 2026-12-01")
+        _, answer = await bot.slack.command("partner remove <@USI>")
+        assert "owns the open next step" in str(answer)
+        await bot.slack.command("next Kick-off for <@UCLOUD> by 2026-12-01")
+        _, answer = await bot.slack.command("partner remove <@USI>")
+        assert "Removed <@USI>'s company from PTM-1." in str(answer)
+        assert "<@USI>" not in card_text(bot.card("CROOM", copies["CROOM"]))
+        assert "SI Partners" not in card_text(bot.card("CCLOUD", copies["CCLOUD"]))
+        audit = await bot.rows(
+            "SELECT changes FROM deal_events WHERE changes LIKE '%partners.USI%' ORDER BY id"
+        )
+        assert [str(a) for (a,) in audit] == [
+            '{"partners.USI": [null, "si"]}',
+            '{"partners.USI": ["si", null]}',
+        ]
+        # One partner left: the card is the trio as ever.
+        cloud = card_text(bot.card("CCLOUD", copies["CCLOUD"]))
+        assert "Partner: <@UCLOUD> (partner org)" in cloud
+    finally:
+        await bot.stop()
+
+
+async def test_the_card_adds_and_removes_partner_companies_for_our_people_only(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    bot, copies = await two_partner_deal(fake_slack, sqlite_url)
+    try:
+        room = bot.card("CROOM", copies["CROOM"])
+        # Only our own copy offers it; a partner rep cannot open it from theirs either.
+        assert "Partner companies" in str(room["blocks"])
+        assert "Partner companies" not in str(bot.card("CSI", copies["CSI"])["blocks"])
+        fake_slack.users["URESELL"] = "TRESELL"
+        bot.fake.calls.clear()
+        await bot.slack.click(
+            room, "ptm_card_more", channel="CROOM", ts=copies["CROOM"], option="partners"
+        )
+        [opened] = bot.fake.of_calls("views.open")
+        view = opened.payload["view"]
+        assert "<@UCLOUD> (partner)" in str(view["blocks"]) and "<@USI> (SI)" in str(view["blocks"])
+        _, answer = await bot.slack.submit(
+            view, {"partner_add": "URESELL", "partner_kind": "reseller", "partner_remove": "USI"}
+        )
+        assert not (answer or {}).get("errors"), answer
+        ours = card_text(bot.card("CROOM", copies["CROOM"]))
+        assert "Partner (reseller): <@URESELL>" in ours and "<@USI>" not in ours
+        [(team,)] = await bot.rows("SELECT team_id FROM trio_members WHERE user_id = 'URESELL'")
+        assert team == "TRESELL"  # their company, learned from Slack after the answer
+        _, refused = await bot.slack.submit(view, {})
+        assert "Choose a rep to add" in refused["errors"]["partner_add"]
+        # A forged menu choice on their copy changes nothing and says why.
+        forged = json.loads(json.dumps(bot.card("CSI", copies["CSI"])))
+        for block in forged["blocks"]:
+            for element in block.get("elements", []):
+                if element.get("action_id") == "ptm_card_more":
+                    element["options"].append(
+                        {"text": {"type": "plain_text", "text": "x"}, "value": "partners"}
+                    )
+        bot.fake.calls.clear()
+        await bot.slack.click(
+            forged, "ptm_card_more", channel="CSI", ts=copies["CSI"], option="partners",
+            user="USI", user_team="TSI",
+        )  # fmt: skip
+        assert not bot.fake.of_calls("views.open")
+        assert "Only our own people add or remove partner companies" in str(bot.fake.calls)
+    finally:
+        await bot.stop()
