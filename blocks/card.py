@@ -180,9 +180,7 @@ def internal_text(internal: InternalView) -> str:
 def _crm_text(card: CardView) -> list[str]:
     if not card.crm:
         return []
-    sides = " · ".join(
-        f"{'our CRM' if side == 'ours' else 'partner CRM'}: {state}" for side, state in card.crm
-    )
+    sides = " · ".join(f"{label}: {state}" for label, state, _ in card.crm)
     return [f"Logged outcome → {sides}"]
 
 

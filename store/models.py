@@ -296,7 +296,11 @@ class OutboxRow(TenantOwned, table=True):
     """One outcome to one CRM side: durable, retried with backoff, delivered at most once."""
 
     __tablename__ = "crm_outbox"
-    __table_args__ = (sa.UniqueConstraint("outcome_id", "side"),)
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "outcome_id", "side", "company", name="crm_outbox_outcome_side_company_key"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     outcome_id: int = Field(foreign_key="outcomes.id", index=True)
@@ -314,6 +318,9 @@ class OutboxRow(TenantOwned, table=True):
     delivered_at: datetime | None = _utc(default=None)
     # The partner side of a partnership: the partner company's own connector receives it.
     target_tenant: int | None = Field(default=None, foreign_key="tenants.id")
+    # Log to all: which partner company a partner-side delivery is for (its Slack team, or its
+    # rep's user id while the team is unknown); "" for our side.
+    company: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
 
 
 class DisclosureRow(TenantOwned, table=True):

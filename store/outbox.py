@@ -72,6 +72,7 @@ class OutboxRepository:
         status: str,
         now: datetime,
         target_tenant: int | None = None,
+        company: str = "",
     ) -> None:
         self.session.add(
             OutboxRow(
@@ -83,6 +84,7 @@ class OutboxRepository:
                 status=status,
                 next_attempt_at=now,
                 target_tenant=target_tenant,
+                company=company,
             )
         )
         await self.session.flush()
@@ -157,12 +159,18 @@ class OutboxRepository:
         )
         rows = await self.session.execute(
             sa.select(
-                OutboxRow.deal_id, OutboxRow.side, OutboxRow.status, OutboxRow.attempts
+                OutboxRow.deal_id,
+                OutboxRow.side,
+                OutboxRow.company,
+                OutboxRow.status,
+                OutboxRow.attempts,
             ).where(OutboxRow.outcome_id.in_(latest))  # type: ignore[attr-defined]
         )
         states: dict[int, dict[str, tuple[str, int]]] = {}
-        for deal_id, side, status, attempts in rows.all():
-            states.setdefault(deal_id, {})[side] = (status, attempts)
+        for deal_id, side, company, status, attempts in rows.all():
+            # One state per side, and per partner company on the partner side ("partner:T1").
+            key = f"{side}:{company}" if company else side
+            states.setdefault(deal_id, {})[key] = (status, attempts)
         return states
 
     async def listing(self, statuses: Sequence[str]) -> list[Delivery]:

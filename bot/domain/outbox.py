@@ -30,8 +30,12 @@ class Outcome:
     logged_at: datetime
 
 
-def payload(deal: Deal, outcome: Outcome, side: Side) -> dict[str, object]:
-    """The JSON body of PRODUCT.md's CRM webhook; internal-only fields go to our side only."""
+def payload(
+    deal: Deal, outcome: Outcome, side: Side, company: tuple[str, str | None] | None = None
+) -> dict[str, object]:
+    """The JSON body of PRODUCT.md's CRM webhook; internal-only fields go to our side only. A
+    partner-side delivery for one of several partner companies names it (`partner_company`:
+    its Slack team and its role on the deal)."""
     body: dict[str, object] = {
         "deal_key": deal.key,
         "name": deal.name,
@@ -47,10 +51,22 @@ def payload(deal: Deal, outcome: Outcome, side: Side) -> dict[str, object]:
         "logged_by": outcome.logged_by,
         "logged_at": outcome.logged_at.isoformat(),
     }
+    if company is not None:
+        body["partner_company"] = {"team": company[0], "role": company[1]}
     if side is Side.OURS:
         body["internal_notes"] = deal.internal_notes
         body["forecast_category"] = deal.forecast_category.value if deal.forecast_category else None
     return body
+
+
+def partner_companies(deal: Deal) -> list[tuple[str, str | None, str | None]]:
+    """The partner companies an outcome goes to, once each: (key, Slack team, role on the
+    deal), keyed by team, or by the rep while their team is not known yet."""
+    found: dict[str, tuple[str, str | None, str | None]] = {}
+    for member in deal.partners:
+        key = member.team_id or member.user_id
+        found.setdefault(key, (key, member.team_id, member.kind))
+    return list(found.values())
 
 
 def encode(body: dict[str, object]) -> str:

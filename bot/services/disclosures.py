@@ -126,10 +126,8 @@ async def record_card_pass(ctx: Ctx, render: CardRender) -> None:
     )
 
 
-def crm_rows(deal: Deal, fields: Iterable[str]) -> list[Disclosure]:
-    """What goes to the partner's CRM, to the partner rep's company."""
-    partner = next((m for m in deal.trio if m.is_external and m.team_id), None)
-    team = partner.team_id if partner and partner.team_id else ""
+def crm_rows(deal: Deal, fields: Iterable[str], team: str | None) -> list[Disclosure]:
+    """What goes to a partner company's CRM, to that company (its team, if known)."""
     return [Disclosure(deal.id, f, deal.version, "crm", team or "", "") for f in fields]
 
 

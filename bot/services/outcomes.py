@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from bot.domain.model import Deal, Source, esc
-from bot.domain.outbox import MAX_ATTEMPTS, Outcome, Side, encode, next_delay, payload
+from bot.domain.outbox import (
+    MAX_ATTEMPTS,
+    Outcome,
+    Side,
+    encode,
+    next_delay,
+    partner_companies,
+    payload,
+)
 from bot.domain.rules import log_outcome as log_outcome_rule
 from bot.services import disclosures
 from bot.services.changes import change
@@ -59,30 +67,37 @@ async def log_outcome(
         else:
             found = await uow.deals.get(deal_id)  # type: ignore[assignment]
     deal_id = found.id if found is not None else deal_id
-    # A partner company in partnership with us takes the partner side in its own CRM.
-    route = await partner_route(ctx, found) if found is not None else None
-    reached = set(connected) | ({Side.PARTNER} if route is not None else set())
+    # Log to all: our CRM, and each partner company's — its own connector when it is in a
+    # partnership with us (set by its admins), else our partner-side connector.
+    companies = partner_companies(found) if found is not None else []
+    several = len(companies) > 1
+    routes = {key: await partner_route(ctx, team) for key, team, _ in companies}
     now = ctx.now()
     outcome = Outcome(text, meeting_date, result, caller.actor.user_id, now)
 
+    def reaches(key: str) -> bool:
+        return Side.PARTNER in connected or routes.get(key) is not None
+
     async def queue(uow: UnitOfWork, deal: Deal) -> None:
         outcome_id = await uow.outbox.add_outcome(deal.id, outcome)
-        for side in Side:
-            body = payload(deal, outcome, side)
+        ours = payload(deal, outcome, Side.OURS)
+        await uow.outbox.enqueue(
+            outcome_id=outcome_id, deal_id=deal.id, side=Side.OURS.value, body=encode(ours),
+            key=uuid.uuid4().hex, status="pending" if Side.OURS in connected else "export",
+            now=now,
+        )  # fmt: skip
+        for key, team, kind in companies or [("", None, None)]:
+            body = payload(deal, outcome, Side.PARTNER, (team or key, kind) if key else None)
             await uow.outbox.enqueue(
-                outcome_id=outcome_id,
-                deal_id=deal.id,
-                side=side.value,
-                body=encode(body),
-                key=uuid.uuid4().hex,
-                status="pending" if side in reached else "export",
-                now=now,
-                target_tenant=route if side is Side.PARTNER else None,
-            )
-            if side is Side.PARTNER and side in reached:
+                outcome_id=outcome_id, deal_id=deal.id, side=Side.PARTNER.value,
+                body=encode(body), key=uuid.uuid4().hex,
+                status="pending" if reaches(key) else "export", now=now,
+                target_tenant=routes.get(key), company=key,
+            )  # fmt: skip
+            if reaches(key):
                 # Leaves the company: in the ledger in the same transaction as the queueing.
                 sent = [f for f, v in body.items() if f != "deal_key" and v not in (None, "")]
-                await uow.disclosures.record(disclosures.crm_rows(deal, sent), now)
+                await uow.disclosures.record(disclosures.crm_rows(deal, sent, team), now)
 
     async def already_logged(uow: UnitOfWork, deal: Deal) -> bool:
         return await uow.outbox.has_outcome(
@@ -105,12 +120,15 @@ async def log_outcome(
             f"Already logged on {deal.key} a moment ago: {esc(text, 300)}. "
             "It is sent to each CRM once.",
         )
-    missing = [s.value for s in Side if s not in reached]
+    missing = [Side.OURS.value] if Side.OURS not in connected else []
+    unreached = [key for key, _, _ in companies if not reaches(key)]
+    if unreached or (not companies and Side.PARTNER not in connected):
+        missing.append("partner" if not several else f"{len(unreached)} partner companies")
     note = (
         f" No CRM connector for {', '.join(missing)}: `ptm outbox export` gives an "
         "importable record."
         if missing
-        else " Sending to both CRMs."
+        else (" Sending to every CRM." if several else " Sending to both CRMs.")
     )
     return changed_reply(deal, True, f"Logged on {deal.key}: {esc(text, 300)}.{note}")
 

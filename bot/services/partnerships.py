@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bot.domain import partnership as rules
 from bot.domain.admin import require_admin
-from bot.domain.model import BadInput, Conflict, Deal, NotFound, esc
+from bot.domain.model import BadInput, Conflict, NotFound, esc
 from bot.domain.outbox import Side
 from bot.domain.partnership import Move, State
 from bot.services.common import Caller, Ctx, admins_of
@@ -227,15 +227,14 @@ async def partnership_lines(ctx: Ctx) -> list[PartnershipLine]:
     return [PartnershipLine(p, name, by, at) for p, name, by, at in found]
 
 
-async def partner_route(ctx: Ctx, deal: Deal) -> int | None:
-    """The partner company whose own CRM connector receives the partner side of this deal's
-    outcomes: its partner rep's company, when it installed PTM, is in an active partnership
-    with us under which we share outcomes, and has set its connector. None: today's partner
+async def partner_route(ctx: Ctx, team: str | None) -> int | None:
+    """The partner company (by its Slack team) whose own CRM connector receives its partner
+    side of a deal's outcomes: when it installed PTM, is in an active partnership with us
+    under which we share outcomes, and has set its connector. None: our partner-side
     connector (or an export) as before."""
-    member = next((m for m in deal.trio if m.is_external and m.team_id), None)
-    if member is None or member.team_id is None or not ctx.defaults.many_workspaces:
+    if team is None or not ctx.defaults.many_workspaces:
         return None
-    found = await _sharing_outcomes_with(ctx, team=member.team_id)
+    found = await _sharing_outcomes_with(ctx, team=team)
     if found is None:
         return None
     async with ctx.uow.for_tenant(found).reads() as theirs:

@@ -8,7 +8,15 @@ from datetime import date
 from decimal import Decimal
 
 from bot.domain.forms import editable_fields, fingerprints
-from bot.domain.model import COSELL_STEPS, ROLES, STAGES, Deal, Role, esc
+from bot.domain.model import (
+    COSELL_STEPS,
+    PARTNER_KIND_LABELS,
+    ROLES,
+    STAGES,
+    Deal,
+    Role,
+    esc,
+)
 from bot.domain.partnership import Policy
 from bot.domain.rules import is_overdue
 from bot.views.models import (
@@ -84,14 +92,31 @@ def card_view(
         offers_internal_view=not internal,
         trigger=deal.trigger_reason,
         close_reason=deal.close_reason,
-        crm=tuple(
-            (
-                side,
-                delivery_state(*state) if internal or side != "ours" else outward_state(state[0]),
-            )
-            for side, state in sorted((crm or {}).items())
-        ),
+        crm=crm_states(deal, crm or {}, internal=internal),
     )
+
+
+def crm_states(
+    deal: Deal, crm: Mapping[str, tuple[str, int]], *, internal: bool
+) -> tuple[tuple[str, str, str | None], ...]:
+    """Each CRM delivery of the latest outcome as the card says it: (whose CRM, its state, the
+    partner company it is for). Our side reads only delivered or waiting outside our org."""
+    partner_keys = [k for k in crm if k != "ours"]
+    states = []
+    for key, (status, attempts) in sorted(crm.items()):
+        if key == "ours":
+            state = delivery_state(status, attempts) if internal else outward_state(status)
+            states.append(("our CRM", state, None))
+            continue
+        company = key.split(":", 1)[1] if ":" in key else None
+        member = next((m for m in deal.partners if company in (m.team_id, m.user_id)), None)
+        label = "partner CRM"
+        if len(partner_keys) > 1 and member is not None:
+            kind = PARTNER_KIND_LABELS.get(member.kind or "", "partner")
+            label = f"{kind} CRM (<@{member.user_id}>)"
+        team = member.team_id if member is not None else company
+        states.append((label, delivery_state(status, attempts), team))
+    return tuple(states)
 
 
 def delivery_state(status: str, attempts: int) -> str:
@@ -174,7 +199,9 @@ def among_partners(
     step = card.next_step
     if step is not None and step.owner_user in hidden:
         step = replace(step, owner_user=None, owner_label=hidden[step.owner_user])
-    return replace(card, members=tuple(members), next_step=step)
+    # Another company's CRM state is its own business.
+    crm = tuple(c for c in card.crm if c[2] is None or c[2] in channel_teams)
+    return replace(card, members=tuple(members), next_step=step, crm=crm)
 
 
 def several_partners(card: CardView) -> bool:

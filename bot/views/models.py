@@ -65,7 +65,8 @@ class CardView:
     stages: tuple[str, ...]
     internal: InternalView | None = None
     trigger: str = ""
-    crm: tuple[tuple[str, str], ...] = ()  # (side, delivery state) of the latest outcome
+    # (whose CRM, delivery state, partner company's team) of the latest outcome's deliveries
+    crm: tuple[tuple[str, str, str | None], ...] = ()
     # A copy in a shared channel offers our own people a private look at the internal fields.
     offers_internal_view: bool = False
     close_reason: str = ""

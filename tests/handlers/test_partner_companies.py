@@ -170,3 +170,75 @@ async def test_the_card_adds_and_removes_partner_companies_for_our_people_only(
         assert "Only our own people add or remove partner companies" in str(bot.fake.calls)
     finally:
         await bot.stop()
+
+
+async def test_log_to_all_reaches_our_crm_and_each_partner_companys_once(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    """Our CRM, the partner company in a partnership (its own connector, set by its admins)
+    and a partner company without PTM (our partner-side connector): three connectors, one
+    delivery each, each with its own state; retries never send twice."""
+    from bot.app.scheduling import deliver_outbox
+    from tests.fakes.crm import FakeCrm
+    from tests.handlers.test_admin_home import open_home
+    from tests.handlers.test_install import MANY, OURS, THEIRS, install
+    from tests.handlers.test_partnerships import SHARED, accepted, opened
+
+    crm = FakeCrm()
+    await crm.start()
+    fake_slack.install_codes = {"code-ours": OURS, "code-theirs": THEIRS}
+    fake_slack.users.update({"UINSTALLER": "T0URS", "UTHEIRS": "TPARTNER", "USI": "TSI"})
+    fake_slack.channel_teams[SHARED] = ["T0URS", "TPARTNER"]
+    bot = await start_bot(fake_slack, sqlite_url, PTM_CRM_ALLOW_PRIVATE="1", **MANY)
+    try:
+        await install(bot, "code-ours")
+        await install(bot, "code-theirs")
+        await accepted(bot)
+
+        async def connect(user: str, team: str, side: str, path: str) -> None:
+            home = await open_home(bot, user, team=team)
+            await bot.slack.click_home(home, "ptm_admin_crm", user=user, team=team, value=side)
+            modal, _ = opened(bot)
+            values = {"crm_kind": "webhook", "crm_url": crm.url(path), "crm_secret": "k" * 20}
+            await bot.slack.submit(modal, values, user=user, user_team=team, installed_team=team)
+
+        await connect("UTHEIRS", "TPARTNER", "ours", "theirs")
+        await connect("UINSTALLER", "T0URS", "ours", "ours")
+        await connect("UINSTALLER", "T0URS", "partner", "partner")
+        await bot.slack.command("new Acme", user="UINSTALLER")
+        await bot.slack.command("trio <@UINSTALLER> <@UINSTALLER> <@UTHEIRS>", user="UINSTALLER")
+        await bot.slack.command("partner add <@USI> si", user="UINSTALLER")
+        await bot.slack.command("card PTM-1", user="UINSTALLER", channel=SHARED)
+        _, logged = await bot.slack.command("log joint call held", user="UINSTALLER")
+        assert "Sending to every CRM" in str(logged), logged
+        assert bot.runtime.tenants is not None
+        crm.script = ["500"]  # one delivery fails once: retried, still once in the end
+        for _ in range(3):
+            bot.clock.advance(minutes=10)
+            for deps in await bot.runtime.tenants.each():
+                await deliver_outbox(deps)
+        import json as _json
+
+        got = {path: [_json.loads(r.body) for r in crm.delivered(path)]
+               for path in ("ours", "partner", "theirs")}  # fmt: skip
+        assert {p: len(v) for p, v in got.items()} == {"ours": 1, "partner": 1, "theirs": 1}
+        assert got["partner"][0]["partner_company"] == {"team": "TSI", "role": "si"}
+        assert got["theirs"][0]["partner_company"] == {"team": "TPARTNER", "role": None}
+        assert "partner_company" not in got["ours"][0]
+        rows = await bot.rows("SELECT side, company, status FROM crm_outbox ORDER BY side, company")
+        assert rows == [
+            ("ours", "", "delivered"),
+            ("partner", "TPARTNER", "delivered"),
+            ("partner", "TSI", "delivered"),
+        ]
+        # Each delivery's state on our card; their copy shows ours as delivered or waiting,
+        # theirs in full, and nothing of the other partner company's CRM.
+        copies = dict(bot.posted_cards())
+        ours = card_text(bot.card("CROOM", copies["CROOM"]))
+        assert "our CRM: delivered" in ours and "partner CRM (<@UTHEIRS>): delivered" in ours
+        assert "SI CRM (<@USI>): delivered" in ours
+        theirs = card_text(bot.card(SHARED, copies[SHARED]))
+        assert "partner CRM (<@UTHEIRS>): delivered" in theirs and "USI" not in theirs
+    finally:
+        await bot.stop()
+        await crm.stop()
