@@ -50,6 +50,18 @@ def shared_line(report: MetricsReport) -> str:
     )
 
 
+def _by_partner(report: MetricsReport) -> str:
+    lines = ["*By partner company* — a deal with several partners counts for each"]
+    for partner in report.by_partner[:15]:
+        parts = " · ".join(
+            f"{attribution_name(line)}: pipeline {money_text(line.pipeline)}, won "
+            f"{money_text(line.closed_won)}"
+            for line in partner.lines
+        )
+        lines.append(f"• *{kit.user_text(partner.company, 80)}* ({partner.deals}) — {parts}")
+    return "\n".join(lines)
+
+
 def build_metrics(report: MetricsReport) -> dict[str, Any]:
     p, q = report.period, report.operator.quarter
     win = report.win
@@ -93,6 +105,7 @@ def build_metrics(report: MetricsReport) -> dict[str, Any]:
         kit.section(activation_line(report) + "\n" + trend_line(report) + shared_line(report)),
         kit.section("\n".join(win_lines)),
         kit.section("\n".join(attribution)),
+        *([kit.section(kit.truncate(_by_partner(report), 2900))] if report.by_partner else []),
         kit.section("\n".join(operator)),
         kit.context("`/ptm metrics chart` sends the trend picture to your DMs with PTM."),
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -38,6 +38,8 @@ class MetricsFacts:
     deals: list[DealFacts]
     activity: dict[int, set[date]]  # deal id -> days its seller acted on it
     active_in_quarter: set[int]
+    # deal id -> its partner companies (Slack team, or "rep:<user>" while unknown)
+    companies: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,12 @@ class MetricsRepository:
             (D.status != Status.OPEN.value, sa.func.coalesce(D.closed_at, D.updated_at)),
             else_=None,
         )
+        measured = (
+            D.created_at < _after(period.until),
+            # Deals closed before both the period and the quarter count in no measure.
+            sa.or_(closed_at.is_(None), closed_at >= _start(oldest)),
+            *in_scope(D.id),
+        )
         deal_rows = await self.session.execute(
             sa.select(
                 D.id,
@@ -99,12 +107,7 @@ class MetricsRepository:
             .select_from(DEALS)
             .outerjoin(TRIO, seller)
             .outerjoin(first_outcome, first_outcome.c.deal_id == D.id)
-            .where(
-                D.created_at < _after(period.until),
-                # Deals closed before both the period and the quarter count in no measure.
-                sa.or_(closed_at.is_(None), closed_at >= _start(oldest)),
-                *in_scope(D.id),
-            )
+            .where(*measured)
         )
         rows = deal_rows.all()
         last_before_close = await self._seller_last_before_close(period, in_scope)
@@ -131,7 +134,20 @@ class MetricsRepository:
             deals=deals,
             activity=await self._seller_days(horizon, in_scope),
             active_in_quarter=await self._active_in(quarter, in_scope),
+            companies=await self._companies(sa.select(D.id).where(*measured)),
         )
+
+    async def _companies(self, deal_ids: sa.Select[Any]) -> dict[int, tuple[str, ...]]:
+        """The partner companies on each of these deals: one statement."""
+        rows = await self.session.execute(
+            sa.select(T.deal_id, T.team_id, T.user_id).where(
+                T.role == Role.PARTNER.value, T.deal_id.in_(deal_ids)
+            )
+        )
+        found: dict[int, list[str]] = defaultdict(list)
+        for deal_id, team, user in rows.all():
+            found[deal_id].append(team or f"rep:{user}")
+        return {deal_id: tuple(keys) for deal_id, keys in found.items()}
 
     async def activation_facts(self, users: Collection[str], horizon: Period) -> ActivationFacts:
         """What seller activation needs for each of `users`' own open deals, in four statements

@@ -129,6 +129,16 @@ class OperatorCheck:
 
 
 @dataclass(frozen=True)
+class PartnerAttribution:
+    """One partner company's deals: pipeline and closed-won per attribution (the lines with
+    any), and how many of the measured deals it is on."""
+
+    company: str
+    deals: int
+    lines: tuple[AttributionLine, ...]
+
+
+@dataclass(frozen=True)
 class MetricsReport:
     scope: str  # "your deals" or "all deals"
     period: Period
@@ -141,6 +151,9 @@ class MetricsReport:
     # Our people on open deals partner companies share with us (partnerships): how many acted
     # on one in the window. None: no such deals (or one workspace).
     on_shared: Ratio | None = None
+    # Attribution per partner company on the deals (a deal with several is in each of theirs,
+    # and once in `attribution`).
+    by_partner: tuple[PartnerAttribution, ...] = ()
 
 
 # --- definitions ----------------------------------------------------------------------------
@@ -248,6 +261,32 @@ def attribution_totals(
     )
 
 
+def partner_attribution(
+    deals: Iterable[DealFacts],
+    companies: Mapping[int, Collection[str]],
+    names: Mapping[str, str],
+    *,
+    period: Period,
+) -> tuple[PartnerAttribution, ...]:
+    """Attribution totals per partner company (`companies`: deal id -> the partner companies on
+    it, `names`: how to call each), sorted by name; companies with nothing to count are left
+    out. Each deal counts once per company it involves."""
+    per: dict[str, list[DealFacts]] = {}
+    for deal in deals:
+        for key in set(companies.get(deal.id, ())):
+            per.setdefault(key, []).append(deal)
+    found = []
+    for key, theirs in per.items():
+        lines = tuple(
+            line
+            for line in attribution_totals(theirs, period=period)
+            if line.pipeline or line.closed_won
+        )
+        if lines:
+            found.append(PartnerAttribution(names.get(key) or key, len(theirs), lines))
+    return tuple(sorted(found, key=lambda p: p.company.casefold()))
+
+
 def _add(totals: dict[str, list], deal: DealFacts) -> None:
     entry = totals.setdefault(deal.currency, [Decimal(0), 0, 0])
     entry[1] += 1
@@ -288,8 +327,11 @@ def measure(
     quarter: Period,
     scope: str,
     window_days: int = ACTIVATION_WINDOW_DAYS,
+    companies: Mapping[int, Collection[str]] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> MetricsReport:
-    """All four measures over one set of facts."""
+    """All four measures over one set of facts (and attribution per partner company, given
+    which companies are on which deal)."""
     trend = activation_trend(deals, activity, weekly_points(period), window_days=window_days)
     return MetricsReport(
         scope=scope,
@@ -300,6 +342,7 @@ def measure(
         win=win_rates(deals, period=period, window_days=window_days),
         attribution=attribution_totals(deals, period=period),
         operator=operator_check(deals, active_in_quarter, quarter=quarter),
+        by_partner=partner_attribution(deals, companies or {}, names or {}, period=period),
     )
 
 

@@ -11,6 +11,7 @@ from bot.domain.metrics import MetricsReport, Ratio
 from bot.domain.model import NotAllowed
 from bot.domain.partnership import State
 from bot.domain.periods import Period
+from bot.services import governance
 from bot.services.common import Caller, Ctx, admins_of
 from store import UnitOfWork
 
@@ -40,6 +41,8 @@ async def measure(
             horizon=metrics.activity_horizon(period),
             quarter=quarter,
         )
+        keys = {k for found in facts.companies.values() for k in found}
+        names = await governance.company_names(ctx, uow, [k for k in keys if ":" not in k])
     report = metrics.measure(
         facts.deals,
         facts.activity,
@@ -47,10 +50,19 @@ async def measure(
         period=period,
         quarter=quarter,
         scope="all deals" if everything else "your deals",
+        companies=facts.companies,
+        names={k: names.get(k) or _unnamed(k) for k in keys},
     )
     users = None if everything or caller is None else [caller.actor.user_id]
     on_shared = await shared_activation(ctx, users, as_of=period.until)
     return replace(report, on_shared=on_shared)
+
+
+def _unnamed(key: str) -> str:
+    """A partner company neither our capability map nor PTM knows by name."""
+    if key.startswith("rep:"):
+        return f"the company of <@{key[4:]}>"
+    return f"team {key}"
 
 
 async def shared_activation(ctx: Ctx, users: Sequence[str] | None, *, as_of: date) -> Ratio | None:

@@ -71,6 +71,15 @@ def render_table(report: MetricsReport) -> str:
         name = attribution_name(line).ljust(width)
         out.append(f"  {name}  pipeline: {money_text(line.pipeline)}")
         out.append(f"  {' ' * width}  won:      {money_text(line.closed_won)}")
+    if report.by_partner:
+        out += ["", "By partner company (a deal with several partners counts for each)"]
+        for partner in report.by_partner:
+            out.append(f"  {partner.company} ({partner.deals} deal{'s' * (partner.deals != 1)})")
+            for line in partner.lines:
+                out.append(
+                    f"    {attribution_name(line)}: pipeline {money_text(line.pipeline)} · "
+                    f"won {money_text(line.closed_won)}"
+                )
     check = report.operator
     verdict = "PASS" if check.passes else "NOT YET"
     out += [
@@ -107,6 +116,19 @@ def csv_rows(report: MetricsReport) -> Iterator[tuple[object, ...]]:
                     "",
                     m.unpriced,
                 )
+    for partner in report.by_partner:
+        for line in partner.lines:
+            for metric, monies in (("pipeline", line.pipeline), ("closed_won", line.closed_won)):
+                for m in monies:
+                    yield (
+                        f"partner_{metric}",
+                        _cell(f"{partner.company} / {attribution_name(line)}"),
+                        m.currency,
+                        m.amount,
+                        m.deals,
+                        "",
+                        m.unpriced,
+                    )
     check = report.operator
     yield (
         "operator_check",

@@ -242,3 +242,27 @@ async def test_log_to_all_reaches_our_crm_and_each_partner_companys_once(
     finally:
         await bot.stop()
         await crm.stop()
+
+
+async def test_metrics_and_the_report_count_per_partner_company(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    from tests.support.cli import run_ptm
+
+    bot, _copies = await two_partner_deal(fake_slack, sqlite_url)
+    try:
+        await bot.slack.command("attribution co-sell")
+        await bot.write("UPDATE deals SET amount = 250000")
+        await bot.slack.command("metrics", user="UALLY")
+        shown = str(bot.fake.of("response_url")[-1]["blocks"])
+        assert "*By partner company*" in shown
+        assert "*Cloudco* (1) — co-sell: pipeline USD 250,000 (1 deal)" in shown
+        assert "*SI Partners* (1) — co-sell: pipeline USD 250,000 (1 deal)" in shown
+        code, out, err = await run_ptm(bot.fake, sqlite_url, "report")
+        assert code == 0, err
+        assert "By partner company" in out and "  Cloudco (1 deal)" in out
+        # The totals still count the deal once.
+        totals = out.split("By partner company")[0]
+        assert totals.count("pipeline: USD 250,000 (1 deal)") == 1
+    finally:
+        await bot.stop()

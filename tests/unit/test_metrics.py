@@ -312,3 +312,26 @@ def test_a_chart_with_no_data_has_a_sentence_and_no_1970_axis() -> None:
     assert "1970" not in ticks + trend_ax.xaxis.get_offset_text().get_text()
     assert {num2date(x).year for x in trend_ax.get_xlim()} == {2026}
     assert any("No seller was on an open trio deal" in t.get_text() for t in trend_ax.texts)
+
+
+def test_attribution_per_partner_company_counts_a_shared_deal_for_each_but_once_in_totals() -> None:
+    period = Period(date(2026, 6, 1), date(2026, 6, 30))
+    deals = [
+        deal(1, attribution=Attribution.CO_SELL, amount="1000"),
+        deal(2, attribution=Attribution.SOURCED, amount="500"),
+        deal(3, attribution=Attribution.SOURCED, amount="70", status=Status.WON,
+             closed=T0 + timedelta(days=3)),
+    ]  # fmt: skip
+    companies = {1: ("TCLOUD", "TSI"), 2: ("TSI",), 3: ("TCLOUD", "TCLOUD")}
+    names = {"TCLOUD": "Cloudco", "TSI": "SI Partners"}
+    found = metrics.partner_attribution(deals, companies, names, period=period)
+    assert [(p.company, p.deals) for p in found] == [("Cloudco", 2), ("SI Partners", 2)]
+    cloud = {a.attribution: a for a in found[0].lines}
+    assert cloud[Attribution.CO_SELL].pipeline[0].amount == Decimal("1000")
+    assert cloud[Attribution.SOURCED].closed_won[0].amount == Decimal("70")
+    si = {a.attribution: a for a in found[1].lines}
+    assert si[Attribution.SOURCED].pipeline[0].amount == Decimal("500")
+    # The totals count deal 1 once, though two partner companies are on it.
+    totals = {a.attribution: a for a in metrics.attribution_totals(deals, period=period)}
+    assert totals[Attribution.CO_SELL].pipeline[0].deals == 1
+    assert totals[Attribution.CO_SELL].pipeline[0].amount == Decimal("1000")
