@@ -91,6 +91,25 @@ def admin_blocks(view: AdminView) -> list[dict[str, Any]]:
     )
     hour["accessory"] = _hour_select(view.digest_hour)
     blocks.append(hour)
+    seeing = kit.section(
+        "*Several partner companies on one deal* see each other "
+        + (
+            "by company and role (not each other's reps)."
+            if view.partners_see_each_other
+            else "not at all (competitors)."
+        )  # fmt: skip
+    )
+    options = [
+        kit.option("By company and role", "yes"),
+        kit.option("Not at all", "no"),
+    ]
+    seeing["accessory"] = {
+        "type": "static_select",
+        "action_id": Action.PARTNERS_SEE,
+        "options": options,
+        "initial_option": options[0 if view.partners_see_each_other else 1],
+    }
+    blocks.append(seeing)
     blocks.append(kit.section("*Log to both CRMs* — where each logged outcome goes:"))
     blocks.extend(_connector_block(line) for line in view.connectors)
     if view.partnerships is not None:

@@ -18,6 +18,7 @@ class Action(StrEnum):
     ADMIN_ADD = "ptm_admin_add"
     ADMIN_REMOVE = "ptm_admin_remove"
     DIGEST_HOUR = "ptm_admin_digest_hour"
+    PARTNERS_SEE = "ptm_admin_partners_see"
     CRM_CONNECTOR = "ptm_admin_crm"
     # Partnerships (App Home and the proposal DM)
     PARTNERSHIP_REVIEW = "ptm_partnership_review"

@@ -25,6 +25,7 @@ def register(app: AsyncApp) -> None:
     app.action(Action.ADMIN_ADD.value)(handle_admin_add)
     app.action(Action.ADMIN_REMOVE.value)(handle_admin_remove)
     app.action(Action.DIGEST_HOUR.value)(handle_digest_hour)
+    app.action(Action.PARTNERS_SEE.value)(handle_partners_see)
     app.action(Action.CRM_CONNECTOR.value)(handle_connector_open)
     app.view(Callback.CRM_CONNECTOR.value)(handle_connector_submission)
 
@@ -35,6 +36,13 @@ async def _answer(deps: Deps, caller: Caller, change: Awaitable[str]) -> None:
     except DomainError as err:
         notice = err.message
     await deps.homes.publish_now(caller.actor.user_id, notice)
+
+
+async def handle_partners_see(ack: Any, body: dict[str, Any], context: Any) -> None:
+    await ack()
+    deps, caller = deps_of(context), caller_from_interaction(body, context)
+    visible = action_value(body) == "yes"
+    await _answer(deps, caller, services.set_partners_see_each_other(deps.ctx, caller, visible))
 
 
 async def handle_admin_add(ack: Any, body: dict[str, Any], context: Any) -> None:

@@ -32,6 +32,11 @@ class TenantRow(SQLModel, table=True):
     # Deal numbers are the tenant's own (PTM-1 in every workspace) and never reused.
     next_deal_number: int = Field(default=1)
     digest_hour: int | None = None
+    # On a deal with several partner companies, each sees the others by company and role
+    # (True), or not at all (competitors).
+    partners_see_each_other: bool = Field(
+        default=True, sa_column_kwargs={"server_default": sa.true()}
+    )
     installed_by: str | None = Field(default=None, max_length=32)
     created_at: datetime = _utc()
 

@@ -180,6 +180,17 @@ class TenantRepository:
         )
         return {int(i): h for i, h in rows.all()}
 
+    async def partners_see_each_other(self) -> bool:
+        row = await self.session.get(TenantRow, self._own())
+        return bool(row.partners_see_each_other) if row is not None else True
+
+    async def set_partners_see_each_other(self, visible: bool) -> None:
+        await self.session.execute(
+            sa.update(TenantRow)
+            .where(TenantRow.id == self._own())  # type: ignore[arg-type]
+            .values(partners_see_each_other=visible)
+        )
+
     async def set_digest_hour(self, hour: int | None) -> None:
         await self.session.execute(
             sa.update(TenantRow).where(TenantRow.id == self._own()).values(digest_hour=hour)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from bot.services.admin import (
     remove_admin,
     set_connector,
     set_digest_hour,
+    set_partners_see_each_other,
 )
 from bot.services.briefs import post_brief, preview_brief
 from bot.services.cards import (
@@ -125,6 +126,7 @@ __all__ = [
     "remove_admin",
     "set_connector",
     "set_digest_hour",
+    "set_partners_see_each_other",
     "TenantDefaults",
     "WrongWorkspace",
     "install_tenant",

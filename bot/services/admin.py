@@ -40,6 +40,7 @@ async def admin_view(ctx: Ctx, user_id: str) -> AdminView | None:
         if user_id not in ctx.admins | {e.user_id for e in stored}:
             return None
         hour = await uow.tenants.digest_hour()
+        see_each_other = await uow.tenants.partners_see_each_other()
         connectors = await uow.tenants.connectors()
         trail = await uow.tenants.audit_trail(RECENT_CHANGES)
         partnerships = None
@@ -75,6 +76,7 @@ async def admin_view(ctx: Ctx, user_id: str) -> AdminView | None:
         partnerships=partnerships,
         tenant=tenant,
         disclosed=tuple(DisclosedTo(*row) for row in disclosed[:MAX_DISCLOSED]),
+        partners_see_each_other=see_each_other,
     )
 
 
@@ -110,6 +112,9 @@ def _describe(action: str, detail: dict[str, object]) -> str:
         "admin_added": f"made {who} an admin",
         "admin_removed": f"removed {who} as admin",
         "digest_hour": f"set the digest hour to {detail.get('hour')}",
+        "partners_see_each_other": "let partner companies on one deal see each other"
+        if detail.get("visible")
+        else "hid partner companies on one deal from each other",
         "crm_connector_set": f"set {side} to `{esc(str(detail.get('url')), 200)}`",
         "crm_connector_removed": f"disconnected {side}",
     }.get(action, action)
@@ -121,6 +126,22 @@ async def _as_admin(ctx: Ctx, uow: UnitOfWork, caller: Caller) -> frozenset[str]
     admins = await admins_of(ctx, uow)
     rules.require_admin(caller.actor.user_id, internal=caller.actor.internal, admins=admins)
     return admins
+
+
+async def set_partners_see_each_other(ctx: Ctx, caller: Caller, visible: bool) -> str:
+    """Whether the partner companies on one deal see each other (by company and role) or not
+    at all; every shared card shows the new setting from its next update."""
+    async with ctx.uow() as uow:
+        await _as_admin(ctx, uow, caller)
+        await uow.tenants.set_partners_see_each_other(visible)
+        await uow.tenants.audit(
+            actor=caller.actor.user_id, action="partners_see_each_other",
+            detail={"visible": visible}, now=ctx.now(),
+        )  # fmt: skip
+        await uow.commit()
+    if visible:
+        return "Partner companies on one deal now see each other by company and role."
+    return "Partner companies on one deal no longer see each other at all."
 
 
 async def add_admin(ctx: Ctx, caller: Caller, user_id: str) -> str:

@@ -48,6 +48,7 @@ async def post_brief(
     if channel and shared is not False:
         policy = await governance.channel_policy_of(ctx, channel)
         view = govern_brief(view, policy) if policy is not None else view
+        view = await governance.brief_for_channel(ctx, view, deal, channel)
         # In the ledger before it is posted.
         await disclosures.record_fields(
             ctx, deal.id, deal.version, brief_fields(view), "brief", channel

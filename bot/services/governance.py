@@ -12,10 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
+from bot.domain.model import Deal
 from bot.domain.partnership import Policy, policy_toward, strictest
 from bot.services.common import Caller, Ctx
-from bot.views.deal_views import among_partners, govern, several_partners
-from bot.views.models import CardView
+from bot.views.deal_views import (
+    among_partners,
+    brief_among_partners,
+    govern,
+    several_partners,
+)
+from bot.views.models import BriefView, CardView
 from store import UnitOfWork
 
 # Which tenant a team belongs to changes only when a company installs PTM: kept a while, so
@@ -87,6 +93,18 @@ async def withholds_in(ctx: Ctx, channel_id: str) -> bool:
     return policy is not None and bool(policy.withheld())
 
 
+async def brief_for_channel(ctx: Ctx, view: BriefView, deal: Deal, channel_id: str) -> BriefView:
+    """A brief posted in a shared channel, on a deal with several partner companies: the
+    others as that channel's readers may see them."""
+    if len(deal.partners) < 2:
+        return view
+    teams = await ctx.teams_of_channel(channel_id)
+    async with ctx.uow.reads() as uow:
+        names = await company_names(ctx, uow, [p.team_id for p in deal.partners if p.team_id])
+        visible = await uow.tenants.partners_see_each_other()
+    return brief_among_partners(view, deal, teams, names, see_each_other=visible)
+
+
 def channel_policy(teams: Sequence[str], policies: dict[str, Policy]) -> Policy | None:
     """A channel shared with several companies shows what every partner among them may see."""
     return strictest(policies[t] for t in teams if t in policies)
@@ -121,6 +139,7 @@ async def governed_copies(
         return {}
     partner_teams = [m.team_id for m in card.members if m.role == "partner" and m.team_id]
     names = await company_names(ctx, uow, partner_teams) if several else {}
+    visible = await uow.tenants.partners_see_each_other() if several else True
     governed = {}
     for channel, found in teams_by_channel.items():
         view = card
@@ -128,7 +147,7 @@ async def governed_copies(
         if policy is not None:
             view = govern(view, policy)
         if several:
-            view = among_partners(view, found, names)
+            view = among_partners(view, found, names, see_each_other=visible)
         if view is not card:
             governed[channel] = view
     return governed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.domain import intents
-from bot.domain.model import NoDealHere, Source
+from bot.domain.model import Deal, NoDealHere, Source
 from bot.services import disclosures, governance
 from bot.services.cards import sharing_of
 from bot.services.common import Caller, Ctx, resolve_deal
@@ -90,7 +90,25 @@ async def deal_status(ctx: Ctx, caller: Caller, number: int | None) -> Reply:
         await disclosures.record_fields(
             ctx, deal.id, deal.version, status_fields(withheld), "reply", channel
         )
-    return Reply(text=f"{status_line(deal, ctx.today(), withheld)}\n{intents.MENTION_HELP}")
+    label = await _owner_outside(ctx, deal, channel) if channel else None
+    line = status_line(deal, ctx.today(), withheld, owner_label=label)
+    return Reply(text=f"{line}\n{intents.MENTION_HELP}")
+
+
+async def _owner_outside(ctx: Ctx, deal: Deal, channel: str) -> str | None:
+    """On a deal with several partner companies: when the next step's owner is another
+    company's rep than this channel's, who to name instead (never the person)."""
+    step = deal.next_step
+    owner = next((p for p in deal.partners if step and p.user_id == step.owner_user), None)
+    if owner is None or len(deal.partners) < 2:
+        return None
+    teams = await ctx.teams_of_channel(channel)
+    if not teams or owner.team_id in teams:  # our own room, or the owner's company is here
+        return None
+    async with ctx.uow.reads() as uow:
+        visible = await uow.tenants.partners_see_each_other()
+        names = await governance.company_names(ctx, uow, [owner.team_id or ""])
+    return (names.get(owner.team_id or "") if visible else None) or "another partner company"
 
 
 async def note_activity(ctx: Ctx, *, channel_id: str, user_id: str, posted_at: datetime) -> bool:

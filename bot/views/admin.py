@@ -56,6 +56,7 @@ class AdminView:
     partnerships: tuple[PartnershipLine, ...] | None = None
     tenant: int = 0
     disclosed: tuple[DisclosedTo, ...] = ()
+    partners_see_each_other: bool = True
 
 
 @dataclass(frozen=True)

@@ -164,8 +164,8 @@ def govern_brief(view: BriefView, policy: Policy) -> BriefView:
         stage="" if "stage" in withheld else view.stage,
         amount="" if "amount" in withheld else view.amount,
         trio=tuple(
-            (role, None if "trio" in withheld and role != Role.PARTNER.value else user)
-            for role, user in view.trio
+            (role, None if "trio" in withheld and not role.startswith("partner") else user, co)
+            for role, user, co in view.trio
         ),
         next_step=None if "next_step" in withheld else view.next_step,
         next_owner=None if "next_step" in withheld else view.next_owner,
@@ -180,18 +180,26 @@ OTHER_COMPANY = "another partner company"
 
 
 def among_partners(
-    card: CardView, channel_teams: Collection[str], names: Mapping[str, str]
+    card: CardView,
+    channel_teams: Collection[str],
+    names: Mapping[str, str],
+    *,
+    see_each_other: bool = True,
 ) -> CardView:
     """A copy in a channel of some partner companies, on a deal with several: the others show
-    only as their company and role (no rep, no sync state), and a next step one of them owns
-    names the company, not the person."""
+    only as their company and role (no rep, no sync state) — or, when our policy hides
+    partner companies from each other, not at all; a next step one of them owns names the
+    company, not the person."""
     hidden: dict[str, str] = {}
     members = []
     for m in card.members:
         if m.role == Role.PARTNER.value and m.user_id and m.team_id not in channel_teams:
             company = names.get(m.team_id or "", "") or OTHER_COMPANY
-            hidden[m.user_id] = company
-            members.append(MemberView(m.role, None, is_external=True, kind=m.kind, company=company))
+            hidden[m.user_id] = company if see_each_other else OTHER_COMPANY
+            if see_each_other:
+                members.append(
+                    MemberView(m.role, None, is_external=True, kind=m.kind, company=company)
+                )
         else:
             members.append(m)
     if not hidden:
@@ -328,7 +336,9 @@ def format_amount(amount: Decimal | None, currency: str) -> str:
     return f"{currency} {shown}"
 
 
-def status_line(deal: Deal, today: date, withheld: Collection[str] = ()) -> str:
+def status_line(
+    deal: Deal, today: date, withheld: Collection[str] = (), *, owner_label: str | None = None
+) -> str:
     """One answer to "where does this deal stand?": shared fields only (less what a partner
     company's policy withholds), user text escaped."""
     step = deal.next_step
@@ -338,6 +348,7 @@ def status_line(deal: Deal, today: date, withheld: Collection[str] = ()) -> str:
         nxt = "No next step yet: set one with *Set next step* on the card or `@PTM next: …`."
     else:
         owner = f"<@{step.owner_user}>" if step.owner_user else "not named yet"
+        owner = esc(owner_label, 80) if owner_label else owner
         due = f", due {step.due.isoformat()}" if step.due else ""
         late = " (overdue)" if is_overdue(step, today) else ""
         role = f" ({step.owner_role.value})" if step.owner_role else ""
@@ -355,6 +366,47 @@ def status_fields(withheld: Collection[str]) -> tuple[str, ...]:
     return tuple(f for f in ("name", "stage", "status", "next_step") if f not in withheld)
 
 
+def _brief_trio(deal: Deal) -> tuple[tuple[str, str | None, str | None], ...]:
+    """(role, user, company shown instead of the user) for each trio line of a brief."""
+    lines: list[tuple[str, str | None, str | None]] = []
+    for role in ROLES:
+        if role is Role.PARTNER and deal.partners:
+            for p in deal.partners:
+                kind = f" ({PARTNER_KIND_LABELS.get(p.kind, p.kind)})" if p.kind else ""
+                lines.append((f"{role.value}{kind}", p.user_id, None))
+            continue
+        member = deal.member(role)
+        lines.append((role.value, member.user_id if member else None, None))
+    return tuple(lines)
+
+
+def brief_among_partners(
+    view: BriefView,
+    deal: Deal,
+    channel_teams: Collection[str],
+    names: Mapping[str, str],
+    *,
+    see_each_other: bool = True,
+) -> BriefView:
+    """A brief in a channel of some of a deal's partner companies: the others as their
+    company (or not at all), never their reps; a next step one of them owns names no one."""
+    other = {p.user_id: p for p in deal.partners if p.team_id not in channel_teams}
+    if len(deal.partners) < 2 or not other:
+        return view
+    trio = []
+    for role, user, company in view.trio:
+        if user in other:
+            if see_each_other:
+                trio.append((role, None, names.get(other[user].team_id or "") or OTHER_COMPANY))
+            continue
+        trio.append((role, user, company))
+    owner = view.next_owner
+    if owner not in other:
+        return replace(view, trio=tuple(trio))
+    label = names.get(other[owner].team_id or "") if see_each_other else None
+    return replace(view, trio=tuple(trio), next_owner=None, next_owner_label=label or OTHER_COMPANY)
+
+
 def brief_view(deal: Deal, ask: str, *, internal: bool) -> BriefView:
     step = deal.next_step
     return BriefView(
@@ -367,7 +419,7 @@ def brief_view(deal: Deal, ask: str, *, internal: bool) -> BriefView:
         partner=deal.partner,
         trigger=deal.trigger_reason,
         ask=ask,
-        trio=tuple((r.value, m.user_id if (m := deal.member(r)) else None) for r in ROLES),
+        trio=_brief_trio(deal),
         next_step=step.text if step else None,
         next_owner=step.owner_user if step else None,
         next_due=step.due if step else None,
@@ -418,7 +470,8 @@ def brief_fields(view: BriefView) -> tuple[str, ...]:
         "amount": view.amount not in ("", "—"),
         "partner": view.partner is not None,
         "trigger": bool(view.trigger),
-        "trio": "trio" not in view.withheld and any(user for _, user in view.trio),
+        "trio": "trio" not in view.withheld and any(user for _, user, _ in view.trio),
+        "partners": any(company for _, _, company in view.trio),
         "next_step": view.next_step is not None,
     }
     return tuple(field for field, present in shown.items() if present)

@@ -194,12 +194,13 @@ class BriefView:
     partner: str | None
     trigger: str
     ask: str
-    trio: tuple[tuple[str, str | None], ...]
+    trio: tuple[tuple[str, str | None, str | None], ...]  # (role, user, company shown instead)
     next_step: str | None
     next_owner: str | None
     next_due: date | None
     internal: InternalView | None = None
     withheld: frozenset[str] = frozenset()  # fields our policy does not share with the reader
+    next_owner_label: str | None = None  # the owner's company, when the reader may not see them
 
 
 @dataclass(frozen=True)

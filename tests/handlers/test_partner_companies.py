@@ -56,6 +56,22 @@ async def test_each_partner_company_sees_its_own_rep_and_the_others_by_company(
         assert "Partner: Cloudco" in si and "<@UCLOUD>" not in si
         both = card_text(bot.card("CBOTH", copies["CBOTH"]))
         assert "<@UCLOUD>" in both and "<@USI>" in both
+        # The brief and a status answer there name the SI's step by company, not the person.
+        bot.fake.calls.clear()
+        await bot.slack.command("brief PTM-1", channel="CCLOUD")
+        [brief] = [p for p in bot.fake.of("chat.postMessage") if "Co-sell brief" in str(p)]
+        assert "partner (SI): SI Partners" in str(brief) and "USI" not in str(brief)
+        assert "Send the SOW — SI Partners" in str(brief)
+        asked = {
+            "type": "app_mention", "channel": "CCLOUD", "user": "UCLOUD",
+            "text": "<@UPTMBOT> status of PTM-1?", "ts": "1.5", "team": "TCLOUD",
+            "user_team": "TCLOUD",
+        }  # fmt: skip
+        bot.fake.calls.clear()
+        await bot.slack.event(asked, event_id="EvStatusCloud", ext_shared=True)
+        [status] = [p for p in bot.fake.of("chat.postMessage") if p.get("thread_ts")]
+        assert "Send the SOW — SI Partners (partner)" in status["text"]
+        assert "USI" not in status["text"]
         # The ledger: each company received the other only as a company.
         rows = await bot.rows(
             "SELECT DISTINCT receiving_team, field FROM disclosures WHERE channel_id = 'CCLOUD' "
@@ -264,5 +280,32 @@ async def test_metrics_and_the_report_count_per_partner_company(
         # The totals still count the deal once.
         totals = out.split("By partner company")[0]
         assert totals.count("pipeline: USD 250,000 (1 deal)") == 1
+    finally:
+        await bot.stop()
+
+
+async def test_competing_partner_companies_can_be_hidden_from_each_other(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    from tests.handlers.test_admin_home import open_home, text_of
+
+    bot, copies = await two_partner_deal(fake_slack, sqlite_url)
+    try:
+        await bot.slack.command("next Send the SOW for <@USI> by 2026-12-01")
+        home = await open_home(bot, "UALLY")
+        assert "see each other by company and role" in text_of(home)
+        await bot.slack.click_home(home, "ptm_admin_partners_see", user="UALLY", option="no")
+        assert "see each other not at all (competitors)" in text_of(await open_home(bot, "UALLY"))
+        await bot.slack.command("stage Validate")  # the next update of every copy
+        cloud = card_text(bot.card("CCLOUD", copies["CCLOUD"]))
+        assert "SI Partners" not in cloud and "<@USI>" not in cloud and "(SI)" not in cloud
+        assert "Owner another partner company (partner)" in cloud
+        assert "<@UCLOUD>" in cloud
+        both = card_text(bot.card("CBOTH", copies["CBOTH"]))
+        assert "<@UCLOUD>" in both and "<@USI>" in both  # they are in one channel anyway
+        ours = card_text(bot.card("CROOM", copies["CROOM"]))
+        assert "<@USI>" in ours and "<@UCLOUD>" in ours
+        audit = await bot.rows("SELECT action, detail FROM tenant_events")
+        assert ("partners_see_each_other", '{"visible": false}') in [tuple(a) for a in audit]
     finally:
         await bot.stop()

@@ -166,3 +166,70 @@ def test_a_partner_company_sees_only_what_our_policy_shares(case: tuple[Deal, Po
         elif present:
             assert MARKS[field][0] in surfaces["card"], field
             assert field in shared_card_fields(card)
+
+
+# --- several partner companies on one deal ---------------------------------------------------
+
+COMPANIES = {"TA": ("UAREPQ", "Alphaco", "cloud"), "TB": ("UBREPQ", "Betaco", "si"),
+             "TC": ("UCREPQ", "Gammaco", "isv")}  # fmt: skip
+
+
+@st.composite
+def partner_cases(draw: st.DrawFn) -> tuple[Deal, list[str], bool]:
+    teams = draw(st.lists(st.sampled_from(sorted(COMPANIES)), min_size=2, max_size=3, unique=True))
+    partners = tuple(
+        TrioMember(Role.PARTNER, COMPANIES[t][0], team_id=t, is_external=True, kind=COMPANIES[t][2])
+        for t in teams
+    )
+    owner = draw(st.sampled_from([*teams, None]))
+    deal = Deal(
+        id=1, key="PTM-3", name="Deal 3", account="", amount=None, currency="USD",
+        close_date=None, stage=Stage.DISCOVER, status=Status.OPEN, attribution=None,
+        partner=None, cosell=frozenset(), version=2, created_by=SELLER, updated_by=SELLER,
+        updated_at=datetime(2026, 11, 24, tzinfo=UTC),
+        trio=(TrioMember(Role.SELLER, SELLER), TrioMember(Role.ALLIANCE, ALLY), *partners),
+        next_step=None if owner is None else NextStep(
+            id=4, text=STEP, owner_role=Role.PARTNER, owner_user=COMPANIES[owner][0],
+            due=None, set_by=SELLER,
+        ),
+    )  # fmt: skip
+    channel = draw(st.lists(st.sampled_from(teams), min_size=1, unique=True))
+    return deal, channel, draw(st.booleans())
+
+
+@settings(max_examples=300, deadline=None)
+@given(partner_cases())
+def test_each_partner_company_sees_the_others_only_as_our_policy_allows(
+    case: tuple[Deal, list[str], bool],
+) -> None:
+    from bot.views.deal_views import among_partners, brief_among_partners
+
+    deal, channel, see_each_other = case
+    names = {t: COMPANIES[t][1] for t in COMPANIES}
+    card = among_partners(
+        card_view(deal, TODAY, internal=False), channel, names, see_each_other=see_each_other
+    )
+    brief = brief_among_partners(
+        brief_view(deal, "", internal=False), deal, channel, names, see_each_other=see_each_other
+    )
+    message = build_deal_card(card)
+    surfaces = {
+        "card": json.dumps(message["blocks"], ensure_ascii=False) + message["text"],
+        "metadata": json.dumps(message["metadata"], ensure_ascii=False),
+        "brief": render_brief(brief),
+    }
+    present = [t for t in COMPANIES if any(p.team_id == t for p in deal.partners)]
+    for surface, text in surfaces.items():
+        for team in present:
+            rep, name, _kind = COMPANIES[team]
+            if team in channel:
+                if surface != "metadata":
+                    assert rep in text, (surface, team)  # their own rep, always
+                continue
+            assert rep not in text, (surface, team)  # never another company's rep
+            if not see_each_other:
+                assert name not in text, (surface, team)  # competitors: not even the name
+            elif surface == "card":
+                assert name in text, (surface, team)  # by company and role
+    fields = shared_card_fields(card)
+    assert ("partners" in fields) == (see_each_other and bool(set(present) - set(channel)))
