@@ -15,6 +15,8 @@ HELP = (  # one line per command; mrkdwn, so backticks show commands as code
     """*PTM keeps one deal card that seller, alliance manager and partner rep share.*
 `/ptm new Acme expansion` — create a deal; this channel becomes its deal room (no name: a form)
 `/ptm trio @seller @alliance @partner` — name the trio (or `/ptm trio partner @user`)
+`/ptm partner add @rep si` / `/ptm partner remove @rep` — more partner companies on the deal\
+ (cloud, isv, si, reseller or other)
 `/ptm stage Propose` — move the deal (Qualify, Discover, Validate, Propose, Negotiate,\
  Closed Won, Closed Lost; a unique prefix works)
 `/ptm next send the security questionnaire for partner by friday` — set the next step\
@@ -74,6 +76,7 @@ def deal_line_text(line: DealLine) -> str:
         step = "_Next step not shared._"
     elif line.next_step:
         owner = kit.mention(line.owner_user) if line.owner_user else "_unassigned_"
+        owner = kit.user_text(line.owner_label, 80) if line.owner_label else owner
         due = f" · due {line.due.isoformat()}" if line.due else ""
         late = " · :warning: overdue" if line.overdue else ""
         step = f"Next: {kit.user_text(line.next_step, 300)} — {owner}{due}{late}"

@@ -279,7 +279,9 @@ async def shared_deal_lines(ctx: Ctx, user_id: str, *, surface: str = "list") ->
             company = await _name(theirs, partner)
             shares, paused = p.shares_of(partner), p.state is State.PAUSED
             shown = [
-                shared_deal_line(d, today, company=company, shares=shares, paused=paused)
+                shared_deal_line(
+                    d, today, company=company, shares=shares, paused=paused, viewer_team=our_team
+                )
                 for d in deals
             ]
             # Their ledger: what this list told us about their deals.

@@ -266,11 +266,22 @@ def _theirs(card: CardView) -> bool:
 
 
 def shared_deal_line(
-    deal: Deal, today: date, *, company: str, shares: Collection[str], paused: bool
+    deal: Deal,
+    today: date,
+    *,
+    company: str,
+    shares: Collection[str],
+    paused: bool,
+    viewer_team: str | None = None,
 ) -> DealLine:
     """A partner company's deal as its partner's people see it: only what it shares with them
-    (the name always); while the partnership is paused, nothing but the name."""
+    (the name always); while the partnership is paused, nothing but the name. A step another
+    partner company's rep owns names no one."""
     line = deal_line(deal, today)
+    step = deal.next_step
+    owner = next((p for p in deal.partners if step and p.user_id == step.owner_user), None)
+    if owner is not None and viewer_team is not None and owner.team_id != viewer_team:
+        line = replace(line, owner_user=None, owner_label=OTHER_COMPANY)
     if paused:
         return replace(
             line, stage=NOT_SHARED, next_step=None, owner_user=None, due=None, overdue=False,

@@ -117,6 +117,7 @@ class DealLine:
     company: str | None = None
     step_shared: bool = True
     paused: bool = False
+    owner_label: str | None = None  # the owner's company, when it is another partner company
 
 
 @dataclass(frozen=True)

@@ -218,12 +218,18 @@ def test_each_partner_company_sees_the_others_only_as_our_policy_allows(
         "metadata": json.dumps(message["metadata"], ensure_ascii=False),
         "brief": render_brief(brief),
     }
+    if len(channel) == 1:  # their own list and App Home (their company's PTM)
+        line = shared_deal_line(
+            deal, TODAY, company="Ours", shares=tuple(SHAREABLE), paused=False,
+            viewer_team=channel[0],
+        )  # fmt: skip
+        surfaces["list"] = deal_line_text(line)
     present = [t for t in COMPANIES if any(p.team_id == t for p in deal.partners)]
     for surface, text in surfaces.items():
         for team in present:
             rep, name, _kind = COMPANIES[team]
             if team in channel:
-                if surface != "metadata":
+                if surface in ("card", "brief"):
                     assert rep in text, (surface, team)  # their own rep, always
                 continue
             assert rep not in text, (surface, team)  # never another company's rep
@@ -231,5 +237,7 @@ def test_each_partner_company_sees_the_others_only_as_our_policy_allows(
                 assert name not in text, (surface, team)  # competitors: not even the name
             elif surface == "card":
                 assert name in text, (surface, team)  # by company and role
+            if surface == "list":
+                assert name not in text
     fields = shared_card_fields(card)
     assert ("partners" in fields) == (see_each_other and bool(set(present) - set(channel)))
