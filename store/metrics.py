@@ -38,7 +38,7 @@ class MetricsFacts:
     deals: list[DealFacts]
     activity: dict[int, set[date]]  # deal id -> days its seller acted on it
     active_in_quarter: set[int]
-    # deal id -> its partner companies (Slack team, or "rep:<user>" while unknown)
+    # deal id -> its partner companies (their Slack teams, where known)
     companies: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -134,19 +134,23 @@ class MetricsRepository:
             deals=deals,
             activity=await self._seller_days(horizon, in_scope),
             active_in_quarter=await self._active_in(quarter, in_scope),
-            companies=await self._companies(sa.select(D.id).where(*measured)),
+            # A short list of ids as is; else the same conditions again (no huge IN list).
+            companies=await self._companies(
+                [r[0] for r in rows] if len(rows) <= 1000 else sa.select(D.id).where(*measured)
+            ),
         )
 
-    async def _companies(self, deal_ids: sa.Select[Any]) -> dict[int, tuple[str, ...]]:
-        """The partner companies on each of these deals: one statement."""
+    async def _companies(self, deal_ids: sa.Select[Any] | list[int]) -> dict[int, tuple[str, ...]]:
+        """The partner companies on each of these deals, by Slack team (a rep whose team is not
+        known yet names no company): one statement."""
         rows = await self.session.execute(
-            sa.select(T.deal_id, T.team_id, T.user_id).where(
-                T.role == Role.PARTNER.value, T.deal_id.in_(deal_ids)
+            sa.select(T.deal_id, T.team_id).where(
+                T.role == Role.PARTNER.value, T.team_id.is_not(None), T.deal_id.in_(deal_ids)
             )
         )
         found: dict[int, list[str]] = defaultdict(list)
-        for deal_id, team, user in rows.all():
-            found[deal_id].append(team or f"rep:{user}")
+        for deal_id, team in rows.all():
+            found[deal_id].append(team)
         return {deal_id: tuple(keys) for deal_id, keys in found.items()}
 
     async def activation_facts(self, users: Collection[str], horizon: Period) -> ActivationFacts:

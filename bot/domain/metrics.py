@@ -271,19 +271,32 @@ def partner_attribution(
     """Attribution totals per partner company (`companies`: deal id -> the partner companies on
     it, `names`: how to call each), sorted by name; companies with nothing to count are left
     out. Each deal counts once per company it involves."""
-    per: dict[str, list[DealFacts]] = {}
+    # One pass over the deals (a report may hold tens of thousands, with many companies).
+    on: dict[str, int] = {}
+    pipeline: dict[str, dict[Attribution | None, dict[str, list]]] = {}
+    won: dict[str, dict[Attribution | None, dict[str, list]]] = {}
     for deal in deals:
-        for key in set(companies.get(deal.id, ())):
-            per.setdefault(key, []).append(deal)
+        keys = companies.get(deal.id)
+        if not keys:
+            continue
+        is_open = deal.open_on(period.until)
+        is_won = not is_open and deal.status is Status.WON and deal.closed_within(period)
+        for key in set(keys):
+            on[key] = on.get(key, 0) + 1
+            if is_open:
+                _add(pipeline.setdefault(key, {}).setdefault(deal.attribution, {}), deal)
+            elif is_won:
+                _add(won.setdefault(key, {}).setdefault(deal.attribution, {}), deal)
     found = []
-    for key, theirs in per.items():
+    for key, count in on.items():
+        theirs_open, theirs_won = pipeline.get(key, {}), won.get(key, {})
         lines = tuple(
-            line
-            for line in attribution_totals(theirs, period=period)
-            if line.pipeline or line.closed_won
+            AttributionLine(a, _monies(theirs_open.get(a, {})), _monies(theirs_won.get(a, {})))
+            for a in ATTRIBUTION_ORDER
+            if a in theirs_open or a in theirs_won
         )
         if lines:
-            found.append(PartnerAttribution(names.get(key) or key, len(theirs), lines))
+            found.append(PartnerAttribution(names.get(key) or key, count, lines))
     return tuple(sorted(found, key=lambda p: p.company.casefold()))
 
 

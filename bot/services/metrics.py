@@ -42,7 +42,7 @@ async def measure(
             quarter=quarter,
         )
         keys = {k for found in facts.companies.values() for k in found}
-        names = await governance.company_names(ctx, uow, [k for k in keys if ":" not in k])
+        names = await governance.company_names(ctx, uow, keys)
     report = metrics.measure(
         facts.deals,
         facts.activity,
@@ -58,11 +58,9 @@ async def measure(
     return replace(report, on_shared=on_shared)
 
 
-def _unnamed(key: str) -> str:
+def _unnamed(team: str) -> str:
     """A partner company neither our capability map nor PTM knows by name."""
-    if key.startswith("rep:"):
-        return f"the company of <@{key[4:]}>"
-    return f"team {key}"
+    return f"Slack team {team}"
 
 
 async def shared_activation(ctx: Ctx, users: Sequence[str] | None, *, as_of: date) -> Ratio | None:
