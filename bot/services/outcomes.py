@@ -86,8 +86,12 @@ async def log_outcome(
             key=uuid.uuid4().hex, status="pending" if Side.OURS in connected else "export",
             now=now,
         )  # fmt: skip
+        # Partner companies hidden from each other: none is told which partner was matched.
+        hidden = several and not await uow.tenants.partners_see_each_other()
         for key, team, kind in companies or [("", None, None)]:
             body = payload(deal, outcome, Side.PARTNER, (team or key, kind) if key else None)
+            if hidden:
+                body["partner"] = None
             await uow.outbox.enqueue(
                 outcome_id=outcome_id, deal_id=deal.id, side=Side.PARTNER.value,
                 body=encode(body), key=uuid.uuid4().hex,

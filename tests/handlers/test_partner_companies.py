@@ -255,6 +255,17 @@ async def test_log_to_all_reaches_our_crm_and_each_partner_companys_once(
         assert "SI CRM (<@USI>): delivered" in ours
         theirs = card_text(bot.card(SHARED, copies[SHARED]))
         assert "partner CRM (<@UTHEIRS>): delivered" in theirs and "USI" not in theirs
+        # Competitors hidden from each other: no partner company's CRM hears of the match.
+        await bot.write("UPDATE deals SET partner = 'Cloudco'")
+        await bot.write("UPDATE tenants SET partners_see_each_other = false")
+        await bot.slack.command("log second call", user="UINSTALLER")
+        for _ in range(3):
+            bot.clock.advance(minutes=10)
+            for deps in await bot.runtime.tenants.each():
+                await deliver_outbox(deps)
+        last = {p: _json.loads(crm.delivered(p)[-1].body) for p in ("ours", "partner", "theirs")}
+        assert last["ours"]["partner"] == "Cloudco"
+        assert last["partner"]["partner"] is None and last["theirs"]["partner"] is None
     finally:
         await bot.stop()
         await crm.stop()
