@@ -163,36 +163,24 @@ async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None
             found = await services.find_partners(deps.ctx, caller, "", deal_number=ref.d)
             await click.send(build_find_results(found))
             return
-        if choice == MoreOption.PARTNERS:
-            partners = await services.partners_form(deps.ctx, caller, ref.d)
-            await deps.slack.open_modal(
-                body["trigger_id"],
-                build_partners_modal(partners, caller.channel_id),
-                for_user=caller.actor.user_id,
-            )
-            return
-        if choice == MoreOption.INTERNAL and not caller.actor.internal:
-            # Someone of a partner company: their own company's notes on this deal.
-            own = await services.own_fields_form(deps.ctx, caller, ref.d)
-            await deps.slack.open_modal(
-                body["trigger_id"],
-                build_own_fields_modal(own, caller.channel_id),
-                for_user=caller.actor.user_id,
-            )
-            return
-        if choice == MoreOption.INTERNAL:
+        if choice == MoreOption.INTERNAL and caller.actor.internal:
             key, internal = await services.internal_view_for(deps.ctx, caller, ref.d)
             await click.send(build_internal_notice(key, internal))
             return
-        form = await services.edit_form_for(deps.ctx, caller, ref.d)
+        if choice == MoreOption.PARTNERS:
+            partners = await services.partners_form(deps.ctx, caller, ref.d)
+            modal = build_partners_modal(partners, caller.channel_id)
+        elif choice == MoreOption.INTERNAL:
+            # Someone of a partner company: their own company's notes on this deal.
+            own = await services.own_fields_form(deps.ctx, caller, ref.d)
+            modal = build_own_fields_modal(own, caller.channel_id)
+        else:
+            form = await services.edit_form_for(deps.ctx, caller, ref.d)
+            modal = build_edit_deal_modal(form, caller.channel_id)
     except DomainError as err:
         await click.tell(err.message)
         return
-    await deps.slack.open_modal(
-        body["trigger_id"],
-        build_edit_deal_modal(form, caller.channel_id),
-        for_user=caller.actor.user_id,
-    )
+    await deps.slack.open_modal(body["trigger_id"], modal, for_user=caller.actor.user_id)
 
 
 async def handle_attach_partner(ack: Any, body: dict[str, Any], context: Any) -> None:
