@@ -293,7 +293,8 @@ class OutcomeRow(TenantOwned, table=True):
 
 
 class OutboxRow(TenantOwned, table=True):
-    """One outcome to one CRM side: durable, retried with backoff, delivered at most once."""
+    """One outcome (or one write-back) to one CRM side: durable, retried with backoff,
+    delivered at most once."""
 
     __tablename__ = "crm_outbox"
     __table_args__ = (
@@ -303,7 +304,12 @@ class OutboxRow(TenantOwned, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    outcome_id: int = Field(foreign_key="outcomes.id", index=True)
+    # "outcome" (a logged outcome) or "update" (a change to CRM-owned fields, written back to
+    # the linked record: `body` names the fields; their values are read at delivery).
+    kind: str = Field(
+        default="outcome", max_length=10, sa_column_kwargs={"server_default": "outcome"}
+    )
+    outcome_id: int | None = Field(default=None, foreign_key="outcomes.id", index=True)
     deal_id: int = Field(foreign_key="deals.id", index=True)
     side: str = Field(max_length=10)
     idempotency_key: str = Field(max_length=64, unique=True)
@@ -349,7 +355,44 @@ class DisclosureRow(TenantOwned, table=True):
     at: datetime = _utc()
 
 
+class CrmLinkRow(TenantOwned, table=True):
+    """A deal linked to a CRM record on one side (`/ptm link`). `modified_at` is the record's
+    modification time as PTM last applied or wrote it: an older notification changes nothing."""
+
+    __tablename__ = "crm_links"
+    __table_args__ = (
+        sa.UniqueConstraint("deal_id", "side", "company", name="crm_links_deal_side_company_key"),
+        sa.Index("ix_crm_links_kind_record", "kind", "record_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deals.id")
+    side: str = Field(max_length=10)
+    company: str = Field(default="", max_length=32)
+    kind: str = Field(max_length=16)
+    record_id: str = Field(max_length=40)
+    modified_at: datetime = _utc()
+    linked_by: str = Field(max_length=32)
+    linked_at: datetime = _utc()
+
+
+class CrmHealthRow(TenantOwned, table=True):
+    """A side's connector as its last call found it: "needs attention" when the CRM refused
+    its credentials (shown on cards, in App Home and `ptm outbox`) until a call succeeds."""
+
+    __tablename__ = "crm_health"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "side"),)
+
+    side: str = Field(max_length=10)
+    needs_attention: bool = False
+    detail: str = Field(default="", max_length=300)
+    # The last reconciliation pass: records modified since then are read again.
+    reconciled_at: datetime | None = _utc(default=None)
+    updated_at: datetime = _utc()
+
+
 import store.installations  # noqa: E402, F401  (Slack's installation tables, same metadata)
 from store.tenant_models import share_criteria_base  # noqa: E402
 
 share_criteria_base()
+

@@ -25,6 +25,8 @@ class Delivery:
     last_error: str | None
     # A partner company that installed PTM: its own connector receives this delivery.
     target_tenant: int | None = None
+    kind: str = "outcome"  # or "update": a write-back of CRM-owned fields
+    company: str = ""
 
 
 class OutboxRepository:
@@ -64,7 +66,7 @@ class OutboxRepository:
     async def enqueue(
         self,
         *,
-        outcome_id: int,
+        outcome_id: int | None,
         deal_id: int,
         side: str,
         body: str,
@@ -73,9 +75,11 @@ class OutboxRepository:
         now: datetime,
         target_tenant: int | None = None,
         company: str = "",
+        kind: str = "outcome",
     ) -> None:
         self.session.add(
             OutboxRow(
+                kind=kind,
                 outcome_id=outcome_id,
                 deal_id=deal_id,
                 side=side,
@@ -132,6 +136,8 @@ class OutboxRepository:
             row.status,
             row.last_error,
             row.target_tenant,
+            row.kind,
+            row.company,
         )
 
     async def release(self, owner: str) -> int:
@@ -154,7 +160,10 @@ class OutboxRepository:
         """Per deal, per side: (status, attempts) of its latest logged outcome; one query."""
         latest = (
             sa.select(sa.func.max(OutboxRow.outcome_id))
-            .where(OutboxRow.deal_id.in_(list(deal_ids)))  # type: ignore[attr-defined]
+            .where(
+                OutboxRow.deal_id.in_(list(deal_ids)),  # type: ignore[attr-defined]
+                OutboxRow.kind == "outcome",  # type: ignore[arg-type]
+            )
             .group_by(OutboxRow.deal_id)
         )
         rows = await self.session.execute(
@@ -192,6 +201,8 @@ class OutboxRepository:
                 r.status,
                 r.last_error,
                 r.target_tenant,
+                r.kind,
+                r.company,
             )
             for r in rows
         ]

@@ -19,6 +19,8 @@ from store.models import (
     CardSyncLeaseRow,
     ChannelBindingRow,
     ChannelRow,
+    CrmHealthRow,
+    CrmLinkRow,
     DealEventRow,
     DealRow,
     DigestRunRow,
@@ -46,6 +48,8 @@ from store.tenant_models import (
 # Children before the rows they refer to.
 OWNED = (
     OwnDealFieldsRow,
+    CrmLinkRow,
+    CrmHealthRow,
     DisclosureRow,
     OutboxRow,
     OutcomeRow,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.domain.model import MessageAlreadyApplied
 from store.copies import BindingRepository, CardCopyRepository, ChannelRepository
+from store.crm import CrmLinkRepository
 from store.db import read_only
 from store.deals import DealRepository
 from store.digests import DigestRepository
@@ -58,6 +59,7 @@ class UnitOfWork:
     partners: PartnerRepository
     partnerships: PartnershipRepository
     outbox: OutboxRepository
+    crm: CrmLinkRepository
     metrics: MetricsRepository
     tenants: TenantRepository
     purge: PurgeRepository
@@ -114,6 +116,7 @@ class UnitOfWork:
         self.partners = PartnerRepository(self._session)
         self.partnerships = PartnershipRepository(self._session)
         self.outbox = OutboxRepository(self._session)
+        self.crm = CrmLinkRepository(self._session)
         self.metrics = MetricsRepository(self._session)
         self.tenants = TenantRepository(self._session)
         self.purge = PurgeRepository(self._session)

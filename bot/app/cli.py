@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import threading
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 
 from bot.app import jobs
 from bot.app.config import database_url, load_settings
-from bot.app.serving import run_bot
+from bot.app.serving import quiet_closed_loop_threads, run_bot
 from bot.domain.capability import CSV_HEADER
 from bot.services.disclosures import CSV_HEADER as DISCLOSURE_HEADER
 
@@ -23,17 +22,8 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def _quiet_closed_loop(args: threading.ExceptHookArgs) -> None:
-    """aiosqlite's worker thread may hand its last result to an event loop that has already
-    closed — a database that could not be opened, as the process exits. Nothing is lost, and
-    its traceback must not bury the one line that says what went wrong."""
-    if isinstance(args.exc_value, RuntimeError) and "Event loop is closed" in str(args.exc_value):
-        return
-    threading.__excepthook__(args)
-
-
 def main(argv: list[str] | None = None) -> int:
-    threading.excepthook = _quiet_closed_loop
+    quiet_closed_loop_threads()
     parser = argparse.ArgumentParser(
         prog="ptm", description="PTM: partner co-sell deal cards in Slack."
     )

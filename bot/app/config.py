@@ -23,8 +23,13 @@ USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 @dataclass(frozen=True)
 class CrmTarget:
+    """One side's connector from the environment (PRODUCT.md "CRM connectors")."""
+
     url: str
     secret: SecretStr
+    kind: str = "webhook"
+    client_id: str = ""
+    webhook_secret: SecretStr | None = None
 
 
 @dataclass(frozen=True)
@@ -239,12 +244,52 @@ def _admins(env: Mapping[str, str]) -> frozenset[str]:
     return frozenset(ids)
 
 
+CRM_KINDS = ("webhook", "salesforce", "hubspot")
+HUBSPOT_API = "https://api.hubapi.com"
+
+
 def _crm(env: Mapping[str, str], prefix: str) -> CrmTarget | None:
+    """`<prefix>_KIND` (webhook, salesforce, hubspot; default webhook) with its `_URL`,
+    `_SECRET`, and `_CLIENT_ID` (Salesforce) and `_WEBHOOK_SECRET` (inbound changes)."""
+    kind = (_optional(env, f"{prefix}_KIND") or "webhook").lower()
+    if kind not in CRM_KINDS:
+        raise ConfigError(f"{prefix}_KIND must be one of {', '.join(CRM_KINDS)} (got {kind!r})")
     url, secret = _optional(env, f"{prefix}_URL"), _optional(env, f"{prefix}_SECRET")
+    if kind == "hubspot" and url is None and secret is not None:
+        url = HUBSPOT_API
     if url is None:
+        if kind != "webhook":
+            raise ConfigError(f"{prefix}_URL is required for a {kind} connector ({_URL_OF[kind]})")
         return None
     if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
-        raise ConfigError(f"{prefix}_URL must be an http(s) URL (the CRM webhook target)")
+        raise ConfigError(f"{prefix}_URL must be an http(s) URL ({_URL_OF[kind]})")
     if secret is None:
-        raise ConfigError(f"{prefix}_SECRET is required when {prefix}_URL is set (HMAC key)")
-    return CrmTarget(url=url, secret=SecretStr(secret))
+        raise ConfigError(
+            f"{prefix}_SECRET is required when {prefix}_URL is set ({_SECRET_OF[kind]})"
+        )
+    client_id = _optional(env, f"{prefix}_CLIENT_ID") or ""
+    if kind == "salesforce" and not client_id:
+        raise ConfigError(
+            f"{prefix}_CLIENT_ID is required for Salesforce "
+            "(the External Client App's consumer key)"
+        )
+    inbound = _optional(env, f"{prefix}_WEBHOOK_SECRET")
+    return CrmTarget(
+        url=url.rstrip("/"),
+        secret=SecretStr(secret),
+        kind=kind,
+        client_id=client_id,
+        webhook_secret=SecretStr(inbound) if inbound else None,
+    )
+
+
+_URL_OF = {
+    "webhook": "the CRM webhook target",
+    "salesforce": "the instance URL, e.g. https://acme.my.salesforce.com",
+    "hubspot": f"the API base, default {HUBSPOT_API}",
+}
+_SECRET_OF = {
+    "webhook": "HMAC key",
+    "salesforce": "the External Client App's consumer secret",
+    "hubspot": "the private app's access token",
+}

@@ -16,12 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from blocks.home import build_home, build_outsider_home
 from bot import services
-from bot.adapters.crm import (
-    CrmConnectors,
-    StoredWebhookConnectors,
-    WebhookConnectors,
-    WebhookTarget,
-)
+from bot.adapters.crm import CrmConnectors
 from bot.adapters.installations import EncryptedInstallationStore
 from bot.adapters.secrets import SecretBox
 from bot.adapters.slack import SlackGateway, make_client
@@ -32,6 +27,7 @@ from bot.app.deps import Clock, Deps, SystemClock, inject_middleware
 from bot.app.homes import HomeRefresher
 from bot.app.tenancy import TenantDeps, tenant_middleware
 from bot.app.workspaces import oauth_settings, tenant_deps, token_finder
+from bot.domain.crm import ConnectorConfig, CrmKind
 from bot.domain.model import is_our_org
 from bot.domain.outbox import Side
 from handlers import register_all
@@ -53,6 +49,7 @@ class Runtime:
         if self.deps is not None:
             await self.deps.cards.close()
             await self.deps.homes.close()
+            await self.deps.crm.aclose()
         if self.tenants is not None:
             await self.tenants.close()
         await self.engine.dispose()
@@ -96,20 +93,14 @@ def build_deps(
         delay=(tuning or SyncTuning()).home_delay,
     )
     cards = CardSyncer(slack, ctx, tuning=tuning, homes=homes.refresh)
-    crm: CrmConnectors
     if many and box is not None:
-        crm = StoredWebhookConnectors(
-            lambda: services.connector_targets(ctx),
-            box.open,
-            lambda tenant: services.partner_connector(ctx, tenant),
+        crm = CrmConnectors(
+            load=lambda: services.connector_targets(ctx),
+            partner=lambda tenant: services.partner_connector(ctx, tenant),
+            open_secret=box.open,
         )
     else:
-        crm = WebhookConnectors(
-            {
-                s: WebhookTarget(t.url, t.secret.get_secret_value())
-                for s, t in _env_targets(settings)
-            }
-        )
+        crm = CrmConnectors({side: _config(target) for side, target in _env_targets(settings)})
     return Deps(
         settings=settings,
         ctx=ctx,
@@ -118,6 +109,17 @@ def build_deps(
         activity=ActivityThrottle(),
         homes=homes,
         crm=crm,
+    )
+
+
+def _config(target: CrmTarget) -> ConnectorConfig:
+    inbound = target.webhook_secret
+    return ConnectorConfig(
+        CrmKind(target.kind),
+        target.url,
+        target.secret.get_secret_value(),
+        client_id=target.client_id,
+        webhook_secret=inbound.get_secret_value() if inbound is not None else "",
     )
 
 

@@ -59,7 +59,7 @@ async def run_digests(
 
 async def deliver_outbox(deps: Deps) -> services.DeliveryReport:
     """Send due CRM deliveries this process can claim, then show their state on the cards."""
-    report = await services.deliver_due(deps.ctx, deps.crm.post, owner=PROCESS_ID)
+    report = await services.deliver_due(deps.ctx, deps.crm.connector, owner=PROCESS_ID)
     for deal_id in report.deals:
         await deps.cards.sync(deal_id)
     return report

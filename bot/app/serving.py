@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -176,8 +177,23 @@ def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+def _quiet_closed_loop(args: threading.ExceptHookArgs) -> None:
+    """aiosqlite's worker thread may hand its last result to an event loop that has already
+    closed — a database that could not be opened, as the process exits. Nothing is lost, and
+    its traceback must not bury the one line that says what went wrong."""
+    if isinstance(args.exc_value, RuntimeError) and "Event loop is closed" in str(args.exc_value):
+        return
+    threading.__excepthook__(args)
+
+
+def quiet_closed_loop_threads() -> None:
+    """Install the hook above for this process: `python app.py`, `ptm serve` and every job."""
+    threading.excepthook = _quiet_closed_loop
+
+
 def run_bot() -> int:
     """Entry point of `python app.py` / `ptm serve`: one clear line on bad configuration."""
+    quiet_closed_loop_threads()
     logging.basicConfig(
         level=os.environ.get("PTM_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -240,6 +240,7 @@ class TenantDeps:
         for deps in self._deps.values():
             await deps.cards.close()
             await deps.homes.close()
+            await deps.crm.aclose()
 
 
 def tenant_middleware(tenants: TenantDeps) -> Callable[..., Awaitable[Any]]:

@@ -106,6 +106,7 @@ class Source(StrEnum):
     MESSAGE = "message"
     DIGEST = "digest"
     CLI = "cli"
+    CRM = "crm"  # a linked CRM record changed (nobody's activation)
 
 
 # Fields only our own org may see or change (PRODUCT.md "Field-level visibility").

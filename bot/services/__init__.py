@@ -27,6 +27,15 @@ from bot.services.cards import (
 )
 from bot.services.changes import change
 from bot.services.common import Caller, Ctx, TenantDefaults, resolve_deal
+from bot.services.crm import (
+    ConnectorPort,
+    apply_records,
+    attention,
+    link_deal,
+    new_from_record,
+    notified,
+    reconcile,
+)
 from bot.services.deals import (
     add_partner_company,
     complete_step,
@@ -104,6 +113,13 @@ from bot.services.tenants import (
 )
 
 __all__ = [
+    "ConnectorPort",
+    "apply_records",
+    "attention",
+    "link_deal",
+    "new_from_record",
+    "notified",
+    "reconcile",
     "add_partner_company",
     "partners_form",
     "remove_partner_company",

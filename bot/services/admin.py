@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain import admin as rules
+from bot.domain.crm import ConnectorConfig, CrmKind
 from bot.domain.model import BadInput, Conflict, esc, is_our_org
 from bot.domain.outbox import Side
 from bot.services.common import Caller, Ctx, admins_of
@@ -278,8 +279,12 @@ async def set_connector(
     return f"Outcomes now go to {name} at `{esc(url, 300)}`, signed with the secret you gave."
 
 
-async def connector_targets(ctx: Ctx) -> dict[Side, tuple[str, str]]:
-    """Each side's webhook (URL, sealed secret) as the tenant's admins set it."""
+async def connector_targets(ctx: Ctx) -> dict[Side, ConnectorConfig]:
+    """Each side's connector as the tenant's admins set it (secrets still sealed)."""
     async with ctx.uow.reads() as uow:
         stored = await uow.tenants.connectors()
-    return {Side(side): (c.url, c.secret) for side, c in stored.items() if side in set(Side)}
+    return {
+        Side(side): ConnectorConfig(CrmKind(c.kind), c.url, c.secret)
+        for side, c in stored.items()
+        if side in set(Side)
+    }

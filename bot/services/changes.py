@@ -4,10 +4,15 @@ another change won, with the caller's right checked under the row lock."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
+from bot.domain.crm import CrmKind, writable_changes
 from bot.domain.model import Conflict, Deal, Mutation, NotFound, Source
+from bot.domain.outbox import Side
 from bot.domain.partnership import require_shared
 from bot.services import governance
 from bot.services.common import Caller, Ctx, require_right
@@ -26,17 +31,21 @@ async def change(
     source: Source,
     also: Callable[[UnitOfWork, Deal], Awaitable[None]] | None = None,
     unless: Callable[[UnitOfWork, Deal], Awaitable[bool]] | None = None,
+    write_back: bool = True,
 ) -> tuple[Deal, bool]:
     """Apply `plan` with compare-and-swap, re-planning on fresh state when another change won.
     `also` writes more in the same transaction (e.g. an outcome and its CRM deliveries);
-    `unless`, asked with the deal locked, makes it change nothing (e.g. a retried request)."""
+    `unless`, asked with the deal locked, makes it change nothing (e.g. a retried request).
+    A change to fields a linked CRM record owns is queued to be written back (`write_back`),
+    unless it came from the CRM."""
     for attempt in range(MAX_ATTEMPTS):
         async with ctx.uow() as uow:
             deal = await uow.deals.get(deal_id, for_update=True)
             if deal is None:
                 raise NotFound(f"Deal {deal_id} no longer exists.")
-            await require_right(ctx, uow, deal, caller.actor)
-            await learn_member_team(uow, deal, caller)
+            if source is not Source.CRM:  # a linked record's change: authenticated upstream
+                await require_right(ctx, uow, deal, caller.actor)
+                await learn_member_team(uow, deal, caller)
             if unless is not None and await unless(uow, deal):
                 await uow.commit()
                 return deal, False
@@ -53,6 +62,8 @@ async def change(
                 assert fresh is not None
                 if also is not None:
                     await also(uow, fresh)
+                if write_back and source is not Source.CRM:
+                    await queue_write_back(uow, fresh, mutation, now)
                 await uow.commit()
                 assert fresh is not None
                 return fresh, True
@@ -63,6 +74,26 @@ async def change(
         "the card shows the current state — try again.",
         deal_id=deal_id,
     )
+
+
+async def queue_write_back(uow: UnitOfWork, deal: Deal, mutation: Mutation, now: datetime) -> None:
+    """A change in PTM to fields a linked CRM record owns goes back to that record, through
+    the outbox in the same transaction (its values are read when it is delivered, and written
+    with a compare-and-set). One indexed query when the change touches such a field."""
+    fields = writable_changes(mutation.audit)
+    if not fields:
+        return
+    links = [
+        link
+        for link in await uow.crm.of_deal(deal.id)
+        if link.side == Side.OURS.value and link.kind != CrmKind.WEBHOOK.value
+    ]
+    for _link in links:
+        body = json.dumps({"fields": sorted(fields), "at": now.isoformat()}, sort_keys=True)
+        await uow.outbox.enqueue(
+            outcome_id=None, deal_id=deal.id, side=Side.OURS.value, body=body,
+            key=uuid.uuid4().hex, status="pending", now=now, kind="update",
+        )  # fmt: skip
 
 
 async def learn_member_team(uow: UnitOfWork, deal: Deal, caller: Caller) -> None:

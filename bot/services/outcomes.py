@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from bot.domain.crm import CrmError, outcome_note
 from bot.domain.model import Deal, Source, esc
 from bot.domain.outbox import (
     MAX_ATTEMPTS,
@@ -23,6 +25,7 @@ from bot.domain.rules import log_outcome as log_outcome_rule
 from bot.services import disclosures
 from bot.services.changes import change
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
+from bot.services.crm import ConnectorPort, note_health, write_back
 from bot.services.partnerships import partner_route
 from bot.views.models import Reply
 from store import UnitOfWork
@@ -34,9 +37,6 @@ LEASE = timedelta(seconds=60)
 # The same outcome from the same person within this window is one outcome sent twice (Slack's
 # retry after a late answer, a double submit), not a second meeting.
 RETRY_WINDOW = timedelta(minutes=2)
-# post(side, raw body, idempotency key, partner tenant whose own connector receives it) -> HTTP
-# status; raises on network failure.
-Poster = Callable[[Side, bytes, str, int | None], Awaitable[int]]
 
 
 @dataclass
@@ -150,8 +150,10 @@ async def retry_dead(ctx: Ctx) -> int:
     return revived
 
 
-async def deliver_due(ctx: Ctx, post: Poster, *, owner: str) -> DeliveryReport:
-    """Send every due delivery this worker can claim; each is sent until a 2xx, then never."""
+async def deliver_due(ctx: Ctx, port: ConnectorPort, *, owner: str) -> DeliveryReport:
+    """Send every due delivery this worker can claim; each is sent until it succeeds, then
+    never again. A connector that refuses its credentials marks its side "needs attention"
+    and its deliveries wait; nothing else waits for it."""
     report = DeliveryReport()
     now = ctx.now()
     async with ctx.uow.reads() as uow:
@@ -162,16 +164,21 @@ async def deliver_due(ctx: Ctx, post: Poster, *, owner: str) -> DeliveryReport:
             await uow.commit()
         if item is None:
             continue  # another worker has it
+        note: str | None = None
         try:
-            status = await post(
-                Side(item.side), item.body.encode(), item.idempotency_key, item.target_tenant
-            )
-            error = None if 200 <= status < 300 else f"HTTP {status}"
+            note = await _deliver(ctx, port, item)
+            error = None
         except Exception as err:  # noqa: BLE001  (any failure to deliver is retried)
             # The partner company's own connector: its address (which an error's text may
             # spell) is theirs alone, so we keep only the kind of failure.
-            detail = "" if item.target_tenant is not None else f": {err}"
-            error = f"{type(err).__name__}{detail}"[:300]
+            if item.target_tenant is not None:
+                error = type(err).__name__
+            elif isinstance(err, CrmError):
+                error = err.message[:300]
+            else:
+                error = f"{type(err).__name__}: {err}"[:300]
+            if isinstance(err, CrmError) and item.target_tenant is None:
+                await note_health(ctx, Side(item.side), err)
         if error is not None and item.target_tenant is not None:
             error = f"{error} (the partner company's own CRM connector)"
         attempts = item.attempts + 1
@@ -183,7 +190,7 @@ async def deliver_due(ctx: Ctx, post: Poster, *, owner: str) -> DeliveryReport:
                     status="delivered",
                     attempts=attempts,
                     delivered_at=ctx.now(),
-                    last_error=None,
+                    last_error=note,
                 )
                 report.delivered.append(row_id)
             elif attempts >= MAX_ATTEMPTS:
@@ -198,5 +205,38 @@ async def deliver_due(ctx: Ctx, post: Poster, *, owner: str) -> DeliveryReport:
                 )
                 report.retrying.append(row_id)
             await uow.commit()
+        if error is None and item.target_tenant is None:
+            await note_health(ctx, Side(item.side), None)
         report.deals.add(item.deal_id)
     return report
+
+
+async def _deliver(ctx: Ctx, port: ConnectorPort, item: Delivery) -> str | None:
+    """One delivery through its side's connector, whatever its kind: an outcome (the signed
+    webhook body, or a CRM activity on the linked record) or a write-back of fields."""
+    side = Side(item.side)
+    connector = await port(side, item.target_tenant)
+    if connector is None:
+        raise LookupError(
+            "the partner company's connector is not available now"
+            if item.target_tenant is not None
+            else f"no {side.value} CRM connector is set any more"
+        )
+    if item.kind == "update":
+        return await write_back(ctx, connector, item.deal_id, json.loads(item.body)["fields"])
+    async with ctx.uow.reads() as uow:
+        links = await uow.crm.of_deal(item.deal_id)
+    record = next(
+        (
+            ln.record_id
+            for ln in links
+            if ln.side == side.value
+            and ln.kind == connector.kind.value
+            and (side is Side.OURS or ln.company == item.company or not item.company)
+        ),
+        None,
+    )
+    body = json.loads(item.body)
+    note = outcome_note(body, marker=item.idempotency_key[:16], at=ctx.now())
+    await connector.log_outcome(record, note, item.body.encode(), item.idempotency_key)
+    return None

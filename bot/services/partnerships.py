@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from bot.domain import partnership as rules
 from bot.domain.admin import require_admin
+from bot.domain.crm import ConnectorConfig, CrmKind
 from bot.domain.model import BadInput, Conflict, NotFound, esc
 from bot.domain.outbox import Side
 from bot.domain.partnership import Move, State
@@ -242,7 +243,7 @@ async def partner_route(ctx: Ctx, team: str | None) -> int | None:
     return found if connector is not None else None
 
 
-async def partner_connector(ctx: Ctx, tenant: int) -> tuple[str, str] | None:
+async def partner_connector(ctx: Ctx, tenant: int) -> ConnectorConfig | None:
     """At delivery time: the partner company's own connector (URL, sealed secret), only while
     the partnership is active and shares outcomes (a pause holds deliveries back)."""
     async with ctx.uow.reads() as uow:
@@ -252,7 +253,9 @@ async def partner_connector(ctx: Ctx, tenant: int) -> tuple[str, str] | None:
         return None
     async with ctx.uow.for_tenant(tenant).reads() as theirs:
         connector = (await theirs.tenants.connectors()).get(Side.OURS.value)
-    return (connector.url, connector.secret) if connector is not None else None
+    if connector is None:
+        return None
+    return ConnectorConfig(CrmKind(connector.kind), connector.url, connector.secret)
 
 
 async def shared_deal_lines(ctx: Ctx, user_id: str, *, surface: str = "list") -> list[DealLine]:
