@@ -13,7 +13,10 @@ from bot.views.models import DealLine, HistoryView, InternalView, Reply
 
 HELP = (  # one line per command; mrkdwn, so backticks show commands as code
     """*PTM keeps one deal card that seller, alliance manager and partner rep share.*
-`/ptm new Acme expansion` — create a deal; this channel becomes its deal room (no name: a form)
+`/ptm new Acme expansion` — create a deal; this channel becomes its deal room (no name: a form;\
+ a Salesforce opportunity or HubSpot deal URL: the deal made from it)
+`/ptm link 006Ho00000AbCdE` — link the deal to its CRM record (id or URL): name, account,\
+ amount, close date and stage follow the CRM
 `/ptm trio @seller @alliance @partner` — name the trio (or `/ptm trio partner @user`)
 `/ptm partner add @rep si` / `/ptm partner remove @rep` — more partner companies on the deal\
  (cloud, isv, si, reseller or other)

@@ -22,6 +22,7 @@ from bot.domain import grammar, intents
 from bot.domain.metrics import MetricsReport
 from bot.domain.model import DomainError
 from bot.services import Caller
+from bot.views.models import Reply
 from briefs.render import render_brief, render_digest
 from handlers.answering import CommandAnswer, within_budget
 from handlers.parsing import caller_from_command
@@ -72,7 +73,26 @@ async def _run_command(
 
 
 async def _run_use_case(c: _Command, _intent: object) -> None:
-    reply = await services.run_intent(c.deps.ctx, c.caller, c.parsed)
+    await _answer_and_publish(c, await services.run_intent(c.deps.ctx, c.caller, c.parsed))
+
+
+async def _link(c: _Command, intent: intents.LinkCrm) -> None:
+    """`/ptm link`: reading the record may take the CRM a moment; within_budget answers
+    through response_url when it does."""
+    port = c.deps.crm.connector
+    number = c.parsed.deal_number
+    reply = await services.link_named_deal(c.deps.ctx, c.caller, number, intent.reference, port)
+    await _answer_and_publish(c, reply)
+
+
+async def _new_from_crm(c: _Command, intent: intents.NewFromCrm) -> None:
+    port = c.deps.crm.connector
+    await _answer_and_publish(
+        c, await services.new_from_record(c.deps.ctx, c.caller, intent.reference, port)
+    )
+
+
+async def _answer_and_publish(c: _Command, reply: Reply) -> None:
     await c.answer(**build_reply(reply))
     problem = await publish(c.deps, reply, c.caller)
     if problem:
@@ -121,6 +141,8 @@ _HANDLERS: dict[type, Callable[[_Command, Any], Awaitable[None]]] = {
     ),
     intents.SendDigest: lambda c, _i: _send_digest_now(c.answer, c.deps, c.caller.actor.user_id),
     intents.NewDeal: _new,
+    intents.NewFromCrm: _new_from_crm,
+    intents.LinkCrm: _link,
     intents.ProposePartnership: lambda c, _i: _partnership(c),
 }
 

@@ -130,6 +130,11 @@ class CrmLinkRepository:
             or 0
         )
 
+    async def tenants_linked(self) -> set[int]:
+        """Of the tenants this unit of work is for, those with a deal linked to a record."""
+        rows = await self.session.scalars(sa.select(CrmLinkRow.tenant_id).distinct())
+        return set(rows.all())
+
     # --- health ----------------------------------------------------------------------------
 
     async def health(self) -> dict[str, CrmHealth]:

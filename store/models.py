@@ -395,4 +395,3 @@ import store.installations  # noqa: E402, F401  (Slack's installation tables, sa
 from store.tenant_models import share_criteria_base  # noqa: E402
 
 share_criteria_base()
-

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.partnership import State
-from store.models import CardCopyRow, ChannelBindingRow, DealRow, TrioMemberRow
+from store.models import CardCopyRow, ChannelBindingRow, CrmLinkRow, DealRow, TrioMemberRow
 from store.tenancy import ROUTING_OPTION
 from store.tenant_models import PartnershipRow, TenantRow
 
@@ -46,6 +46,19 @@ class RoutingRepository:
             execution_options=_ACROSS,
         )
         return [int(t) for t in found]
+
+    async def tenants_linking(self, kind: str, record_ids: Collection[str]) -> list[int]:
+        """The tenants with a deal linked to one of these CRM records (a CRM notification
+        names records, not tenants); the connector's webhook secret then says which is real."""
+        if not record_ids:
+            return []
+        found = await self.session.scalars(
+            sa.select(CrmLinkRow.tenant_id)
+            .where(CrmLinkRow.kind == kind, CrmLinkRow.record_id.in_(list(record_ids)))  # type: ignore[attr-defined]
+            .distinct(),
+            execution_options=_ACROSS,
+        )
+        return sorted(int(t) for t in found)
 
     async def tenant_of_team(self, team_id: str) -> int | None:
         return await self.session.scalar(

@@ -6,7 +6,8 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 import sqlalchemy as sa
@@ -53,7 +54,40 @@ def is_readable(body: bytes, content_type: str) -> bool:
         return False
 
 
-def make_web_app(app: AsyncApp, engine: AsyncEngine, *, signing_secret: str) -> web.Application:
+CRM_PATH = "/crm/{kind}"  # /crm/salesforce, /crm/hubspot
+
+
+@dataclass(frozen=True)
+class CrmCall:
+    """A CRM's notification as received: what its signature covers."""
+
+    kind: str
+    raw: bytes
+    headers: Mapping[str, str]
+    method: str
+    uri: str  # the address the CRM called (HubSpot signs it)
+
+
+# -> the HTTP status to answer (401 unsigned, 400 unreadable, 503 "try again", 204 done)
+CrmInbound = Callable[[CrmCall], Awaitable[int]]
+
+
+def called_uri(request: web.Request) -> str:
+    """The URL the sender called, as it saw it: behind a TLS-terminating proxy the scheme and
+    host come from the proxy's X-Forwarded-* headers (the signature check makes forging them
+    pointless)."""
+    scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
+    host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
+    return f"{scheme}://{host}{request.rel_url}"
+
+
+def make_web_app(
+    app: AsyncApp,
+    engine: AsyncEngine,
+    *,
+    signing_secret: str,
+    crm: CrmInbound | None = None,
+) -> web.Application:
     async def slack_events(request: web.Request) -> web.Response:
         body = await request.read()
         # Verified here, before Bolt sees anything: an unverified request gets 401 and makes
@@ -73,8 +107,17 @@ def make_web_app(app: AsyncApp, engine: AsyncEngine, *, signing_secret: str) -> 
             return web.json_response({"ok": False, "database": type(err).__name__}, status=503)
         return web.json_response({"ok": True})
 
+    async def crm_notification(request: web.Request) -> web.Response:
+        kind = request.match_info["kind"]
+        if crm is None or kind not in ("salesforce", "hubspot"):
+            return web.Response(status=404)
+        call = CrmCall(kind, await request.read(), request.headers, request.method,
+                       called_uri(request))  # fmt: skip
+        return web.Response(status=await crm(call))
+
     web_app = web.Application(client_max_size=1024**2)
     web_app.router.add_post(EVENTS_PATH, slack_events)
+    web_app.router.add_post(CRM_PATH, crm_notification)
     web_app.router.add_get("/healthz", healthz)
     flow = app.oauth_flow
     if flow is not None:

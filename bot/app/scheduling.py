@@ -25,6 +25,7 @@ HOUSEKEEPING_EVERY = 3600.0
 RESYNC_EVERY = 60.0
 MENTION_RECOVERY_EVERY = 5.0
 DIGEST_TICK = 60.0
+RECONCILE_EVERY = 300.0  # seconds: "every few minutes" (PRODUCT.md)
 OUTBOX_TICK = 1.0  # the first retry is due about 2 s after a failure
 
 
@@ -61,6 +62,14 @@ async def deliver_outbox(deps: Deps) -> services.DeliveryReport:
     """Send due CRM deliveries this process can claim, then show their state on the cards."""
     report = await services.deliver_due(deps.ctx, deps.crm.connector, owner=PROCESS_ID)
     for deal_id in report.deals:
+        await deps.cards.sync(deal_id)
+    return report
+
+
+async def reconcile_crm(deps: Deps) -> services.SyncReport:
+    """The reconciliation pass: linked records modified since the last one, on the cards."""
+    report = await services.reconcile(deps.ctx, deps.crm.connector)
+    for deal_id in report.changed:
         await deps.cards.sync(deal_id)
     return report
 
@@ -183,6 +192,12 @@ class Background:
             jobs.append(self._every(DIGEST_TICK, self._each(_digest_tick, digest_gate(tenants))))
             jobs.append(
                 self._every(OUTBOX_TICK, self._each(_outbox_tick, batches.tenants_with_due_outbox))
+            )
+            # Linked CRM records changed where no notification reached PTM.
+            jobs.append(
+                self._every(
+                    RECONCILE_EVERY, self._each(reconcile_crm, batches.tenants_with_crm_links)
+                )
             )
         self.tasks = [asyncio.create_task(job) for job in jobs]
 

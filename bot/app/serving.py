@@ -20,6 +20,7 @@ from sqlalchemy import exc as sa_exc
 
 from bot.adapters.server import make_web_app
 from bot.app.config import ConfigError, Settings, load_settings
+from bot.app.crm_inbound import candidates_of, crm_inbound
 from bot.app.factory import Runtime, build_runtime
 from bot.app.scheduling import start_background
 from bot.services import WrongWorkspace
@@ -130,7 +131,8 @@ async def serve(settings: Settings) -> None:
         else:
             assert settings.signing_secret is not None  # required in HTTP mode (bot.config)
             secret = settings.signing_secret.get_secret_value()
-            web_app = make_web_app(runtime.app, runtime.engine, signing_secret=secret)
+            crm = crm_inbound(candidates_of(runtime.deps, runtime.tenants))
+            web_app = make_web_app(runtime.app, runtime.engine, signing_secret=secret, crm=crm)
             runner = web.AppRunner(web_app, shutdown_timeout=10)
             await runner.setup()
             try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from bot.domain.crm import MAX_REFERENCE, looks_like_url
 from bot.domain.inputs import (
     clean_text,
     looks_like_when,
@@ -27,9 +28,11 @@ from bot.domain.intents import (
     FindPartner,
     Help,
     Intent,
+    LinkCrm,
     ListDeals,
     LogOutcome,
     NewDeal,
+    NewFromCrm,
     Parsed,
     PostCard,
     ProposePartnership,
@@ -126,6 +129,10 @@ def _parse_help(_rest: list[str], _today: date) -> Intent:
 def _parse_new(rest: list[str], _today: date) -> Intent:
     if not rest:
         return NewDeal(None)
+    whole = " ".join(rest)
+    # A URL, bare or as Slack sends it (<url> or <url|label>, the label may hold spaces).
+    if looks_like_url(whole) and (len(rest) == 1 or re.fullmatch(r"<[^<>]+>", whole)):
+        return NewFromCrm(whole[:MAX_REFERENCE])
     return NewDeal(clean_text(unescape_slack(" ".join(rest)), what="deal name", limit=MAX_NAME))
 
 
@@ -293,5 +300,6 @@ _PARSERS = {
     "reopen": _parse_bare(Reopen()),
     "partnership": _parse_bare(ProposePartnership()),
     "partner": _parse_partner,
+    "link": lambda rest, _today: LinkCrm(" ".join(rest)[:MAX_REFERENCE]),
     "find": lambda rest, _today: FindPartner(unescape_slack(" ".join(rest))[:500]),
 }

@@ -33,6 +33,7 @@ SUBCOMMANDS = (
     "reopen",
     "partnership",
     "partner",
+    "link",
 )
 # The subcommands that act on one deal: the channel's, or the one named by key.
 DEAL_COMMANDS = frozenset(SUBCOMMANDS) - {
@@ -54,6 +55,20 @@ class Help:
 @dataclass(frozen=True)
 class NewDeal:
     name: str | None
+
+
+@dataclass(frozen=True)
+class NewFromCrm:
+    """`/ptm new <CRM URL>`: the deal made from a Salesforce opportunity or HubSpot deal."""
+
+    reference: str
+
+
+@dataclass(frozen=True)
+class LinkCrm:
+    """`/ptm link <id or URL>`: link the deal to its CRM record."""
+
+    reference: str
 
 
 @dataclass(frozen=True)
@@ -170,6 +185,8 @@ class ListDeals:
 Intent = (
     Help
     | NewDeal
+    | NewFromCrm
+    | LinkCrm
     | SetTrio
     | SetStage
     | SetNext

@@ -29,9 +29,11 @@ from bot.services.changes import change
 from bot.services.common import Caller, Ctx, TenantDefaults, resolve_deal
 from bot.services.crm import (
     ConnectorPort,
+    SyncReport,
     apply_records,
     attention,
     link_deal,
+    link_named_deal,
     new_from_record,
     notified,
     reconcile,
@@ -114,9 +116,11 @@ from bot.services.tenants import (
 
 __all__ = [
     "ConnectorPort",
+    "SyncReport",
     "apply_records",
     "attention",
     "link_deal",
+    "link_named_deal",
     "new_from_record",
     "notified",
     "reconcile",

@@ -25,7 +25,7 @@ from bot.domain.crm import (
 from bot.domain.model import Actor, BadInput, Deal, Mutation, Source, esc
 from bot.domain.outbox import Side
 from bot.services.changes import change
-from bot.services.common import Caller, Ctx, changed_reply
+from bot.services.common import Caller, Ctx, changed_reply, resolve_deal_id
 from bot.services.deals import create_deal
 from bot.views.models import Reply
 from store import UnitOfWork
@@ -50,6 +50,15 @@ class SyncReport:
     changed: set[int]
     seen: int = 0
     stale: int = 0
+
+
+async def link_named_deal(
+    ctx: Ctx, caller: Caller, number: int | None, text: str, port: ConnectorPort
+) -> Reply:
+    """`/ptm link` on the channel's deal or the one named by key."""
+    async with ctx.uow.reads() as uow:
+        deal_id = await resolve_deal_id(uow, number=number, caller=caller)
+    return await link_deal(ctx, caller, deal_id, text, port)
 
 
 async def link_deal(
@@ -177,7 +186,12 @@ async def apply_records(ctx: Ctx, records: Sequence[CrmRecord]) -> SyncReport:
     return report
 
 
-async def _apply_one(ctx: Ctx, deal_id: int, record: CrmRecord, note: str | None = None) -> bool:
+async def _apply_one(
+    ctx: Ctx, deal_id: int, record: CrmRecord, *, conflict: str | None = None
+) -> bool:
+    """Apply one newer record to its deal. After a failed compare-and-set (`conflict`, what
+    the audit says) the CRM's record wins whole; otherwise fields PTM changed later than the
+    record and is still writing back are kept."""
     kept: set[str] = set()
 
     async def older(uow: UnitOfWork, _deal: Deal) -> bool:
@@ -186,7 +200,7 @@ async def _apply_one(ctx: Ctx, deal_id: int, record: CrmRecord, note: str | None
         if not links or record.modified_at <= links[0].modified_at:
             return True
         kept.clear()
-        for fields, at in await uow.crm.pending_writes(deal_id):
+        for fields, at in await uow.crm.pending_writes(deal_id) if conflict is None else []:
             if at > record.modified_at:
                 kept.update(fields)
         return False
@@ -198,8 +212,8 @@ async def _apply_one(ctx: Ctx, deal_id: int, record: CrmRecord, note: str | None
         if "stage" in kept:
             fields.pop("status", None)
             audit.pop("status", None)
-        if note and audit:
-            audit["crm_conflict"] = (None, note)
+        if conflict and audit:
+            audit["crm_conflict"] = (None, conflict)
         return Mutation(fields=fields, audit=audit)
 
     async def advance(uow: UnitOfWork, deal: Deal) -> None:
@@ -243,24 +257,25 @@ async def notified(
 
 async def reconcile(ctx: Ctx, port: ConnectorPort) -> SyncReport:
     """Catch what notifications missed: the records modified since the last pass (one query
-    per page of them), applied like notifications. The pass's start is the next one's mark."""
+    per page of them), applied like notifications. The mark is the newest modification time
+    the CRM reported, by the CRM's own clock (PTM's may differ), less a little overlap."""
     connector = await port(Side.OURS, None)
     if connector is None or connector.kind is CrmKind.WEBHOOK:
         return SyncReport(changed=set())
-    started = ctx.now()
     async with ctx.uow.reads() as uow:
         health = (await uow.crm.health()).get(Side.OURS.value)
     last = health.reconciled_at if health is not None else None
-    since = (last or started - FIRST_LOOKBACK) - OVERLAP
+    since = last - OVERLAP if last is not None else ctx.now() - FIRST_LOOKBACK
     try:
         records = await connector.changed_since(since)
     except CrmError as err:
         await note_health(ctx, Side.OURS, err)
         raise
     report = await apply_records(ctx, records)
+    newest = max((r.modified_at for r in records), default=last)
     async with ctx.uow() as uow:
         await uow.crm.set_health(
-            Side.OURS.value, now=ctx.now(), reconciled_at=started,
+            Side.OURS.value, now=ctx.now(), reconciled_at=newest,
             needs_attention=False if health is not None and health.needs_attention else None,
         )  # fmt: skip
         await uow.commit()
@@ -286,7 +301,7 @@ async def write_back(
     except CompareAndSetFailed as conflict:
         label = KIND_LABELS[connector.kind]
         note = f"{label} changed the record first: kept {label}'s newer value"
-        await _apply_one(ctx, deal_id, conflict.record, note=note)
+        await _apply_one(ctx, deal_id, conflict.record, conflict=note)
         return f"conflict: {note}"
     async with ctx.uow() as uow:
         await uow.crm.advance(deal_id, Side.OURS.value, written.modified_at)

@@ -12,6 +12,7 @@ from aiohttp import web
 from bot.adapters.server import EVENTS_PATH, make_web_app
 from bot.app.cardsync import SyncTuning
 from bot.app.config import load_settings
+from bot.app.crm_inbound import candidates_of, crm_inbound
 from bot.app.factory import Runtime, build_runtime
 from bot.app.scheduling import Background, start_background
 from tests.fakes.clock import FixedClock
@@ -39,6 +40,7 @@ class RunningBot:
     background: Background
     # Fake Slack's clock when the bot had started (calls after it are the tests' doing).
     started_at: float = 0.0
+    base_url: str = ""  # the bot's HTTP server (POST /crm/salesforce, /crm/hubspot)
 
     async def stop(self) -> None:
         await self.runner.cleanup()
@@ -92,7 +94,10 @@ async def start_bot(
         process_before_response=process_before_response,
         raise_error_for_unhandled_request=True,
     )
-    runner = web.AppRunner(make_web_app(runtime.app, runtime.engine, signing_secret=SECRET))
+    crm = crm_inbound(candidates_of(runtime.deps, runtime.tenants))
+    runner = web.AppRunner(
+        make_web_app(runtime.app, runtime.engine, signing_secret=SECRET, crm=crm)
+    )
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -101,4 +106,6 @@ async def start_bot(
     background = start_background(
         runtime.deps, digests=False, tenants=runtime.tenants
     )  # as `python app.py` does
-    return RunningBot(fake, inbound, runtime, runner, clock, background, time.time())
+    return RunningBot(
+        fake, inbound, runtime, runner, clock, background, time.time(), f"http://127.0.0.1:{port}"
+    )
