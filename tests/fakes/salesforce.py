@@ -213,8 +213,9 @@ class FakeSalesforce:
                 if task.get("WhatId") not in self.opportunities or not task.get("Subject"):
                     return self._rolled_back(subrequests, "INVALID_CROSS_REFERENCE_KEY")
                 created.append(task)
-                answers.append({"body": {"id": task["Id"], "success": True, "errors": []},
-                                "httpStatusCode": 201, "referenceId": sub["referenceId"]})  # fmt: skip
+                created_body = {"id": task["Id"], "success": True, "errors": []}
+                answers.append({"body": created_body, "httpStatusCode": 201,
+                                "referenceId": sub["referenceId"]})  # fmt: skip
             elif sub["method"] == "PATCH" and "/sobjects/Opportunity/" in sub["url"]:
                 record_id = sub["url"].rsplit("/", 1)[1]
                 if record_id not in self.opportunities:

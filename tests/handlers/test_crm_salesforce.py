@@ -282,7 +282,8 @@ async def test_an_outcome_is_one_composite_task_and_next_step_never_twice(
     assert len(sf.requests("/composite")) == 2  # the failed one and the one that worked
     # Its answer was lost: the outbox sends it again. The Task is found, not created twice.
     await bot.write(
-        "UPDATE crm_outbox SET status = 'pending', next_attempt_at = '2000-01-01 00:00:00' WHERE side = 'ours'"
+        "UPDATE crm_outbox SET status = 'pending', next_attempt_at = '2000-01-01 00:00:00' "
+        "WHERE side = 'ours'"
     )
     await deliver_outbox(deps)
     assert len(sf.tasks) == 1 and len(sf.requests("/composite")) == 2
