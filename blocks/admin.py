@@ -9,6 +9,7 @@ from blocks import kit
 from blocks.ids import Action
 from blocks.partnerships import partnership_blocks
 from bot.domain.admin import SIDE_NAMES, hour_label
+from bot.domain.crm import KIND_LABELS, CrmKind
 from bot.domain.outbox import Side
 from bot.views.admin import AdminView, ConnectorLine
 
@@ -48,7 +49,8 @@ def _hour_select(hour: int) -> dict[str, Any]:
 def _connector_block(line: ConnectorLine) -> dict[str, Any]:
     name = SIDE_NAMES[Side(line.side)]
     if line.url:
-        state = f"{line.kind} → `{kit.user_text(line.url, 200)}`"
+        label = KIND_LABELS.get(CrmKind(line.kind), line.kind) if line.kind else "webhook"
+        state = f"{label} → `{kit.user_text(line.url, 200)}`"
     else:
         state = "not connected — outcomes are kept for `ptm outbox export`"
     source = ""
@@ -56,6 +58,8 @@ def _connector_block(line: ConnectorLine) -> dict[str, Any]:
         source = f" · set by `PTM_CRM_{line.side.upper()}_URL`"
     elif line.updated_by:
         source = f" · set by {kit.mention(line.updated_by)}"
+    if line.attention:
+        state += f"\n:warning: *Needs attention*: {kit.user_text(line.attention, 300)}"
     block = kit.section(f"*{name.capitalize()}*: {state}{source}")
     if line.editable:
         label = "Change" if line.url else "Connect"

@@ -74,6 +74,8 @@ class Field(StrEnum):
     CRM_KIND = "crm_kind"
     CRM_URL = "crm_url"
     CRM_SECRET = "crm_secret"
+    CRM_CLIENT_ID = "crm_client_id"
+    CRM_WEBHOOK_SECRET = "crm_webhook_secret"
     SHARES = "shares"
     CRM_ID = "crm_id"
     PARTNER_ADD = "partner_add"

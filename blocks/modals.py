@@ -9,6 +9,7 @@ from blocks import kit
 from blocks.ids import INPUT_ACTION, Callback, Field
 from blocks.metadata import ConnectorMeta, EditDealMeta, NewDealMeta, NextStepMeta, OwnFieldsMeta
 from bot.domain.admin import SIDE_NAMES, ConnectorKind
+from bot.domain.crm import KIND_LABELS
 from bot.domain.model import PARTNER_KIND_LABELS, PARTNER_KINDS
 from bot.domain.outbox import Side
 from bot.views.admin import ConnectorForm
@@ -312,34 +313,58 @@ def build_connector_modal(form: ConnectorForm) -> dict[str, Any]:
     """An admin sets one side's CRM connector. The stored secret is never sent back to Slack:
     left blank, it is kept."""
     name = SIDE_NAMES[Side(form.side)]
+    keep = "Leave blank to keep the current one." if form.has_secret else "Required."
     blocks = [
         kit.context(
-            f"Where PTM sends each logged outcome for {name}: a signed JSON `POST` "
-            "(`X-PTM-Signature: sha256=…` HMAC of the body with the secret below, and "
-            "`X-PTM-Idempotency-Key`). Retries never send one outcome twice."
+            f"How PTM reaches {name}. *webhook*: a signed JSON `POST` of each logged outcome "
+            "(`X-PTM-Signature: sha256=…` HMAC of the body with the secret, and "
+            "`X-PTM-Idempotency-Key`). *salesforce*: an External Client App (client "
+            "credentials); *hubspot*: a private app. With either, `/ptm link` ties deals to "
+            "records that keep the card up to date, and outcomes become activities there. "
+            "Retries never send anything twice."
         ),
         _select(
             Field.CRM_KIND,
             "Kind",
-            [(kind.value, kind.value) for kind in ConnectorKind],
+            [(KIND_LABELS[kind], kind.value) for kind in ConnectorKind],
             form.kind,
             optional=False,
         ),
         _text_input(
             Field.CRM_URL,
-            "Webhook URL",
+            "URL",
             initial=form.url,
             max_length=2000,
             optional=True,
-            hint="https://… — leave empty to disconnect (outcomes are then kept for export).",
+            hint="webhook: its https address · Salesforce: the instance "
+            "(https://acme.my.salesforce.com) · HubSpot: blank for https://api.hubapi.com. "
+            "Empty (webhook, Salesforce): disconnect; outcomes are then kept for export.",
         ),
         _text_input(
             Field.CRM_SECRET,
-            "Signing secret",
+            "Secret",
             max_length=500,
             optional=True,
-            hint="16 to 500 characters. "
-            + ("Leave blank to keep the current one." if form.has_secret else "Required."),
+            hint="webhook: the HMAC key (16 to 500 characters) · Salesforce: the consumer "
+            f"secret · HubSpot: the private app's access token. {keep}",
+        ),
+        _text_input(
+            Field.CRM_CLIENT_ID,
+            "Client id (Salesforce)",
+            initial=form.client_id,
+            max_length=300,
+            optional=True,
+            hint="The External Client App's consumer key.",
+        ),
+        _text_input(
+            Field.CRM_WEBHOOK_SECRET,
+            "Notification secret (Salesforce, HubSpot)",
+            max_length=500,
+            optional=True,
+            hint="What the CRM signs its change notifications to PTM with: Salesforce, the "
+            "HMAC key of your Flow or Apex callout to /crm/salesforce; HubSpot, the app's "
+            "client secret. "
+            + ("Leave blank to keep the current one." if form.has_webhook_secret else ""),
         ),
     ]
     meta = ConnectorMeta(side=form.side, v=form.version)

@@ -101,9 +101,11 @@ async def handle_connector_submission(
             url=typed.get(Field.CRM_URL) or "",
             secret=typed.get(Field.CRM_SECRET),
             seen_version=meta.v,
+            client_id=typed.get(Field.CRM_CLIENT_ID) or "",
+            webhook_secret=typed.get(Field.CRM_WEBHOOK_SECRET),
         )
     except BadInput as err:
-        field = Field.CRM_SECRET if "secret" in err.message.lower() else Field.CRM_URL
+        field = _field_of(err.message)
         await ack(response_action="errors", errors={field.value: err.message[:1900]})
         return
     except DomainError as err:
@@ -111,3 +113,13 @@ async def handle_connector_submission(
         return
     await ack()
     await deps.homes.publish_now(caller.actor.user_id, notice)
+
+
+def _field_of(message: str) -> Field:
+    """The form field a refusal is about, to show it next to it."""
+    lowered = message.lower()
+    if "notification secret" in lowered:
+        return Field.CRM_WEBHOOK_SECRET
+    if "client id" in lowered or "consumer key" in lowered:
+        return Field.CRM_CLIENT_ID
+    return Field.CRM_SECRET if "secret" in lowered else Field.CRM_URL

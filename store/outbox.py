@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.outbox import Outcome
-from store.models import OutboxRow, OutcomeRow
+from store.models import CrmHealthRow, OutboxRow, OutcomeRow
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,14 @@ class OutboxRepository:
             # One state per side, and per partner company on the partner side ("partner:T1").
             key = f"{side}:{company}" if company else side
             states.setdefault(deal_id, {})[key] = (status, attempts)
+        # A side whose connector an admin must fix reads so on every card, outcome or not.
+        refused = await self.session.scalars(
+            sa.select(CrmHealthRow.side).where(CrmHealthRow.needs_attention)  # type: ignore[arg-type]
+        )
+        for side in refused.all():
+            for deal_id in deal_ids:
+                waiting = states.setdefault(deal_id, {}).get(side, ("", 0))[1]
+                states[deal_id][side] = ("attention", waiting)
         return states
 
     async def listing(self, statuses: Sequence[str]) -> list[Delivery]:

@@ -73,6 +73,11 @@ class CrmConnectorRow(TenantOwned, table=True):
     kind: str = Field(max_length=16)
     url: str = Field(max_length=2000)
     secret: str = Field(sa_type=sa.Text)
+    # Salesforce's client id; the secret a CRM signs its notifications to PTM with (sealed).
+    client_id: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
+    webhook_secret: str = Field(
+        default="", sa_type=sa.Text, sa_column_kwargs={"server_default": ""}
+    )
     version: int = Field(default=1)
     updated_by: str = Field(max_length=32)
     updated_at: datetime = _utc()

@@ -33,6 +33,8 @@ class StoredConnector:
     version: int
     updated_by: str
     updated_at: datetime
+    client_id: str = ""
+    webhook_secret: str = ""  # sealed; "" when none
 
 
 class TenantRepository:
@@ -200,8 +202,16 @@ class TenantRepository:
         rows = await self.session.scalars(sa.select(CrmConnectorRow))
         return {
             r.side: StoredConnector(
-                r.side, r.kind, r.url, r.secret, r.version, r.updated_by, r.updated_at
-            )
+                r.side,
+                r.kind,
+                r.url,
+                r.secret,
+                r.version,
+                r.updated_by,
+                r.updated_at,
+                r.client_id,
+                r.webhook_secret,
+            )  # fmt: skip
             for r in rows.all()
         }
 
@@ -215,6 +225,8 @@ class TenantRepository:
         seen_version: int,
         by: str,
         now: datetime,
+        client_id: str = "",
+        webhook_secret: str | None = None,
     ) -> bool:
         """Set one side's connector if it is still at `seen_version` (0: none yet); a None
         secret keeps the stored one. False when another admin changed it meanwhile."""
@@ -227,13 +239,22 @@ class TenantRepository:
             assert secret is not None
             self.session.add(
                 CrmConnectorRow(
-                    side=side, kind=kind, url=url, secret=secret, updated_by=by, updated_at=now
-                )
+                    side=side,
+                    kind=kind,
+                    url=url,
+                    secret=secret,
+                    updated_by=by,
+                    updated_at=now,
+                    client_id=client_id,
+                    webhook_secret=webhook_secret or "",
+                )  # fmt: skip
             )
         else:
-            current.kind, current.url = kind, url
+            current.kind, current.url, current.client_id = kind, url, client_id
             if secret is not None:
                 current.secret = secret
+            if webhook_secret is not None:
+                current.webhook_secret = webhook_secret
             current.version += 1
             current.updated_by, current.updated_at = by, now
         await self.session.flush()

@@ -70,6 +70,7 @@ def build_deps(
     defaults = services.TenantDefaults(
         digest_hour=settings.digest_hour,
         configured_connectors={} if many else {s.value: t.url for s, t in _env_targets(settings)},
+        configured_kinds={} if many else {s.value: t.kind for s, t in _env_targets(settings)},
         connectors_editable=many,
         allow_private_crm=settings.crm_allow_private,
         many_workspaces=many,

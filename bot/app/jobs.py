@@ -28,6 +28,7 @@ from bot.domain.inputs import parse_deal_key
 from bot.domain.model import DomainError
 from bot.views.report import render_csv, render_table
 from store import make_engine, make_session_factory, schema, uow_factory
+from store.outbox import Delivery
 from store.schema import SchemaBehind
 
 
@@ -221,15 +222,28 @@ async def outbox(settings: Settings, action: str, path: str | None, team: str | 
             Path(path).write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
             print(f"outcomes exported: {len(records)} to {path}")  # noqa: T201
             return 0
+        attention = await services.attention(ctx)
+        for side, detail in sorted(attention.items()):
+            print(f"needs attention: the {side} CRM connector: {detail}")  # noqa: T201
+        waiting = await services.outbox_listing(ctx, ["pending"])
+        print(f"waiting: {len(waiting)}")  # noqa: T201
+        for r in waiting:
+            if r.attempts:
+                print(f"  {_delivery_line(r)} (retrying)")  # noqa: T201
         dead = await services.outbox_listing(ctx, ["dead"])
         print(f"dead letters: {len(dead)}")  # noqa: T201
         for r in dead:
-            outcome = json.loads(r.body)
-            print(
-                f"  #{r.id} {outcome['deal_key']} → {r.side} CRM after {r.attempts} attempts: "  # noqa: T201
-                f"{r.last_error}"
-            )
-        return 1 if dead else 0
+            print(f"  {_delivery_line(r)}")  # noqa: T201
+        return 1 if dead or attention else 0
+
+
+def _delivery_line(r: Delivery) -> str:
+    body = json.loads(r.body)
+    what = "" if r.kind == "outcome" else f" write-back of {', '.join(body.get('fields', []))}"
+    return (
+        f"#{r.id} {body.get('deal_key', f'deal {r.deal_id}')}{what} → {r.side} CRM after "
+        f"{r.attempts} attempts: {r.last_error}"
+    )
 
 
 async def report(settings: Settings, args: argparse.Namespace, team: str | None = None) -> int:

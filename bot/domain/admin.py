@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Collection
-from enum import StrEnum
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from bot.domain.crm import CrmKind
 from bot.domain.model import BadInput, NotAllowed
 from bot.domain.outbox import Side
 
@@ -20,10 +21,19 @@ MAX_SECRET = 500
 MIN_SECRET = 16  # an HMAC key shorter than this is guessable
 
 
-class ConnectorKind(StrEnum):
-    """How a side of "log to both" reaches a CRM (the next issues add Salesforce, HubSpot)."""
-
-    WEBHOOK = "webhook"
+# How a side of "log to both" reaches a CRM: webhook, salesforce, hubspot.
+ConnectorKind = CrmKind
+HUBSPOT_API = "https://api.hubapi.com"
+URL_NAMES = {
+    CrmKind.WEBHOOK: "webhook URL",
+    CrmKind.SALESFORCE: "Salesforce instance URL",
+    CrmKind.HUBSPOT: "HubSpot API URL",
+}
+URL_EXAMPLES = {
+    CrmKind.WEBHOOK: "https://crm.example.com/ptm",
+    CrmKind.SALESFORCE: "https://acme.my.salesforce.com",
+    CrmKind.HUBSPOT: HUBSPOT_API,
+}
 
 
 SIDE_NAMES = {Side.OURS: "our CRM", Side.PARTNER: "the partner's CRM"}
@@ -79,31 +89,77 @@ def hour_label(hour: int) -> str:
     return f"{hour:02d}:00"
 
 
+@dataclass(frozen=True)
+class ConnectorInput:
+    """One side's connector as an admin typed it, checked (None secrets: keep the stored)."""
+
+    kind: CrmKind
+    url: str
+    secret: str | None
+    client_id: str
+    webhook_secret: str | None
+
+
+def check_connector(
+    kind: CrmKind,
+    url: str,
+    secret: str | None,
+    *,
+    client_id: str = "",
+    webhook_secret: str | None = None,
+    has_secret: bool,
+    allow_private: bool,
+) -> ConnectorInput:
+    """A connector of any kind: its URL (HubSpot's defaults to the public API), the secret (the
+    webhook's HMAC key, Salesforce's client secret, HubSpot's private-app token), Salesforce's
+    client id, and the optional secret the CRM signs notifications to PTM with."""
+    if kind is CrmKind.HUBSPOT and not url.strip():
+        url = HUBSPOT_API
+    url, secret = check_webhook(
+        url, secret, has_secret=has_secret, allow_private=allow_private, what=URL_NAMES[kind],
+        example=URL_EXAMPLES[kind],
+    )  # fmt: skip
+    client_id = client_id.strip()
+    if kind is CrmKind.SALESFORCE and not client_id:
+        raise BadInput("Give the External Client App's consumer key (client id) for Salesforce.")
+    if len(client_id) > 300 or " " in client_id:
+        raise BadInput("The client id is one word of at most 300 characters.")
+    inbound = (webhook_secret or "").strip() or None
+    if inbound is not None and not MIN_SECRET <= len(inbound) <= MAX_SECRET:
+        raise BadInput(
+            f"The notification secret must be {MIN_SECRET} to {MAX_SECRET} characters long "
+            f"(it has {len(inbound)})."
+        )
+    return ConnectorInput(kind, url, secret, client_id if kind is CrmKind.SALESFORCE else "",
+                          inbound)  # fmt: skip
+
+
 def check_webhook(
-    url: str, secret: str | None, *, has_secret: bool, allow_private: bool
+    url: str,
+    secret: str | None,
+    *,
+    has_secret: bool,
+    allow_private: bool,
+    what: str = "webhook URL",
+    example: str = "https://crm.example.com/ptm",
 ) -> tuple[str, str | None]:
     """The connector's URL and secret as typed, checked: an https address on the internet
     (http and private addresses only when PTM_CRM_ALLOW_PRIVATE says so: a local stand-in),
     and an HMAC secret of 16 to 500 characters (blank keeps the stored one)."""
     url = url.strip()
     if len(url) > MAX_URL:
-        raise BadInput(f"The webhook URL is longer than {MAX_URL} characters.")
+        raise BadInput(f"The {what} is longer than {MAX_URL} characters.")
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
-        raise BadInput(
-            "The webhook URL does not read as a URL, e.g. `https://crm.example.com/ptm`."
-        ) from None
+        raise BadInput(f"The {what} does not read as a URL, e.g. `{example}`.") from None
     schemes = ("https", "http") if allow_private else ("https",)
     if parts.scheme not in schemes or not host or " " in url:
-        raise BadInput(
-            f"The webhook URL must be an https address, e.g. `https://crm.example.com/ptm` "
-            f"(got `{url[:80]}`)."
-        )
+        raise BadInput(f"The {what} must be an https address, e.g. `{example}` (got `{url[:80]}`).")
     if parts.username or parts.password:
-        raise BadInput("Put no user name or password in the webhook URL: PTM signs each call.")
+        raise BadInput(f"Put no user name or password in the {what}: PTM signs each call.")
     if not allow_private and _is_private(host):
         raise BadInput(
             f"`{host}` is a private or local address; PTM delivers only to addresses on the "

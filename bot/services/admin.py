@@ -6,10 +6,11 @@ secret) in `tenant_events`. The answers are the notice the admin sees on their H
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.domain import admin as rules
-from bot.domain.crm import ConnectorConfig, CrmKind
+from bot.domain.crm import KIND_LABELS, ConnectorConfig, CrmKind
 from bot.domain.model import BadInput, Conflict, esc, is_our_org
 from bot.domain.outbox import Side
 from bot.services.common import Caller, Ctx, admins_of
@@ -43,6 +44,7 @@ async def admin_view(ctx: Ctx, user_id: str) -> AdminView | None:
         hour = await uow.tenants.digest_hour()
         see_each_other = await uow.tenants.partners_see_each_other()
         connectors = await uow.tenants.connectors()
+        health = await uow.crm.health()
         trail = await uow.tenants.audit_trail(RECENT_CHANGES)
         partnerships = None
         if ctx.defaults.many_workspaces:
@@ -69,7 +71,17 @@ async def admin_view(ctx: Ctx, user_id: str) -> AdminView | None:
         admins=tuple(lines),
         digest_hour=defaults.digest_hour if hour is None else hour,
         digest_hour_is_default=hour is None,
-        connectors=tuple(_connector_line(ctx, side, connectors.get(side.value)) for side in Side),
+        connectors=tuple(
+            replace(
+                _connector_line(ctx, side, connectors.get(side.value)),
+                attention=(
+                    health[side.value].detail
+                    if side.value in health and health[side.value].needs_attention
+                    else None
+                ),
+            )
+            for side in Side
+        ),
         recent=tuple(
             SettingsEvent(at, actor, _describe(action, detail))
             for at, actor, action, detail in trail
@@ -87,7 +99,7 @@ def _connector_line(ctx: Ctx, side: Side, stored: object) -> ConnectorLine:
     if not defaults.connectors_editable or stored is None:
         return ConnectorLine(
             side.value,
-            rules.ConnectorKind.WEBHOOK.value if configured else None,
+            defaults.configured_kinds.get(side.value, "webhook") if configured else None,
             configured,
             0,
             configured=configured is not None,
@@ -221,7 +233,10 @@ async def connector_form(ctx: Ctx, caller: Caller, raw_side: str) -> ConnectorFo
         stored = (await uow.tenants.connectors()).get(side.value)
     if stored is None:
         return ConnectorForm(side.value, rules.ConnectorKind.WEBHOOK.value, "", False, 0)
-    return ConnectorForm(side.value, stored.kind, stored.url, True, stored.version)
+    return ConnectorForm(
+        side.value, stored.kind, stored.url, True, stored.version,
+        client_id=stored.client_id, has_webhook_secret=bool(stored.webhook_secret),
+    )  # fmt: skip
 
 
 async def set_connector(
@@ -233,6 +248,8 @@ async def set_connector(
     url: str,
     secret: str | None,
     seen_version: int,
+    client_id: str = "",
+    webhook_secret: str | None = None,
 ) -> str:
     """Set (or, with an empty URL, remove) one side's connector, unless another admin changed
     it since the form was opened. The secret is sealed before it reaches the database."""
@@ -240,13 +257,19 @@ async def set_connector(
     name = rules.SIDE_NAMES[side]
     if kind not in set(rules.ConnectorKind):
         raise BadInput(f"PTM does not know the connector kind `{kind[:20]}`.")
-    removing = not url.strip()
+    crm_kind = rules.ConnectorKind(kind)
+    removing = not url.strip() and crm_kind is not rules.ConnectorKind.HUBSPOT
     if removing and seen_version == 0:
-        raise BadInput(f"Type the webhook URL of {name}, e.g. `https://crm.example.com/ptm`.")
-    if not removing:
-        url, secret = rules.check_webhook(
-            url, secret, has_secret=seen_version > 0, allow_private=ctx.defaults.allow_private_crm
+        raise BadInput(
+            f"Type the {rules.URL_NAMES[crm_kind]} of {name}, e.g. "
+            f"`{rules.URL_EXAMPLES[crm_kind]}`."
         )
+    if not removing:
+        typed = rules.check_connector(
+            crm_kind, url, secret, client_id=client_id, webhook_secret=webhook_secret,
+            has_secret=seen_version > 0, allow_private=ctx.defaults.allow_private_crm,
+        )  # fmt: skip
+        url, secret = typed.url, typed.secret
     if ctx.seal_secret is None:
         raise BadInput("PTM has no PTM_SECRET_KEY to keep a connector secret with.")
     async with ctx.uow() as uow:
@@ -257,6 +280,7 @@ async def set_connector(
             action, detail = "crm_connector_removed", {"side": side.value}
         else:
             sealed = ctx.seal_secret(secret) if secret else None
+            inbound = typed.webhook_secret
             done = await uow.tenants.put_connector(
                 side.value,
                 kind=kind,
@@ -265,7 +289,11 @@ async def set_connector(
                 seen_version=seen_version,
                 by=caller.actor.user_id,
                 now=now,
+                client_id=typed.client_id,
+                webhook_secret=ctx.seal_secret(inbound) if inbound else None,
             )
+            # A changed connector gets a fresh chance: its health is judged by its next call.
+            await uow.crm.set_health(side.value, now=now, needs_attention=False)
             action, detail = "crm_connector_set", {"side": side.value, "kind": kind, "url": url}
         if not done:
             raise Conflict(
@@ -276,7 +304,13 @@ async def set_connector(
         await uow.commit()
     if removing:
         return f"Disconnected {name}: outcomes are kept for export until a connector is set."
-    return f"Outcomes now go to {name} at `{esc(url, 300)}`, signed with the secret you gave."
+    if crm_kind is rules.ConnectorKind.WEBHOOK:
+        return f"Outcomes now go to {name} at `{esc(url, 300)}`, signed with the secret you gave."
+    label = KIND_LABELS[crm_kind]
+    return (
+        f"{name.capitalize()} is now {label} at `{esc(url, 300)}`: `/ptm link` links deals to "
+        f"its records, and outcomes go there as activities."
+    )
 
 
 async def connector_targets(ctx: Ctx) -> dict[Side, ConnectorConfig]:
@@ -284,7 +318,13 @@ async def connector_targets(ctx: Ctx) -> dict[Side, ConnectorConfig]:
     async with ctx.uow.reads() as uow:
         stored = await uow.tenants.connectors()
     return {
-        Side(side): ConnectorConfig(CrmKind(c.kind), c.url, c.secret)
+        Side(side): ConnectorConfig(
+            CrmKind(c.kind),
+            c.url,
+            c.secret,
+            client_id=c.client_id,
+            webhook_secret=c.webhook_secret,
+        )  # fmt: skip
         for side, c in stored.items()
         if side in set(Side)
     }

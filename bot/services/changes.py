@@ -89,7 +89,9 @@ async def queue_write_back(uow: UnitOfWork, deal: Deal, mutation: Mutation, now:
         if link.side == Side.OURS.value and link.kind != CrmKind.WEBHOOK.value
     ]
     for _link in links:
-        body = json.dumps({"fields": sorted(fields), "at": now.isoformat()}, sort_keys=True)
+        body = json.dumps(
+            {"deal_key": deal.key, "fields": sorted(fields), "at": now.isoformat()}, sort_keys=True
+        )
         await uow.outbox.enqueue(
             outcome_id=None, deal_id=deal.id, side=Side.OURS.value, body=body,
             key=uuid.uuid4().hex, status="pending", now=now, kind="update",

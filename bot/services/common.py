@@ -40,6 +40,7 @@ class TenantDefaults:
 
     digest_hour: int = 8
     configured_connectors: Mapping[str, str] = field(default_factory=dict)  # side -> URL
+    configured_kinds: Mapping[str, str] = field(default_factory=dict)  # side -> kind
     connectors_editable: bool = False
     allow_private_crm: bool = False
     many_workspaces: bool = False

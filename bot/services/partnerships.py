@@ -255,7 +255,9 @@ async def partner_connector(ctx: Ctx, tenant: int) -> ConnectorConfig | None:
         connector = (await theirs.tenants.connectors()).get(Side.OURS.value)
     if connector is None:
         return None
-    return ConnectorConfig(CrmKind(connector.kind), connector.url, connector.secret)
+    return ConnectorConfig(
+        CrmKind(connector.kind), connector.url, connector.secret, client_id=connector.client_id
+    )
 
 
 async def shared_deal_lines(ctx: Ctx, user_id: str, *, surface: str = "list") -> list[DealLine]:

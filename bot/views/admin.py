@@ -25,6 +25,7 @@ class ConnectorLine:
     configured: bool  # set by environment variables (single workspace), not in Slack
     editable: bool
     updated_by: str | None = None
+    attention: str | None = None  # the CRM refused its credentials: what it said
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,5 @@ class ConnectorForm:
     url: str
     has_secret: bool
     version: int
+    client_id: str = ""
+    has_webhook_secret: bool = False

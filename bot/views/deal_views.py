@@ -123,7 +123,11 @@ def delivery_state(status: str, attempts: int) -> str:
     """How a CRM delivery reads on the card."""
     if status == "pending":
         return f"retrying ({attempts})" if attempts else "sending"
-    return {"dead": "failed", "export": "no connector (export)"}.get(status, status)
+    return {
+        "dead": "failed",
+        "export": "no connector (export)",
+        "attention": "needs attention (an admin must check the connector)",
+    }.get(status, status)
 
 
 def outward_state(status: str) -> str:

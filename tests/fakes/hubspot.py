@@ -6,6 +6,7 @@ and signed v3 webhook batches for PTM's `/crm/hubspot`."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +37,7 @@ class FakeHubSpot:
     deal_company: dict[str, str] = field(default_factory=dict)
     notes: list[dict[str, Any]] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    spent: list[float] = field(default_factory=list)  # seconds answering each request
     port: int = 0
     clock: datetime = datetime(2026, 11, 24, 8, 0, 0, 250000, tzinfo=UTC)
     _events: int = 0
@@ -94,6 +96,13 @@ class FakeHubSpot:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        start = time.perf_counter()
+        try:
+            return await self.__auth(request, handler)
+        finally:
+            self.spent.append(time.perf_counter() - start)
+
+    async def __auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.calls.append((request.method, request.path))
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return web.json_response(
@@ -109,6 +118,9 @@ class FakeHubSpot:
         props["hs_object_id"] = deal_id
         return {"id": deal_id, "properties": props, "createdAt": iso(self.clock),
                 "updatedAt": iso(self.modified[deal_id]), "archived": False}  # fmt: skip
+
+    async def _account(self, _request: web.Request) -> web.Response:
+        return web.json_response({"portalId": self.portal_id, "accountType": "STANDARD"})
 
     async def _batch_read(self, request: web.Request) -> web.Response:
         body = await request.json()

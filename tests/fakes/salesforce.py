@@ -7,6 +7,7 @@ one second and a quarter apart, so that HTTP-date rounding matters."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -38,7 +39,10 @@ class FakeSalesforce:
     opportunities: dict[str, Opportunity] = field(default_factory=dict)
     hidden: set[str] = field(default_factory=set)  # records the integration user may not see
     tasks: list[dict[str, Any]] = field(default_factory=list)
-    calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    spent: list[float] = field(
+        default_factory=list
+    )  # seconds answering each request  # (method, path)
     tokens: set[str] = field(default_factory=set)
     issued: int = 0
     fail_composite: int = 0  # the next N composite requests fail (500)
@@ -96,6 +100,13 @@ class FakeSalesforce:
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        start = time.perf_counter()
+        try:
+            return await self.__record(request, handler)
+        finally:
+            self.spent.append(time.perf_counter() - start)
+
+    async def __record(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.calls.append((request.method, request.path))
         if request.path != "/services/oauth2/token":
             auth = request.headers.get("Authorization", "")

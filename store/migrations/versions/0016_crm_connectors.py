@@ -23,6 +23,9 @@ def upgrade() -> None:
     with op.batch_alter_table("crm_outbox") as batch:
         batch.add_column(sa.Column("kind", sa.String(10), nullable=False, server_default="outcome"))
         batch.alter_column("outcome_id", existing_type=sa.Integer(), nullable=True)
+    with op.batch_alter_table("crm_connectors") as batch:
+        batch.add_column(sa.Column("client_id", sa.String(300), nullable=False, server_default=""))
+        batch.add_column(sa.Column("webhook_secret", sa.Text(), nullable=False, server_default=""))
     op.create_table(
         "crm_links",
         sa.Column("tenant_id", sa.Integer(), sa.ForeignKey("tenants.id"), nullable=False),
@@ -58,6 +61,9 @@ def downgrade() -> None:
     op.drop_index("ix_crm_links_kind_record", table_name="crm_links")
     op.drop_index("ix_crm_links_tenant_id", table_name="crm_links")
     op.drop_table("crm_links")
+    with op.batch_alter_table("crm_connectors") as batch:
+        batch.drop_column("webhook_secret")
+        batch.drop_column("client_id")
     op.execute("DELETE FROM crm_outbox WHERE outcome_id IS NULL")
     with op.batch_alter_table("crm_outbox") as batch:
         batch.alter_column("outcome_id", existing_type=sa.Integer(), nullable=False)
