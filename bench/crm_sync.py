@@ -80,9 +80,8 @@ def record_id(kind: str, n: int) -> str:
 async def child(args: argparse.Namespace) -> dict[str, Any]:
     from bench.support import offline_ctx
     from bot.adapters.crm import CrmConnectors
-    from bot.adapters.server import CrmCall
     from bot.app.crm_inbound import crm_inbound
-    from bot.domain.crm import ConnectorConfig, CrmKind
+    from bot.domain.crm import ConnectorConfig, CrmKind, Notification
     from bot.domain.outbox import Side
     from bot.services.crm import reconcile
     from store import make_engine
@@ -175,7 +174,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     calls, statements = len(hs.calls), 0
     hs.spent.clear()
     start = time.perf_counter()
-    status = await receive(CrmCall("hubspot", body.encode(), headers, "POST", uri))
+    status = await receive(Notification("hubspot", body.encode(), headers, "POST", uri))
     wall = time.perf_counter() - start
     async with engine.connect() as conn:
         import sqlalchemy as sa

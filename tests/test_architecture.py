@@ -149,3 +149,25 @@ def test_allowed_imports_pass() -> None:
     assert not violations("bot/domain/x.py", "import re\nfrom bot.domain.model import Deal\n")
     assert not violations("bot/services/x.py", "from store import UnitOfWork\n")
     assert not violations("handlers/x.py", "from bot import services\nimport slack_bolt\n")
+
+
+# A CRM is one module in bot/adapters/crm/ plus its line in KINDS (and NOTIFICATIONS): nothing
+# else names a CRM kind's module or a kind other than the webhook, so a third CRM touches no
+# listener, no card or App Home code and no outbox logic.
+CRM_KIND_MODULES = ("bot.adapters.crm.salesforce", "bot.adapters.crm.hubspot")
+KIND_BLIND = ("handlers/", "blocks/", "store/", "bot/services/", "bot/views/", "bot/app/")
+
+
+def test_no_listener_card_or_outbox_code_knows_a_crm_kind() -> None:
+    knowing: list[str] = []
+    for module in modules():
+        source = (ROOT / module).read_text()
+        if not module.startswith(KIND_BLIND) or module == "bot/app/config.py":
+            continue  # config reads the environment's PTM_CRM_*_KIND as text
+        imported = imports_of(source)
+        names = {
+            node.attr for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Attribute)
+        }
+        if imported & set(CRM_KIND_MODULES) or names & {"SALESFORCE", "HUBSPOT"}:
+            knowing.append(module)
+    assert knowing == [], knowing

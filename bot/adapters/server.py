@@ -7,7 +7,6 @@ import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 import sqlalchemy as sa
@@ -15,6 +14,8 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.domain.crm import Notification
 
 EVENTS_PATH = "/slack/events"
 # Slack's own replay window: a request signed longer ago than this is refused.
@@ -57,19 +58,9 @@ def is_readable(body: bytes, content_type: str) -> bool:
 CRM_PATH = "/crm/{kind}"  # /crm/salesforce, /crm/hubspot
 
 
-@dataclass(frozen=True)
-class CrmCall:
-    """A CRM's notification as received: what its signature covers."""
-
-    kind: str
-    raw: bytes
-    headers: Mapping[str, str]
-    method: str
-    uri: str  # the address the CRM called (HubSpot signs it)
-
-
-# -> the HTTP status to answer (401 unsigned, 400 unreadable, 503 "try again", 204 done)
-CrmInbound = Callable[[CrmCall], Awaitable[int]]
+# -> the HTTP status to answer (401 unsigned, 400 unreadable, 404 no such kind, 503 "try
+# again", 204 done)
+CrmInbound = Callable[[Notification], Awaitable[int]]
 
 
 def called_uri(request: web.Request) -> str:
@@ -108,11 +99,10 @@ def make_web_app(
         return web.json_response({"ok": True})
 
     async def crm_notification(request: web.Request) -> web.Response:
-        kind = request.match_info["kind"]
-        if crm is None or kind not in ("salesforce", "hubspot"):
+        if crm is None:
             return web.Response(status=404)
-        call = CrmCall(kind, await request.read(), request.headers, request.method,
-                       called_uri(request))  # fmt: skip
+        call = Notification(request.match_info["kind"], await request.read(), request.headers,
+                            request.method, called_uri(request))  # fmt: skip
         return web.Response(status=await crm(call))
 
     web_app = web.Application(client_max_size=1024**2)

@@ -24,6 +24,8 @@ MIN_SECRET = 16  # an HMAC key shorter than this is guessable
 # How a side of "log to both" reaches a CRM: webhook, salesforce, hubspot.
 ConnectorKind = CrmKind
 HUBSPOT_API = "https://api.hubapi.com"
+# Kinds whose URL may be left blank (a default API address): an empty URL does not disconnect.
+URL_OPTIONAL = frozenset({CrmKind.HUBSPOT})
 URL_NAMES = {
     CrmKind.WEBHOOK: "webhook URL",
     CrmKind.SALESFORCE: "Salesforce instance URL",

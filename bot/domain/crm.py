@@ -156,6 +156,29 @@ class ConnectorConfig:
         return f"ConnectorConfig({self.kind.value}, {self.url!r})"
 
 
+@dataclass(frozen=True)
+class Notification:
+    """A CRM's POST to PTM saying records changed, as received: what its signature covers."""
+
+    kind: str
+    raw: bytes
+    headers: Mapping[str, str]
+    method: str
+    uri: str  # the address the CRM called (HubSpot signs it)
+
+
+class NotificationFormat(Protocol):
+    """How one CRM kind tells PTM its records changed (`POST /crm/<kind>`)."""
+
+    def record_ids(self, raw: bytes) -> list[str] | None:
+        """The records named, or None when the body does not read as a notification."""
+        ...
+
+    def signed(self, call: Notification, secret: str, now: datetime) -> bool: ...
+
+    def fresh(self, raw: bytes, now: datetime) -> bool: ...
+
+
 # --- references -----------------------------------------------------------------------------
 
 SALESFORCE_ID = re.compile(r"006[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")

@@ -258,7 +258,7 @@ async def set_connector(
     if kind not in set(rules.ConnectorKind):
         raise BadInput(f"PTM does not know the connector kind `{kind[:20]}`.")
     crm_kind = rules.ConnectorKind(kind)
-    removing = not url.strip() and crm_kind is not rules.ConnectorKind.HUBSPOT
+    removing = not url.strip() and crm_kind not in rules.URL_OPTIONAL
     if removing and seen_version == 0:
         raise BadInput(
             f"Type the {rules.URL_NAMES[crm_kind]} of {name}, e.g. "

@@ -177,3 +177,33 @@ async def test_a_refused_token_needs_attention_and_blocks_nothing(
         assert "moved to *Validate*" in answer["text"]
     finally:
         await running.stop()
+
+
+async def test_the_partners_own_hubspot_gets_their_outcomes_on_the_deal_they_linked(
+    fake_slack: FakeSlack, sqlite_url: str, hs: FakeHubSpot
+) -> None:
+    """The partner side can be a CRM too: their rep links the deal to their company's record
+    (it does not change our card), and logged outcomes become notes there."""
+    running = await start_bot(
+        fake_slack, sqlite_url, PTM_CRM_PARTNER_KIND="hubspot", PTM_CRM_PARTNER_URL=hs.url,
+        PTM_CRM_PARTNER_SECRET=hs.token,
+    )  # fmt: skip
+    try:
+        await running.slack.command("new Our own name for it")
+        await running.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+        _, answer = await running.slack.command("link 502", user="UPARTNER", team="TPARTNER")
+        assert "Linked PTM-1 to HubSpot deal 502" in answer["text"]
+        assert "your company's record" in answer["text"]
+        [(name,)] = await running.rows("SELECT name FROM deals")
+        assert name == "Our own name for it"
+        _, answer = await running.slack.command("link 501")  # ours: no connector of that kind
+        assert "no connector for our CRM" in answer["text"]
+        await running.slack.command("log partner pitched the add-on", user="UALLY")
+        deps = running.runtime.deps
+        assert deps is not None
+        await deliver_outbox(deps)
+        [note] = hs.notes
+        assert note["associations"][0]["to"]["id"] == "502"
+        assert "partner pitched the add-on" in note["properties"]["hs_note_body"]
+    finally:
+        await running.stop()

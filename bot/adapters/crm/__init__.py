@@ -17,8 +17,8 @@ from datetime import datetime
 
 import aiohttp
 
-from bot.adapters.crm.hubspot import HubSpotConnector
-from bot.adapters.crm.salesforce import SalesforceConnector
+from bot.adapters.crm.hubspot import HubSpotConnector, HubSpotNotifications
+from bot.adapters.crm.salesforce import SalesforceConnector, SalesforceNotifications
 from bot.domain.crm import (
     Connector,
     ConnectorConfig,
@@ -26,6 +26,7 @@ from bot.domain.crm import (
     CrmKind,
     CrmRecord,
     CrmRef,
+    NotificationFormat,
     OutcomeNote,
 )
 from bot.domain.outbox import Side, signature
@@ -97,6 +98,12 @@ KINDS: dict[CrmKind, Builder] = {
     CrmKind.HUBSPOT: lambda c, session, timeout: HubSpotConnector(
         c.url, c.secret, session=session, timeout=timeout
     ),
+}
+
+# The kinds that tell PTM when their records change (POST /crm/<kind>).
+NOTIFICATIONS: dict[CrmKind, NotificationFormat] = {
+    CrmKind.SALESFORCE: SalesforceNotifications(),
+    CrmKind.HUBSPOT: HubSpotNotifications(),
 }
 
 # What a tenant's admins stored for a side: the config with its secrets still sealed.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -45,6 +46,7 @@ from bot.domain.crm import (
     CrmKind,
     CrmRecord,
     CrmRef,
+    Notification,
     OutcomeNote,
     RecordNotFound,
 )
@@ -382,3 +384,45 @@ def _deal_properties(values: Mapping[str, object]) -> dict[str, str]:
         elif name == "stage" and value:
             out["dealstage"] = CRM_STAGE_OF[CrmKind.HUBSPOT][Stage(str(value))]
     return out
+
+
+# --- notifications to PTM (POST /crm/hubspot) -----------------------------------------------
+
+MAX_EVENTS = 100
+
+
+class HubSpotNotifications:
+    """HubSpot's webhook batches: a JSON list of up to 100 events, signed v3 over method, URI,
+    body and timestamp with the app's client secret; the deal events name the records."""
+
+    @staticmethod
+    def record_ids(raw: bytes) -> list[str] | None:
+        try:
+            body = json.loads(raw)
+            if not isinstance(body, list) or len(body) > MAX_EVENTS:
+                return None
+            return sorted(
+                {
+                    str(item["objectId"])
+                    for item in body
+                    if str(item.get("subscriptionType", "")).startswith("deal.")
+                }
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    @staticmethod
+    def signed(call: Notification, secret: str, now: datetime) -> bool:
+        return valid_signature(
+            secret,
+            method=call.method,
+            uri=call.uri,
+            body=call.raw.decode("utf-8", "replace"),
+            signature=call.headers.get("X-HubSpot-Signature-v3", ""),
+            timestamp=call.headers.get("X-HubSpot-Request-Timestamp", ""),
+            now=now,
+        )
+
+    @staticmethod
+    def fresh(raw: bytes, now: datetime) -> bool:  # noqa: ARG004
+        return True  # the signed timestamp is at most five minutes old

@@ -10,6 +10,8 @@ small and documented; what we use of it is below.
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -28,11 +30,13 @@ from bot.domain.crm import (
     CrmKind,
     CrmRecord,
     CrmRef,
+    Notification,
     OutcomeNote,
     RecordNotFound,
     salesforce_org,
 )
 from bot.domain.model import Stage
+from bot.domain.outbox import signature
 
 API = "v62.0"
 # Token lifetime is the org's session policy (client credentials say nothing); refresh well
@@ -349,3 +353,42 @@ def _sobject_values(values: Mapping[str, object]) -> dict[str, object]:
         elif name == "stage" and value:
             out["StageName"] = CRM_STAGE_OF[CrmKind.SALESFORCE][Stage(str(value))]
     return out
+
+
+# --- notifications to PTM (POST /crm/salesforce) --------------------------------------------
+
+MAX_NOTIFIED = 200
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class SalesforceNotifications:
+    """A Flow or Apex callout: a JSON object (or a list of them) with at least the
+    opportunity's `Id` and `SystemModstamp`, signed like PTM's own webhooks (`X-PTM-Signature`,
+    HMAC-SHA256 of the raw body with the connector's notification secret)."""
+
+    @staticmethod
+    def record_ids(raw: bytes) -> list[str] | None:
+        try:
+            body = json.loads(raw)
+            items = body if isinstance(body, list) else [body]
+            if not items or len(items) > MAX_NOTIFIED:
+                return None
+            for item in items:
+                parse_salesforce_time(str(item["SystemModstamp"]))
+            return sorted({str(item["Id"]) for item in items})
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    @staticmethod
+    def signed(call: Notification, secret: str, now: datetime) -> bool:  # noqa: ARG004
+        given = call.headers.get("X-PTM-Signature", "")
+        expected = signature(secret, call.raw)
+        return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+    @staticmethod
+    def fresh(raw: bytes, now: datetime) -> bool:
+        """A modification time in the future is forged, or from a clock PTM cannot trust."""
+        body = json.loads(raw)
+        items = body if isinstance(body, list) else [body]
+        latest = now.astimezone(UTC) + CLOCK_SKEW
+        return all(parse_salesforce_time(str(i["SystemModstamp"])) <= latest for i in items)
