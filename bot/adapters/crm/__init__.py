@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 
-from bot.adapters.crm.hubspot import HubSpotConnector, HubSpotNotifications
 from bot.adapters.crm.salesforce import SalesforceConnector, SalesforceNotifications
 from bot.domain.crm import (
     Connector,
@@ -26,6 +26,7 @@ from bot.domain.crm import (
     CrmKind,
     CrmRecord,
     CrmRef,
+    Notification,
     NotificationFormat,
     OutcomeNote,
 )
@@ -95,15 +96,35 @@ KINDS: dict[CrmKind, Builder] = {
     CrmKind.SALESFORCE: lambda c, session, timeout: SalesforceConnector(
         c.url, c.client_id, c.secret, session=session, timeout=timeout
     ),
-    CrmKind.HUBSPOT: lambda c, session, timeout: HubSpotConnector(
+    CrmKind.HUBSPOT: lambda c, session, timeout: _hubspot().HubSpotConnector(
         c.url, c.secret, session=session, timeout=timeout
     ),
 }
 
+
+def _hubspot() -> Any:
+    """hubspot-api-client's models are many thousands of objects: loaded on first use only,
+    so a PTM that does not connect HubSpot neither starts slower nor carries them."""
+    from bot.adapters.crm import hubspot
+
+    return hubspot
+
+
+class _LazyHubSpotNotifications:
+    def record_ids(self, raw: bytes) -> list[str] | None:
+        return _hubspot().HubSpotNotifications.record_ids(raw)  # type: ignore[no-any-return]
+
+    def signed(self, call: Notification, secret: str, now: datetime) -> bool:
+        return _hubspot().HubSpotNotifications.signed(call, secret, now)  # type: ignore[no-any-return]
+
+    def fresh(self, raw: bytes, now: datetime) -> bool:
+        return _hubspot().HubSpotNotifications.fresh(raw, now)  # type: ignore[no-any-return]
+
+
 # The kinds that tell PTM when their records change (POST /crm/<kind>).
 NOTIFICATIONS: dict[CrmKind, NotificationFormat] = {
     CrmKind.SALESFORCE: SalesforceNotifications(),
-    CrmKind.HUBSPOT: HubSpotNotifications(),
+    CrmKind.HUBSPOT: _LazyHubSpotNotifications(),
 }
 
 # What a tenant's admins stored for a side: the config with its secrets still sealed.
