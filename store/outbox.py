@@ -180,6 +180,22 @@ class OutboxRepository:
             # One state per side, and per partner company on the partner side ("partner:T1").
             key = f"{side}:{company}" if company else side
             states.setdefault(deal_id, {})[key] = (status, attempts)
+        # A write-back of the record's fields that has not gone through yet (retrying, or
+        # given up): the newest one per deal, as the card's "our CRM record" state.
+        writes = await self.session.execute(
+            sa.select(OutboxRow.deal_id, OutboxRow.status, OutboxRow.attempts)
+            .where(
+                OutboxRow.deal_id.in_(list(deal_ids)),  # type: ignore[attr-defined]
+                OutboxRow.kind == "update",  # type: ignore[arg-type]
+                sa.or_(
+                    OutboxRow.status == "dead",  # type: ignore[arg-type]
+                    sa.and_(OutboxRow.status == "pending", OutboxRow.attempts > 0),  # type: ignore[arg-type,operator]
+                ),
+            )
+            .order_by(OutboxRow.id)  # type: ignore[arg-type]
+        )
+        for deal_id, status, attempts in writes.all():
+            states.setdefault(deal_id, {})["record"] = (status, attempts)
         # A side whose connector an admin must fix reads so on every card, outcome or not.
         refused = await self.session.scalars(
             sa.select(CrmHealthRow.side).where(CrmHealthRow.needs_attention)  # type: ignore[arg-type]

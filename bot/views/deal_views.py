@@ -101,12 +101,16 @@ def crm_states(
 ) -> tuple[tuple[str, str, str | None], ...]:
     """Each CRM delivery of the latest outcome as the card says it: (whose CRM, its state, the
     partner company it is for). Our side reads only delivered or waiting outside our org."""
-    partner_keys = [k for k in crm if k != "ours"]
+    partner_keys = [k for k in crm if k not in ("ours", "record")]
     states = []
     for key, (status, attempts) in sorted(crm.items()):
         if key == "ours":
             state = delivery_state(status, attempts) if internal else outward_state(status)
             states.append(("our CRM", state, None))
+            continue
+        if key == "record":  # our CRM record's fields, written back: ours to know
+            if internal:
+                states.append(("our CRM record", delivery_state(status, attempts), None))
             continue
         company = key.split(":", 1)[1] if ":" in key else None
         member = next((m for m in deal.partners if company in (m.team_id, m.user_id)), None)

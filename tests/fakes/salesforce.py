@@ -6,6 +6,7 @@ one second and a quarter apart, so that HTTP-date rounding matters."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class FakeSalesforce:
     issued: int = 0
     fail_composite: int = 0  # the next N composite requests fail (500)
     page_size: int = 2000
+    slow_once: float = 0.0  # the next query's answer is read now and sent this much later
     port: int = 0
     clock: datetime = datetime(2026, 11, 24, 8, 0, 0, 250000, tzinfo=UTC)
     _runner: web.AppRunner | None = None
@@ -175,6 +177,9 @@ class FakeSalesforce:
                 [{"errorCode": "MALFORMED_QUERY", "message": soql}], status=400
             )
         records = [self._row(o, multi="CurrencyIsoCode" in soql) for o in rows]
+        if self.slow_once:
+            delay, self.slow_once = self.slow_once, 0.0
+            await asyncio.sleep(delay)  # the records as they were when asked
         return web.json_response({"totalSize": len(records), "done": True, "records": records})
 
     def _row(self, o: Opportunity, *, multi: bool) -> dict[str, Any]:

@@ -4,6 +4,7 @@ compare-and-set write-backs (card → CRM), outcomes as one composite request, c
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -16,6 +17,7 @@ from bot.domain.outbox import signature
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.slack_api import FakeSlack
 from tests.support.cards import card_text
+from tests.support.cli import run_ptm
 from tests.support.harness import RunningBot, start_bot
 
 HOOK_SECRET = "salesforce-flow-hmac-secret"
@@ -44,10 +46,8 @@ def sf_env(sf: FakeSalesforce, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def bot(
-    fake_slack: FakeSlack, sqlite_url: str, sf: FakeSalesforce
-) -> AsyncIterator[RunningBot]:
-    running = await start_bot(fake_slack, sqlite_url, **sf_env(sf))
+async def bot(fake_slack: FakeSlack, db_url: str, sf: FakeSalesforce) -> AsyncIterator[RunningBot]:
+    running = await start_bot(fake_slack, db_url, **sf_env(sf))
     yield running
     await running.stop()
 
@@ -108,7 +108,7 @@ async def test_link_by_url_takes_the_record_and_every_bad_reference_changes_noth
     text = card_text(bot.card("CROOM", ts))
     assert "Acme expansion" in text and "Discover" in text
     [(source, actor)] = await bot.rows(
-        "SELECT source, actor FROM deal_events WHERE changes LIKE '%crm_link%'"
+        "SELECT source, actor FROM deal_events WHERE CAST(changes AS TEXT) LIKE '%crm_link%'"
     )
     assert (source, actor) == ("command", "USELLER")
 
@@ -250,14 +250,41 @@ async def test_changes_in_ptm_are_written_back_with_a_compare_and_set(
     _, _, amount, stage, status, *_ = await deal_row(bot)
     assert (Decimal(str(amount)), stage, status) == (Decimal("99000.00"), "Closed Lost", "lost")
     [(changes,)] = await bot.rows(
-        "SELECT changes FROM deal_events WHERE changes LIKE '%crm_conflict%'"
+        "SELECT changes FROM deal_events WHERE CAST(changes AS TEXT) LIKE '%crm_conflict%'"
     )
-    assert "kept Salesforce's newer value" in changes
+    assert "kept Salesforce's newer value" in str(changes)
     [(note,)] = await bot.rows(
         "SELECT last_error FROM crm_outbox WHERE kind = 'update' ORDER BY id DESC LIMIT 1"
     )
     assert note.startswith("conflict")
     assert "Closed Lost" in card_text(bot.card("CROOM", ts))
+
+    # The record cannot be written now (deleted in Salesforce): the write waits and retries,
+    # and the card says so to our people.
+    sf.hidden.add(OPP1)
+    await bot.slack.command("reopen")
+    await deliver_outbox(deps)
+    assert "our CRM record: retrying (1)" in card_text(bot.card("CROOM", ts))
+
+
+async def test_a_slow_read_of_an_older_record_never_overwrites_a_newer_one(
+    bot: RunningBot, sf: FakeSalesforce
+) -> None:
+    """Two notifications race: the first reads the record, its answer is slow; meanwhile the
+    record changes again and the second applies the newer state. The first then arrives with
+    the older record, and changes nothing (checked under the deal's row lock)."""
+    await linked_deal(bot, sf)
+    *_, version, _ = await deal_row(bot)
+    sf.change(OPP1, Amount=1.0)
+    first = {"Id": OPP1, "SystemModstamp": stamp_of(sf, OPP1)}
+    sf.slow_once = 0.6
+    slow = asyncio.create_task(notify(bot, first))
+    await asyncio.sleep(0.2)  # the slow read has the record as it was
+    sf.change(OPP1, Amount=2.0)
+    assert await notify(bot, {"Id": OPP1, "SystemModstamp": stamp_of(sf, OPP1)}) == 204
+    assert await slow == 204
+    _, _, amount, *_, after, _ = await deal_row(bot)
+    assert Decimal(str(amount)) == Decimal("2.00") and after == version + 1
 
 
 # --- 5. outcomes -----------------------------------------------------------------------------
@@ -315,8 +342,15 @@ async def test_tokens_refresh_once_and_refused_credentials_need_attention(
         assert "stale" not in answer["text"]
         [(attention, detail)] = await running.rows("SELECT needs_attention, detail FROM crm_health")
         assert attention and "client credentials" in detail
-        # Nothing else waits on it: cards and commands work.
+        # Nothing else waits on it: cards and commands work, and the card says it.
         _, answer = await running.slack.command("stage Validate")
         assert "moved to *Validate*" in answer["text"]
+        text = card_text(running.card("CROOM", running.posted_cards()[0][1]))
+        assert "our CRM: needs attention" in text
     finally:
         await running.stop()
+    code, out, _ = await run_ptm(
+        fake_slack, sqlite_url, "outbox", **sf_env(sf, PTM_CRM_OURS_SECRET="stale")
+    )
+    assert code == 1 and "needs attention: the ours CRM connector" in out, out
+    assert "stale" not in out
