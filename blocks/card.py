@@ -30,6 +30,7 @@ def build_deal_card(card: CardView) -> dict[str, Any]:
             _cosell_text(card.cosell),
             _trigger_text(card.trigger, ours_only=card.internal is not None),
             *_crm_text(card),
+            *([kit.user_text(card.aws, 600)] if card.aws else []),
         ),
         *([kit.section(internal_text(card.internal))] if card.internal else []),
         {"type": "actions", "block_id": ref.block_id("controls"), "elements": _controls(card)},
@@ -231,6 +232,8 @@ def _controls(card: CardView) -> list[dict[str, Any]]:
         elements.append(kit.button("Set next step", Action.STEP_SET))
     elements.append(kit.button("I'm synced", Action.SYNCED))
     elements.append(kit.button("Log outcome", Action.LOG_OUTCOME))
+    if card.aws_offered:
+        elements.append(kit.button("Co-sell with AWS", Action.AWS_COSELL))
     elements.append(
         {
             "type": "overflow",

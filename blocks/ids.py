@@ -14,6 +14,7 @@ class Action(StrEnum):
     ATTACH_PARTNER = "ptm_attach_partner"
     DIGEST_RESUME = "ptm_digest_resume"
     REOPEN = "ptm_card_reopen"
+    AWS_COSELL = "ptm_card_aws"  # *Co-sell with AWS* (card, `/ptm aws`)
     # The admin section of App Home
     ADMIN_ADD = "ptm_admin_add"
     ADMIN_REMOVE = "ptm_admin_remove"
@@ -50,6 +51,7 @@ class Callback(StrEnum):
     PARTNERSHIP_ACCEPT = "ptm_partnership_accept"
     OWN_FIELDS = "ptm_own_fields"
     PARTNERS = "ptm_partners"
+    AWS_COSELL = "ptm_aws_cosell"
 
 
 class Field(StrEnum):

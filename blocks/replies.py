@@ -15,6 +15,7 @@ HELP = (  # one line per command; mrkdwn, so backticks show commands as code
     """*PTM keeps one deal card that seller, alliance manager and partner rep share.*
 `/ptm new Acme expansion` — create a deal; this channel becomes its deal room (no name: a form;\
  a Salesforce opportunity or HubSpot deal URL: the deal made from it)
+`/ptm aws` — co-sell with AWS Partner Central: what AWS still needs, the form, where it stands
 `/ptm link 006Ho00000AbCdE` — link the deal to its CRM record (id or URL): name, account,\
  amount, close date and stage follow the CRM
 `/ptm trio @seller @alliance @partner` — name the trio (or `/ptm trio partner @user`)

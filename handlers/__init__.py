@@ -2,9 +2,9 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, admin, commands, errors, events, partnerships, views
+from handlers import actions, admin, commands, cosell, errors, events, partnerships, views
 
 
 def register_all(app: AsyncApp) -> None:
-    for module in (commands, actions, admin, partnerships, views, events, errors):
+    for module in (commands, actions, admin, cosell, partnerships, views, events, errors):
         module.register(app)

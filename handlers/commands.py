@@ -25,6 +25,7 @@ from bot.services import Caller
 from bot.views.models import Reply
 from briefs.render import render_brief, render_digest
 from handlers.answering import CommandAnswer, within_budget
+from handlers.cosell import answer_aws_command
 from handlers.parsing import caller_from_command
 from handlers.partnerships import open_proposal
 from handlers.publish import publish
@@ -143,6 +144,9 @@ _HANDLERS: dict[type, Callable[[_Command, Any], Awaitable[None]]] = {
     intents.NewDeal: _new,
     intents.NewFromCrm: _new_from_crm,
     intents.LinkCrm: _link,
+    intents.CoSellAws: lambda c, _i: answer_aws_command(
+        c.answer, c.deps, c.caller, c.parsed.deal_number
+    ),
     intents.ProposePartnership: lambda c, _i: _partnership(c),
 }
 

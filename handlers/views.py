@@ -39,7 +39,7 @@ async def handle_partners_submission(
     ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> None:
     """Add a partner company (by its rep) and/or remove one, from the card's menu."""
-    if (opened := await _opened(ack, NextStepMeta, body, view, context)) is None:
+    if (opened := await opened_modal(ack, NextStepMeta, body, view, context)) is None:
         return
     deps, meta, caller = opened
     values = read_inputs(view)
@@ -64,7 +64,7 @@ async def handle_partners_submission(
             )
         return replace(replies[-1], text=" ".join(r.text for r in replies), changed=True)
 
-    reply = await _submit(ack, run, deps, caller, errors_for=_on("partner_add"))
+    reply = await submit_modal(ack, run, deps, caller, errors_for=_on("partner_add"))
     if reply is not None:
         await _finish(deps, caller, reply)
 
@@ -73,7 +73,7 @@ async def handle_own_fields_submission(
     ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> None:
     """A partner company's own notes on a shared deal: saved for that company only."""
-    if (opened := await _opened(ack, OwnFieldsMeta, body, view, context)) is None:
+    if (opened := await opened_modal(ack, OwnFieldsMeta, body, view, context)) is None:
         return
     deps, meta, caller = opened
 
@@ -83,7 +83,7 @@ async def handle_own_fields_submission(
         )
         return Reply(text=said)
 
-    reply = await _submit(ack, run, deps, caller, errors_for=_on("internal_notes"))
+    reply = await submit_modal(ack, run, deps, caller, errors_for=_on("internal_notes"))
     if reply is not None:
         await _tell(deps, caller, reply.text)
 
@@ -91,7 +91,7 @@ async def handle_own_fields_submission(
 async def handle_log_outcome_submission(
     ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> None:
-    if (opened := await _opened(ack, NextStepMeta, body, view, context)) is None:
+    if (opened := await opened_modal(ack, NextStepMeta, body, view, context)) is None:
         return
     deps, meta, caller = opened
 
@@ -108,7 +108,7 @@ async def handle_log_outcome_submission(
             source=Source.MODAL,
         )
 
-    reply = await _submit(ack, run, deps, caller, errors_for=_on("outcome"))
+    reply = await submit_modal(ack, run, deps, caller, errors_for=_on("outcome"))
     if reply is None:
         return
     await _finish(deps, caller, reply)
@@ -118,7 +118,7 @@ async def handle_log_outcome_submission(
 async def handle_new_deal_submission(
     ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> None:
-    if (opened := await _opened(ack, NewDealMeta, body, view, context)) is None:
+    if (opened := await opened_modal(ack, NewDealMeta, body, view, context)) is None:
         return
     deps, meta, caller = opened
     try:
@@ -138,7 +138,7 @@ async def handle_new_deal_submission(
 async def handle_edit_deal_submission(
     ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> None:
-    if (opened := await _opened(ack, EditDealMeta, body, view, context)) is None:
+    if (opened := await opened_modal(ack, EditDealMeta, body, view, context)) is None:
         return
     deps, meta, caller = opened
 
@@ -154,7 +154,7 @@ async def handle_edit_deal_submission(
             return dict.fromkeys(err.fields or ("name",), err.message)
         return None  # e.g. not allowed: said in the channel, the modal closes
 
-    reply = await _submit(ack, run, deps, caller, errors_for=errors_for)
+    reply = await submit_modal(ack, run, deps, caller, errors_for=errors_for)
     if reply is not None:
         await _finish(deps, caller, reply)
 
@@ -162,7 +162,7 @@ async def handle_edit_deal_submission(
 async def handle_next_step_submission(
     ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> None:
-    if (opened := await _opened(ack, NextStepMeta, body, view, context)) is None:
+    if (opened := await opened_modal(ack, NextStepMeta, body, view, context)) is None:
         return
     deps, meta, caller = opened
 
@@ -180,12 +180,12 @@ async def handle_next_step_submission(
             source=Source.MODAL,
         )
 
-    reply = await _submit(ack, run, deps, caller, errors_for=_on("step_text"))
+    reply = await submit_modal(ack, run, deps, caller, errors_for=_on("step_text"))
     if reply is not None:
         await _finish(deps, caller, reply)
 
 
-async def _opened(
+async def opened_modal(
     ack: Any, meta_type: type[M], body: dict[str, Any], view: dict[str, Any], context: Any
 ) -> tuple[Deps, M, Caller] | None:
     """What every submission starts from: the deps, the modal's metadata, who submitted it
@@ -213,7 +213,7 @@ def _on(field: str) -> Callable[[DomainError], dict[str, str]]:
     return lambda err: {field: err.message[:1900]}
 
 
-async def _submit(
+async def submit_modal(
     ack: Any,
     run: Callable[[], Awaitable[Reply]],
     deps: Deps,

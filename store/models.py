@@ -391,6 +391,34 @@ class CrmHealthRow(TenantOwned, table=True):
     updated_at: datetime = _utc()
 
 
+class AwsSubmissionRow(TenantOwned, table=True):
+    """A deal's co-sell submission to AWS Partner Central and what AWS says of it. `step` is
+    how far the submission got (queued, created, associated, started), so a crash or an AWS
+    error resumes where it stopped; `client_token` is sent with every try, so AWS never makes
+    a second opportunity."""
+
+    __tablename__ = "aws_submissions"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "deal_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deals.id")
+    form: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    client_token: str = Field(max_length=64)
+    step: str = Field(default="draft", max_length=12)
+    opportunity_id: str | None = Field(default=None, max_length=40)
+    task_id: str | None = Field(default=None, max_length=100)
+    task_status: str = Field(default="", max_length=16)
+    task_reason: str = Field(default="", max_length=300)
+    review_status: str = Field(default="", max_length=30)
+    aws_stage: str = Field(default="", max_length=30)
+    aws_seller: str = Field(default="", max_length=200)
+    aws_modified_at: datetime | None = _utc(default=None)
+    problem: str = Field(default="", max_length=300)  # the last failure, in words
+    submitted_by: str | None = Field(default=None, max_length=32)
+    submitted_at: datetime | None = _utc(default=None)
+    updated_at: datetime = _utc()
+
+
 import store.installations  # noqa: E402, F401  (Slack's installation tables, same metadata)
 from store.tenant_models import share_criteria_base  # noqa: E402
 

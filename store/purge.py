@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.installations import BOTS, INSTALLATIONS
 from store.models import (
+    AwsSubmissionRow,
     CardCopyRow,
     CardSyncLeaseRow,
     ChannelBindingRow,
@@ -48,6 +49,7 @@ from store.tenant_models import (
 # Children before the rows they refer to.
 OWNED = (
     OwnDealFieldsRow,
+    AwsSubmissionRow,
     CrmLinkRow,
     CrmHealthRow,
     DisclosureRow,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.domain.model import MessageAlreadyApplied
 from store.copies import BindingRepository, CardCopyRepository, ChannelRepository
+from store.cosell import CoSellRepository
 from store.crm import CrmLinkRepository
 from store.db import read_only
 from store.deals import DealRepository
@@ -60,6 +61,7 @@ class UnitOfWork:
     partnerships: PartnershipRepository
     outbox: OutboxRepository
     crm: CrmLinkRepository
+    cosell: CoSellRepository
     metrics: MetricsRepository
     tenants: TenantRepository
     purge: PurgeRepository
@@ -117,6 +119,7 @@ class UnitOfWork:
         self.partnerships = PartnershipRepository(self._session)
         self.outbox = OutboxRepository(self._session)
         self.crm = CrmLinkRepository(self._session)
+        self.cosell = CoSellRepository(self._session)
         self.metrics = MetricsRepository(self._session)
         self.tenants = TenantRepository(self._session)
         self.purge = PurgeRepository(self._session)

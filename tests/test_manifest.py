@@ -136,6 +136,7 @@ async def test_every_manifest_event_and_card_control_has_a_listener(bot: Running
         "ptm_partnership_accept",
         "ptm_own_fields",
         "ptm_partners",
+        "ptm_aws_cosell",
     }
 
 

@@ -33,6 +33,15 @@ class CrmTarget:
 
 
 @dataclass(frozen=True)
+class AwsCoSell:
+    """AWS co-sell through Partner Central (PRODUCT.md "Co-sell with a cloud marketplace")."""
+
+    solution_id: str
+    catalog: str = "Sandbox"
+    channel: str | None = None  # where AWS's referrals appear as cards
+
+
+@dataclass(frozen=True)
 class OAuth:
     """Many-workspace mode: PTM is installed with "Add to Slack" by any number of workspaces."""
 
@@ -63,6 +72,7 @@ class Settings:
     # Lets admins point a CRM webhook at http:// or a private address (a local stand-in);
     # off by default: a hosted PTM must not be made to call into its own network.
     crm_allow_private: bool = False
+    aws: AwsCoSell | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -112,7 +122,29 @@ def _settings(
         db_pool_size=_int(env, "PTM_DB_POOL_SIZE", 20, low=1, high=200),
         oauth=oauth,
         crm_allow_private=_flag(env, "PTM_CRM_ALLOW_PRIVATE"),
+        aws=_aws(env),
     )
+
+
+def _aws(env: Mapping[str, str]) -> AwsCoSell | None:
+    """On with PTM_AWS_SOLUTION_ID; PTM_AWS_CATALOG is Sandbox (trying it) unless AWS."""
+    solution = _optional(env, "PTM_AWS_SOLUTION_ID")
+    catalog = _optional(env, "PTM_AWS_CATALOG") or "Sandbox"
+    if catalog not in ("AWS", "Sandbox"):
+        raise ConfigError(f"PTM_AWS_CATALOG must be AWS or Sandbox (got {catalog!r})")
+    channel = _optional(env, "PTM_AWS_CHANNEL")
+    if channel is not None and not re.fullmatch(r"[CG][A-Z0-9]{2,20}", channel):
+        raise ConfigError(
+            f"PTM_AWS_CHANNEL must be a Slack channel id like C012AB3CD (got {channel!r})"
+        )
+    if solution is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", solution):
+        raise ConfigError(
+            f"PTM_AWS_SOLUTION_ID must be your solution's id in AWS Partner Central, e.g. "
+            f"S-0000001 (got {solution[:40]!r})"
+        )
+    return AwsCoSell(solution_id=solution, catalog=catalog, channel=channel)
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bot.adapters.crm import CrmConnectors
 from bot.app.activity import ActivityThrottle
 from bot.app.homes import HomeRefresher
+from bot.domain.cosell import PartnerCentralPort
 
 if TYPE_CHECKING:
     from bot.adapters.slack import SlackGateway
@@ -43,6 +44,8 @@ class Deps:
     activity: ActivityThrottle
     homes: HomeRefresher
     crm: CrmConnectors
+    # AWS Partner Central, when PTM_AWS_SOLUTION_ID turns co-sell with AWS on.
+    aws: PartnerCentralPort | None = None
     # Applies the bot mentions a dead process received (the listener's own path; set by the
     # app factory, the one place that knows the handlers).
     replay_mentions: Callable[[Deps], Awaitable[int]] | None = None

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from blocks.home import build_home, build_outsider_home
 from bot import services
+from bot.adapters.aws import PartnerCentral
 from bot.adapters.crm import CrmConnectors
 from bot.adapters.installations import EncryptedInstallationStore
 from bot.adapters.secrets import SecretBox
@@ -71,6 +72,7 @@ def build_deps(
         digest_hour=settings.digest_hour,
         configured_connectors={} if many else {s.value: t.url for s, t in _env_targets(settings)},
         configured_kinds={} if many else {s.value: t.kind for s, t in _env_targets(settings)},
+        aws_cosell=settings.aws is not None,
         connectors_editable=many,
         allow_private_crm=settings.crm_allow_private,
         many_workspaces=many,
@@ -102,6 +104,11 @@ def build_deps(
         )
     else:
         crm = CrmConnectors({side: _config(target) for side, target in _env_targets(settings)})
+    aws = (
+        PartnerCentral(catalog=settings.aws.catalog, solution_id=settings.aws.solution_id)
+        if settings.aws is not None
+        else None
+    )
     return Deps(
         settings=settings,
         ctx=ctx,
@@ -110,6 +117,7 @@ def build_deps(
         activity=ActivityThrottle(),
         homes=homes,
         crm=crm,
+        aws=aws,
     )
 
 

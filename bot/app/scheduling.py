@@ -13,7 +13,7 @@ from blocks.digest import build_digest_message, build_nudge, build_partner_moves
 from bot import services
 from bot.app.deps import PROCESS_ID, Deps
 from bot.app.tenancy import Gate, TenantDeps
-from bot.services import batches
+from bot.services import batches, cosell
 from bot.services.digests import DigestReport
 from bot.views.digest import DigestView, Nudge
 from briefs.render import render_digest
@@ -25,6 +25,7 @@ HOUSEKEEPING_EVERY = 3600.0
 RESYNC_EVERY = 60.0
 MENTION_RECOVERY_EVERY = 5.0
 DIGEST_TICK = 60.0
+AWS_POLL_EVERY = 300.0  # seconds: AWS reviews in hours; "every few minutes"
 RECONCILE_EVERY = 300.0  # seconds: "every few minutes" (PRODUCT.md)
 OUTBOX_TICK = 1.0  # the first retry is due about 2 s after a failure
 
@@ -60,7 +61,13 @@ async def run_digests(
 
 async def deliver_outbox(deps: Deps) -> services.DeliveryReport:
     """Send due CRM deliveries this process can claim, then show their state on the cards."""
-    report = await services.deliver_due(deps.ctx, deps.crm.connector, owner=PROCESS_ID)
+    aws = deps.aws
+    report = await services.deliver_due(
+        deps.ctx,
+        deps.crm.connector,
+        owner=PROCESS_ID,
+        other={"aws": lambda ctx, item: cosell.deliver(ctx, aws, item)},
+    )
     for deal_id in report.deals:
         await deps.cards.sync(deal_id)
     return report
@@ -72,6 +79,16 @@ async def reconcile_crm(deps: Deps) -> services.SyncReport:
     for deal_id in report.changed:
         await deps.cards.sync(deal_id)
     return report
+
+
+async def poll_aws(deps: Deps) -> set[int]:
+    """AWS's answers to open co-sell submissions, on the cards."""
+    if deps.aws is None:
+        return set()
+    changed = await cosell.poll(deps.ctx, deps.aws)
+    for deal_id in changed:
+        await deps.cards.sync(deal_id)
+    return changed
 
 
 async def nudge_partners(deps: Deps, *, hour: int) -> int:
@@ -192,6 +209,10 @@ class Background:
             jobs.append(self._every(DIGEST_TICK, self._each(_digest_tick, digest_gate(tenants))))
             jobs.append(
                 self._every(OUTBOX_TICK, self._each(_outbox_tick, batches.tenants_with_due_outbox))
+            )
+            # AWS's review of co-sell submissions, for the open ones only.
+            jobs.append(
+                self._every(AWS_POLL_EVERY, self._each(poll_aws, batches.tenants_with_open_aws))
             )
             # Linked CRM records changed where no notification reached PTM.
             jobs.append(

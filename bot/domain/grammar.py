@@ -24,6 +24,7 @@ from bot.domain.intents import (
     AddPartner,
     Brief,
     CloseDeal,
+    CoSellAws,
     Done,
     FindPartner,
     Help,
@@ -301,5 +302,6 @@ _PARSERS = {
     "partnership": _parse_bare(ProposePartnership()),
     "partner": _parse_partner,
     "link": lambda rest, _today: LinkCrm(" ".join(rest)[:MAX_REFERENCE]),
+    "aws": _parse_bare(CoSellAws()),
     "find": lambda rest, _today: FindPartner(unescape_slack(" ".join(rest))[:500]),
 }

@@ -34,6 +34,7 @@ SUBCOMMANDS = (
     "partnership",
     "partner",
     "link",
+    "aws",
 )
 # The subcommands that act on one deal: the channel's, or the one named by key.
 DEAL_COMMANDS = frozenset(SUBCOMMANDS) - {
@@ -62,6 +63,11 @@ class NewFromCrm:
     """`/ptm new <CRM URL>`: the deal made from a Salesforce opportunity or HubSpot deal."""
 
     reference: str
+
+
+@dataclass(frozen=True)
+class CoSellAws:
+    """`/ptm aws`: AWS co-sell's pre-flight, the form, where the submission stands."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +193,7 @@ Intent = (
     | NewDeal
     | NewFromCrm
     | LinkCrm
+    | CoSellAws
     | SetTrio
     | SetStage
     | SetNext

@@ -107,6 +107,7 @@ class Source(StrEnum):
     DIGEST = "digest"
     CLI = "cli"
     CRM = "crm"  # a linked CRM record changed (nobody's activation)
+    AWS = "aws"  # AWS Partner Central answered a co-sell submission (nobody's activation)
 
 
 # Fields only our own org may see or change (PRODUCT.md "Field-level visibility").

@@ -58,6 +58,11 @@ async def tenants_with_due_outbox(batch: UowFactory, now: datetime) -> set[int]:
         return await uow.outbox.tenants_with_due(now)
 
 
+async def tenants_with_open_aws(batch: UowFactory, now: datetime) -> set[int]:  # noqa: ARG001
+    async with batch.reads() as uow:
+        return await uow.cosell.tenants_with_open()
+
+
 async def tenants_with_crm_links(batch: UowFactory, now: datetime) -> set[int]:  # noqa: ARG001
     async with batch.reads() as uow:
         return await uow.crm.tenants_linked()

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from bot.domain.model import NotFound
 from bot.services import disclosures, governance
 from bot.services.common import Ctx
+from bot.services.cosell import status_of
 from bot.views.deal_views import card_view, several_partners
 from bot.views.models import CardRender, CardView, CopyTarget
 from store import UnitOfWork
@@ -85,7 +86,11 @@ async def card_for_channel(ctx: Ctx, deal_id: int, channel_id: str) -> tuple[Car
     async with ctx.uow.reads() as uow:
         deal = await _deal(uow, deal_id)
         crm = (await uow.outbox.latest_states([deal_id])).get(deal_id)
-    card = card_view(deal, ctx.today(), internal=shared is False, crm=crm)
+        aws = await _aws_line(ctx, uow, deal_id)
+    card = card_view(
+        deal, ctx.today(), internal=shared is False, crm=crm, aws=aws,
+        aws_offered=ctx.defaults.aws_cosell,
+    )  # fmt: skip
     if shared is not False:
         card = (await _governed_after(ctx, card, {channel_id: shared})).get(channel_id, card)
         await disclosures.record_card(ctx, {channel_id: card})
@@ -130,9 +135,10 @@ async def start_card_pass(ctx: Ctx, deal_id: int, owner: str) -> CardRender | No
         known = await uow.channels.get_many([c.channel_id for c in copies])
         deal = await _deal(uow, deal_id)
         crm = (await uow.outbox.latest_states([deal_id])).get(deal_id)
+        aws = await _aws_line(ctx, uow, deal_id)
         viewers = await uow.digests.home_viewers(deal_id)
         today = ctx.today()
-        shared_card = card_view(deal, today, internal=False, crm=crm)
+        shared_card = card_view(deal, today, internal=False, crm=crm, aws=aws)
         fresh = _fresh_sharing(known, [c.channel_id for c in copies], ctx.now())
         # The common case: who is in each shared channel is known without asking Slack, so
         # the policy of each partner company and the ledger are settled in this transaction.
@@ -148,7 +154,9 @@ async def start_card_pass(ctx: Ctx, deal_id: int, owner: str) -> CardRender | No
     return CardRender(
         deal_id=deal.id,
         version=deal.version,
-        internal=card_view(deal, today, internal=True, crm=crm),
+        internal=card_view(
+            deal, today, internal=True, crm=crm, aws=aws, aws_offered=ctx.defaults.aws_cosell
+        ),
         shared=shared_card,
         disclosed=teams is not None,
         governed=governed,
@@ -247,3 +255,13 @@ async def _deal(uow: UnitOfWork, deal_id: int):  # type: ignore[no-untyped-def]
     if deal is None:
         raise NotFound(f"Deal {deal_id} no longer exists.")
     return deal
+
+
+async def _aws_line(ctx: Ctx, uow: UnitOfWork, deal_id: int) -> str | None:
+    """The deal's AWS co-sell state for the card (one indexed read, when co-sell is on)."""
+    if not ctx.defaults.aws_cosell:
+        return None
+    submission = await uow.cosell.of_deal(deal_id)
+    if submission is None or (submission.step == "draft" and not submission.problem):
+        return None
+    return status_of(submission).line()

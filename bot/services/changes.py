@@ -43,7 +43,7 @@ async def change(
             deal = await uow.deals.get(deal_id, for_update=True)
             if deal is None:
                 raise NotFound(f"Deal {deal_id} no longer exists.")
-            if source is not Source.CRM:  # a linked record's change: authenticated upstream
+            if source not in (Source.CRM, Source.AWS):  # news from outside: authenticated there
                 await require_right(ctx, uow, deal, caller.actor)
                 await learn_member_team(uow, deal, caller)
             if unless is not None and await unless(uow, deal):

@@ -41,6 +41,7 @@ class TenantDefaults:
     digest_hour: int = 8
     configured_connectors: Mapping[str, str] = field(default_factory=dict)  # side -> URL
     configured_kinds: Mapping[str, str] = field(default_factory=dict)  # side -> kind
+    aws_cosell: bool = False  # PTM_AWS_SOLUTION_ID is set: cards offer *Co-sell with AWS*
     connectors_editable: bool = False
     allow_private_crm: bool = False
     many_workspaces: bool = False

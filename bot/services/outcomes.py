@@ -6,7 +6,7 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -150,7 +150,14 @@ async def retry_dead(ctx: Ctx) -> int:
     return revived
 
 
-async def deliver_due(ctx: Ctx, port: ConnectorPort, *, owner: str) -> DeliveryReport:
+# Deliveries of other kinds than CRM outcomes and write-backs (an AWS co-sell submission):
+# kind -> what delivers one (raises to be retried; returns a note).
+OtherKinds = Mapping[str, Callable[[Ctx, Delivery], Awaitable[str | None]]]
+
+
+async def deliver_due(
+    ctx: Ctx, port: ConnectorPort, *, owner: str, other: OtherKinds | None = None
+) -> DeliveryReport:
     """Send every due delivery this worker can claim; each is sent until it succeeds, then
     never again. A connector that refuses its credentials marks its side "needs attention"
     and its deliveries wait; nothing else waits for it."""
@@ -165,19 +172,23 @@ async def deliver_due(ctx: Ctx, port: ConnectorPort, *, owner: str) -> DeliveryR
         if item is None:
             continue  # another worker has it
         note: str | None = None
+        crm = item.kind in ("outcome", "update")
         try:
-            note = await _deliver(ctx, port, item)
+            if crm:
+                note = await _deliver(ctx, port, item)
+            else:
+                note = await _other(other, ctx, item)
             error = None
         except Exception as err:  # noqa: BLE001  (any failure to deliver is retried)
             # The partner company's own connector: its address (which an error's text may
             # spell) is theirs alone, so we keep only the kind of failure.
             if item.target_tenant is not None:
                 error = type(err).__name__
-            elif isinstance(err, CrmError):
-                error = err.message[:300]
+            elif isinstance(getattr(err, "message", None), str):
+                error = str(err.message)[:300]  # type: ignore[attr-defined]
             else:
                 error = f"{type(err).__name__}: {err}"[:300]
-            if isinstance(err, CrmError) and item.target_tenant is None:
+            if isinstance(err, CrmError) and item.target_tenant is None and crm:
                 await note_health(ctx, Side(item.side), err)
         if error is not None and item.target_tenant is not None:
             error = f"{error} (the partner company's own CRM connector)"
@@ -205,10 +216,17 @@ async def deliver_due(ctx: Ctx, port: ConnectorPort, *, owner: str) -> DeliveryR
                 )
                 report.retrying.append(row_id)
             await uow.commit()
-        if error is None and item.target_tenant is None:
+        if error is None and item.target_tenant is None and crm:
             await note_health(ctx, Side(item.side), None)
         report.deals.add(item.deal_id)
     return report
+
+
+async def _other(other: OtherKinds | None, ctx: Ctx, item: Delivery) -> str | None:
+    deliver = (other or {}).get(item.kind)
+    if deliver is None:
+        raise LookupError(f"this process does not deliver {item.kind} items")
+    return await deliver(ctx, item)
 
 
 async def _deliver(ctx: Ctx, port: ConnectorPort, item: Delivery) -> str | None:

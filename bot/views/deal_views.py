@@ -37,6 +37,8 @@ def card_view(
     *,
     internal: bool = False,
     crm: dict[str, tuple[str, int]] | None = None,
+    aws: str | None = None,
+    aws_offered: bool = False,
 ) -> CardView:
     """The canonical card for `deal` as of `today` (which decides what is overdue).
 
@@ -93,6 +95,9 @@ def card_view(
         trigger=deal.trigger_reason,
         close_reason=deal.close_reason,
         crm=crm_states(deal, crm or {}, internal=internal),
+        aws=aws,
+        # Our people submit to AWS; a copy only they see offers it.
+        aws_offered=aws_offered and internal,
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from bot.domain.capability import Ranked
+from bot.domain.cosell import AwsStatus, CoSellForm
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class CardView:
     trigger: str = ""
     # (whose CRM, delivery state, partner company's team) of the latest outcome's deliveries
     crm: tuple[tuple[str, str, str | None], ...] = ()
+    aws: str | None = None  # the AWS co-sell submission's state, in words
+    aws_offered: bool = False  # the card offers *Co-sell with AWS*
     # A copy in a shared channel offers our own people a private look at the internal fields.
     offers_internal_view: bool = False
     close_reason: str = ""
@@ -247,3 +250,14 @@ class FindView:
     ranked: tuple[Ranked, ...]
     deal_id: int | None
     deal_key: str | None
+
+
+@dataclass(frozen=True)
+class CoSellView:
+    deal_id: int
+    key: str
+    name: str
+    form: CoSellForm
+    missing: tuple[str, ...]
+    status: AwsStatus | None
+    submitted: bool

@@ -306,7 +306,7 @@ def _element_state(element: dict[str, Any], raw: Any) -> dict[str, Any]:
     if kind == "static_select":
         option = next((o for o in element["options"] if o["value"] == raw), None)
         return {"type": kind, "selected_option": option}
-    if kind == "checkboxes":
+    if kind in ("checkboxes", "multi_static_select"):
         chosen = [o for o in element["options"] if o["value"] in (raw or ())]
         return {"type": kind, "selected_options": chosen}
     if kind == "users_select":

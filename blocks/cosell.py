@@ -1,0 +1,127 @@
+"""Co-sell with AWS: the form a seller fills (pre-filled from the deal) and `/ptm aws`'s answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from blocks import kit
+from blocks.ids import Action, Callback
+from blocks.metadata import NextStepMeta
+from blocks.modals import modal
+from bot.domain.cosell import FIELDS, FORM_PREFIX
+from bot.views.models import CoSellView
+
+INPUT = "value"
+
+
+def build_cosell_modal(
+    view: CoSellView,
+    *,
+    catalog: str,
+    delivery_options: Sequence[str],
+    need_options: Sequence[str],
+    meta: NextStepMeta,
+) -> dict[str, Any]:
+    """Every field AWS needs, filled with what the deal and the last try hold. Submitting checks
+    it all against AWS's own rules before anything leaves."""
+    form = view.form
+    intro = (
+        f"*{view.key} · {kit.user_text(view.name, 120)}* goes to AWS Partner Central "
+        f"({catalog} catalog) as a co-sell opportunity with your solution. Only these fields, "
+        "the deal's name, stage and next step are sent — never internal notes or the forecast."
+    )
+    if view.missing:
+        intro += "\n:warning: AWS still needs: " + ", ".join(m.lower() for m in view.missing) + "."
+    blocks: list[dict[str, Any]] = [
+        kit.section(intro),
+        _text("company", initial=form.company, max_length=120, hint="As AWS should know them."),
+        _text("country", initial=form.country, max_length=2,
+              hint="Two-letter ISO code of the customer's country: US, DE, GB, JP…"),
+        _text("website", initial=form.website, max_length=255, hint="e.g. https://acme.com"),
+        _text("duns", initial=form.duns, max_length=9, optional=True,
+              hint="Nine digits, if your AWS team asks for it."),
+        _text("problem", initial=form.problem, max_length=2000, multiline=True,
+              hint="20 to 2,000 characters: what the customer needs and how you help."),
+        _text("spend", initial=form.spend, max_length=34,
+              hint="Expected monthly AWS spend, digits: 12500 or 12500.50."),
+        _text("currency", initial=form.currency, max_length=3, hint="e.g. USD, EUR, GBP."),
+        _date("close_date", form.close_date),
+        _text("use_case", initial=form.use_case, max_length=255,
+              hint="The solution focus or workload, e.g. Migration/Database Migration."),
+        _many("delivery", delivery_options, form.delivery),
+        _many("need", need_options, form.need),
+    ]  # fmt: skip
+    return modal(
+        Callback.AWS_COSELL, "Co-sell with AWS", "Submit to AWS", blocks, meta.encode(3000)
+    )
+
+
+def _block(key: str, element: dict[str, Any], *, optional: bool = False,
+           hint: str | None = None) -> dict[str, Any]:  # fmt: skip
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": f"{FORM_PREFIX}{key}",
+        "label": kit.plain(FIELDS[key][0], 150),
+        "optional": optional,
+        "element": element,
+    }
+    if hint:
+        block["hint"] = kit.plain(hint, 150)
+    return block
+
+
+def _text(key: str, *, initial: str, max_length: int, optional: bool = False,
+          multiline: bool = False, hint: str | None = None) -> dict[str, Any]:  # fmt: skip
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": INPUT,
+                               "max_length": max_length, "multiline": multiline}  # fmt: skip
+    if initial:
+        element["initial_value"] = initial[:max_length]
+    return _block(key, element, optional=optional, hint=hint)
+
+
+def _date(key: str, initial: str) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "datepicker", "action_id": INPUT}
+    if initial:
+        element["initial_date"] = initial
+    return _block(key, element)
+
+
+def _many(key: str, options: Sequence[str], chosen: Sequence[str]) -> dict[str, Any]:
+    shown = [kit.option(o, o) for o in options[:100]]
+    element: dict[str, Any] = {
+        "type": "multi_static_select",
+        "action_id": INPUT,
+        "placeholder": kit.plain("Choose one or more"),
+        "options": shown,
+    }
+    initial = [o for o in shown if o["value"] in chosen]
+    if initial:
+        element["initial_options"] = initial
+    return _block(key, element)
+
+
+def read_cosell_form(view: dict[str, Any]) -> dict[str, object]:
+    """The submitted form: field key -> text, or a list for the multi-selects."""
+    typed: dict[str, object] = {}
+    for block_id, actions in view.get("state", {}).get("values", {}).items():
+        if not block_id.startswith(FORM_PREFIX):
+            continue
+        element = actions.get(INPUT, {})
+        key = block_id[len(FORM_PREFIX) :]
+        if "selected_options" in element:
+            typed[key] = [o["value"] for o in element["selected_options"] or []]
+        elif "selected_date" in element:
+            typed[key] = element["selected_date"] or ""
+        else:
+            typed[key] = element.get("value") or ""
+    return typed
+
+
+def build_cosell_notice(text: str, *, deal_id: int | None) -> dict[str, Any]:
+    """`/ptm aws`: where the co-sell stands, with the button that opens the form."""
+    blocks: list[dict[str, Any]] = [kit.section(text)]
+    if deal_id is not None:
+        button = kit.button("Fill in for AWS", Action.AWS_COSELL, value=str(deal_id))
+        blocks.append({"type": "actions", "elements": [button]})
+    return {"text": kit.truncate(text, 3000), "blocks": blocks}

@@ -1,0 +1,235 @@
+"""AWS Partner Central (the `partnercentral-selling` API) through boto3, AWS's own client.
+
+boto3 is synchronous: each call runs in a worker thread, so the event loop never waits on AWS.
+Credentials come from the standard chain (environment, profile, role); the region is
+us-east-1, where the API lives; `AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING` / `AWS_ENDPOINT_URL`
+point it elsewhere (a local stand-in), as botocore does by itself. boto3 is imported when the
+first call is made: a PTM without AWS co-sell never loads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.domain.cosell import AwsProblem, OpportunityState, Rule, TaskState
+
+REGION = "us-east-1"
+SERVICE = "partnercentral-selling"
+IDS_PER_LIST = 20  # ListOpportunities' Identifier filter
+IDS_PER_TASK_LIST = 10  # ListEngagementFromOpportunityTasks' OpportunityIdentifier filter
+# Errors worth another try later (AWS said so, or it was not AWS's answer at all).
+RETRYABLE = {"ThrottlingException", "InternalServerException", "ServiceUnavailable",
+             "RequestTimeout", "ServiceQuotaExceededException"}  # fmt: skip
+CREDENTIALS = {"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredTokenException",
+               "ExpiredToken", "AccessDeniedException", "InvalidSignatureException"}  # fmt: skip
+
+
+class PartnerCentral:
+    def __init__(self, *, catalog: str, solution_id: str, client: Any = None) -> None:
+        self.catalog = catalog
+        self.solution_id = solution_id
+        self._client = client
+        self._lock = threading.Lock()
+        self._rules: dict[str, dict[str, Rule]] = {}
+
+    @property
+    def client(self) -> Any:
+        """The boto3 client, made on first use (thread-safe: calls run in worker threads)."""
+        with self._lock:
+            if self._client is None:
+                import boto3
+                from botocore.config import Config
+
+                self._client = boto3.client(
+                    SERVICE,
+                    region_name=REGION,
+                    config=Config(
+                        retries={"mode": "standard", "max_attempts": 3},
+                        connect_timeout=5,
+                        read_timeout=15,
+                    ),
+                )
+            return self._client
+
+    # --- the service model's rules ---------------------------------------------------------
+
+    def rules(self, operation: str) -> dict[str, Rule]:
+        """Every member of the operation's input as a path ("Customer.Account.CompanyName",
+        "[]" for list items) with its rule: required, enum, pattern, lengths."""
+        if operation not in self._rules:
+            shape = self.client.meta.service_model.operation_model(operation).input_shape
+            found: dict[str, Rule] = {}
+            _walk(shape, "", False, found, depth=0)
+            self._rules[operation] = found
+        return self._rules[operation]
+
+    # --- submission ------------------------------------------------------------------------
+
+    async def create_opportunity(self, params: Mapping[str, object]) -> str:
+        answer = await self._call("create_opportunity", **params)
+        return str(answer["Id"])
+
+    async def associate_solution(self, opportunity_id: str) -> None:
+        try:
+            await self._call(
+                "associate_opportunity",
+                Catalog=self.catalog,
+                OpportunityIdentifier=opportunity_id,
+                RelatedEntityType="Solutions",
+                RelatedEntityIdentifier=self.solution_id,
+            )
+        except AwsProblem as problem:
+            if problem.code != "ConflictException":  # associated already: a resumed submission
+                raise
+
+    async def start_engagement(self, opportunity_id: str, client_token: str) -> TaskState:
+        answer = await self._call(
+            "start_engagement_from_opportunity_task",
+            Catalog=self.catalog,
+            ClientToken=client_token,
+            Identifier=opportunity_id,
+            AwsSubmission={"InvolvementType": "Co-Sell", "Visibility": "Full"},
+        )
+        return _task(answer)
+
+    # --- status ------------------------------------------------------------------------------
+
+    async def opportunities(self, ids: Sequence[str]) -> dict[str, OpportunityState]:
+        """Review status, stage and last modification of many opportunities: one call per 20."""
+        found: dict[str, OpportunityState] = {}
+        for start in range(0, len(ids), IDS_PER_LIST):
+            answer = await self._call(
+                "list_opportunities",
+                Catalog=self.catalog,
+                Identifier=list(ids[start : start + IDS_PER_LIST]),
+                MaxResults=IDS_PER_LIST,
+            )
+            for item in answer.get("OpportunitySummaries", []):
+                life = item.get("LifeCycle") or {}
+                found[str(item["Id"])] = OpportunityState(
+                    review=str(life.get("ReviewStatus") or ""),
+                    stage=str(life.get("Stage") or ""),
+                    modified_at=item.get("LastModifiedDate"),
+                    reason=str(life.get("ReviewStatusReason") or life.get("ReviewComments") or ""),
+                )
+        return found
+
+    async def tasks(self, opportunity_ids: Sequence[str]) -> dict[str, TaskState]:
+        """The latest engagement task of each opportunity: one call per 10."""
+        found: dict[str, TaskState] = {}
+        for start in range(0, len(opportunity_ids), IDS_PER_TASK_LIST):
+            answer = await self._call(
+                "list_engagement_from_opportunity_tasks",
+                Catalog=self.catalog,
+                OpportunityIdentifier=list(opportunity_ids[start : start + IDS_PER_TASK_LIST]),
+                Sort={"SortOrder": "DESCENDING", "SortBy": "StartTime"},
+            )
+            for item in answer.get("TaskSummaries", []):
+                found.setdefault(str(item.get("OpportunityId")), _task(item))
+        return found
+
+    async def aws_seller(self, opportunity_id: str) -> str:
+        """Who at AWS works the opportunity (once AWS assigned someone)."""
+        answer = await self._call(
+            "get_aws_opportunity_summary",
+            Catalog=self.catalog,
+            RelatedOpportunityIdentifier=opportunity_id,
+        )
+        team = answer.get("OpportunityTeam") or []
+        if not team:
+            return ""
+        first = team[0]
+        name = " ".join(p for p in (first.get("FirstName"), first.get("LastName")) if p)
+        return name or str(first.get("Email") or "")
+
+    # --- transport -----------------------------------------------------------------------------
+
+    async def _call(self, method: str, **params: Any) -> dict[str, Any]:
+        def call() -> dict[str, Any]:
+            from botocore.exceptions import (
+                BotoCoreError,
+                ClientError,
+                NoCredentialsError,
+                ParamValidationError,
+            )
+
+            try:
+                return dict(getattr(self.client, method)(**params))
+            except NoCredentialsError:
+                raise AwsProblem(
+                    "PTM has no AWS credentials (environment, profile or role): an admin must "
+                    "set them.",
+                    code="NoCredentials",
+                    attention=True,
+                ) from None
+            except ParamValidationError as err:
+                raise AwsProblem(f"AWS would refuse this: {err}", code="ParamValidation") from None
+            except ClientError as err:
+                raise _problem(err) from None
+            except BotoCoreError as err:  # endpoint unreachable, timeouts: worth retrying
+                raise AwsProblem(
+                    f"AWS could not be reached ({type(err).__name__}).", code="Unreachable",
+                    retry=True,
+                ) from None  # fmt: skip
+
+        return await asyncio.to_thread(call)
+
+
+def _problem(err: Any) -> AwsProblem:
+    error = err.response.get("Error", {})
+    code = str(error.get("Code", "Error"))
+    message = str(error.get("Message", ""))[:300]
+    if code in CREDENTIALS:
+        return AwsProblem(
+            f"AWS refused PTM's credentials ({code}): an admin must check them.",
+            code=code,
+            attention=True,
+        )
+    if code in RETRYABLE:
+        return AwsProblem(f"AWS is busy or down ({code}); PTM tries again.", code=code, retry=True)
+    if code == "ValidationException":
+        return AwsProblem(f"AWS refused a value: {message}", code=code)
+    if code == "ResourceNotFoundException":
+        return AwsProblem(f"AWS does not know it: {message}", code=code)
+    return AwsProblem(f"AWS said {code}: {message}", code=code)
+
+
+def _task(answer: Mapping[str, Any]) -> TaskState:
+    return TaskState(
+        task_id=str(answer.get("TaskId") or ""),
+        status=str(answer.get("TaskStatus") or ""),
+        reason=answer.get("ReasonCode"),
+        message=answer.get("Message"),
+    )
+
+
+def _walk(shape: Any, path: str, required: bool, found: dict[str, Rule], *, depth: int) -> None:
+    if depth > 8:
+        return
+    meta = shape.metadata
+    if shape.type_name == "structure":
+        for name, member in shape.members.items():
+            inner = f"{path}.{name}" if path else name
+            _walk(member, inner, name in shape.required_members, found, depth=depth + 1)
+        if path:
+            found[path] = Rule(required=required)
+        return
+    if shape.type_name == "list":
+        found[path] = Rule(required=required, min=meta.get("min"), max=meta.get("max"))
+        _walk(shape.member, f"{path}[]", False, found, depth=depth + 1)
+        return
+    found[path] = Rule(
+        required=required,
+        enum=tuple(getattr(shape, "enum", None) or ()),
+        pattern=meta.get("pattern"),
+        min=meta.get("min"),
+        max=meta.get("max"),
+    )
+
+
+def modified(value: object) -> datetime | None:
+    return value if isinstance(value, datetime) else None

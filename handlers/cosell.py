@@ -1,0 +1,102 @@
+"""Co-sell with AWS: `/ptm aws`, the card's *Co-sell with AWS*, and the form's submission."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from blocks.cosell import build_cosell_modal, build_cosell_notice, read_cosell_form
+from blocks.ids import Action, Callback
+from blocks.metadata import CardRef, NextStepMeta
+from blocks.modals import build_notice_modal
+from blocks.replies import build_notice
+from bot.app.deps import Deps, deps_of
+from bot.app.scheduling import deliver_outbox
+from bot.domain.cosell import PartnerCentralPort
+from bot.domain.model import DomainError
+from bot.services import Caller
+from bot.services import cosell as services
+from bot.views.models import CoSellView
+from handlers.answering import CommandAnswer
+from handlers.parsing import action_value, caller_from_interaction, card_block_id
+from handlers.publish import publish, tell_privately
+from handlers.views import opened_modal, submit_modal
+
+DELIVERY = "Project.DeliveryModels[]"
+NEEDS = "PrimaryNeedsFromAws[]"
+
+
+def register(app: AsyncApp) -> None:
+    app.action(Action.AWS_COSELL.value)(handle_cosell_open)
+    app.view(Callback.AWS_COSELL.value)(handle_cosell_submission)
+
+
+async def answer_aws_command(
+    answer: CommandAnswer, deps: Deps, caller: Caller, number: int | None
+) -> None:
+    """`/ptm aws`: off and how to turn it on; or what AWS still needs, or where it stands."""
+    if deps.aws is None:
+        await answer(**build_notice(services.TURN_ON))
+        return
+    view = await services.cosell_view(deps.ctx, caller, deal_number=number)
+    offer = None if view.submitted else view.deal_id
+    await answer(**build_cosell_notice(services.cosell_notice(view), deal_id=offer))
+
+
+async def handle_cosell_open(ack: Any, body: dict[str, Any], context: Any) -> None:
+    """The card's button (the deal from the card) or `/ptm aws`'s (the deal in its value)."""
+    await ack()
+    deps = deps_of(context)
+    caller = caller_from_interaction(body, context)
+    respond = context.respond if body.get("response_url") else None
+    try:
+        aws = services.require_aws(deps.aws)
+        block = card_block_id(body)
+        deal_id = CardRef.from_block_id(block).d if ":" in block else int(action_value(body))
+        view = await services.cosell_view(deps.ctx, caller, deal_id=deal_id)
+    except (DomainError, ValueError) as err:
+        text = err.message if isinstance(err, DomainError) else "That button is out of date."
+        await tell_privately(deps, caller, build_notice(text), respond=respond)
+        return
+    if view.submitted and view.status is not None:
+        modal = build_notice_modal("Co-sell with AWS", f"{view.key} · {view.status.line()}")
+    else:
+        modal = _form(view, aws, caller)
+    await deps.slack.open_modal(body["trigger_id"], modal, for_user=caller.actor.user_id)
+
+
+def _form(view: CoSellView, aws: PartnerCentralPort, caller: Caller) -> dict[str, Any]:
+    rules = aws.rules("CreateOpportunity")
+    return build_cosell_modal(
+        view,
+        catalog=aws.catalog,
+        delivery_options=rules[DELIVERY].enum,
+        need_options=rules[NEEDS].enum,
+        meta=NextStepMeta(d=view.deal_id, v=0, channel=caller.channel_id),
+    )
+
+
+async def handle_cosell_submission(
+    ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
+) -> None:
+    """Checked against AWS's own rules before the modal closes (problems next to their
+    fields); then queued, answered, and the submission started at once."""
+    if (opened := await opened_modal(ack, NextStepMeta, body, view, context)) is None:
+        return
+    deps, meta, caller = opened
+    typed = read_cosell_form(view)
+
+    async def run() -> Any:
+        return await services.submit(
+            deps.ctx, caller, meta.d, typed, services.require_aws(deps.aws)
+        )
+
+    reply = await submit_modal(
+        ack, run, deps, caller, errors_for=lambda err: {"aws_company": err.message[:1900]}
+    )
+    if reply is None:
+        return
+    await tell_privately(deps, caller, build_notice(reply.text))
+    await publish(deps, reply, caller)
+    await deliver_outbox(deps)

@@ -1,0 +1,385 @@
+"""Co-sell with AWS Partner Central: off until configured, the pre-flight and its form checked
+against the service model's own rules, the submission through the outbox (resumed after a
+crash without a second opportunity), AWS's answers on the card, failures in words.
+
+Every AWS call goes through botocore's Stubber on PTM's own boto3 client, with the parameters
+PTM must send; `expect` also walks the service model for what the Stubber does not check
+(enums, patterns, maximum lengths)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.stub import ANY, Stubber
+
+from bot.adapters.aws import PartnerCentral
+from bot.app.scheduling import deliver_outbox, poll_aws
+from bot.domain.cosell import check
+from tests.fakes.slack_api import FakeSlack
+from tests.support.cards import card_text
+from tests.support.harness import RunningBot, start_bot
+
+SOLUTION = "S-0000001"
+OPP = "O1234567"
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials of no one, and no instance metadata to ask: nothing reaches AWS."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+async def bot(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBot]:
+    running = await start_bot(fake_slack, sqlite_url, PTM_AWS_SOLUTION_ID=SOLUTION)
+    await running.slack.command("new Acme expansion")
+    await running.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+    yield running
+    await running.stop()
+
+
+def aws_of(bot: RunningBot) -> PartnerCentral:
+    assert bot.runtime.deps is not None and isinstance(bot.runtime.deps.aws, PartnerCentral)
+    return bot.runtime.deps.aws
+
+
+@pytest.fixture
+def stub(bot: RunningBot) -> Iterator[Stubber]:
+    stubber = Stubber(aws_of(bot).client)
+    stubber.activate()
+    yield stubber
+    stubber.deactivate()
+
+
+def expect(
+    aws: PartnerCentral, stubber: Stubber, method: str, operation: str,
+    response: dict[str, Any], params: dict[str, Any] | None,
+) -> None:  # fmt: skip
+    """The call PTM must make next, its parameters valid by every rule of the service model
+    (the Stubber itself checks required members, types and minimums only)."""
+    if params is not None:
+        concrete = {k: "any-token" if v is ANY else v for k, v in params.items()}
+        problems = check(concrete, aws.rules(operation)).by_path
+        assert problems == {}, problems
+    stubber.add_response(method, response, params)
+
+
+GOOD = {
+    "aws_company": "Acme Corp",
+    "aws_country": "us",
+    "aws_website": "https://acme.example",
+    "aws_problem": "Their data platform cannot keep up with nightly loads; we migrate it.",
+    "aws_spend": "12,500",
+    "aws_currency": "usd",
+    "aws_close_date": "2027-01-31",
+    "aws_use_case": "Migration/Database Migration",
+    "aws_delivery": ["SaaS or PaaS"],
+    "aws_need": ["Co-Sell - Technical Consultation"],
+}
+
+
+async def open_form(bot: RunningBot) -> dict[str, Any]:
+    channel, ts = bot.posted_cards()[0]
+    bot.fake.calls.clear()
+    await bot.slack.click(bot.card(channel, ts), "ptm_card_aws", channel=channel, ts=ts)
+    [opened] = bot.fake.of("views.open")
+    return opened["view"]
+
+
+def create_params(token: str = ANY) -> dict[str, Any]:
+    return {
+        "Catalog": "Sandbox",
+        "ClientToken": token,
+        "Origin": "Partner Referral",
+        "OpportunityType": "Net New Business",
+        "PartnerOpportunityIdentifier": "PTM-1",
+        "PrimaryNeedsFromAws": ["Co-Sell - Technical Consultation"],
+        "Customer": {
+            "Account": {
+                "CompanyName": "Acme Corp",
+                "WebsiteUrl": "https://acme.example",
+                "Address": {"CountryCode": "US"},
+            }
+        },
+        "Project": {
+            "Title": "Acme expansion",
+            "CustomerBusinessProblem": GOOD["aws_problem"],
+            "CustomerUseCase": "Migration/Database Migration",
+            "DeliveryModels": ["SaaS or PaaS"],
+            "ExpectedCustomerSpend": [
+                {"Amount": "12500", "CurrencyCode": "USD", "Frequency": "Monthly",
+                 "TargetCompany": "AWS"}
+            ],
+        },
+        "LifeCycle": {"Stage": "Prospect", "TargetCloseDate": "2027-01-31"},
+    }  # fmt: skip
+
+
+def engage(aws: PartnerCentral, stubber: Stubber, token: str, status: str = "IN_PROGRESS") -> None:
+    expect(aws, stubber, "associate_opportunity", "AssociateOpportunity", {},
+           {"Catalog": "Sandbox", "OpportunityIdentifier": OPP, "RelatedEntityType": "Solutions",
+            "RelatedEntityIdentifier": SOLUTION})  # fmt: skip
+    expect(aws, stubber, "start_engagement_from_opportunity_task",
+           "StartEngagementFromOpportunityTask",
+           {"TaskId": "task-1", "TaskStatus": status, "OpportunityId": OPP,
+            "StartTime": datetime(2026, 11, 24, 9, tzinfo=UTC)},
+           {"Catalog": "Sandbox", "ClientToken": f"{token}-engage", "Identifier": OPP,
+            "AwsSubmission": {"InvolvementType": "Co-Sell", "Visibility": "Full"}})  # fmt: skip
+
+
+async def token_of(bot: RunningBot) -> str:
+    [(token,)] = await bot.rows("SELECT client_token FROM aws_submissions")
+    return str(token)
+
+
+# --- 1. on only when configured --------------------------------------------------------------
+
+
+async def test_off_without_a_solution_id(fake_slack: FakeSlack, sqlite_url: str) -> None:
+    running = await start_bot(fake_slack, sqlite_url)
+    try:
+        await running.slack.command("new Acme")
+        card = running.card(*running.posted_cards()[0])
+        assert "ptm_card_aws" not in json.dumps(card)
+        _, answer = await running.slack.command("aws")
+        assert "AWS co-sell is off" in answer["text"] and "PTM_AWS_SOLUTION_ID" in answer["text"]
+    finally:
+        await running.stop()
+
+
+# --- 2. pre-flight ---------------------------------------------------------------------------
+
+
+async def test_preflight_lists_what_aws_needs_and_the_form_refuses_by_its_rules(
+    bot: RunningBot, stub: Stubber
+) -> None:
+    # The deal has no account or close date yet: the pre-flight asks for them too.
+    _, answer = await bot.slack.command("aws")
+    text = answer["text"]
+    for words in ("customer company", "customer's country", "customer website",
+                  "the customer's business problem", "expected monthly aws spend",
+                  "target close date", "what you need from aws"):  # fmt: skip
+        assert words in text, (words, text)
+    assert "Fill in for AWS" in json.dumps(answer["blocks"])
+    modal = await open_form(bot)
+    assert modal["callback_id"] == "ptm_aws_cosell"
+    shown = json.dumps(modal)
+    assert "SaaS or PaaS" in shown and "Co-Sell - Technical Consultation" in shown
+
+    bad = {**GOOD, "aws_country": "ZZ", "aws_problem": "too short", "aws_spend": "12.345",
+           "aws_website": "x", "aws_duns": "12345"}  # fmt: skip
+    _, refused = await bot.slack.submit(modal, bad)
+    errors = refused["errors"]
+    assert "one of" in errors["aws_country"]
+    assert "20 to 2,000 characters" in errors["aws_problem"]
+    assert "at most two decimals" in errors["aws_spend"]
+    assert "4 to 255 characters" in errors["aws_website"]
+    assert "9 digits" in errors["aws_duns"]
+    _, refused = await bot.slack.submit(modal, {**GOOD, "aws_need": []})
+    assert "What you need from AWS: required" in refused["errors"]["aws_need"]
+    assert await bot.rows("SELECT id FROM aws_submissions WHERE step != 'draft'") == []
+    assert await bot.rows("SELECT id FROM crm_outbox WHERE kind = 'aws'") == []
+    stub.assert_no_pending_responses()  # nothing was sent to AWS
+
+
+# --- 3. submit, resumed after a crash --------------------------------------------------------
+
+
+def sent_params(aws: PartnerCentral) -> list[tuple[str, dict[str, Any]]]:
+    """Every call PTM's client makes, with its parameters (a botocore event hook)."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls.append((model.name, json.loads(json.dumps(params, default=str))))
+
+    aws.client.meta.events.register("before-parameter-build.partnercentral-selling", record)
+    return calls
+
+
+async def test_a_submission_resumes_after_a_crash_without_a_second_opportunity(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    bot = await start_bot(fake_slack, sqlite_url, PTM_AWS_SOLUTION_ID=SOLUTION)
+    await bot.slack.command("new Acme expansion")
+    await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
+    await bot.write("UPDATE deals SET internal_notes = 'their CFO is leaving'")
+    aws = aws_of(bot)
+    stub, calls = Stubber(aws.client), sent_params(aws)
+    stub.activate()
+    expect(aws, stub, "create_opportunity", "CreateOpportunity", {"Id": OPP}, create_params())
+    stub.add_client_error("associate_opportunity", "ThrottlingException", "Rate exceeded", 400)
+    _, answer = await bot.slack.submit(await open_form(bot), GOOD)
+    assert answer is None or "errors" not in answer
+    stub.assert_no_pending_responses()
+    token = await token_of(bot)
+    assert [c for c, _ in calls] == ["CreateOpportunity", "AssociateOpportunity"]
+    assert calls[0][1]["ClientToken"] == token and "CFO" not in json.dumps(calls[0][1])
+    [(step, opportunity, problem)] = await bot.rows(
+        "SELECT step, opportunity_id, problem FROM aws_submissions"
+    )
+    assert (step, opportunity) == ("created", OPP) and "ThrottlingException" in problem
+    assert "AWS is busy or down" in card_text(bot.card(*bot.posted_cards()[0]))
+    [(status,)] = await bot.rows("SELECT status FROM crm_outbox WHERE kind = 'aws'")
+    assert status == "pending"  # retried
+    # The process dies here. Another one picks the submission up where it stopped.
+    stub.deactivate()
+    await bot.stop()
+    bot = await start_bot(fake_slack, sqlite_url, PTM_AWS_SOLUTION_ID=SOLUTION)
+    try:
+        aws = aws_of(bot)
+        stub, calls = Stubber(aws.client), sent_params(aws)
+        stub.activate()
+        engage(aws, stub, token)
+        await bot.write("UPDATE crm_outbox SET next_attempt_at = '2000-01-01 00:00:00'")
+        await deliver_outbox(bot.runtime.deps)  # type: ignore[arg-type]
+        stub.assert_no_pending_responses()
+        assert [c for c, _ in calls] == [
+            "AssociateOpportunity",
+            "StartEngagementFromOpportunityTask",
+        ]  # no second CreateOpportunity
+        [(step, task, status)] = await bot.rows(
+            "SELECT step, task_id, task_status FROM aws_submissions"
+        )
+        assert (step, task, status) == ("started", "task-1", "IN_PROGRESS")
+        card = card_text(bot.card(*bot.posted_cards()[0]))
+        assert "AWS co-sell: being submitted" in card and OPP in card
+        [(delivered,)] = await bot.rows("SELECT status FROM crm_outbox WHERE kind = 'aws'")
+        assert delivered == "delivered"
+        _, again = await bot.slack.command("aws")
+        assert "being submitted" in again["text"] and "Fill in for AWS" not in json.dumps(again)
+    finally:
+        stub.deactivate()
+        await bot.stop()
+
+
+# --- 4. AWS's answers on the card ------------------------------------------------------------
+
+
+async def submitted(bot: RunningBot, stub: Stubber) -> None:
+    aws = aws_of(bot)
+    expect(aws, stub, "create_opportunity", "CreateOpportunity", {"Id": OPP}, create_params())
+    expect(aws, stub, "associate_opportunity", "AssociateOpportunity", {}, ANY_PARAMS)
+    stub.add_response("start_engagement_from_opportunity_task",
+                      {"TaskId": "task-1", "TaskStatus": "IN_PROGRESS"}, None)  # fmt: skip
+    await bot.slack.submit(await open_form(bot), GOOD)
+    stub.assert_no_pending_responses()
+
+
+ANY_PARAMS = None
+
+
+async def test_review_status_stage_and_seller_as_they_change_audited(
+    bot: RunningBot, stub: Stubber
+) -> None:
+    await submitted(bot, stub)
+    aws = aws_of(bot)
+    deps = bot.runtime.deps
+    assert deps is not None
+    listing = {"Catalog": "Sandbox", "Identifier": [OPP], "MaxResults": 20}
+
+    def summary(review: str, stage: str, minute: int) -> dict[str, Any]:
+        return {"OpportunitySummaries": [{"Catalog": "Sandbox", "Id": OPP,
+                "LastModifiedDate": datetime(2026, 11, 24, 10, minute, tzinfo=UTC),
+                "LifeCycle": {"ReviewStatus": review, "Stage": stage}}]}  # fmt: skip
+
+    expect(
+        aws,
+        stub,
+        "list_opportunities",
+        "ListOpportunities",
+        summary("Submitted", "Prospect", 1),
+        listing,
+    )
+    done = {"TaskId": "task-1", "TaskStatus": "COMPLETE", "OpportunityId": OPP}
+    tasks = {"Catalog": "Sandbox", "OpportunityIdentifier": [OPP],
+             "Sort": {"SortOrder": "DESCENDING", "SortBy": "StartTime"}}  # fmt: skip
+    expect(aws, stub, "list_engagement_from_opportunity_tasks",
+           "ListEngagementFromOpportunityTasks", {"TaskSummaries": [done]}, tasks)  # fmt: skip
+    assert await poll_aws(deps) == {1}
+    card = card_text(bot.card(*bot.posted_cards()[0]))
+    assert "AWS co-sell: submitted · review: Submitted · AWS stage: Prospect" in card
+
+    expect(
+        aws,
+        stub,
+        "list_opportunities",
+        "ListOpportunities",
+        summary("Approved", "Qualified", 2),
+        listing,
+    )
+    expect(aws, stub, "get_aws_opportunity_summary", "GetAwsOpportunitySummary",
+           {"Catalog": "Sandbox", "OpportunityTeam": [{"FirstName": "Dana", "LastName": "Reyes",
+            "Email": "dana@amazon.example"}]},
+           {"Catalog": "Sandbox", "RelatedOpportunityIdentifier": OPP})  # fmt: skip
+    assert await poll_aws(deps) == {1}
+    card = card_text(bot.card(*bot.posted_cards()[0]))
+    assert "review: Approved" in card and "AWS stage: Qualified" in card and "Dana Reyes" in card
+    expect(
+        aws,
+        stub,
+        "list_opportunities",
+        "ListOpportunities",
+        summary("Approved", "Qualified", 2),
+        listing,
+    )
+    assert await poll_aws(deps) == set()  # nothing new: nothing written
+    stub.assert_no_pending_responses()
+    events = await bot.rows(
+        "SELECT source, actor, CAST(changes AS TEXT) FROM deal_events "
+        "WHERE source = 'aws' ORDER BY id"
+    )
+    assert [e[1] for e in events] == ["aws", "aws", "aws"]
+    assert "Approved" in events[-1][2] and "Dana Reyes" in events[-1][2]
+
+
+def test_status_of_many_submissions_is_read_in_batches_of_twenty() -> None:
+    aws = PartnerCentral(catalog="Sandbox", solution_id=SOLUTION)
+    ids = [f"O{n}" for n in range(1, 26)]
+    with Stubber(aws.client) as stub:
+        for chunk in (ids[:20], ids[20:]):
+            found_in = [{"Catalog": "Sandbox", "Id": i, "LifeCycle": {"ReviewStatus": "In review"}}
+                        for i in chunk]  # fmt: skip
+            asked = {"Catalog": "Sandbox", "Identifier": chunk, "MaxResults": 20}
+            stub.add_response("list_opportunities", {"OpportunitySummaries": found_in}, asked)
+
+        found = asyncio.run(aws.opportunities(ids))
+        stub.assert_no_pending_responses()
+    assert len(found) == 25 and found["O25"].review == "In review"
+
+
+# --- 7. failures in words, never blocking the deal -------------------------------------------
+
+
+async def test_aws_refusals_and_expired_credentials_are_said_on_the_card(
+    bot: RunningBot, stub: Stubber
+) -> None:
+    stub.add_client_error("create_opportunity", "ValidationException",
+                          "Customer.Account.WebsiteUrl is not reachable", 400)  # fmt: skip
+    await bot.slack.submit(await open_form(bot), GOOD)
+    card = card_text(bot.card(*bot.posted_cards()[0]))
+    assert "AWS refused a value: Customer.Account.WebsiteUrl is not reachable" in card
+    [(status, note)] = await bot.rows(
+        "SELECT status, last_error FROM crm_outbox WHERE kind = 'aws'"
+    )
+    assert status == "delivered" and note.startswith("stopped")  # retrying would not help
+    [(step,)] = await bot.rows("SELECT step FROM aws_submissions")
+    assert step == "draft"  # fix the form and submit again
+
+    stub.add_client_error("create_opportunity", "ExpiredTokenException", "token expired", 403)
+    await bot.slack.submit(await open_form(bot), GOOD)
+    card = card_text(bot.card(*bot.posted_cards()[0]))
+    assert "AWS refused PTM's credentials (ExpiredTokenException)" in card
+    [(status,)] = await bot.rows(
+        "SELECT status FROM crm_outbox WHERE kind = 'aws' ORDER BY id DESC LIMIT 1"
+    )
+    assert status == "pending"  # tried again once the credentials are fixed
+    _, answer = await bot.slack.command("stage Validate")
+    assert "moved to *Validate*" in answer["text"]
+    stub.assert_no_pending_responses()
