@@ -31,6 +31,8 @@ def build_cosell_modal(
         f"({catalog} catalog) as a co-sell opportunity with your solution. Only these fields, "
         "the deal's name, stage and next step are sent — never internal notes or the forecast."
     )
+    if view.submitted:
+        intro += "\nSubmitted already: what you change here goes to AWS as an update."
     if view.missing:
         intro += "\n:warning: AWS still needs: " + ", ".join(m.lower() for m in view.missing) + "."
     blocks: list[dict[str, Any]] = [
@@ -52,9 +54,8 @@ def build_cosell_modal(
         _many("delivery", delivery_options, form.delivery),
         _many("need", need_options, form.need),
     ]  # fmt: skip
-    return modal(
-        Callback.AWS_COSELL, "Co-sell with AWS", "Submit to AWS", blocks, meta.encode(3000)
-    )
+    label = "Update AWS" if view.submitted else "Submit to AWS"
+    return modal(Callback.AWS_COSELL, "Co-sell with AWS", label, blocks, meta.encode(3000))
 
 
 def _block(key: str, element: dict[str, Any], *, optional: bool = False,
@@ -118,10 +119,12 @@ def read_cosell_form(view: dict[str, Any]) -> dict[str, object]:
     return typed
 
 
-def build_cosell_notice(text: str, *, deal_id: int | None) -> dict[str, Any]:
+def build_cosell_notice(
+    text: str, *, deal_id: int | None, label: str = "Fill in for AWS"
+) -> dict[str, Any]:
     """`/ptm aws`: where the co-sell stands, with the button that opens the form."""
     blocks: list[dict[str, Any]] = [kit.section(text)]
     if deal_id is not None:
-        button = kit.button("Fill in for AWS", Action.AWS_COSELL, value=str(deal_id))
+        button = kit.button(label, Action.AWS_COSELL, value=str(deal_id))
         blocks.append({"type": "actions", "elements": [button]})
     return {"text": kit.truncate(text, 3000), "blocks": blocks}

@@ -40,8 +40,10 @@ async def answer_aws_command(
         await answer(**build_notice(services.TURN_ON))
         return
     view = await services.cosell_view(deps.ctx, caller, deal_number=number)
-    offer = None if view.submitted else view.deal_id
-    await answer(**build_cosell_notice(services.cosell_notice(view), deal_id=offer))
+    started = view.status is not None and view.status.step == "started"
+    offer = view.deal_id if not view.submitted or started else None
+    label = "Update AWS values" if started else "Fill in for AWS"
+    await answer(**build_cosell_notice(services.cosell_notice(view), deal_id=offer, label=label))
 
 
 async def handle_cosell_open(ack: Any, body: dict[str, Any], context: Any) -> None:
@@ -59,9 +61,9 @@ async def handle_cosell_open(ack: Any, body: dict[str, Any], context: Any) -> No
         text = err.message if isinstance(err, DomainError) else "That button is out of date."
         await tell_privately(deps, caller, build_notice(text), respond=respond)
         return
-    if view.submitted and view.status is not None:
+    if view.submitted and view.status is not None and view.status.step != "started":
         modal = build_notice_modal("Co-sell with AWS", f"{view.key} · {view.status.line()}")
-    else:
+    else:  # not yet submitted, or submitted: the same form sends AWS new values
         modal = _form(view, aws, caller)
     await deps.slack.open_modal(body["trigger_id"], modal, for_user=caller.actor.user_id)
 

@@ -96,6 +96,32 @@ class PartnerCentral:
         )
         return _task(answer)
 
+    # --- keeping AWS current ------------------------------------------------------------------
+
+    async def current_opportunity(self, opportunity_id: str) -> dict[str, Any]:
+        """The opportunity as AWS holds it, trimmed to what UpdateOpportunity takes (which
+        replaces the whole record), with its LastModifiedDate for the compare-and-set."""
+        answer = await self._call(
+            "get_opportunity", Catalog=self.catalog, Identifier=opportunity_id
+        )
+        shape = self.client.meta.service_model.operation_model("UpdateOpportunity").input_shape
+        trimmed = _trim(answer, shape)
+        trimmed["LastModifiedDate"] = answer["LastModifiedDate"]
+        trimmed["Identifier"] = opportunity_id
+        trimmed["Catalog"] = self.catalog
+        return trimmed
+
+    async def update_opportunity(self, params: Mapping[str, object]) -> None:
+        try:
+            await self._call("update_opportunity", **params)
+        except AwsProblem as problem:
+            if problem.code == "ConflictException":  # changed since PTM read it: read again
+                raise AwsProblem(
+                    "The AWS opportunity changed while PTM was updating it; PTM tries again.",
+                    code=problem.code, retry=True,
+                ) from None  # fmt: skip
+            raise
+
     # --- status ------------------------------------------------------------------------------
 
     async def opportunities(self, ids: Sequence[str]) -> dict[str, OpportunityState]:
@@ -196,6 +222,19 @@ def _problem(err: Any) -> AwsProblem:
     if code == "ResourceNotFoundException":
         return AwsProblem(f"AWS does not know it: {message}", code=code)
     return AwsProblem(f"AWS said {code}: {message}", code=code)
+
+
+def _trim(value: Any, shape: Any) -> Any:
+    """`value` with only the members `shape` has (read-only members of a read dropped)."""
+    if shape.type_name == "structure" and isinstance(value, Mapping):
+        return {
+            name: _trim(inner, shape.members[name])
+            for name, inner in value.items()
+            if name in shape.members
+        }
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_trim(item, shape.member) for item in value]
+    return value
 
 
 def _task(answer: Mapping[str, Any]) -> TaskState:

@@ -66,7 +66,10 @@ async def deliver_outbox(deps: Deps) -> services.DeliveryReport:
         deps.ctx,
         deps.crm.connector,
         owner=PROCESS_ID,
-        other={"aws": lambda ctx, item: cosell.deliver(ctx, aws, item)},
+        other={
+            "aws": lambda ctx, item: cosell.deliver(ctx, aws, item),
+            "aws_update": lambda ctx, item: cosell.deliver_update(ctx, aws, item),
+        },
     )
     for deal_id in report.deals:
         await deps.cards.sync(deal_id)

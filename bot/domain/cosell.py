@@ -105,6 +105,10 @@ class PartnerCentralPort(Protocol):
 
     async def aws_seller(self, opportunity_id: str) -> str: ...
 
+    async def current_opportunity(self, opportunity_id: str) -> dict[str, object]: ...
+
+    async def update_opportunity(self, params: Mapping[str, object]) -> None: ...
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -387,3 +391,56 @@ def parse_close(text: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         return None
+
+
+# --- keeping AWS current ---------------------------------------------------------------------
+
+# Deal changes AWS hears of once the co-sell is submitted.
+SYNCED_FIELDS = frozenset({"stage", "status", "close_date", "close_reason"})
+LOST_REASONS = (
+    (("google", "gcp"), "Lost to Competitor - Google"),
+    (("microsoft", "azure"), "Lost to Competitor - Microsoft"),
+    (("vmware",), "Lost to Competitor - VMWare"),
+    (("competitor", "went with", "chose"), "Lost to Competitor - Other"),
+    (("price", "pricing", "budget", "cost", "expensive"), "Price"),
+    (("security", "compliance"), "Security / Compliance"),
+    (("delay", "cancel", "postpone", "on hold"), "Delay / Cancellation of Project"),
+    (("on-prem", "on prem", "premises"), "On Premises Deployment"),
+    (("legal", "tax", "regulat"), "Legal / Tax / Regulatory"),
+    (("technical", "feature", "limitation"), "Technical Limitations"),
+)
+
+
+def closed_lost_reason(text: str) -> str:
+    """AWS's closed-lost reason for the words a seller gave (`/ptm lost <reason>`)."""
+    lowered = text.casefold()
+    return next((aws for words, aws in LOST_REASONS if any(w in lowered for w in words)), "Other")
+
+
+def synced_changes(audit: Mapping[str, object]) -> list[str]:
+    return sorted(name for name in audit if name in SYNCED_FIELDS)
+
+
+def updated_opportunity(
+    current: Mapping[str, object], deal: Deal, form: CoSellForm
+) -> dict[str, object]:
+    """UpdateOpportunity replaces the whole record: what AWS holds now (`current`, trimmed to
+    what UpdateOpportunity takes), with the deal's stage and close date and the form's spend."""
+    params: dict[str, object] = dict(current)
+    life = dict(params.get("LifeCycle") or {})  # type: ignore[call-overload]
+    life["Stage"] = AWS_STAGES[deal.stage]
+    if deal.close_date is not None:
+        life["TargetCloseDate"] = deal.close_date.isoformat()
+    if deal.stage is Stage.CLOSED_LOST:
+        life["ClosedLostReason"] = closed_lost_reason(deal.close_reason)
+    else:
+        life.pop("ClosedLostReason", None)
+    params["LifeCycle"] = life
+    if form.spend:
+        project = dict(params.get("Project") or {})  # type: ignore[call-overload]
+        spends = [dict(s) for s in project.get("ExpectedCustomerSpend") or []]
+        first = spends[0] if spends else {"Frequency": "Monthly", "TargetCompany": "AWS"}
+        first.update(Amount=form.spend, CurrencyCode=form.currency or first.get("CurrencyCode"))
+        project["ExpectedCustomerSpend"] = [first, *spends[1:]]
+        params["Project"] = project
+    return params

@@ -69,6 +69,16 @@ def partner_companies(deal: Deal) -> list[tuple[str, str | None, str | None]]:
     return list(found.values())
 
 
+class NotYet(Exception):
+    """A delivery that may not go out now and is not failing (AWS reviewing an opportunity
+    refuses edits): tried again after `delay` seconds, its attempts not counted."""
+
+    def __init__(self, reason: str, *, delay: float = 600.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+
+
 def encode(body: dict[str, object]) -> str:
     """The exact bytes sent (and signed) on every attempt."""
     return json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=False)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from bot.domain.cosell import synced_changes
 from bot.domain.crm import CrmKind, writable_changes
 from bot.domain.model import Conflict, Deal, Mutation, NotFound, Source
 from bot.domain.outbox import Side
@@ -64,6 +65,8 @@ async def change(
                     await also(uow, fresh)
                 if write_back and source is not Source.CRM:
                     await queue_write_back(uow, fresh, mutation, now)
+                if source is not Source.AWS:
+                    await queue_aws_update(uow, fresh, synced_changes(mutation.audit), now)
                 await uow.commit()
                 assert fresh is not None
                 return fresh, True
@@ -96,6 +99,23 @@ async def queue_write_back(uow: UnitOfWork, deal: Deal, mutation: Mutation, now:
             outcome_id=None, deal_id=deal.id, side=Side.OURS.value, body=body,
             key=uuid.uuid4().hex, status="pending", now=now, kind="update",
         )  # fmt: skip
+
+
+async def queue_aws_update(
+    uow: UnitOfWork, deal: Deal, fields: list[str], now: datetime, *, force: bool = False
+) -> None:
+    """Once a deal is submitted to AWS, its stage and close date (and, from the form, the
+    expected spend) go to AWS too, through the outbox in the same transaction."""
+    if not fields and not force:
+        return
+    submission = await uow.cosell.of_deal(deal.id)
+    if submission is None or submission.opportunity_id is None:
+        return
+    body = json.dumps({"deal_key": deal.key, "fields": fields, "at": now.isoformat()})
+    await uow.outbox.enqueue(
+        outcome_id=None, deal_id=deal.id, side="aws", body=body, key=uuid.uuid4().hex,
+        status="pending", now=now, kind="aws_update",
+    )  # fmt: skip
 
 
 async def learn_member_team(uow: UnitOfWork, deal: Deal, caller: Caller) -> None:

@@ -14,6 +14,7 @@ from bot.domain.cosell import (
     FIELDS,
     FORM_PREFIX,
     MAX_USE_CASE,
+    REVIEWING,
     AwsProblem,
     AwsStatus,
     CoSellForm,
@@ -23,11 +24,13 @@ from bot.domain.cosell import (
     normalise_spend,
     opportunity_request,
     task_words,
+    updated_opportunity,
     with_deal_defaults,
 )
 from bot.domain.forms import FormErrors
 from bot.domain.model import Actor, BadInput, Deal, Mutation, NotAllowed, NotFound, Source
-from bot.services.changes import change
+from bot.domain.outbox import NotYet
+from bot.services.changes import change, queue_aws_update
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal_id
 from bot.views.models import CoSellView, Reply
 from store import UnitOfWork
@@ -108,6 +111,11 @@ async def submit(
             {f"{FORM_PREFIX}{key or 'company'}": text for key, text in problems.items()}
         )
 
+    async with ctx.uow.reads() as uow:
+        before = await uow.cosell.of_deal(deal_id)
+    if before is not None and before.step == "started":
+        return await _update_form(ctx, caller, deal, form)
+
     async def queue(uow: UnitOfWork, fresh: Deal) -> None:
         current = await uow.cosell.of_deal(fresh.id, for_update=True)
         if current is not None and current.step in SUBMITTED_STEPS:
@@ -140,6 +148,23 @@ async def submit(
         f"Submitting {fresh.key} to AWS Partner Central ({aws.catalog} catalog): the card shows "
         "AWS's answer as it comes.",
     )
+
+
+async def _update_form(ctx: Ctx, caller: Caller, deal: Deal, form: CoSellForm) -> Reply:
+    """After the submission: new values (the expected spend, mostly) go to AWS as an update."""
+
+    async def keep(uow: UnitOfWork, fresh: Deal) -> None:
+        await uow.cosell.put(fresh.id, ctx.now(), form=form.as_json())
+        await queue_aws_update(uow, fresh, ["spend"], ctx.now(), force=True)
+
+    fresh, changed = await change(
+        ctx, caller, deal.id, lambda _d: Mutation(audit={"aws_cosell": (None, "updated")}),
+        source=Source.COMMAND, also=keep,
+    )  # fmt: skip
+    return changed_reply(
+        fresh, changed,
+        f"AWS gets the new values for {fresh.key} (held while AWS reviews it, then sent).",
+    )  # fmt: skip
 
 
 async def save_form(ctx: Ctx, caller: Caller, deal_id: int, typed: Mapping[str, object]) -> None:
@@ -274,6 +299,43 @@ async def _on_deal(
         async with ctx.uow() as uow:
             await uow.cosell.update(submission.id, ctx.now(), **values)
             await uow.commit()
+
+
+async def deliver_update(ctx: Ctx, aws: PartnerCentralPort | None, item: Delivery) -> str | None:
+    """Bring AWS's opportunity up to date with the deal (and the form's spend): read it,
+    change what changed, write it back with its LastModifiedDate. While AWS reviews it (edits
+    refused), the update waits, its attempts unspent, and goes when AWS allows."""
+    if aws is None:
+        raise LookupError("AWS co-sell is not configured in this process")
+    async with ctx.uow.reads() as uow:
+        submission = await uow.cosell.of_deal(item.deal_id)
+        deal = await uow.deals.get(item.deal_id)
+    if submission is None or deal is None or submission.opportunity_id is None:
+        return "nothing to update"
+    if submission.review_status in REVIEWING:
+        raise NotYet(f"held: AWS is reviewing {deal.key}; sent once it allows edits")
+    try:
+        current = await aws.current_opportunity(submission.opportunity_id)
+        review = str((current.get("LifeCycle") or {}).get("ReviewStatus") or "")  # type: ignore[union-attr]
+        if review in REVIEWING:
+            raise NotYet(f"held: AWS is reviewing {deal.key}; sent once it allows edits")
+        form = CoSellForm.from_json(submission.form)
+        params = updated_opportunity(current, deal, form)
+        problems = check(params, aws.rules("UpdateOpportunity")).by_path
+        if problems:
+            words = "; ".join(f"{path}: {text}" for path, text in problems.items())
+            return f"stopped: AWS would refuse the update ({words[:200]})"
+        await aws.update_opportunity(params)
+    except AwsProblem as problem:
+        if problem.retry or problem.attention:
+            raise
+        return f"stopped: {problem.message[:250]}"
+    life = params.get("LifeCycle") or {}
+    stage = str(life.get("Stage") or "")  # type: ignore[union-attr]
+    async with ctx.uow() as uow:
+        await uow.cosell.update(submission.id, ctx.now(), aws_stage=stage, problem="")
+        await uow.commit()
+    return None
 
 
 # --- polling --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from bot.domain.crm import CrmError, outcome_note
 from bot.domain.model import Deal, Source, esc
 from bot.domain.outbox import (
     MAX_ATTEMPTS,
+    NotYet,
     Outcome,
     Side,
     encode,
@@ -179,6 +180,15 @@ async def deliver_due(
             else:
                 note = await _other(other, ctx, item)
             error = None
+        except NotYet as wait:  # not failing, only not allowed yet: its attempts are not spent
+            async with ctx.uow() as uow:
+                later = ctx.now() + timedelta(seconds=wait.delay)
+                await uow.outbox.finish(
+                    row_id, owner=owner, next_attempt_at=later, last_error=wait.reason[:300]
+                )
+                await uow.commit()
+            report.retrying.append(row_id)
+            continue
         except Exception as err:  # noqa: BLE001  (any failure to deliver is retried)
             # The partner company's own connector: its address (which an error's text may
             # spell) is theirs alone, so we keep only the kind of failure.

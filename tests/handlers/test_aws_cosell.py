@@ -383,3 +383,98 @@ async def test_aws_refusals_and_expired_credentials_are_said_on_the_card(
     _, answer = await bot.slack.command("stage Validate")
     assert "moved to *Validate*" in answer["text"]
     stub.assert_no_pending_responses()
+
+
+# --- 5. keeping AWS current ------------------------------------------------------------------
+
+
+def opportunity(review: str, stage: str, modified: datetime) -> dict[str, Any]:
+    """GetOpportunity's answer: with read-only members UpdateOpportunity must not get."""
+    return {
+        "Catalog": "Sandbox", "Id": OPP, "Arn": f"arn:aws:partnercentral:::opportunity/{OPP}",
+        "CreatedDate": datetime(2026, 11, 24, 9, tzinfo=UTC), "LastModifiedDate": modified,
+        "PartnerOpportunityIdentifier": "PTM-1",
+        "Customer": {"Account": {"CompanyName": "Acme Corp", "WebsiteUrl": "https://acme.example",
+                                 "Address": {"CountryCode": "US"}}},
+        "Project": {"Title": "Acme expansion", "CustomerBusinessProblem": GOOD["aws_problem"],
+                    "ExpectedCustomerSpend": [{"Amount": "12500", "CurrencyCode": "USD",
+                                               "Frequency": "Monthly", "TargetCompany": "AWS"}]},
+        "LifeCycle": {"Stage": stage, "ReviewStatus": review, "TargetCloseDate": "2027-01-31"},
+        "RelatedEntityIdentifiers": {"Solutions": [SOLUTION]},
+    }  # fmt: skip
+
+
+def update_params(stage: str, modified: datetime, **life: str) -> dict[str, Any]:
+    current = opportunity("Approved", "Prospect", modified)
+    for read_only in ("Id", "Arn", "CreatedDate", "RelatedEntityIdentifiers"):
+        current.pop(read_only)
+    return {**current, "Identifier": OPP,
+            "LifeCycle": {**current["LifeCycle"], "Stage": stage, **life}}  # fmt: skip
+
+
+async def test_stage_changes_wait_while_aws_reviews_then_go_with_its_last_modified_check(
+    bot: RunningBot, stub: Stubber
+) -> None:
+    await submitted(bot, stub)
+    aws = aws_of(bot)
+    deps = bot.runtime.deps
+    assert deps is not None
+    await bot.write("UPDATE aws_submissions SET review_status = 'In review'")
+    await bot.slack.command("stage Negotiate")
+    await deliver_outbox(deps)
+    [(status, attempts, note)] = await bot.rows(
+        "SELECT status, attempts, last_error FROM crm_outbox WHERE kind = 'aws_update'"
+    )
+    assert (status, attempts) == ("pending", 0) and note.startswith("held: AWS is reviewing")
+    stub.assert_no_pending_responses()  # nothing sent while AWS reviews
+
+    await bot.write("UPDATE aws_submissions SET review_status = 'Approved'")
+    await bot.write("UPDATE crm_outbox SET next_attempt_at = '2000-01-01 00:00:00'")
+    first = datetime(2026, 11, 25, 8, tzinfo=UTC)
+    get = {"Catalog": "Sandbox", "Identifier": OPP}
+    expect(
+        aws,
+        stub,
+        "get_opportunity",
+        "GetOpportunity",
+        opportunity("Approved", "Prospect", first),
+        get,
+    )
+    stub.add_client_error("update_opportunity", "ConflictException", "modified since", 409)
+    second = datetime(2026, 11, 25, 8, 5, tzinfo=UTC)
+    expect(
+        aws,
+        stub,
+        "get_opportunity",
+        "GetOpportunity",
+        opportunity("Approved", "Prospect", second),
+        get,
+    )
+    expect(aws, stub, "update_opportunity", "UpdateOpportunity",
+           {"Id": OPP, "LastModifiedDate": second},
+           update_params("Committed", second))  # fmt: skip
+    await deliver_outbox(deps)  # the conflict: read again, retried
+    await bot.write("UPDATE crm_outbox SET next_attempt_at = '2000-01-01 00:00:00'")
+    await deliver_outbox(deps)
+    stub.assert_no_pending_responses()
+    [(status,)] = await bot.rows("SELECT status FROM crm_outbox WHERE kind = 'aws_update'")
+    assert status == "delivered"
+
+    # Lost, and why, in AWS's words.
+    expect(
+        aws,
+        stub,
+        "get_opportunity",
+        "GetOpportunity",
+        opportunity("Approved", "Committed", second),
+        get,
+    )
+    expect(aws, stub, "update_opportunity", "UpdateOpportunity", {"Id": OPP, "LastModifiedDate": second},
+           {**update_params("Closed Lost", second,
+                            ClosedLostReason="Lost to Competitor - Microsoft"),
+            "LifeCycle": {**update_params("Closed Lost", second)["LifeCycle"],
+                          "Stage": "Closed Lost",
+                          "ClosedLostReason": "Lost to Competitor - Microsoft"}})  # fmt: skip
+    await bot.slack.command("lost they went with Azure")
+    await deliver_outbox(deps)
+    stub.assert_no_pending_responses()
