@@ -7,10 +7,10 @@ from typing import Any
 
 from blocks import kit
 from blocks.ids import Action, Callback
-from blocks.metadata import NextStepMeta
+from blocks.metadata import NextStepMeta, ReferralMeta
 from blocks.modals import modal
 from bot.domain.cosell import FIELDS, FORM_PREFIX
-from bot.views.models import CoSellView
+from bot.views.models import CoSellView, InvitationView
 
 INPUT = "value"
 
@@ -128,3 +128,68 @@ def build_cosell_notice(
         button = kit.button(label, Action.AWS_COSELL, value=str(deal_id))
         blocks.append({"type": "actions", "elements": [button]})
     return {"text": kit.truncate(text, 3000), "blocks": blocks}
+
+
+def build_referral_card(view: InvitationView) -> dict[str, Any]:
+    """A referral from AWS in PTM_AWS_CHANNEL: what AWS sent, *Accept* / *Reject* while it
+    waits, then who answered and how."""
+    d = view.details
+    lines = [f"*AWS referral: {kit.user_text(view.title or 'untitled', 200)}*"]
+    customer = ", ".join(
+        kit.user_text(part, 120)
+        for part in (view.company, d.get("country", ""), d.get("industry", ""))
+        if part
+    )
+    if customer:
+        lines.append(f"Customer: {customer}")
+    if d.get("problem"):
+        lines.append(f"Problem: {kit.user_text(d['problem'], 600)}")
+    spend = d.get("spend")
+    if spend:
+        currency = kit.user_text(d.get("currency", ""), 5)
+        lines.append(f"Expected monthly AWS spend: {kit.user_text(spend, 40)} {currency}")
+    if d.get("close_date"):
+        lines.append(f"Target close: {kit.user_text(d['close_date'], 20)}")
+    sender = f"From {kit.user_text(view.sender, 120)}"
+    if view.expires_at is not None:
+        sender += f" · answer by {kit.slack_date(view.expires_at)}"
+    blocks: list[dict[str, Any]] = [kit.section("\n".join(lines)), kit.context(sender)]
+    if view.status == "pending":
+        accept = kit.button("Accept", Action.AWS_ACCEPT, value=view.invitation_id, style="primary")
+        reject = kit.button("Reject", Action.AWS_REJECT, value=view.invitation_id)
+        blocks.append({"type": "actions", "elements": [accept, reject]})
+        blocks.append(kit.context("Admins and alliance managers answer: accepting starts the "
+                                  "engagement with AWS and creates the deal."))  # fmt: skip
+    elif view.status == "accepted":
+        deal = f": {view.deal_key}" if view.deal_key else ""
+        who = kit.mention(view.acted_by or "")
+        blocks.append(
+            kit.section(
+                f":white_check_mark: Accepted by {who}{deal}. `/ptm card {view.deal_key or ''}` "
+                "in a channel posts its card there."
+            )
+        )
+    elif view.status == "rejected":
+        blocks.append(
+            kit.section(f":x: Rejected by {kit.mention(view.acted_by or '')}: {view.reason}")
+        )
+    else:
+        blocks.append(kit.context(f"Being answered by {kit.mention(view.acted_by or '')}…"))
+    return {"text": f"AWS referral: {kit.truncate(view.title, 150)}", "blocks": blocks}
+
+
+def build_reject_modal(view: InvitationView, meta: ReferralMeta) -> dict[str, Any]:
+    blocks = [
+        kit.section(
+            f"Reject *{kit.user_text(view.title, 200)}* from {kit.user_text(view.sender, 120)}? "
+            "AWS passes your reason on."
+        ),
+        {
+            "type": "input",
+            "block_id": "aws_reason",
+            "label": kit.plain("Why", 150),
+            "element": {"type": "plain_text_input", "action_id": INPUT, "max_length": 80},
+            "hint": kit.plain("One line, at most 80 characters.", 150),
+        },
+    ]
+    return modal(Callback.AWS_REJECT, "Reject referral", "Reject", blocks, meta.encode(3000))

@@ -15,6 +15,8 @@ class Action(StrEnum):
     DIGEST_RESUME = "ptm_digest_resume"
     REOPEN = "ptm_card_reopen"
     AWS_COSELL = "ptm_card_aws"  # *Co-sell with AWS* (card, `/ptm aws`)
+    AWS_ACCEPT = "ptm_aws_referral_accept"
+    AWS_REJECT = "ptm_aws_referral_reject"
     # The admin section of App Home
     ADMIN_ADD = "ptm_admin_add"
     ADMIN_REMOVE = "ptm_admin_remove"
@@ -52,6 +54,7 @@ class Callback(StrEnum):
     OWN_FIELDS = "ptm_own_fields"
     PARTNERS = "ptm_partners"
     AWS_COSELL = "ptm_aws_cosell"
+    AWS_REJECT = "ptm_aws_reject"
 
 
 class Field(StrEnum):

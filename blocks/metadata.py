@@ -96,6 +96,13 @@ class PartnershipRef(_Compact):
     v: int
 
 
+class ReferralMeta(_Compact):
+    """Which AWS referral a rejection modal answers, and where its card is."""
+
+    i: str
+    channel: str | None = None
+
+
 class ProposalMeta(_Compact):
     """Whom a proposal modal proposes to, and the channel it was opened from."""
 

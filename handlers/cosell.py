@@ -6,18 +6,24 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from blocks.cosell import build_cosell_modal, build_cosell_notice, read_cosell_form
+from blocks.cosell import (
+    build_cosell_modal,
+    build_cosell_notice,
+    build_referral_card,
+    build_reject_modal,
+    read_cosell_form,
+)
 from blocks.ids import Action, Callback
-from blocks.metadata import CardRef, NextStepMeta
-from blocks.modals import build_notice_modal
+from blocks.metadata import CardRef, NextStepMeta, ReferralMeta
+from blocks.modals import build_notice_modal, read_inputs
 from blocks.replies import build_notice
 from bot.app.deps import Deps, deps_of
 from bot.app.scheduling import deliver_outbox
 from bot.domain.cosell import PartnerCentralPort
 from bot.domain.model import DomainError
-from bot.services import Caller
+from bot.services import Caller, referrals
 from bot.services import cosell as services
-from bot.views.models import CoSellView
+from bot.views.models import CoSellView, Reply
 from handlers.answering import CommandAnswer
 from handlers.parsing import action_value, caller_from_interaction, card_block_id
 from handlers.publish import publish, tell_privately
@@ -30,6 +36,9 @@ NEEDS = "PrimaryNeedsFromAws[]"
 def register(app: AsyncApp) -> None:
     app.action(Action.AWS_COSELL.value)(handle_cosell_open)
     app.view(Callback.AWS_COSELL.value)(handle_cosell_submission)
+    app.action(Action.AWS_ACCEPT.value)(handle_referral_accept)
+    app.action(Action.AWS_REJECT.value)(handle_referral_reject_open)
+    app.view(Callback.AWS_REJECT.value)(handle_referral_rejection)
 
 
 async def answer_aws_command(
@@ -102,3 +111,60 @@ async def handle_cosell_submission(
     await tell_privately(deps, caller, build_notice(reply.text))
     await publish(deps, reply, caller)
     await deliver_outbox(deps)
+
+
+# --- referrals from AWS ------------------------------------------------------------------------
+
+
+async def handle_referral_accept(ack: Any, body: dict[str, Any], context: Any) -> None:
+    """Accept: the engagement starts and the deal is made; the referral's card says so."""
+    await ack()
+    deps = deps_of(context)
+    caller = caller_from_interaction(body, context)
+    respond = context.respond if body.get("response_url") else None
+    try:
+        aws = services.require_aws(deps.aws)
+        view, kept = await referrals.accept(deps.ctx, caller, action_value(body), aws)
+    except DomainError as err:
+        await tell_privately(deps, caller, build_notice(err.message), respond=respond)
+        return
+    if kept.channel_id and kept.ts:
+        await deps.slack.update(kept.channel_id, kept.ts, build_referral_card(view))
+
+
+async def handle_referral_reject_open(ack: Any, body: dict[str, Any], context: Any) -> None:
+    await ack()
+    deps = deps_of(context)
+    caller = caller_from_interaction(body, context)
+    respond = context.respond if body.get("response_url") else None
+    try:
+        services.require_aws(deps.aws)
+        view = await referrals.invitation_view(deps.ctx, caller, action_value(body))
+    except DomainError as err:
+        await tell_privately(deps, caller, build_notice(err.message), respond=respond)
+        return
+    meta = ReferralMeta(i=view.invitation_id, channel=caller.channel_id)
+    await deps.slack.open_modal(
+        body["trigger_id"], build_reject_modal(view, meta), for_user=caller.actor.user_id
+    )
+
+
+async def handle_referral_rejection(
+    ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
+) -> None:
+    if (opened := await opened_modal(ack, ReferralMeta, body, view, context)) is None:
+        return
+    deps, meta, caller = opened
+    reason = str(read_inputs(view).get("aws_reason") or "")
+
+    async def run() -> Reply:
+        card, invitation = await referrals.reject(
+            deps.ctx, caller, meta.i, reason, services.require_aws(deps.aws)
+        )
+        if invitation.channel_id and invitation.ts:
+            await deps.slack.update(invitation.channel_id, invitation.ts, build_referral_card(card))
+        return Reply(text=f"Rejected the referral: {card.reason}")
+
+    await submit_modal(
+        ack, run, deps, caller, errors_for=lambda err: {"aws_reason": err.message[:1900]}
+    )

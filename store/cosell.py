@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import AwsSubmissionRow
+from store.models import AwsInvitationRow, AwsSubmissionRow, TrioMemberRow
 
 # What may still change on AWS's side: PTM keeps asking about these.
 CLOSED_REVIEW = ("Rejected",)
@@ -100,6 +100,89 @@ class CoSellRepository:
             .distinct()
         )
         return set(rows.all())
+
+
+@dataclass(frozen=True)
+class Invitation:
+    id: int
+    invitation_id: str
+    title: str
+    company: str
+    sender: str
+    details: dict[str, Any]
+    expires_at: datetime | None
+    status: str
+    client_token: str
+    channel_id: str | None
+    ts: str | None
+    deal_id: int | None
+    acted_by: str | None
+    reason: str
+
+
+class InvitationRepository:
+    """AWS's referrals to us, each shown once."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def known(self, invitation_ids: Collection[str]) -> set[str]:
+        if not invitation_ids:
+            return set()
+        rows = await self.session.scalars(
+            sa.select(AwsInvitationRow.invitation_id).where(
+                AwsInvitationRow.invitation_id.in_(list(invitation_ids))  # type: ignore[attr-defined]
+            )
+        )
+        return set(rows.all())
+
+    async def add(self, now: datetime, **values: Any) -> bool:
+        """Keep a new invitation; False when another process kept it first."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(AwsInvitationRow(received_at=now, **values))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    async def unposted(self) -> list[Invitation]:
+        rows = await self.session.scalars(
+            sa.select(AwsInvitationRow)
+            .where(AwsInvitationRow.ts.is_(None), AwsInvitationRow.status == "pending")  # type: ignore[union-attr,arg-type]
+            .order_by(AwsInvitationRow.id)  # type: ignore[arg-type]
+        )
+        return [_invitation(r) for r in rows.all()]
+
+    async def get(self, invitation_id: str, *, for_update: bool = False) -> Invitation | None:
+        query = sa.select(AwsInvitationRow).where(AwsInvitationRow.invitation_id == invitation_id)
+        if for_update:
+            query = query.with_for_update()
+        row = await self.session.scalar(query)
+        return _invitation(row) if row is not None else None
+
+    async def update(self, invitation_id: str, **values: Any) -> None:
+        await self.session.execute(
+            sa.update(AwsInvitationRow)
+            .where(AwsInvitationRow.invitation_id == invitation_id)  # type: ignore[arg-type]
+            .values(**values)
+        )
+
+    async def is_alliance_manager(self, user_id: str) -> bool:
+        """Whether `user_id` is the alliance manager of any of this company's deals."""
+        found = await self.session.scalar(
+            sa.select(TrioMemberRow.id)
+            .where(TrioMemberRow.user_id == user_id, TrioMemberRow.role == "alliance")  # type: ignore[arg-type]
+            .limit(1)
+        )
+        return found is not None
+
+
+def _invitation(r: AwsInvitationRow) -> Invitation:
+    assert r.id is not None
+    return Invitation(
+        r.id, r.invitation_id, r.title, r.company, r.sender, dict(r.details or {}), r.expires_at,
+        r.status, r.client_token, r.channel_id, r.ts, r.deal_id, r.acted_by, r.reason,
+    )  # fmt: skip
 
 
 def _submission(r: AwsSubmissionRow) -> Submission:

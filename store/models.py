@@ -419,6 +419,30 @@ class AwsSubmissionRow(TenantOwned, table=True):
     updated_at: datetime = _utc()
 
 
+class AwsInvitationRow(TenantOwned, table=True):
+    """An engagement invitation from AWS (a referral), shown once as a card in PTM_AWS_CHANNEL
+    however often AWS lists it; accepted (a deal made from it) or rejected (with a reason)."""
+
+    __tablename__ = "aws_invitations"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "invitation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invitation_id: str = Field(max_length=255)
+    title: str = Field(default="", max_length=300)
+    company: str = Field(default="", max_length=300)
+    sender: str = Field(default="", max_length=300)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    expires_at: datetime | None = _utc(default=None)
+    status: str = Field(default="pending", max_length=12)
+    client_token: str = Field(max_length=64)
+    channel_id: str | None = Field(default=None, max_length=32)
+    ts: str | None = Field(default=None, max_length=32)
+    deal_id: int | None = Field(default=None, foreign_key="deals.id")
+    acted_by: str | None = Field(default=None, max_length=32)
+    reason: str = Field(default="", max_length=300)
+    received_at: datetime = _utc()
+
+
 import store.installations  # noqa: E402, F401  (Slack's installation tables, same metadata)
 from store.tenant_models import share_criteria_base  # noqa: E402
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.installations import BOTS, INSTALLATIONS
 from store.models import (
+    AwsInvitationRow,
     AwsSubmissionRow,
     CardCopyRow,
     CardSyncLeaseRow,
@@ -49,6 +50,7 @@ from store.tenant_models import (
 # Children before the rows they refer to.
 OWNED = (
     OwnDealFieldsRow,
+    AwsInvitationRow,
     AwsSubmissionRow,
     CrmLinkRow,
     CrmHealthRow,

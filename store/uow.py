@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.domain.model import MessageAlreadyApplied
 from store.copies import BindingRepository, CardCopyRepository, ChannelRepository
-from store.cosell import CoSellRepository
+from store.cosell import CoSellRepository, InvitationRepository
 from store.crm import CrmLinkRepository
 from store.db import read_only
 from store.deals import DealRepository
@@ -62,6 +62,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     crm: CrmLinkRepository
     cosell: CoSellRepository
+    invitations: InvitationRepository
     metrics: MetricsRepository
     tenants: TenantRepository
     purge: PurgeRepository
@@ -120,6 +121,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self._session)
         self.crm = CrmLinkRepository(self._session)
         self.cosell = CoSellRepository(self._session)
+        self.invitations = InvitationRepository(self._session)
         self.metrics = MetricsRepository(self._session)
         self.tenants = TenantRepository(self._session)
         self.purge = PurgeRepository(self._session)

@@ -137,6 +137,7 @@ async def test_every_manifest_event_and_card_control_has_a_listener(bot: Running
         "ptm_own_fields",
         "ptm_partners",
         "ptm_aws_cosell",
+        "ptm_aws_reject",
     }
 
 

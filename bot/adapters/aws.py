@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.domain.cosell import AwsProblem, OpportunityState, Rule, TaskState
+from bot.domain.cosell import AwsProblem, InvitationSummary, OpportunityState, Rule, TaskState
 
 REGION = "us-east-1"
 SERVICE = "partnercentral-selling"
@@ -172,6 +172,67 @@ class PartnerCentral:
         name = " ".join(p for p in (first.get("FirstName"), first.get("LastName")) if p)
         return name or str(first.get("Email") or "")
 
+    # --- referrals from AWS --------------------------------------------------------------------
+
+    async def pending_invitations(self) -> list[InvitationSummary]:
+        """Engagement invitations AWS sent us (as receiver) that wait for an answer."""
+        found: list[InvitationSummary] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "Catalog": self.catalog, "ParticipantType": "RECEIVER", "Status": ["PENDING"],
+                "PayloadType": ["OpportunityInvitation"], "MaxResults": 50,
+            }  # fmt: skip
+            if token:
+                params["NextToken"] = token
+            answer = await self._call("list_engagement_invitations", **params)
+            for item in answer.get("EngagementInvitationSummaries", []):
+                found.append(
+                    InvitationSummary(
+                        invitation_id=str(item["Id"]),
+                        title=str(item.get("EngagementTitle") or ""),
+                        sender=str(item.get("SenderCompanyName") or "AWS"),
+                        expires_at=item.get("ExpirationDate"),
+                    )
+                )
+            token = answer.get("NextToken")
+            if not token:
+                return found
+
+    async def invitation_details(self, invitation_id: str) -> dict[str, str]:
+        """What the referral says of the customer and the project, flat."""
+        answer = await self._call(
+            "get_engagement_invitation", Catalog=self.catalog, Identifier=invitation_id
+        )
+        payload = (answer.get("Payload") or {}).get("OpportunityInvitation") or {}
+        customer, project = payload.get("Customer") or {}, payload.get("Project") or {}
+        spend = (project.get("ExpectedCustomerSpend") or [{}])[0]
+        return {
+            "company": str(customer.get("CompanyName") or ""),
+            "website": str(customer.get("WebsiteUrl") or ""),
+            "country": str(customer.get("CountryCode") or ""),
+            "industry": str(customer.get("Industry") or ""),
+            "title": str(project.get("Title") or answer.get("EngagementTitle") or ""),
+            "problem": str(project.get("BusinessProblem") or ""),
+            "close_date": str(project.get("TargetCompletionDate") or ""),
+            "spend": str(spend.get("Amount") or ""),
+            "currency": str(spend.get("CurrencyCode") or ""),
+            "message": str(answer.get("InvitationMessage") or ""),
+        }
+
+    async def accept_invitation(self, invitation_id: str, client_token: str) -> TaskState:
+        answer = await self._call(
+            "start_engagement_by_accepting_invitation_task",
+            Catalog=self.catalog, ClientToken=client_token, Identifier=invitation_id,
+        )  # fmt: skip
+        return _task(answer)
+
+    async def reject_invitation(self, invitation_id: str, reason: str) -> None:
+        await self._call(
+            "reject_engagement_invitation",
+            Catalog=self.catalog, Identifier=invitation_id, RejectionReason=reason,
+        )  # fmt: skip
+
     # --- transport -----------------------------------------------------------------------------
 
     async def _call(self, method: str, **params: Any) -> dict[str, Any]:
@@ -243,6 +304,7 @@ def _task(answer: Mapping[str, Any]) -> TaskState:
         status=str(answer.get("TaskStatus") or ""),
         reason=answer.get("ReasonCode"),
         message=answer.get("Message"),
+        opportunity_id=answer.get("OpportunityId"),
     )
 
 

@@ -9,11 +9,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from blocks.cosell import build_referral_card
 from blocks.digest import build_digest_message, build_nudge, build_partner_moves
 from bot import services
 from bot.app.deps import PROCESS_ID, Deps
 from bot.app.tenancy import Gate, TenantDeps
-from bot.services import batches, cosell
+from bot.services import batches, cosell, referrals
 from bot.services.digests import DigestReport
 from bot.views.digest import DigestView, Nudge
 from briefs.render import render_digest
@@ -92,6 +93,19 @@ async def poll_aws(deps: Deps) -> set[int]:
     for deal_id in changed:
         await deps.cards.sync(deal_id)
     return changed
+
+
+async def poll_referrals(deps: Deps) -> int:
+    """AWS's new referrals as cards in PTM_AWS_CHANNEL, each once."""
+    aws, channel = deps.aws, deps.settings.aws.channel if deps.settings.aws else None
+    if aws is None or channel is None:
+        return 0
+    posted = 0
+    for view in await referrals.receive_invitations(deps.ctx, aws):
+        ts = await deps.slack.post(channel, build_referral_card(view))
+        await referrals.posted(deps.ctx, view.invitation_id, channel, ts)
+        posted += 1
+    return posted
 
 
 async def nudge_partners(deps: Deps, *, hour: int) -> int:
@@ -217,6 +231,9 @@ class Background:
             jobs.append(
                 self._every(AWS_POLL_EVERY, self._each(poll_aws, batches.tenants_with_open_aws))
             )
+            if deps is not None and deps.settings.aws is not None and deps.settings.aws.channel:
+                # Referrals from AWS (one workspace: its channel is an environment setting).
+                jobs.append(self._every(AWS_POLL_EVERY, self._single(poll_referrals)))
             # Linked CRM records changed where no notification reached PTM.
             jobs.append(
                 self._every(
@@ -236,6 +253,13 @@ class Background:
                 await job(self.deps)
             elif self.tenants is not None:
                 await for_tenants(self.tenants, job, gate)
+
+        return run
+
+    def _single(self, job: Callable[[Deps], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            if self.deps is not None:
+                await job(self.deps)
 
         return run
 

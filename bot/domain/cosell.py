@@ -74,6 +74,7 @@ class TaskState:
     status: str  # IN_PROGRESS, COMPLETE, FAILED
     reason: str | None = None
     message: str | None = None
+    opportunity_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,16 @@ class OpportunityState:
     stage: str
     modified_at: datetime | None = None
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class InvitationSummary:
+    """A referral from AWS as ListEngagementInvitations gives it."""
+
+    invitation_id: str
+    title: str
+    sender: str
+    expires_at: datetime | None = None
 
 
 class PartnerCentralPort(Protocol):
@@ -108,6 +119,14 @@ class PartnerCentralPort(Protocol):
     async def current_opportunity(self, opportunity_id: str) -> dict[str, object]: ...
 
     async def update_opportunity(self, params: Mapping[str, object]) -> None: ...
+
+    async def pending_invitations(self) -> list[InvitationSummary]: ...
+
+    async def invitation_details(self, invitation_id: str) -> dict[str, str]: ...
+
+    async def accept_invitation(self, invitation_id: str, client_token: str) -> TaskState: ...
+
+    async def reject_invitation(self, invitation_id: str, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)

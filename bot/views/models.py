@@ -253,6 +253,22 @@ class FindView:
 
 
 @dataclass(frozen=True)
+class InvitationView:
+    """A referral from AWS as its card in PTM_AWS_CHANNEL shows it."""
+
+    invitation_id: str
+    title: str
+    company: str
+    sender: str
+    details: Mapping[str, str]
+    expires_at: datetime | None
+    status: str  # pending, accepting, accepted, rejecting, rejected
+    acted_by: str | None = None
+    deal_key: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class CoSellView:
     deal_id: int
     key: str

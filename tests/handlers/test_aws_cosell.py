@@ -59,9 +59,13 @@ def stub(bot: RunningBot) -> Iterator[Stubber]:
 
 
 def expect(
-    aws: PartnerCentral, stubber: Stubber, method: str, operation: str,
-    response: dict[str, Any], params: dict[str, Any] | None,
-) -> None:  # fmt: skip
+    aws: PartnerCentral,
+    stubber: Stubber,
+    method: str,
+    operation: str,
+    response: dict[str, Any],
+    params: dict[str, Any] | None,
+) -> None:
     """The call PTM must make next, its parameters valid by every rule of the service model
     (the Stubber itself checks required members, types and minimums only)."""
     if params is not None:
@@ -114,24 +118,50 @@ def create_params(token: str = ANY) -> dict[str, Any]:
             "CustomerUseCase": "Migration/Database Migration",
             "DeliveryModels": ["SaaS or PaaS"],
             "ExpectedCustomerSpend": [
-                {"Amount": "12500", "CurrencyCode": "USD", "Frequency": "Monthly",
-                 "TargetCompany": "AWS"}
+                {
+                    "Amount": "12500",
+                    "CurrencyCode": "USD",
+                    "Frequency": "Monthly",
+                    "TargetCompany": "AWS",
+                }
             ],
         },
         "LifeCycle": {"Stage": "Prospect", "TargetCloseDate": "2027-01-31"},
-    }  # fmt: skip
+    }
 
 
 def engage(aws: PartnerCentral, stubber: Stubber, token: str, status: str = "IN_PROGRESS") -> None:
-    expect(aws, stubber, "associate_opportunity", "AssociateOpportunity", {},
-           {"Catalog": "Sandbox", "OpportunityIdentifier": OPP, "RelatedEntityType": "Solutions",
-            "RelatedEntityIdentifier": SOLUTION})  # fmt: skip
-    expect(aws, stubber, "start_engagement_from_opportunity_task",
-           "StartEngagementFromOpportunityTask",
-           {"TaskId": "task-1", "TaskStatus": status, "OpportunityId": OPP,
-            "StartTime": datetime(2026, 11, 24, 9, tzinfo=UTC)},
-           {"Catalog": "Sandbox", "ClientToken": f"{token}-engage", "Identifier": OPP,
-            "AwsSubmission": {"InvolvementType": "Co-Sell", "Visibility": "Full"}})  # fmt: skip
+    expect(
+        aws,
+        stubber,
+        "associate_opportunity",
+        "AssociateOpportunity",
+        {},
+        {
+            "Catalog": "Sandbox",
+            "OpportunityIdentifier": OPP,
+            "RelatedEntityType": "Solutions",
+            "RelatedEntityIdentifier": SOLUTION,
+        },
+    )
+    expect(
+        aws,
+        stubber,
+        "start_engagement_from_opportunity_task",
+        "StartEngagementFromOpportunityTask",
+        {
+            "TaskId": "task-1",
+            "TaskStatus": status,
+            "OpportunityId": OPP,
+            "StartTime": datetime(2026, 11, 24, 9, tzinfo=UTC),
+        },
+        {
+            "Catalog": "Sandbox",
+            "ClientToken": f"{token}-engage",
+            "Identifier": OPP,
+            "AwsSubmission": {"InvolvementType": "Co-Sell", "Visibility": "Full"},
+        },
+    )
 
 
 async def token_of(bot: RunningBot) -> str:
@@ -163,9 +193,15 @@ async def test_preflight_lists_what_aws_needs_and_the_form_refuses_by_its_rules(
     # The deal has no account or close date yet: the pre-flight asks for them too.
     _, answer = await bot.slack.command("aws")
     text = answer["text"]
-    for words in ("customer company", "customer's country", "customer website",
-                  "the customer's business problem", "expected monthly aws spend",
-                  "target close date", "what you need from aws"):  # fmt: skip
+    for words in (
+        "customer company",
+        "customer's country",
+        "customer website",
+        "the customer's business problem",
+        "expected monthly aws spend",
+        "target close date",
+        "what you need from aws",
+    ):
         assert words in text, (words, text)
     assert "Fill in for AWS" in json.dumps(answer["blocks"])
     modal = await open_form(bot)
@@ -173,8 +209,14 @@ async def test_preflight_lists_what_aws_needs_and_the_form_refuses_by_its_rules(
     shown = json.dumps(modal)
     assert "SaaS or PaaS" in shown and "Co-Sell - Technical Consultation" in shown
 
-    bad = {**GOOD, "aws_country": "ZZ", "aws_problem": "too short", "aws_spend": "12.345",
-           "aws_website": "x", "aws_duns": "12345"}  # fmt: skip
+    bad = {
+        **GOOD,
+        "aws_country": "ZZ",
+        "aws_problem": "too short",
+        "aws_spend": "12.345",
+        "aws_website": "x",
+        "aws_duns": "12345",
+    }
     _, refused = await bot.slack.submit(modal, bad)
     errors = refused["errors"]
     assert "one of" in errors["aws_country"]
@@ -266,8 +308,11 @@ async def submitted(bot: RunningBot, stub: Stubber) -> None:
     aws = aws_of(bot)
     expect(aws, stub, "create_opportunity", "CreateOpportunity", {"Id": OPP}, create_params())
     expect(aws, stub, "associate_opportunity", "AssociateOpportunity", {}, ANY_PARAMS)
-    stub.add_response("start_engagement_from_opportunity_task",
-                      {"TaskId": "task-1", "TaskStatus": "IN_PROGRESS"}, None)  # fmt: skip
+    stub.add_response(
+        "start_engagement_from_opportunity_task",
+        {"TaskId": "task-1", "TaskStatus": "IN_PROGRESS"},
+        None,
+    )
     await bot.slack.submit(await open_form(bot), GOOD)
     stub.assert_no_pending_responses()
 
@@ -285,9 +330,16 @@ async def test_review_status_stage_and_seller_as_they_change_audited(
     listing = {"Catalog": "Sandbox", "Identifier": [OPP], "MaxResults": 20}
 
     def summary(review: str, stage: str, minute: int) -> dict[str, Any]:
-        return {"OpportunitySummaries": [{"Catalog": "Sandbox", "Id": OPP,
-                "LastModifiedDate": datetime(2026, 11, 24, 10, minute, tzinfo=UTC),
-                "LifeCycle": {"ReviewStatus": review, "Stage": stage}}]}  # fmt: skip
+        return {
+            "OpportunitySummaries": [
+                {
+                    "Catalog": "Sandbox",
+                    "Id": OPP,
+                    "LastModifiedDate": datetime(2026, 11, 24, 10, minute, tzinfo=UTC),
+                    "LifeCycle": {"ReviewStatus": review, "Stage": stage},
+                }
+            ]
+        }
 
     expect(
         aws,
@@ -298,10 +350,19 @@ async def test_review_status_stage_and_seller_as_they_change_audited(
         listing,
     )
     done = {"TaskId": "task-1", "TaskStatus": "COMPLETE", "OpportunityId": OPP}
-    tasks = {"Catalog": "Sandbox", "OpportunityIdentifier": [OPP],
-             "Sort": {"SortOrder": "DESCENDING", "SortBy": "StartTime"}}  # fmt: skip
-    expect(aws, stub, "list_engagement_from_opportunity_tasks",
-           "ListEngagementFromOpportunityTasks", {"TaskSummaries": [done]}, tasks)  # fmt: skip
+    tasks = {
+        "Catalog": "Sandbox",
+        "OpportunityIdentifier": [OPP],
+        "Sort": {"SortOrder": "DESCENDING", "SortBy": "StartTime"},
+    }
+    expect(
+        aws,
+        stub,
+        "list_engagement_from_opportunity_tasks",
+        "ListEngagementFromOpportunityTasks",
+        {"TaskSummaries": [done]},
+        tasks,
+    )
     assert await poll_aws(deps) == {1}
     card = card_text(bot.card(*bot.posted_cards()[0]))
     assert "AWS co-sell: submitted · review: Submitted · AWS stage: Prospect" in card
@@ -314,10 +375,19 @@ async def test_review_status_stage_and_seller_as_they_change_audited(
         summary("Approved", "Qualified", 2),
         listing,
     )
-    expect(aws, stub, "get_aws_opportunity_summary", "GetAwsOpportunitySummary",
-           {"Catalog": "Sandbox", "OpportunityTeam": [{"FirstName": "Dana", "LastName": "Reyes",
-            "Email": "dana@amazon.example"}]},
-           {"Catalog": "Sandbox", "RelatedOpportunityIdentifier": OPP})  # fmt: skip
+    expect(
+        aws,
+        stub,
+        "get_aws_opportunity_summary",
+        "GetAwsOpportunitySummary",
+        {
+            "Catalog": "Sandbox",
+            "OpportunityTeam": [
+                {"FirstName": "Dana", "LastName": "Reyes", "Email": "dana@amazon.example"}
+            ],
+        },
+        {"Catalog": "Sandbox", "RelatedOpportunityIdentifier": OPP},
+    )
     assert await poll_aws(deps) == {1}
     card = card_text(bot.card(*bot.posted_cards()[0]))
     assert "review: Approved" in card and "AWS stage: Qualified" in card and "Dana Reyes" in card
@@ -344,8 +414,10 @@ def test_status_of_many_submissions_is_read_in_batches_of_twenty() -> None:
     ids = [f"O{n}" for n in range(1, 26)]
     with Stubber(aws.client) as stub:
         for chunk in (ids[:20], ids[20:]):
-            found_in = [{"Catalog": "Sandbox", "Id": i, "LifeCycle": {"ReviewStatus": "In review"}}
-                        for i in chunk]  # fmt: skip
+            found_in = [
+                {"Catalog": "Sandbox", "Id": i, "LifeCycle": {"ReviewStatus": "In review"}}
+                for i in chunk
+            ]
             asked = {"Catalog": "Sandbox", "Identifier": chunk, "MaxResults": 20}
             stub.add_response("list_opportunities", {"OpportunitySummaries": found_in}, asked)
 
@@ -360,8 +432,12 @@ def test_status_of_many_submissions_is_read_in_batches_of_twenty() -> None:
 async def test_aws_refusals_and_expired_credentials_are_said_on_the_card(
     bot: RunningBot, stub: Stubber
 ) -> None:
-    stub.add_client_error("create_opportunity", "ValidationException",
-                          "Customer.Account.WebsiteUrl is not reachable", 400)  # fmt: skip
+    stub.add_client_error(
+        "create_opportunity",
+        "ValidationException",
+        "Customer.Account.WebsiteUrl is not reachable",
+        400,
+    )
     await bot.slack.submit(await open_form(bot), GOOD)
     card = card_text(bot.card(*bot.posted_cards()[0]))
     assert "AWS refused a value: Customer.Account.WebsiteUrl is not reachable" in card
@@ -391,25 +467,45 @@ async def test_aws_refusals_and_expired_credentials_are_said_on_the_card(
 def opportunity(review: str, stage: str, modified: datetime) -> dict[str, Any]:
     """GetOpportunity's answer: with read-only members UpdateOpportunity must not get."""
     return {
-        "Catalog": "Sandbox", "Id": OPP, "Arn": f"arn:aws:partnercentral:::opportunity/{OPP}",
-        "CreatedDate": datetime(2026, 11, 24, 9, tzinfo=UTC), "LastModifiedDate": modified,
+        "Catalog": "Sandbox",
+        "Id": OPP,
+        "Arn": f"arn:aws:partnercentral:::opportunity/{OPP}",
+        "CreatedDate": datetime(2026, 11, 24, 9, tzinfo=UTC),
+        "LastModifiedDate": modified,
         "PartnerOpportunityIdentifier": "PTM-1",
-        "Customer": {"Account": {"CompanyName": "Acme Corp", "WebsiteUrl": "https://acme.example",
-                                 "Address": {"CountryCode": "US"}}},
-        "Project": {"Title": "Acme expansion", "CustomerBusinessProblem": GOOD["aws_problem"],
-                    "ExpectedCustomerSpend": [{"Amount": "12500", "CurrencyCode": "USD",
-                                               "Frequency": "Monthly", "TargetCompany": "AWS"}]},
+        "Customer": {
+            "Account": {
+                "CompanyName": "Acme Corp",
+                "WebsiteUrl": "https://acme.example",
+                "Address": {"CountryCode": "US"},
+            }
+        },
+        "Project": {
+            "Title": "Acme expansion",
+            "CustomerBusinessProblem": GOOD["aws_problem"],
+            "ExpectedCustomerSpend": [
+                {
+                    "Amount": "12500",
+                    "CurrencyCode": "USD",
+                    "Frequency": "Monthly",
+                    "TargetCompany": "AWS",
+                }
+            ],
+        },
         "LifeCycle": {"Stage": stage, "ReviewStatus": review, "TargetCloseDate": "2027-01-31"},
         "RelatedEntityIdentifiers": {"Solutions": [SOLUTION]},
-    }  # fmt: skip
+    }
 
 
 def update_params(stage: str, modified: datetime, **life: str) -> dict[str, Any]:
     current = opportunity("Approved", "Prospect", modified)
     for read_only in ("Id", "Arn", "CreatedDate", "RelatedEntityIdentifiers"):
         current.pop(read_only)
-    return {**current, "Identifier": OPP,
-            "LifeCycle": {**current["LifeCycle"], "Stage": stage, **life}}  # fmt: skip
+    return {
+        **current,
+        "Identifier": OPP,
+        "LifeCycle": {**current["LifeCycle"], "Stage": stage, **life},
+    }
 
 
 async def test_stage_changes_wait_while_aws_reviews_then_go_with_its_last_modified_check(
@@ -450,9 +546,14 @@ async def test_stage_changes_wait_while_aws_reviews_then_go_with_its_last_modifi
         opportunity("Approved", "Prospect", second),
         get,
     )
-    expect(aws, stub, "update_opportunity", "UpdateOpportunity",
-           {"Id": OPP, "LastModifiedDate": second},
-           update_params("Committed", second))  # fmt: skip
+    expect(
+        aws,
+        stub,
+        "update_opportunity",
+        "UpdateOpportunity",
+        {"Id": OPP, "LastModifiedDate": second},
+        update_params("Committed", second),
+    )
     await deliver_outbox(deps)  # the conflict: read again, retried
     await bot.write("UPDATE crm_outbox SET next_attempt_at = '2000-01-01 00:00:00'")
     await deliver_outbox(deps)
@@ -475,3 +576,172 @@ async def test_stage_changes_wait_while_aws_reviews_then_go_with_its_last_modifi
     await bot.slack.command("lost they went with Azure")
     await deliver_outbox(deps)
     stub.assert_no_pending_responses()
+
+
+# --- 6. referrals from AWS -------------------------------------------------------------------
+
+
+def invitation(number: int) -> dict[str, Any]:
+    return {
+        "Id": f"engi-{number:013d}",
+        "Catalog": "Sandbox",
+        "PayloadType": "OpportunityInvitation",
+        "EngagementTitle": f"Referral {number}",
+        "Status": "PENDING",
+        "SenderCompanyName": "AWS",
+        "InvitationDate": datetime(2026, 11, 24, tzinfo=UTC),
+        "ExpirationDate": datetime(2026, 12, 8, tzinfo=UTC),
+    }
+
+
+def invitation_detail(number: int) -> dict[str, Any]:
+    return {
+        "Id": f"engi-{number:013d}",
+        "Catalog": "Sandbox",
+        "PayloadType": "OpportunityInvitation",
+        "EngagementTitle": f"Referral {number}",
+        "Status": "PENDING",
+        "SenderCompanyName": "AWS",
+        "Payload": {
+            "OpportunityInvitation": {
+                "Customer": {
+                    "CompanyName": f"Initech {number}",
+                    "CountryCode": "DE",
+                    "WebsiteUrl": "https://initech.example",
+                    "Industry": "Software and Internet",
+                },
+                "Project": {
+                    "Title": f"Data lake {number}",
+                    "TargetCompletionDate": "2027-03-31",
+                    "BusinessProblem": "Nightly batch jobs miss their window every week.",
+                    "ExpectedCustomerSpend": [
+                        {
+                            "Amount": "8000",
+                            "CurrencyCode": "EUR",
+                            "Frequency": "Monthly",
+                            "TargetCompany": "AWS",
+                        }
+                    ],
+                },
+                "SenderContacts": [{"Email": "referrals@amazon.example", "FirstName": "Sam"}],
+                "ReceiverResponsibilities": ["Co-Sell Facilitator"],
+            }
+        },
+    }
+
+
+async def test_referrals_become_cards_once_and_are_accepted_or_rejected(
+    fake_slack: FakeSlack, sqlite_url: str
+) -> None:
+    from bot.app.scheduling import poll_referrals
+
+    bot = await start_bot(
+        fake_slack,
+        sqlite_url,
+        PTM_AWS_SOLUTION_ID=SOLUTION,
+        PTM_AWS_CHANNEL="CAWS",
+        PTM_ADMINS="UALLY",
+    )
+    aws = aws_of(bot)
+    stub = Stubber(aws.client)
+    stub.activate()
+    try:
+        deps = bot.runtime.deps
+        assert deps is not None
+        listing = {
+            "Catalog": "Sandbox",
+            "ParticipantType": "RECEIVER",
+            "Status": ["PENDING"],
+            "PayloadType": ["OpportunityInvitation"],
+            "MaxResults": 50,
+        }
+        listed = {"EngagementInvitationSummaries": [invitation(1), invitation(2)]}
+        expect(
+            aws, stub, "list_engagement_invitations", "ListEngagementInvitations", listed, listing
+        )
+        for n in (1, 2):
+            expect(
+                aws,
+                stub,
+                "get_engagement_invitation",
+                "GetEngagementInvitation",
+                invitation_detail(n),
+                {"Catalog": "Sandbox", "Identifier": f"engi-{n:013d}"},
+            )
+        assert await poll_referrals(deps) == 2
+        # Listed again (AWS lists them until answered): no second card, nothing read again.
+        expect(
+            aws, stub, "list_engagement_invitations", "ListEngagementInvitations", listed, listing
+        )
+        assert await poll_referrals(deps) == 0
+        stub.assert_no_pending_responses()
+        cards = {ts: m for (channel, ts), m in bot.fake.messages.items() if channel == "CAWS"}
+        assert len(cards) == 2
+        first_ts = next(ts for ts, m in cards.items() if "Data lake 1" in m["text"])
+        first = cards[first_ts]
+        assert "Initech 1" in card_text(first) and "8000 EUR" in card_text(first)
+
+        # A seller who is no alliance manager or admin cannot answer it.
+        await bot.slack.click(
+            first, "ptm_aws_referral_accept", channel="CAWS", ts=first_ts, user="USELLER"
+        )
+        told = bot.fake.of("chat.postEphemeral") + bot.fake.of("response_url")
+        assert "answered by PTM admins and alliance managers" in str(told)
+        token = (
+            await bot.rows("SELECT client_token FROM aws_invitations WHERE title = 'Data lake 1'")
+        )[0][0]
+        expect(
+            aws,
+            stub,
+            "start_engagement_by_accepting_invitation_task",
+            "StartEngagementByAcceptingInvitationTask",
+            {"TaskId": "task-9", "TaskStatus": "COMPLETE", "OpportunityId": "O777"},
+            {"Catalog": "Sandbox", "ClientToken": token, "Identifier": "engi-0000000000001"},
+        )
+        await bot.slack.click(
+            first, "ptm_aws_referral_accept", channel="CAWS", ts=first_ts, user="UALLY"
+        )
+        stub.assert_no_pending_responses()
+        [(name, account, close)] = await bot.rows("SELECT name, account, close_date FROM deals")
+        assert (name, account, str(close)) == ("Data lake 1", "Initech 1", "2027-03-31")
+        [(step, opportunity)] = await bot.rows("SELECT step, opportunity_id FROM aws_submissions")
+        assert (step, opportunity) == ("started", "O777")
+        accepted = card_text(bot.fake.message("CAWS", first_ts))
+        assert (
+            "Accepted by <@UALLY>: PTM-1" in accepted
+            and "ptm_aws_referral_accept" not in json.dumps(bot.fake.message("CAWS", first_ts))
+        )
+        # A second click (Slack's retry, another admin) starts nothing twice.
+        await bot.slack.click(
+            first, "ptm_aws_referral_accept", channel="CAWS", ts=first_ts, user="UALLY"
+        )
+        assert len(await bot.rows("SELECT id FROM deals")) == 1
+
+        second_ts = next(ts for ts in cards if ts != first_ts)
+        bot.fake.calls.clear()
+        await bot.slack.click(
+            cards[second_ts], "ptm_aws_referral_reject", channel="CAWS", ts=second_ts, user="UALLY"
+        )
+        [opened] = bot.fake.of("views.open")
+        _, refused = await bot.slack.submit(opened["view"], {"aws_reason": "x" * 81}, user="UALLY")
+        assert "at most 80 characters" in refused["errors"]["aws_reason"]
+        expect(
+            aws,
+            stub,
+            "reject_engagement_invitation",
+            "RejectEngagementInvitation",
+            {},
+            {
+                "Catalog": "Sandbox",
+                "Identifier": "engi-0000000000002",
+                "RejectionReason": "Outside our regions",
+            },
+        )
+        await bot.slack.submit(opened["view"], {"aws_reason": "Outside  our regions"}, user="UALLY")
+        stub.assert_no_pending_responses()
+        assert "Rejected by <@UALLY>: Outside our regions" in card_text(
+            bot.fake.message("CAWS", second_ts)
+        )
+    finally:
+        stub.deactivate()
+        await bot.stop()
