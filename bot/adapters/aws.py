@@ -44,7 +44,9 @@ class PartnerCentral:
                 import boto3
                 from botocore.config import Config
 
-                self._client = boto3.client(
+                # A session of its own: credentials are resolved (and refreshed) for this
+                # client, not cached process-wide by boto3's default session.
+                self._client = boto3.session.Session().client(
                     SERVICE,
                     region_name=REGION,
                     config=Config(

@@ -745,3 +745,75 @@ async def test_referrals_become_cards_once_and_are_accepted_or_rejected(
     finally:
         stub.deactivate()
         await bot.stop()
+
+
+# --- the standard endpoint settings, a local stand-in, an outage ------------------------------
+
+
+async def test_aws_endpoint_settings_reach_a_local_stand_in_and_an_outage_is_said(
+    fake_slack: FakeSlack, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No Stubber here: the real botocore client, signing with the standard chain's
+    credentials, over HTTP to wherever AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING points."""
+    from tests.fakes.partnercentral import FakePartnerCentral
+
+    local = FakePartnerCentral()
+    await local.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING", local.url)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    bot = await start_bot(fake_slack, sqlite_url, PTM_AWS_SOLUTION_ID=SOLUTION)
+    try:
+        await bot.slack.command("new Acme expansion")
+        await bot.slack.submit(await open_form(bot), GOOD)
+        assert local.operations() == [
+            "CreateOpportunity",
+            "AssociateOpportunity",
+            "StartEngagementFromOpportunityTask",
+        ]
+        assert all(
+            auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") for *_, auth in local.calls
+        )
+        assert "AWS co-sell: being submitted" in card_text(bot.card(*bot.posted_cards()[0]))
+
+        # AWS unreachable: said on the card, retried, the deal untouched otherwise.
+        await local.stop()
+        await bot.slack.command("new Globex", channel="CROOM2")
+        await bot.slack.submit(await open_form_in(bot, "CROOM2"), GOOD)
+        card = card_text(bot.card("CROOM2", bot.posted_cards()[1][1]))
+        assert "AWS could not be reached (EndpointConnectionError)" in card
+        [(status,)] = await bot.rows(
+            "SELECT status FROM crm_outbox WHERE kind = 'aws' ORDER BY id DESC LIMIT 1"
+        )
+        assert status == "pending"
+    finally:
+        await bot.stop()
+        await local.stop()
+
+
+async def test_missing_credentials_are_said_in_words(
+    fake_slack: FakeSlack, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_PARTNERCENTRAL_SELLING", "http://127.0.0.1:9")
+    bot = await start_bot(fake_slack, sqlite_url, PTM_AWS_SOLUTION_ID=SOLUTION)
+    try:
+        await bot.slack.command("new Acme expansion")
+        await bot.slack.submit(await open_form(bot), GOOD)
+        card = card_text(bot.card(*bot.posted_cards()[0]))
+        assert "PTM has no AWS credentials" in card
+        _, answer = await bot.slack.command("stage Validate")
+        assert "moved to *Validate*" in answer["text"]
+    finally:
+        await bot.stop()
+
+
+async def open_form_in(bot: RunningBot, channel: str) -> dict[str, Any]:
+    ts = next(ts for ch, ts in bot.posted_cards() if ch == channel)
+    bot.fake.calls.clear()
+    await bot.slack.click(bot.card(channel, ts), "ptm_card_aws", channel=channel, ts=ts)
+    [opened] = bot.fake.of("views.open")
+    return opened["view"]
