@@ -239,9 +239,15 @@ async def outbox(settings: Settings, action: str, path: str | None, team: str | 
 
 def _delivery_line(r: Delivery) -> str:
     body = json.loads(r.body)
-    what = "" if r.kind == "outcome" else f" write-back of {', '.join(body.get('fields', []))}"
+    what = {
+        "outcome": "",
+        "update": f" write-back of {', '.join(body.get('fields', []))}",
+        "aws": " co-sell submission",
+        "aws_update": " update of the AWS opportunity",
+    }.get(r.kind, f" {r.kind}")
     return (
-        f"#{r.id} {body.get('deal_key', f'deal {r.deal_id}')}{what} → {r.side} CRM after "
+        f"#{r.id} {body.get('deal_key', f'deal {r.deal_id}')}{what} → "
+        f"{'AWS' if r.side == 'aws' else f'{r.side} CRM'} after "
         f"{r.attempts} attempts: {r.last_error}"
     )
 
