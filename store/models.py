@@ -264,7 +264,11 @@ class PartnerRow(TenantOwned, table=True):
     """The capability map: one partner company, upserted by name (case-insensitive)."""
 
     __tablename__ = "partners"
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "name_key"),)
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "name_key"),
+        # The map's stamp (store.partners) reads its newest change from here, not a scan.
+        sa.Index("ix_partners_tenant_updated", "tenant_id", "updated_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name_key: str = Field(max_length=300)

@@ -6,9 +6,12 @@ import bisect
 import csv
 import heapq
 import io
+import operator
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 from bot.domain.inputs import unstorable
 
@@ -140,6 +143,19 @@ def words(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w.casefold() for w in WORD_RE.findall(text)))
 
 
+# Each field's postings of a word: the partners whose value names it, as one int each: the
+# partner's place in name order (inverted: larger is earlier) << 20 | the value's position. A
+# search is then set unions and counting in C (collections.Counter), with no object per
+# posting for the garbage collector to walk (which was most of a slow search's time).
+_VALUE_BITS = 20
+_VALUE_MASK = (1 << _VALUE_BITS) - 1
+# Scores are counted in points (field weights are whole points); a won deal is worth half
+# points (WIN_WEIGHT), so totals are compared in half points.
+_POINTS = tuple(int(w) for w in WEIGHTS.values())
+_HALF_WIN = int(WIN_WEIGHT * 2)
+MAX_WINS_COUNTED = 5
+
+
 class CapabilityIndex:
     """An inverted index of the capability map: word -> the partner values that contain it.
     Built once per change of the map; a search then touches only the partners it names."""
@@ -149,12 +165,25 @@ class CapabilityIndex:
     def __init__(self, partners: Iterable[Partner]) -> None:
         self.partners = list(partners)
         self.by_name = {p.name: i for i, p in enumerate(self.partners)}
-        self.postings: dict[str, list[tuple[int, int, int]]] = {}
+        # Ties go to the name first in order: a partner's code is its place in name order,
+        # inverted, so that a larger code wins a tie.
+        order = sorted(range(len(self.partners)), key=lambda i: self.partners[i].name.casefold())
+        self.code = [0] * len(self.partners)
+        self.by_code = [0] * len(self.partners)
+        for place, pi in enumerate(order):
+            code = len(self.partners) - 1 - place
+            self.code[pi], self.by_code[code] = code, pi
+        postings: dict[str, list[list[int]]] = {}
         for pi, partner in enumerate(self.partners):
             for fi, field in enumerate(self.FIELDS):
-                for vi, value in enumerate(getattr(partner, field)):
+                for vi, value in enumerate(getattr(partner, field)[: _VALUE_MASK + 1]):
+                    posting = self.code[pi] << _VALUE_BITS | vi
                     for token in words(value):
-                        self.postings.setdefault(token, []).append((pi, fi, vi))
+                        by_field = postings.setdefault(token, [[] for _ in self.FIELDS])
+                        by_field[fi].append(posting)
+        self.postings: dict[str, tuple[tuple[int, ...], ...]] = {
+            token: tuple(tuple(f) for f in by_field) for token, by_field in postings.items()
+        }
         self.vocabulary = sorted(self.postings)
 
     @classmethod
@@ -180,16 +209,22 @@ def rank(
     wins: Mapping[str, Sequence[str]] | None = None,
     limit: int = 5,
 ) -> list[Ranked]:
-    """Score partners by the search words their capabilities name, plus deals won with us
-    (`wins`: partner name -> text of each won deal); each rank says why."""
+    """Score partners by the search words their capabilities name (each named value once,
+    weighted by its field), plus deals won with us (`wins`: partner name -> text of each won
+    deal); each rank says why."""
     wins = wins or {}
     terms = [t for t in query if t]
     long_terms = [t for t in terms if len(t) >= 4]
-    hits: dict[int, set[tuple[int, int]]] = {}
-    for term in terms:
-        for token in index.tokens_for(term):
-            for pi, fi, vi in index.postings[token]:
-                hits.setdefault(pi, set()).add((fi, vi))
+    tokens = {token for term in terms for token in index.tokens_for(term)}
+    points: Counter[int] = Counter()
+    for fi, weight in enumerate(_POINTS):
+        lists = [found for token in tokens if (found := index.postings[token][fi])]
+        # Values named by two search words count once; one word's values are distinct already.
+        named = lists[0] if len(lists) == 1 else set().union(*lists)
+        if named:
+            codes = list(map(operator.rshift, named, repeat(_VALUE_BITS)))
+            for _ in range(weight):  # counted in C, once per point of the field's weight
+                points.update(codes)
     won_by: dict[int, list[frozenset[str]]] = {}
     for name, texts in wins.items():
         if name in index.by_name:
@@ -198,22 +233,36 @@ def rank(
                 [t for t in won_tokens if _hit(t, terms, long_terms)] if terms else won_tokens
             )
             if relevant:
-                won_by[index.by_name[name]] = relevant
-    weights = [WEIGHTS[f] for f in index.FIELDS]
-    scored = [
-        (
-            sum(weights[fi] for fi, _ in hits.get(pi, ()))
-            + WIN_WEIGHT * min(len(won_by.get(pi, ())), 5),
-            pi,
-        )
-        for pi in hits.keys() | won_by.keys()
-    ]
-    top = heapq.nsmallest(
-        limit, scored, key=lambda s: (-s[0], index.partners[s[1]].name.casefold())
+                won_by[index.code[index.by_name[name]]] = relevant
+    bonus = {code: _HALF_WIN * min(len(r), MAX_WINS_COUNTED) for code, r in won_by.items()}
+    # Only partners at or above the limit-th best score without wins can be among the best
+    # (a win only lifts its own partner), plus those with wins.
+    floor = min(heapq.nlargest(limit, points.values()), default=0)
+    candidates = [code for code, p in points.items() if p >= floor] + list(bonus)
+    best = heapq.nlargest(
+        limit, set(candidates), key=lambda c: (2 * points.get(c, 0) + bonus.get(c, 0), c)
     )
     return [
-        _explain(index, pi, score, sorted(hits.get(pi, ())), won_by.get(pi, []), terms)
-        for score, pi in top
+        _explain(
+            index,
+            index.by_code[code],
+            (2 * points.get(code, 0) + bonus.get(code, 0)) / 2,
+            _matched(index, index.by_code[code], tokens),
+            won_by.get(code, []),
+            terms,
+        )
+        for code in best
+    ]
+
+
+def _matched(index: CapabilityIndex, pi: int, tokens: set[str]) -> list[tuple[int, int]]:
+    """The (field, value) pairs of a partner that the search's words name."""
+    partner = index.partners[pi]
+    return [
+        (fi, vi)
+        for fi, field in enumerate(index.FIELDS)
+        for vi, value in enumerate(getattr(partner, field))
+        if not tokens.isdisjoint(words(value))
     ]
 
 

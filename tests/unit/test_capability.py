@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bot.domain.capability import (
     CSV_HEADER,
     CapabilityIndex,
@@ -73,3 +76,79 @@ def test_ties_are_ordered_by_name() -> None:
         [Partner("b", industries=("x",)), Partner("A", industries=("x",))]
     )
     assert [r.partner.name for r in rank(index, ["x"])] == ["A", "b"]
+
+
+def _reference_rank(
+    partners: list[Partner], query: tuple[str, ...], wins: dict[str, list[str]]
+) -> list[tuple[str, float]]:
+    """The ranking as specified, written the plain way: each value a search word names (the
+    word itself, or a 4+ letter prefix of one of its words) counts its field's weight once;
+    each relevant won deal 1.5, at most five; ties by name."""
+    from bot.domain.capability import WEIGHTS, WIN_WEIGHT
+
+    def names(word: str, text: str) -> bool:
+        found = words(text)
+        return word in found or (len(word) >= 4 and any(w.startswith(word) for w in found))
+
+    scored = []
+    for p in partners:
+        score = sum(
+            WEIGHTS[field]
+            for field in WEIGHTS
+            for value in getattr(p, field)
+            if any(names(t, value) for t in query)
+        )
+        relevant = [w for w in wins.get(p.name, []) if not query or any(names(t, w) for t in query)]
+        score += WIN_WEIGHT * min(len(relevant), 5)
+        if score:
+            scored.append((p.name, score))
+    return sorted(scored, key=lambda s: (-s[1], s[0].casefold()))[:5]
+
+
+VOCABULARY = [
+    "data",
+    "database",
+    "datadog",
+    "health",
+    "healthcare",
+    "vp",
+    "cto",
+    "retail",
+    "ai",
+    "analytics",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(VOCABULARY), max_size=3),
+            st.lists(st.sampled_from(VOCABULARY), max_size=2),
+            st.lists(
+                st.tuples(st.sampled_from(VOCABULARY), st.sampled_from(VOCABULARY)), max_size=3
+            ),
+            st.integers(0, 3),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.lists(st.sampled_from(VOCABULARY + ["dat", "heal", "analy"]), min_size=1, max_size=3),
+)
+def test_the_fast_ranking_is_the_specified_one(rows: list, query: list[str]) -> None:
+    partners = [
+        Partner(
+            f"P{i:02d}",
+            industries=tuple(dict.fromkeys(ind)),
+            buyer_levels=tuple(dict.fromkeys(lvl)),
+            # Two words a value: one value may be named by two search words (it counts once).
+            competencies=tuple(dict.fromkeys(f"{a} {b} platform" for a, b in comp)),
+        )
+        for i, (ind, lvl, comp, _) in enumerate(rows)
+    ]
+    wins = {f"P{i:02d}": [f"{VOCABULARY[n]} deal"] * n for i, (*_, n) in enumerate(rows) if n}
+    terms = words(" ".join(query))
+    got = [
+        (r.partner.name, r.score) for r in rank(CapabilityIndex.build(partners), terms, wins=wins)
+    ]
+    assert got == _reference_rank(partners, terms, wins)
