@@ -9,6 +9,7 @@ import time
 from enum import Enum
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -45,11 +46,16 @@ BOT_SCOPES = (
 )
 
 
-def make_client(token: str | None, base_url: str) -> AsyncWebClient:
-    """A Web API client that retries dropped connections, 429s (per Retry-After) and 5xx."""
+def make_client(
+    token: str | None, base_url: str, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """A Web API client that retries dropped connections, 429s (per Retry-After) and 5xx.
+    With `session` (the process's own, see bot.app.factory) its calls reuse connections:
+    against real Slack, no TLS handshake per `chat.update`; without, each call opens one."""
     return AsyncWebClient(
         token=token,
         base_url=base_url,
+        session=session,
         timeout=10,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),

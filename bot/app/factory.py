@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -45,6 +46,9 @@ class Runtime:
     deps: Deps | None
     engine: AsyncEngine
     tenants: TenantDeps | None = None
+    # The one HTTP session every Slack Web API client of this process shares (kept-alive
+    # connections instead of one per call).
+    http: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
         if self.deps is not None:
@@ -53,6 +57,8 @@ class Runtime:
             await self.deps.crm.aclose()
         if self.tenants is not None:
             await self.tenants.close()
+        if self.http is not None:
+            await self.http.close()
         await self.engine.dispose()
 
 
@@ -211,6 +217,15 @@ def create_app(
     return app
 
 
+def slack_http_session() -> aiohttp.ClientSession:
+    """Kept-alive connections to the Slack Web API for the whole process: a busy card burst or a
+    morning of digests reuses them instead of a TCP and TLS handshake per call."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
+        timeout=aiohttp.ClientTimeout(total=30),
+    )
+
+
 async def _token_team(settings: Settings, slack: SlackGateway) -> str | None:
     """The bot token's workspace; None for a database-only job. A refused token is raised."""
     if settings.bot_token is None or settings.bot_token.get_secret_value() == NO_TOKEN:
@@ -260,8 +275,9 @@ async def build_runtime(
         raise
     clock = clock or SystemClock()
     root = uow_factory(make_session_factory(engine))
+    http = slack_http_session()
     if settings.many_workspaces:
-        app_client = make_client(None, settings.slack_api_url)
+        app_client = make_client(None, settings.slack_api_url, http)
         oauth = oauth_settings(settings, engine, root, clock, app_client)
         authorize = oauth.authorize
         assert isinstance(oauth.installation_store, EncryptedInstallationStore)
@@ -272,6 +288,7 @@ async def build_runtime(
             clock,
             partial(build_deps, tuning=tuning),
             token_finder(oauth.installation_store, authorize),
+            http=http,
         )
         app = create_app(
             settings,
@@ -282,13 +299,16 @@ async def build_runtime(
             oauth=oauth,
             client=app_client,
         )
-        return Runtime(app=app, deps=None, engine=engine, tenants=tenants)
+        return Runtime(app=app, deps=None, engine=engine, tenants=tenants, http=http)
     assert settings.bot_token is not None
-    slack = SlackGateway(make_client(settings.bot_token.get_secret_value(), settings.slack_api_url))
+    slack = SlackGateway(
+        make_client(settings.bot_token.get_secret_value(), settings.slack_api_url, http)
+    )
     try:
         team_id = await _token_team(settings, slack)
         tenant_id = await services.single_workspace_tenant(root, team_id=team_id, now=clock.now())
     except BaseException:
+        await http.close()
         await engine.dispose()
         raise
     deps = build_deps(
@@ -300,4 +320,4 @@ async def build_runtime(
         process_before_response=process_before_response,
         raise_error_for_unhandled_request=raise_error_for_unhandled_request,
     )
-    return Runtime(app=app, deps=deps, engine=engine)
+    return Runtime(app=app, deps=deps, engine=engine, http=http)

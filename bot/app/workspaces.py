@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import aiohttp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions, AsyncSuccessArgs
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -120,6 +121,8 @@ def tenant_deps(
     clock: Clock,
     build: Callable[..., Deps],
     token_for: TokenFinder,
+    *,
+    http: aiohttp.ClientSession | None = None,
 ) -> TenantDeps:
     """Deps per tenant: its scoped units of work, a gateway on its installation's token (the
     modal seal keyed by PTM_SECRET_KEY, the same for every installation)."""
@@ -131,7 +134,7 @@ def tenant_deps(
     async def make(
         tenant: int, client: AsyncWebClient, home: tuple[str | None, str | None]
     ) -> Deps:
-        gateway = SlackGateway(make_client(client.token, settings.slack_api_url), seal=seal)
+        gateway = SlackGateway(make_client(client.token, settings.slack_api_url, http), seal=seal)
         gateway.know_installation(*home)
         return build(settings, uow=root.for_tenant(tenant), slack=gateway, clock=clock, box=box)
 

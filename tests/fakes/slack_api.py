@@ -79,6 +79,8 @@ class FakeSlack:
     posted_by: dict[tuple[str, str], str] = field(default_factory=dict)
     refresh_tokens: dict[str, Workspace] = field(default_factory=dict)
     issued: list[str] = field(default_factory=list)  # every bot token handed out, in order
+    # The client end of every connection a Web API call came over (kept-alive ones repeat).
+    peers: list[object] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -170,6 +172,8 @@ class FakeSlack:
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
+        if request.transport is not None:
+            self.peers.append(request.transport.get_extra_info("peername"))
         payload = await self._payload(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None

@@ -233,3 +233,16 @@ async def test_done_clicked_on_a_stale_card_is_refused_and_card_refreshed(bot: R
     ]
     assert bot.fake.count("chat.update") == updates_before + 1
     assert "*Next step*: second step" in card_text(bot.card("CROOM", ts))
+
+
+async def test_web_api_calls_reuse_kept_alive_connections(bot: RunningBot) -> None:
+    """Every Slack client of the process shares one HTTP session: a burst of card updates
+    comes over a connection or two, not one connection (and, against Slack, a TLS handshake)
+    per call."""
+    await bot.slack.command("new Acme")
+    bot.fake.peers.clear()
+    for stage in ("Discover", "Validate", "Propose", "Negotiate", "Discover", "Validate"):
+        await bot.slack.command(f"stage {stage}")
+    updates = bot.fake.of("chat.update")
+    assert len(updates) >= 6
+    assert len(set(bot.fake.peers)) <= 2 < len(bot.fake.peers)
