@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -189,7 +188,9 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     await connectors.aclose()
     await hs.stop()
     await engine.dispose()
-    results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from bench.support import peak_rss_mb
+
+    results["peak_rss_mb"] = peak_rss_mb()
     return results
 
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-from bench.support import BENCH_TENANT, add_bench_tenant, offline_ctx  # noqa: E402
+from bench.support import BENCH_TENANT, add_bench_tenant, offline_ctx, peak_rss_mb  # noqa: E402
 from bot.services.digests import compose_many  # noqa: E402
 from store import create_schema, make_engine  # noqa: E402
 from store.models import DealEventRow, DealRow, NextStepRow, TrioMemberRow  # noqa: E402
@@ -146,7 +146,8 @@ async def measure(db: str, users: int, fraction: float) -> dict[str, float]:
         "users": len(runs),
         "seconds": round(elapsed, 3),
         "queries": queries,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "non_empty_digests": non_empty,
         "digest_items": items,
     }

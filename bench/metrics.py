@@ -17,7 +17,6 @@ import asyncio
 import os
 import platform
 import random
-import resource
 import statistics
 import sys
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-from bench.support import BENCH_TENANT, add_bench_tenant, offline_ctx  # noqa: E402
+from bench.support import BENCH_TENANT, add_bench_tenant, offline_ctx, peak_rss_mb  # noqa: E402
 from bot.domain.model import Actor  # noqa: E402
 from bot.services import Caller, measure  # noqa: E402
 from store import create_schema, make_engine  # noqa: E402
@@ -178,7 +177,7 @@ async def run(url: str) -> None:
             f"operator check {len(report.operator.deals)} deals, trend points {len(report.trend)}"
         )
     await engine.dispose()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mb()
     print(f"peak RSS of the whole run (build included): {rss:.0f} MB")  # noqa: T201
 
 

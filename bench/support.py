@@ -39,3 +39,20 @@ def offline_ctx(engine: AsyncEngine, now: datetime) -> Ctx:
         channel_shared=_offline,
         tz_of=_offline,
     )
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory, in MB. Linux's `ru_maxrss` carries a forked
+    child's parent's peak across fork and exec (a child started from a 230 MB parent reports
+    at least that); `VmHWM` in /proc/self/status is the high-water mark of this process's own
+    memory since its exec. `ru_maxrss` only where /proc is not there."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

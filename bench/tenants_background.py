@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from bench.live import fake_slack, machine  # noqa: E402
+from bench.support import peak_rss_mb  # noqa: E402
 
 NOW = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # 06:00 UTC: nobody's digest (8:00 UTC) is due
 KEY = "mZ4mZbq0b9qXn0jvJ3m1b2u4Y2x7l5V1dGx0cWJ0bmE="  # a fixed Fernet key for the data set
@@ -306,7 +306,7 @@ async def measure() -> dict[str, Any]:
     clock.at = NOW.replace(hour=8, minute=30)
     await timed("digest run (everyone due)", digests)
     await timed("idle tick (all gates, digests sent)", idle)
-    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    results["peak_rss_mb"] = round(peak_rss_mb(), 1)
     await runtime.close()
     return results
 
