@@ -1,6 +1,6 @@
 """Benchmark: CRM → card at scale, through the real connectors and use cases.
 
-    python bench/crm_sync.py [--deals 1000] [--changed 100] [--db /tmp/ptm-bench-crm.db]
+    python bench/crm_sync.py [--deals 1000] [--changed 100] [--db FILE (default: this run's own)]
 
 Builds a SQLite data set of `--deals` deals, each linked to a Salesforce opportunity (and, in a
 second data set, to a HubSpot deal), starts the local Salesforce and HubSpot stand-ins the tests
@@ -204,7 +204,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--deals", type=int, default=1000)
     parser.add_argument("--changed", type=int, default=100)
-    parser.add_argument("--db", default="/tmp/ptm-bench-crm.db")
+    parser.add_argument("--db", default=f"/tmp/ptm-bench-crm-{os.getpid()}.db")
     parser.add_argument("--child", action="store_true")
     args = parser.parse_args()
     if args.child:

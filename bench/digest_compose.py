@@ -1,6 +1,7 @@
 """Benchmark: compose daily digests for 10,000 users over 50,000 deals.
 
-    python bench/digest_compose.py [--users 10000] [--deals 50000] [--db /tmp/ptm-bench.db]
+    python bench/digest_compose.py [--users 10000] [--deals 50000]
+                                   [--db FILE (default: this run's own)]
 
 Builds the data set once (SQLite file), then, in a fresh child process so its peak memory is
 the composition's own, composes every user's digest with the production code
@@ -157,7 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--deals", type=int, default=50_000)
-    parser.add_argument("--db", default="/tmp/ptm-bench-digest.db")
+    parser.add_argument("--db", default=f"/tmp/ptm-bench-digest-{os.getpid()}.db")
     parser.add_argument("--measure", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure is not None:

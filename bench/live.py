@@ -5,13 +5,16 @@ client with one keep-alive connection pool, so the client costs the same for eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import platform
+import secrets
 import socket
 import statistics
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -51,6 +54,29 @@ async def ensure_database(url: str) -> None:
                 await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     finally:
         await admin.dispose()
+
+
+@contextlib.asynccontextmanager
+async def unique_database(url: str) -> AsyncIterator[str]:
+    """A PostgreSQL database of this run's own (`<name>_<pid>_<random>`), dropped at the end:
+    two runs at once, or a run beside the tests, never share one."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    base = make_url(url)
+    name = f"{base.database}_{os.getpid()}_{secrets.token_hex(3)}"
+    own = base.set(database=name)
+    await ensure_database(own.render_as_string(hide_password=False))
+    try:
+        yield own.render_as_string(hide_password=False)
+    finally:
+        admin = create_async_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as conn:
+                await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            await admin.dispose()
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
 """Benchmark: the four measures over 50,000 deals and 500,000 deal events.
 
-    python bench/metrics.py [--deals 50000] [--events 500000] [--db /tmp/ptm-bench-metrics.db]
+    python bench/metrics.py [--deals 50000] [--events 500000] [--db FILE (default: this run's own)]
                             [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/ptm_bench]
 
 Builds a data set spread over two years (SQLite file by default; with --database-url the given
@@ -185,7 +185,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--deals", type=int, default=50_000)
     parser.add_argument("--events", type=int, default=500_000)
-    parser.add_argument("--db", default="/tmp/ptm-bench-metrics.db")
+    parser.add_argument("--db", default=f"/tmp/ptm-bench-metrics-{os.getpid()}.db")
     parser.add_argument("--database-url", help="e.g. a PostgreSQL URL (its tables are rebuilt)")
     args = parser.parse_args()
     url = args.database_url or f"sqlite+aiosqlite:///{args.db}"

@@ -1,7 +1,7 @@
 """Benchmark: background work over 1,000 installed tenants with 50 deals each.
 
     python bench/tenants_background.py [--tenants 1000] [--deals 50]
-                                       [--db /tmp/ptm-bench-tenants.db]
+                                       [--db FILE (default: this run's own)]
 
 Builds a many-workspace SQLite database (tenants, their encrypted bot tokens, deals, trios, next
 steps, card copies, time zones, one CRM connector and one due outcome each), starts a fake Slack
@@ -358,7 +358,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--deals", type=int, default=50)
-    parser.add_argument("--db", default="/tmp/ptm-bench-tenants.db")
+    parser.add_argument("--db", default=f"/tmp/ptm-bench-tenants-{os.getpid()}.db")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:

@@ -37,13 +37,13 @@ from bench.http_latency import install  # noqa: E402
 from bench.live import (  # noqa: E402
     BENCH_POSTGRES,
     SignedClient,
-    ensure_database,
     fake_slack,
     free_port,
     machine,
     ptm_env,
     spawn,
     stop,
+    unique_database,
 )
 from tests.fakes.slack_api import Workspace  # noqa: E402
 from tests.support.databases import fresh_postgres  # noqa: E402
@@ -248,7 +248,20 @@ async def run(
         f"{warmup} to warm up, {concurrency} in flight; {rounds} round(s) of 1 then 2 processes, "
         "one workspace then many"
     )
-    await ensure_database(url)
+    async with unique_database(url) as own:
+        await _rounds(own, deals, changes, concurrency, warmup, rounds, modes, shared)
+
+
+async def _rounds(
+    url: str,
+    deals: int,
+    changes: int,
+    concurrency: int,
+    warmup: int,
+    rounds: int,
+    modes: tuple[bool, ...],
+    shared: bool,
+) -> None:
     ratios: dict[bool, list[float]] = {False: [], True: []}
     rates: dict[tuple[bool, int], list[float]] = {}
     for round_no in range(1, rounds + 1):
