@@ -91,6 +91,17 @@ async def run(changes: int, url: str | None, processes: int, shared: bool = Fals
                 await asyncio.sleep(0.02)
             await asyncio.sleep(1)
             last_change = await scalar(url, "SELECT max(at) FROM deal_events")
+            # A lone change after the burst has settled: how soon every copy shows it.
+            await asyncio.sleep(1.5)
+            lone_sent = time.time()
+            await clients[0].command("next one more step")
+            lone = final + 1
+            lone_deadline = time.time() + 10
+            while time.time() < lone_deadline and not all(
+                card_version(fake.message(c, t)) == lone for c, t in copies
+            ):
+                await asyncio.sleep(0.002)
+            lone_lag = time.time() - lone_sent
             try:
                 ledger = await scalar(url, "SELECT count(*) FROM disclosures")
             except Exception:  # a checkout from before the ledger  # noqa: BLE001
@@ -119,6 +130,16 @@ async def run(changes: int, url: str | None, processes: int, shared: bool = Fals
         f"copies showing v{final}: {len(arrivals)} of {len(copies)}; last copy final "
         f"{lag:.2f} s after the last change; chat.update calls for the burst: {burst_updates} "
         f"(one per change per copy would be {changes * len(copies)}); ledger rows: {ledger}"
+    )
+    windows: dict[tuple[str, str, int], int] = {}
+    for call in fake.calls:
+        if call.method == "chat.update" and call.at >= began:
+            key = (call.payload["channel"], call.payload["ts"], int(call.at - began))
+            windows[key] = windows.get(key, 0) + 1
+    print(  # noqa: T201
+        f"most chat.update to one copy in any one-second window: {max(windows.values())}; "
+        f"a lone change after the burst: every copy showed it {lone_lag * 1000:.0f} ms after "
+        "it was sent (its command's answer included)"
     )
 
 

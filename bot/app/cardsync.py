@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +24,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SyncTuning:
-    """debounce: how long a pass waits so a burst of changes becomes one update per copy;
+    """debounce: the least time between two passes over one deal's copies. A lone change goes
+    out at once; during a burst each copy gets at most one update per `debounce` seconds, the
+    last with the final state (Slack allows about one `chat.update` per message per second).
     retry_base / retry_cap: backoff (doubling, with jitter) for copies whose update failed."""
 
-    debounce: float = 0.15
+    debounce: float = 1.0
     retry_base: float = 2.0
     retry_cap: float = 600.0
     home_delay: float = 1.0  # App Home tabs: one republish per user per burst of changes
@@ -72,6 +76,7 @@ class CardSyncer:
         self.partner_homes: Callable[[tuple[tuple[str, str], ...]], Awaitable[None]] | None = None
         self._deals: dict[int, _DealSync] = {}
         self._retries: dict[int, asyncio.Task[None]] = {}
+        self._last_pass: dict[int, float] = {}  # deal -> when its last pass ended (monotonic)
 
     async def sync(self, deal_id: int) -> bool:
         """Bring every copy up to date; False if some copy failed (a retry is then scheduled)."""
@@ -82,10 +87,12 @@ class CardSyncer:
             async with state.lock:
                 if state.completed >= ticket:
                     return True
-                if self.tuning.debounce:
-                    await asyncio.sleep(self.tuning.debounce)
+                wait = self._last_pass.get(deal_id, -math.inf) + self.tuning.debounce
+                if wait > time.monotonic():  # a pass went out lately: this one gathers the rest
+                    await asyncio.sleep(wait - time.monotonic())
                 target = state.requested
                 converged = await self._exclusive_pass(deal_id)
+                self._passed(deal_id)
                 state.completed = target
         finally:
             if state.completed >= state.requested:
@@ -93,6 +100,13 @@ class CardSyncer:
         if not converged:
             self._schedule_retry(deal_id)
         return converged
+
+    def _passed(self, deal_id: int) -> None:
+        now = time.monotonic()
+        self._last_pass[deal_id] = now
+        if len(self._last_pass) > 10_000:  # forget deals that are quiet again
+            quiet = now - self.tuning.debounce
+            self._last_pass = {d: t for d, t in self._last_pass.items() if t > quiet}
 
     async def _exclusive_pass(self, deal_id: int) -> bool:
         """A pass under the deal's lease. If another process holds it, its pass may have read
