@@ -30,7 +30,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from bench.support import BENCH_TENANT, add_bench_tenant, offline_ctx, peak_rss_mb  # noqa: E402
-from bot.services.digests import compose_many  # noqa: E402
+from bot.services.digests import DIGEST_BATCH, compose_batches  # noqa: E402
 from store import create_schema, make_engine  # noqa: E402
 from store.models import DealEventRow, DealRow, NextStepRow, TrioMemberRow  # noqa: E402
 
@@ -123,7 +123,7 @@ async def build(db: str, users: int, deals: int) -> None:
     await engine.dispose()
 
 
-async def measure(db: str, users: int, fraction: float) -> dict[str, float]:
+async def measure(db: str, users: int, fraction: float, batch: int) -> dict[str, float]:
     engine = make_engine(f"sqlite+aiosqlite:///{db}")
     queries = 0
 
@@ -136,15 +136,18 @@ async def measure(db: str, users: int, fraction: float) -> dict[str, float]:
     chosen = [f"U{i:07d}" for i in range(int(users * fraction))]
     runs = [(u, date(2026, 11, 24)) for u in chosen]
     started = time.perf_counter()
-    views = await compose_many(ctx, runs)
+    non_empty = items = 0
+    # As the sender does: a batch composed, used (here: counted), let go, then the next.
+    async for _batch, views in compose_batches(ctx, runs, size=batch):
+        non_empty += sum(not v.is_empty for v in views.values())
+        items += sum(
+            len(v.mine) + len(v.waiting) + len(v.changes) + len(v.stale) for v in views.values()
+        )
     elapsed = time.perf_counter() - started
     await engine.dispose()
-    non_empty = sum(not v.is_empty for v in views.values())
-    items = sum(
-        len(v.mine) + len(v.waiting) + len(v.changes) + len(v.stale) for v in views.values()
-    )
     return {
         "users": len(runs),
+        "batch": batch,
         "seconds": round(elapsed, 3),
         "queries": queries,
         "peak_rss_mb": round(peak_rss_mb(), 1),
@@ -160,9 +163,10 @@ def main() -> None:
     parser.add_argument("--deals", type=int, default=50_000)
     parser.add_argument("--db", default=f"/tmp/ptm-bench-digest-{os.getpid()}.db")
     parser.add_argument("--measure", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, default=DIGEST_BATCH, help="people per composition")
     args = parser.parse_args()
     if args.measure is not None:
-        print(json.dumps(asyncio.run(measure(args.db, args.users, args.measure))))  # noqa: T201
+        print(json.dumps(asyncio.run(measure(args.db, args.users, args.measure, args.batch))))  # noqa: T201
         return
     for suffix in ("", "-wal", "-shm"):
         Path(args.db + suffix).unlink(missing_ok=True)
@@ -184,6 +188,8 @@ def main() -> None:
                 args.db,
                 "--measure",
                 str(fraction),
+                "--batch",
+                str(args.batch),
             ],
             capture_output=True,
             text=True,

@@ -291,3 +291,19 @@ async def test_the_digest_counts_seller_activation_as_ptm_metrics_does(
         assert "*50%* — 1 of 2 sellers on open deals" in str(digest["blocks"])
     finally:
         await bot.stop()
+
+
+async def test_digests_are_composed_a_batch_of_people_at_a_time(early_bot: RunningBot) -> None:
+    """A morning of many digests is composed in batches (memory does not grow with the whole
+    day); each person's digest is the same whatever batch they fall in."""
+    from bot.services.digests import compose_batches, compose_many
+
+    deps = early_bot.runtime.deps
+    assert deps is not None
+    day = EARLY.date()
+    runs = [(u, day) for u in ("UALLY", "USELLER", "UNOBODY")]
+    batches = [(batch, views) async for batch, views in compose_batches(deps.ctx, runs, size=2)]
+    assert [b for b, _ in batches] == [runs[:2], runs[2:]]
+    whole = await compose_many(deps.ctx, runs)
+    assert {u: v for _, views in batches for u, v in views.items()} == whole
+    assert not whole["USELLER"].is_empty and whole["UNOBODY"].is_empty
