@@ -287,7 +287,7 @@ def _crm(env: Mapping[str, str], prefix: str) -> CrmTarget | None:
     if kind not in CRM_KINDS:
         raise ConfigError(f"{prefix}_KIND must be one of {', '.join(CRM_KINDS)} (got {kind!r})")
     url, secret = _optional(env, f"{prefix}_URL"), _optional(env, f"{prefix}_SECRET")
-    if kind == "hubspot" and url is None and secret is not None:
+    if kind == "hubspot" and url is None:
         url = HUBSPOT_API
     if url is None:
         if kind != "webhook":
@@ -296,9 +296,8 @@ def _crm(env: Mapping[str, str], prefix: str) -> CrmTarget | None:
     if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
         raise ConfigError(f"{prefix}_URL must be an http(s) URL ({_URL_OF[kind]})")
     if secret is None:
-        raise ConfigError(
-            f"{prefix}_SECRET is required when {prefix}_URL is set ({_SECRET_OF[kind]})"
-        )
+        when = f"when {prefix}_URL is set" if kind == "webhook" else f"for a {kind} connector"
+        raise ConfigError(f"{prefix}_SECRET is required {when} ({_SECRET_OF[kind]})")
     client_id = _optional(env, f"{prefix}_CLIENT_ID") or ""
     if kind == "salesforce" and not client_id:
         raise ConfigError(

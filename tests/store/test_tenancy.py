@@ -139,3 +139,37 @@ async def test_deal_numbers_are_taken_once_per_company_even_when_concurrent(
         async with uows.reads() as uow:
             keys = [d.key for d in [await uow.deals.get(i) for i in made] if d is not None]
         assert sorted(keys, key=lambda k: int(k[4:])) == [f"PTM-{n}" for n in range(1, 6)]
+
+
+async def test_crm_links_and_aws_submissions_are_each_companys_own(engine: AsyncEngine) -> None:
+    """The same CRM record linked, and a deal submitted to AWS, by two companies: each sees
+    only its own, asked by record id, deal id or invitation id."""
+    from store.crm import CrmLink
+
+    ours, theirs = await tenant_uows(engine, "T0URS"), await tenant_uows(engine, "TPARTNER")
+    a1 = await new_deal(ours, "Ours", "C1")
+    b1 = await new_deal(theirs, "Theirs", "C2")
+    for uows, deal_id in ((ours, a1), (theirs, b1)):
+        async with uows() as uow:
+            link = CrmLink(deal_id, "ours", "", "salesforce", "006000000000001AAA", NOW)
+            await uow.crm.put(link, by="U1", now=NOW)
+            await uow.crm.set_health("ours", now=NOW, needs_attention=uows is theirs)
+            await uow.cosell.put(deal_id, NOW, form={}, client_token=f"t{deal_id}", step="queued")
+            await uow.invitations.add(NOW, invitation_id="engi-1", client_token=f"i{deal_id}")
+            await uow.commit()
+    async with ours.reads() as uow:
+        assert [
+            ln.deal_id for ln in await uow.crm.by_records("salesforce", ["006000000000001AAA"])
+        ] == [a1]
+        assert await uow.crm.deal_of_record("ours", "salesforce", "006000000000001AAA") == a1
+        assert await uow.crm.of_deal(b1) == []
+        assert not (await uow.crm.health())["ours"].needs_attention
+        assert await uow.cosell.of_deal(b1) is None
+        invitation = await uow.invitations.get("engi-1")
+        assert invitation is not None and invitation.client_token == f"i{a1}"
+    async with ours() as uow:
+        await uow.invitations.update("engi-1", status="accepted")  # ours only
+        await uow.commit()
+    async with theirs.reads() as uow:
+        assert (await uow.invitations.get("engi-1")).status == "pending"  # type: ignore[union-attr]
+        assert (await uow.cosell.of_deal(b1)).client_token == f"t{b1}"  # type: ignore[union-attr]

@@ -116,3 +116,55 @@ def test_socket_mode_needs_no_signing_secret() -> None:
 )
 def test_the_database_url_forms_hosting_platforms_give_are_accepted(given: str, used: str) -> None:
     assert load_settings({**BASE, "DATABASE_URL": given}).database_url == used
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (
+            {"PTM_CRM_OURS_KIND": "oracle"},
+            "PTM_CRM_OURS_KIND must be one of webhook, salesforce, hubspot",
+        ),
+        (
+            {"PTM_CRM_OURS_KIND": "hubspot"},
+            "PTM_CRM_OURS_SECRET is required for a hubspot connector",
+        ),
+        (
+            {
+                "PTM_CRM_PARTNER_KIND": "salesforce",
+                "PTM_CRM_PARTNER_URL": "https://a.my.salesforce.com",
+                "PTM_CRM_PARTNER_SECRET": "x",
+            },
+            "PTM_CRM_PARTNER_CLIENT_ID is required for Salesforce",
+        ),
+        (
+            {"PTM_CRM_OURS_KIND": "salesforce"},
+            "PTM_CRM_OURS_URL is required for a salesforce connector",
+        ),
+        (
+            {"PTM_AWS_SOLUTION_ID": "S-1", "PTM_AWS_CATALOG": "prod"},
+            "PTM_AWS_CATALOG must be AWS or Sandbox",
+        ),
+        ({"PTM_AWS_SOLUTION_ID": "bad id!"}, "PTM_AWS_SOLUTION_ID must be your solution's id"),
+        (
+            {"PTM_AWS_SOLUTION_ID": "S-1", "PTM_AWS_CHANNEL": "general"},
+            "PTM_AWS_CHANNEL must be a Slack channel id",
+        ),
+    ],
+)
+def test_crm_and_aws_settings_are_checked(extra: dict[str, str], said: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings({**BASE, **extra})
+    assert said in str(refused.value)
+
+
+def test_crm_and_aws_settings_as_given() -> None:
+    s = load_settings(
+        {**BASE, "PTM_CRM_OURS_KIND": "HubSpot", "PTM_CRM_OURS_SECRET": "pat-1",
+         "PTM_CRM_OURS_WEBHOOK_SECRET": "w" * 20, "PTM_AWS_SOLUTION_ID": "S-0000001"}
+    )  # fmt: skip
+    assert s.crm_ours is not None and (s.crm_ours.kind, s.crm_ours.url) == (
+        "hubspot",
+        "https://api.hubapi.com",
+    )
+    assert s.aws is not None and (s.aws.catalog, s.aws.channel) == ("Sandbox", None)
