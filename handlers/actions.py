@@ -47,7 +47,7 @@ def register(app: AsyncApp) -> None:
 async def handle_digest_pause(ack: Any, body: dict[str, Any], context: Any) -> None:
     """The digest's own button: pause or resume one's digests; the choice persists."""
     await ack()
-    click = _clicked(body, context)
+    click = clicked(body, context)
     deps, caller = click.deps, click.caller
     paused = body["actions"][0]["action_id"] == Action.DIGEST_PAUSE
     await services.set_paused(deps.ctx, caller.actor.user_id, paused)
@@ -128,7 +128,7 @@ async def _open_form(
 ) -> None:
     """A card button that opens a modal: the deal from the card, its form (which checks the
     clicker's right), a refusal told privately, else the modal sealed to the clicker."""
-    click = _clicked(body, context)
+    click = clicked(body, context)
     deps, caller = click.deps, click.caller
     try:
         ref = CardRef.from_block_id(card_block_id(body))
@@ -143,7 +143,7 @@ async def _open_form(
 
 async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None:
     await ack()
-    click = _clicked(body, context)
+    click = clicked(body, context)
     deps, caller = click.deps, click.caller
     try:
         ref = CardRef.from_block_id(card_block_id(body))
@@ -186,7 +186,7 @@ async def handle_card_more(ack: Any, body: dict[str, Any], context: Any) -> None
 async def handle_attach_partner(ack: Any, body: dict[str, Any], context: Any) -> None:
     """ "Attach to PTM-n" on a find result: sets the deal's partner, marks *match* done."""
     await ack()
-    click = _clicked(body, context)
+    click = clicked(body, context)
     deps, caller = click.deps, click.caller
     try:
         choice = AttachChoice.decode(action_value(body))
@@ -202,7 +202,7 @@ async def _run(
     context: Any, body: dict[str, Any], use_case: Any, *, always_tell: bool = False
 ) -> None:
     """Run a card use case; errors and (optionally) results go to the clicker only."""
-    click = _clicked(body, context)
+    click = clicked(body, context)
     deps, caller = click.deps, click.caller
     try:
         ref = CardRef.from_block_id(card_block_id(body))
@@ -232,6 +232,6 @@ class Click:
         await tell_privately(self.deps, self.caller, message, respond=self.respond)
 
 
-def _clicked(body: dict[str, Any], context: Any) -> Click:
+def clicked(body: dict[str, Any], context: Any) -> Click:
     respond = context.respond if body.get("response_url") else None
     return Click(deps_of(context), caller_from_interaction(body, context), respond)

@@ -17,15 +17,16 @@ from blocks.ids import Action, Callback
 from blocks.metadata import CardRef, NextStepMeta, ReferralMeta
 from blocks.modals import build_notice_modal, read_inputs
 from blocks.replies import build_notice
-from bot.app.deps import Deps, deps_of
+from bot.app.deps import Deps
 from bot.app.scheduling import deliver_outbox
 from bot.domain.cosell import PartnerCentralPort
 from bot.domain.model import DomainError
 from bot.services import Caller, referrals
 from bot.services import cosell as services
 from bot.views.models import CoSellView, Reply
+from handlers.actions import clicked
 from handlers.answering import CommandAnswer
-from handlers.parsing import action_value, caller_from_interaction, card_block_id
+from handlers.parsing import action_value, card_block_id
 from handlers.publish import publish, tell_privately
 from handlers.views import opened_modal, submit_modal
 
@@ -58,17 +59,17 @@ async def answer_aws_command(
 async def handle_cosell_open(ack: Any, body: dict[str, Any], context: Any) -> None:
     """The card's button (the deal from the card) or `/ptm aws`'s (the deal in its value)."""
     await ack()
-    deps = deps_of(context)
-    caller = caller_from_interaction(body, context)
-    respond = context.respond if body.get("response_url") else None
+    click = clicked(body, context)
+    deps, caller = click.deps, click.caller
     try:
         aws = services.require_aws(deps.aws)
         block = card_block_id(body)
         deal_id = CardRef.from_block_id(block).d if ":" in block else int(action_value(body))
         view = await services.cosell_view(deps.ctx, caller, deal_id=deal_id)
     except (DomainError, ValueError) as err:
-        text = err.message if isinstance(err, DomainError) else "That button is out of date."
-        await tell_privately(deps, caller, build_notice(text), respond=respond)
+        await click.tell(
+            err.message if isinstance(err, DomainError) else "That button is out of date."
+        )
         return
     if view.submitted and view.status is not None and view.status.step != "started":
         modal = build_notice_modal("Co-sell with AWS", f"{view.key} · {view.status.line()}")
@@ -119,14 +120,13 @@ async def handle_cosell_submission(
 async def handle_referral_accept(ack: Any, body: dict[str, Any], context: Any) -> None:
     """Accept: the engagement starts and the deal is made; the referral's card says so."""
     await ack()
-    deps = deps_of(context)
-    caller = caller_from_interaction(body, context)
-    respond = context.respond if body.get("response_url") else None
+    click = clicked(body, context)
+    deps, caller = click.deps, click.caller
     try:
         aws = services.require_aws(deps.aws)
         view, kept = await referrals.accept(deps.ctx, caller, action_value(body), aws)
     except DomainError as err:
-        await tell_privately(deps, caller, build_notice(err.message), respond=respond)
+        await click.tell(err.message)
         return
     if kept.channel_id and kept.ts:
         await deps.slack.update(kept.channel_id, kept.ts, build_referral_card(view))
@@ -134,14 +134,13 @@ async def handle_referral_accept(ack: Any, body: dict[str, Any], context: Any) -
 
 async def handle_referral_reject_open(ack: Any, body: dict[str, Any], context: Any) -> None:
     await ack()
-    deps = deps_of(context)
-    caller = caller_from_interaction(body, context)
-    respond = context.respond if body.get("response_url") else None
+    click = clicked(body, context)
+    deps, caller = click.deps, click.caller
     try:
         services.require_aws(deps.aws)
         view = await referrals.invitation_view(deps.ctx, caller, action_value(body))
     except DomainError as err:
-        await tell_privately(deps, caller, build_notice(err.message), respond=respond)
+        await click.tell(err.message)
         return
     meta = ReferralMeta(i=view.invitation_id, channel=caller.channel_id)
     await deps.slack.open_modal(

@@ -48,14 +48,6 @@ class CoSellRepository:
         row = await self.session.scalar(query)
         return _submission(row) if row is not None else None
 
-    async def of_deals(self, deal_ids: Collection[int]) -> dict[int, Submission]:
-        if not deal_ids:
-            return {}
-        rows = await self.session.scalars(
-            sa.select(AwsSubmissionRow).where(AwsSubmissionRow.deal_id.in_(list(deal_ids)))  # type: ignore[attr-defined]
-        )
-        return {r.deal_id: _submission(r) for r in rows.all()}
-
     async def put(self, deal_id: int, now: datetime, **values: Any) -> Submission:
         """Create the deal's submission or change it (the row is locked by of_deal first)."""
         row = await self.session.scalar(

@@ -41,17 +41,6 @@ class CrmLinkRepository:
         )
         return [_link(r) for r in rows.all()]
 
-    async def of_deals(self, deal_ids: Collection[int]) -> dict[int, list[CrmLink]]:
-        found: dict[int, list[CrmLink]] = {}
-        if not deal_ids:
-            return found
-        rows = await self.session.scalars(
-            sa.select(CrmLinkRow).where(CrmLinkRow.deal_id.in_(list(deal_ids)))  # type: ignore[attr-defined]
-        )
-        for r in rows.all():
-            found.setdefault(r.deal_id, []).append(_link(r))
-        return found
-
     async def by_records(self, kind: str, record_ids: Collection[str]) -> list[CrmLink]:
         """The links to any of `record_ids` (one query, the kind+record index)."""
         if not record_ids:
@@ -119,16 +108,6 @@ class CrmLinkRepository:
             parsed = json.loads(body)
             waiting.append((list(parsed["fields"]), datetime.fromisoformat(parsed["at"])))
         return waiting
-
-    async def all_links(self, side: str, kind: str) -> int:
-        return int(
-            await self.session.scalar(
-                sa.select(sa.func.count())
-                .select_from(CrmLinkRow)
-                .where(CrmLinkRow.side == side, CrmLinkRow.kind == kind)
-            )
-            or 0
-        )
 
     async def tenants_linked(self) -> set[int]:
         """Of the tenants this unit of work is for, those with a deal linked to a record."""

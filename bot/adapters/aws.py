@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from bot.domain.cosell import AwsProblem, InvitationSummary, OpportunityState, Rule, TaskState
@@ -332,7 +331,3 @@ def _walk(shape: Any, path: str, required: bool, found: dict[str, Rule], *, dept
         min=meta.get("min"),
         max=meta.get("max"),
     )
-
-
-def modified(value: object) -> datetime | None:
-    return value if isinstance(value, datetime) else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
@@ -356,7 +356,6 @@ REASON_WORDS = {
     "InternalError": "AWS had an internal error",
     "ResourceSnapshotJobFailed": "AWS could not take its snapshot of the opportunity",
 }
-OPEN_REVIEW = ("", "Pending Submission", "Submitted", "In review", "In Review", "Action Required")
 REVIEWING = ("Submitted", "In review", "In Review")
 
 
@@ -367,11 +366,6 @@ def task_words(status: str, reason: str | None, message: str | None = None) -> s
         detail = f" — {message[:200]}" if message else ""
         return f"{words}: {why}{detail}" if why else f"{words}{detail}"
     return words
-
-
-def is_open(review_status: str, stage: str) -> bool:
-    """Whether AWS may still change the submission: PTM keeps asking about it."""
-    return review_status not in ("Rejected",) and stage not in ("Launched", "Closed Lost")
 
 
 @dataclass(frozen=True)
@@ -399,17 +393,6 @@ class AwsStatus:
         if self.opportunity_id:
             parts.append(f"`{self.opportunity_id}`")
         return " · ".join(parts)
-
-
-def labels(keys: Sequence[str]) -> list[str]:
-    return [FIELDS[k][0] for k in keys]
-
-
-def parse_close(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 # --- keeping AWS current ---------------------------------------------------------------------

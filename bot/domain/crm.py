@@ -14,7 +14,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -335,6 +335,17 @@ def write_values(deal: Deal, names: Collection[str]) -> dict[str, object]:
         value = getattr(deal, name)
         values[name] = _shown(value)
     return values
+
+
+def amount_of(value: object) -> Decimal | None:
+    """A CRM's amount (a number or its text) to the cent; None when it is none or not one."""
+    if value is None or value == "":
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return amount.quantize(Decimal("0.01")) if amount.is_finite() else None
 
 
 def _same_amount(old: object, new: object) -> bool:

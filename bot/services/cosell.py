@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from bot.domain.cosell import (
     FIELDS,
@@ -165,20 +165,6 @@ async def _update_form(ctx: Ctx, caller: Caller, deal: Deal, form: CoSellForm) -
         fresh, changed,
         f"AWS gets the new values for {fresh.key} (held while AWS reviews it, then sent).",
     )  # fmt: skip
-
-
-async def save_form(ctx: Ctx, caller: Caller, deal_id: int, typed: Mapping[str, object]) -> None:
-    """Keep what was typed without submitting (a draft for later)."""
-    _require_ours(caller)
-    form = read_form(typed)
-    async with ctx.uow() as uow:
-        current = await uow.cosell.of_deal(deal_id, for_update=True)
-        if current is None or current.step not in SUBMITTED_STEPS:
-            await uow.cosell.put(
-                deal_id, ctx.now(), form=form.as_json(),
-                client_token=current.client_token if current else "", step="draft",
-            )  # fmt: skip
-        await uow.commit()
 
 
 def read_form(typed: Mapping[str, object]) -> CoSellForm:
@@ -393,12 +379,6 @@ async def poll(ctx: Ctx, aws: PartnerCentralPort) -> set[int]:
                 await uow.cosell.update(submission.id, ctx.now(), **values)
                 await uow.commit()
     return changed
-
-
-async def statuses(ctx: Ctx, deal_ids: Sequence[int]) -> dict[int, AwsStatus]:
-    async with ctx.uow.reads() as uow:
-        found = await uow.cosell.of_deals(deal_ids)
-    return {deal_id: status_of(s) for deal_id, s in found.items()}
 
 
 def cosell_notice(view: CoSellView) -> str:

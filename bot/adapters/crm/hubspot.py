@@ -16,7 +16,6 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import aiohttp
@@ -49,6 +48,7 @@ from bot.domain.crm import (
     Notification,
     OutcomeNote,
     RecordNotFound,
+    amount_of,
 )
 from bot.domain.model import Stage
 
@@ -339,7 +339,7 @@ def _record(row: Mapping[str, Any], account: str) -> CrmRecord:
         record_id=str(row["id"]),
         name=str(props.get("dealname") or ""),
         account=account,
-        amount=_decimal(props.get("amount")),
+        amount=amount_of(props.get("amount")),
         currency=props.get("deal_currency_code") or None,
         close_date=_day(props.get("closedate")),
         stage=str(props.get("dealstage") or ""),
@@ -361,15 +361,6 @@ def _day(raw: object) -> date | None:
     if re.fullmatch(r"\d+", text):
         return datetime.fromtimestamp(int(text) / 1000, UTC).date()
     return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-
-
-def _decimal(value: object) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
-    except InvalidOperation:
-        return None
 
 
 def _deal_properties(values: Mapping[str, object]) -> dict[str, str]:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +32,7 @@ from bot.domain.crm import (
     Notification,
     OutcomeNote,
     RecordNotFound,
+    amount_of,
     salesforce_org,
 )
 from bot.domain.model import Stage
@@ -315,7 +315,7 @@ def _record(row: Mapping[str, Any]) -> CrmRecord:
         record_id=str(row["Id"]),
         name=str(row.get("Name") or ""),
         account=str(account.get("Name") or "") if isinstance(account, Mapping) else "",
-        amount=_decimal(row.get("Amount")),
+        amount=amount_of(row.get("Amount")),
         currency=row.get("CurrencyIsoCode"),
         close_date=date.fromisoformat(row["CloseDate"]) if row.get("CloseDate") else None,
         stage=str(row.get("StageName") or ""),
@@ -329,15 +329,6 @@ def parse_salesforce_time(raw: str) -> datetime:
     if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
         text = f"{text[:-2]}:{text[-2:]}"
     return datetime.fromisoformat(text).astimezone(UTC)
-
-
-def _decimal(value: object) -> Decimal | None:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return None
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
-    except InvalidOperation:
-        return None
 
 
 def _sobject_values(values: Mapping[str, object]) -> dict[str, object]:
