@@ -24,6 +24,7 @@ class Action(StrEnum):
     PARTNERS_SEE = "ptm_admin_partners_see"
     CRM_CONNECTOR = "ptm_admin_crm"
     # Partnerships (App Home and the proposal DM)
+    PARTNERSHIP_START = "ptm_partnership_start"
     PARTNERSHIP_REVIEW = "ptm_partnership_review"
     PARTNERSHIP_DECLINE = "ptm_partnership_decline"
     PARTNERSHIP_WITHDRAW = "ptm_partnership_withdraw"
@@ -82,6 +83,7 @@ class Field(StrEnum):
     CRM_CLIENT_ID = "crm_client_id"
     CRM_WEBHOOK_SECRET = "crm_webhook_secret"
     SHARES = "shares"
+    PARTNERSHIP_WITH = "partnership_with"
     CRM_ID = "crm_id"
     PARTNER_ADD = "partner_add"
     PARTNER_KIND = "partner_kind"

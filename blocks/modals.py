@@ -76,7 +76,7 @@ def _date_input(field: Field, label: str, initial: date | None) -> dict[str, Any
     }
 
 
-def _select(
+def select_input(
     field: Field,
     label: str,
     options: list[tuple[str, str]],
@@ -132,7 +132,7 @@ def _deal_fields(form: EditForm | None) -> list[dict[str, Any]]:
             multiline=True,
             hint="e.g. stuck at VP level in healthcare; needs a data platform partner",
         ),
-        _select(
+        select_input(
             Field.ATTRIBUTION,
             "Attribution",
             [(a, a) for a in ATTRIBUTIONS],
@@ -144,7 +144,7 @@ def _deal_fields(form: EditForm | None) -> list[dict[str, Any]]:
 def build_new_deal_modal(channel_id: str | None) -> dict[str, Any]:
     blocks = _deal_fields(None)
     blocks.insert(
-        5, _select(Field.STAGE, "Stage", [(s, s) for s in STAGES], "Qualify", optional=False)
+        5, select_input(Field.STAGE, "Stage", [(s, s) for s in STAGES], "Qualify", optional=False)
     )
     return modal(
         Callback.NEW_DEAL,
@@ -172,7 +172,7 @@ def _internal_fields(form: EditForm) -> list[dict[str, Any]]:
             optional=True,
             multiline=True,
         ),
-        _select(
+        select_input(
             Field.FORECAST,
             "Forecast category",
             [(f, f) for f in FORECASTS],
@@ -204,7 +204,7 @@ def build_partners_modal(form: PartnersForm, channel_id: str | None) -> dict[str
             },  # fmt: skip
             "optional": True,
         },
-        _select(
+        select_input(
             Field.PARTNER_KIND,
             "Their role on the deal",
             [(PARTNER_KIND_LABELS[k], k) for k in PARTNER_KINDS],
@@ -213,7 +213,7 @@ def build_partners_modal(form: PartnersForm, channel_id: str | None) -> dict[str
     ]
     if form.partners:
         blocks.append(
-            _select(
+            select_input(
                 Field.PARTNER_REMOVE,
                 "Remove a partner company",
                 [
@@ -243,7 +243,7 @@ def build_own_fields_modal(form: OwnFieldsForm, channel_id: str | None) -> dict[
             optional=True,
             multiline=True,
         ),  # fmt: skip
-        _select(
+        select_input(
             Field.FORECAST,
             "Your forecast category",
             [(f, f) for f in FORECASTS],
@@ -285,7 +285,7 @@ def build_next_step_modal(form: NextStepForm, channel_id: str | None) -> dict[st
             max_length=500,
             multiline=True,
         ),
-        _select(Field.STEP_OWNER, "Owner (role)", owners, form.owner_role),
+        select_input(Field.STEP_OWNER, "Owner (role)", owners, form.owner_role),
         _date_input(Field.STEP_DUE, "Due date", form.due),
     ]
     meta = NextStepMeta(d=form.deal_id, v=form.version, channel=channel_id)
@@ -303,7 +303,7 @@ def build_log_outcome_modal(
         kit.context(f"Log the joint call or outcome of {key}. It is sent to both CRMs."),
         _text_input(Field.OUTCOME, "Outcome", max_length=500, multiline=True),
         _date_input(Field.MEETING_DATE, "Meeting date", None),
-        _select(Field.RESULT, "Result", [(r, r) for r in RESULTS], None),
+        select_input(Field.RESULT, "Result", [(r, r) for r in RESULTS], None),
     ]
     meta = NextStepMeta(d=deal_id, v=version, channel=channel_id)
     return modal(Callback.LOG_OUTCOME, f"Log outcome · {key}", "Log", blocks, meta.encode(3000))
@@ -323,7 +323,7 @@ def build_connector_modal(form: ConnectorForm) -> dict[str, Any]:
             "records that keep the card up to date, and outcomes become activities there. "
             "Retries never send anything twice."
         ),
-        _select(
+        select_input(
             Field.CRM_KIND,
             "Kind",
             [(KIND_LABELS[kind], kind.value) for kind in ConnectorKind],

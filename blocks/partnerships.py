@@ -8,7 +8,7 @@ from typing import Any
 from blocks import kit
 from blocks.ids import INPUT_ACTION, Action, Callback, Field
 from blocks.metadata import PartnershipRef, ProposalMeta
-from blocks.modals import modal
+from blocks.modals import modal, select_input
 from bot.domain.partnership import SHAREABLE, Move, State, shares_text
 from bot.views.partnerships import AnswerForm, PartnershipLine, ProposalForm, Tell
 
@@ -40,17 +40,34 @@ def _shares_input(label: str, initial: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
+# In a proposal's metadata: the company is the one picked in the form (App Home).
+CHOSEN_IN_FORM = 0
+
+
 def build_propose_modal(form: ProposalForm) -> dict[str, Any]:
-    name = kit.user_text(form.other_name, 80)
-    blocks = [
-        kit.section(
-            f"Propose a PTM partnership to *{name}*. Deals you both work on in shared channels "
-            "become one card for both companies, each seeing them in its own PTM. Their admins "
-            "choose what they share back, then accept or decline."
-        ),
-        _shares_input(f"What we share with {kit.truncate(form.other_name, 60)}", tuple(SHAREABLE)),
-    ]
-    meta = ProposalMeta(other=form.other_tenant, channel=form.channel_id).encode(3000)
+    about = (
+        "Deals you both work on in shared channels become one card for both companies, each "
+        "seeing them in its own PTM. Their admins choose what they share back, then accept or "
+        "decline."
+    )
+    if form.other_tenant is None:
+        companies = [(kit.truncate(name, 75) or str(t), str(t)) for t, name in form.choices]
+        blocks = [
+            kit.section(f"Propose a PTM partnership. {about}"),
+            select_input(Field.PARTNERSHIP_WITH, "With", companies, None, optional=False),
+            _shares_input("What we share with them", tuple(SHAREABLE)),
+        ]
+        other = CHOSEN_IN_FORM
+    else:
+        name = kit.user_text(form.other_name, 80)
+        blocks = [
+            kit.section(f"Propose a PTM partnership to *{name}*. {about}"),
+            _shares_input(
+                f"What we share with {kit.truncate(form.other_name, 60)}", tuple(SHAREABLE)
+            ),
+        ]
+        other = form.other_tenant
+    meta = ProposalMeta(other=other, channel=form.channel_id).encode(3000)
     return modal(Callback.PARTNERSHIP_PROPOSE, "Propose partnership", "Propose", blocks, meta)
 
 
@@ -126,8 +143,12 @@ def partnership_blocks(lines: list[PartnershipLine], own: int) -> list[dict[str,
     blocks: list[dict[str, Any]] = [
         kit.section(
             "*Partnerships* — what crosses between us and a partner company that installed PTM "
-            "too. Propose one with `/ptm partnership` in a channel you share with them."
-        )
+            "too. Propose one here, or with `/ptm partnership` in a channel you share with them.",
+        ),
+        {
+            "type": "actions",
+            "elements": [kit.button("Propose a partnership", Action.PARTNERSHIP_START)],
+        },
     ]
     for line in lines[:MAX_LINES]:
         p = line.partnership

@@ -14,6 +14,7 @@ from blocks.metadata import PartnershipRef, ProposalMeta
 from blocks.modals import build_notice_modal
 from blocks.partnerships import (
     ACTION_MOVES,
+    CHOSEN_IN_FORM,
     build_answer_modal,
     build_partnership_dm,
     build_propose_modal,
@@ -25,7 +26,7 @@ from bot.domain.model import BadInput, DomainError
 from bot.domain.partnership import Move
 from bot.services import Caller
 from bot.services.partnerships import Outcome
-from bot.views.partnerships import Tell
+from bot.views.partnerships import AnswerForm, Tell
 from handlers.parsing import action_value, caller_from_interaction
 
 log = logging.getLogger(__name__)
@@ -35,19 +36,41 @@ def register(app: AsyncApp) -> None:
     app.view(Callback.PARTNERSHIP_PROPOSE.value)(handle_propose_submission)
     app.view(Callback.PARTNERSHIP_ACCEPT.value)(handle_accept_submission)
     app.action(Action.PARTNERSHIP_REVIEW.value)(handle_review)
+    app.action(Action.PARTNERSHIP_START.value)(handle_start)
     for action in ACTION_MOVES:
         app.action(action)(handle_move)
 
 
 async def open_proposal(deps: Deps, caller: Caller, trigger_id: str) -> None:
-    """`/ptm partnership`: the proposal form, if this admin may propose one here (else the
-    DomainError says why, as the command's answer)."""
+    """`/ptm partnership`: the proposal form, if this admin may propose one here, or the
+    answer form when the other company proposed one to us (else the DomainError says where
+    things stand, as the command's answer)."""
     channel = caller.channel_id
     teams = await deps.slack.other_teams(channel) if channel else []
     form = await services.proposal_form(deps.ctx, caller, other_teams=teams, channel_id=channel)
+    view = build_answer_modal(form) if isinstance(form, AnswerForm) else build_propose_modal(form)
+    await deps.slack.open_modal(trigger_id, view, for_user=caller.actor.user_id)
+
+
+async def handle_start(ack: Any, body: dict[str, Any], context: Any) -> None:
+    """App Home's *Propose a partnership*: the form with the companies one may propose to."""
+    await ack()
+    deps, caller = deps_of(context), caller_from_interaction(body, context)
+    try:
+        form = await services.proposal_choices(deps.ctx, caller)
+    except DomainError as err:
+        await _say(deps, caller, err.message)
+        return
     await deps.slack.open_modal(
-        trigger_id, build_propose_modal(form), for_user=caller.actor.user_id
+        body["trigger_id"], build_propose_modal(form), for_user=caller.actor.user_id
     )
+
+
+def _chosen_company(view: dict[str, Any]) -> int | None:
+    values = view.get("state", {}).get("values", {})
+    picked = values.get(Field.PARTNERSHIP_WITH, {}).get(INPUT_ACTION, {}).get("selected_option")
+    value = str((picked or {}).get("value") or "")
+    return int(value) if value.isdigit() and len(value) <= 12 else None
 
 
 def _shares(view: dict[str, Any]) -> list[str]:
@@ -72,8 +95,14 @@ async def handle_propose_submission(
     try:
         meta = ProposalMeta.decode(_metadata(deps, view, caller))
         caller = caller_from_interaction(body, context, channel_id=meta.channel)
+        other = _chosen_company(view) if meta.other == CHOSEN_IN_FORM else meta.other
+        if meta.other == CHOSEN_IN_FORM and other is not None:
+            # Picked in the form: it must still be one this admin may propose to.
+            choices = await services.proposal_choices(deps.ctx, caller)
+            if other not in {t for t, _ in choices.choices}:
+                raise BadInput("That company cannot be proposed to; open the form again.")
         outcome = await services.propose(
-            deps.ctx, caller, other=meta.other, shares=_shares(view), channel_id=meta.channel
+            deps.ctx, caller, other=other, shares=_shares(view), channel_id=meta.channel
         )
     except DomainError as err:
         await _refuse(ack, err)

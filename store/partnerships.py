@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.partnership import LIVE, Partnership, State
+from store.models import DisclosureRow, TrioMemberRow
 from store.tenancy import TENANTS_KEY
 from store.tenant_models import PartnershipEventRow, PartnershipRow, TenantRow
 
@@ -60,6 +61,24 @@ class PartnershipRepository:
             sa.select(PartnershipRow).where(pair, PartnershipRow.state.in_([s.value for s in LIVE]))  # type: ignore[attr-defined]
         )
         return _entity(row) if row is not None else None
+
+    async def teams_we_work_with(self, limit: int = 1000) -> list[str]:
+        """Other companies' Slack teams that work with us: those of the external people on our
+        deals and those our ledger says received something. Scoped to this tenant by the unit
+        of work (both tables are its own)."""
+        people = await self.session.scalars(
+            sa.select(TrioMemberRow.team_id)
+            .where(TrioMemberRow.is_external.is_(True), TrioMemberRow.team_id.is_not(None))  # type: ignore[attr-defined,union-attr]
+            .distinct()
+            .limit(limit)
+        )
+        told = await self.session.scalars(
+            sa.select(DisclosureRow.receiving_team)
+            .where(DisclosureRow.receiving_team != "")  # type: ignore[arg-type]
+            .distinct()
+            .limit(limit)
+        )
+        return sorted({str(t) for t in [*people.all(), *told.all()]})
 
     async def live_with_many(self, others: Collection[int]) -> dict[int, Partnership]:
         """The live partnership with each of `others` that has one: one query."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from pydantic import SecretStr
 
@@ -49,6 +49,16 @@ class OAuth:
     client_secret: SecretStr
     # Fernet keys, newest first: the first encrypts, any of them decrypts (key rotation).
     secret_keys: tuple[SecretStr, ...]
+    # SLACK_REDIRECT_URI (Bolt's own variable): where Slack sends the installer back. Its
+    # origin also gives the "Add to Slack" page PTM points other companies to.
+    redirect_uri: str | None = None
+
+    @property
+    def install_url(self) -> str | None:
+        if self.redirect_uri is None:
+            return None
+        parts = urlsplit(self.redirect_uri)
+        return f"{parts.scheme}://{parts.netloc}/slack/install"
 
 
 @dataclass(frozen=True)
@@ -190,7 +200,20 @@ def _oauth(env: Mapping[str, str]) -> OAuth | None:
         )
     if _optional(env, "SLACK_SIGNING_SECRET") is None:
         raise ConfigError("SLACK_SIGNING_SECRET is required in many-workspace (OAuth) mode")
-    return OAuth(client_id, SecretStr(secret), _secret_keys(env))
+    return OAuth(client_id, SecretStr(secret), _secret_keys(env), _redirect_uri(env))
+
+
+def _redirect_uri(env: Mapping[str, str]) -> str | None:
+    raw = _optional(env, "SLACK_REDIRECT_URI")
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            "SLACK_REDIRECT_URI must be the https address Slack sends installers back to, like "
+            f"https://ptm.example.com/slack/oauth_redirect (got {raw[:80]!r})"
+        )
+    return raw
 
 
 def _secret_keys(env: Mapping[str, str]) -> tuple[SecretStr, ...]:

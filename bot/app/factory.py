@@ -82,6 +82,7 @@ def build_deps(
         connectors_editable=many,
         allow_private_crm=settings.crm_allow_private,
         many_workspaces=many,
+        install_url=settings.oauth.install_url if settings.oauth is not None else None,
     )
     ctx = services.Ctx(
         uow=uow,

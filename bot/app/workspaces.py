@@ -69,6 +69,7 @@ def oauth_settings(
         state_store=states,
         install_path=INSTALL_PATH,
         redirect_uri_path=REDIRECT_PATH,
+        redirect_uri=oauth.redirect_uri,
         callback_options=AsyncCallbackOptions(success=installed, failure=_default_failure),
     )
     # Bolt's own authorize would refresh rotating tokens through a client of its own, always

@@ -92,6 +92,7 @@ from bot.services.partnerships import (
     partner_connector,
     partner_installations,
     partnership_lines,
+    proposal_choices,
     proposal_form,
     propose,
 )
@@ -135,6 +136,7 @@ __all__ = [
     "answer_form",
     "make_move",
     "partnership_lines",
+    "proposal_choices",
     "proposal_form",
     "propose",
     "add_admin",

@@ -45,6 +45,8 @@ class TenantDefaults:
     connectors_editable: bool = False
     allow_private_crm: bool = False
     many_workspaces: bool = False
+    # The "Add to Slack" page, when PTM knows its own address (SLACK_REDIRECT_URI).
+    install_url: str | None = None
 
 
 async def _no_bot(_user_id: str) -> bool:

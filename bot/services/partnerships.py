@@ -12,13 +12,20 @@ from bot.domain.admin import require_admin
 from bot.domain.crm import ConnectorConfig, CrmKind
 from bot.domain.model import BadInput, Conflict, NotFound, esc
 from bot.domain.outbox import Side
-from bot.domain.partnership import Move, State
+from bot.domain.partnership import Move, Partnership, State
 from bot.services.common import Caller, Ctx, admins_of
 from bot.views.deal_views import line_fields, shared_deal_line
 from bot.views.models import DealLine
-from bot.views.partnerships import AnswerForm, PartnershipLine, ProposalForm, Tell
+from bot.views.partnerships import (
+    AnswerForm,
+    PartnershipLine,
+    ProposalForm,
+    Tell,
+)
 from store import UnitOfWork
 from store.disclosures import Disclosure
+
+MAX_CHOICES = 100  # a static select holds at most 100 options
 
 
 @dataclass(frozen=True)
@@ -42,10 +49,20 @@ async def _require_admin(ctx: Ctx, uow: UnitOfWork, caller: Caller) -> None:
     )
 
 
+def _install_hint(ctx: Ctx) -> str:
+    """What a company without PTM does to get it: the "Add to Slack" page, by its address when
+    PTM knows it (SLACK_REDIRECT_URI)."""
+    url = ctx.defaults.install_url
+    page = f"<{url}|Add to Slack page>" if url else '"Add to Slack" page you used (/slack/install)'
+    return f"Ask their Slack admin to add PTM to their workspace (the {page})"
+
+
 async def proposal_form(
     ctx: Ctx, caller: Caller, *, other_teams: list[str], channel_id: str | None
-) -> ProposalForm:
-    """An admin asks to propose a partnership to the company this channel is shared with."""
+) -> ProposalForm | AnswerForm:
+    """`/ptm partnership` in a shared channel: the form proposing a partnership to the company
+    the channel is shared with — or, when that company proposed one to us, the form answering
+    it (review). Any other state is said in words, with where to act on it."""
     if not ctx.defaults.many_workspaces:  # one workspace: there is no other tenant
         raise BadInput(
             "Partnerships need PTM installed by both companies (hosted PTM, many workspaces). "
@@ -66,30 +83,83 @@ async def proposal_form(
             )
         if not found:
             raise BadInput(
-                "The company you share this channel with has not installed PTM yet. Ask their "
-                'Slack admin to add PTM to their workspace (the same "Add to Slack" page you '
-                "used); then run `/ptm partnership` here again."
+                "The company you share this channel with has not installed PTM yet. "
+                f"{_install_hint(ctx)}; then run `/ptm partnership` here again."
             )
         other = found[0]
         live = await uow.partnerships.live_with(other)
         name = await _name(uow, other)
-    if live is not None:
-        state = "waiting for an answer" if live.state is State.PROPOSED else live.state.value
-        raise Conflict(
-            f"You already have a partnership with {esc(name, 80)} ({state}): see the PTM "
-            "settings in your App Home."
+    if live is None:
+        return ProposalForm(other, name, channel_id)
+    if live.state is State.PROPOSED and live.proposer != own:
+        return await answer_form(ctx, caller, live.id)
+    raise Conflict(_where_it_stands(live, own, name))
+
+
+def _where_it_stands(p: Partnership, own: int, name: str) -> str:
+    """A live partnership in words, for an admin who asked to propose one again."""
+    other = esc(name, 80)
+    if p.state is State.PROPOSED:
+        return (
+            f"You proposed a partnership to {other}, sharing {rules.shares_text(p.shares_of(own))}"
+            "; their admins have not answered yet. You can withdraw it in the PTM settings of "
+            "your App Home."
         )
-    return ProposalForm(other, name, channel_id)
+    said = "active" if p.state is State.ACTIVE else "paused"
+    return (
+        f"Your partnership with {other} is {said}: you share "
+        f"{rules.shares_text(p.shares_of(own))}; they share "
+        f"{rules.shares_text(p.shares_of(p.other(own)))}. Pause, resume or end it in the PTM "
+        "settings of your App Home."
+    )
+
+
+async def proposal_choices(ctx: Ctx, caller: Caller) -> ProposalForm:
+    """From App Home: the companies an admin may propose a partnership to — those that
+    installed PTM, whose people work on our deals or received something of ours (the ledger),
+    and with which we have no live partnership. None: the answer says what to do instead."""
+    if not ctx.defaults.many_workspaces:
+        raise BadInput(
+            "Partnerships need PTM installed by both companies (hosted PTM, many workspaces)."
+        )
+    async with ctx.uow.reads() as uow:
+        await _require_admin(ctx, uow, caller)
+        own = uow.tenant_id
+        teams = await uow.partnerships.teams_we_work_with()
+    async with ctx.uow.unscoped().reads() as tx:
+        installed = await tx.routing.tenants_of_teams(set(teams))
+    candidates = sorted({t for t in installed.values() if t != own})
+    async with ctx.uow.reads() as uow:
+        live = await uow.partnerships.live_with_many(candidates)
+        open_to = [t for t in candidates if t not in live]
+        names = await uow.tenants.names(open_to)
+        with_bot = [t for t in open_to if await uow.tenants.has_bot(t)]
+    if not with_bot:
+        raise BadInput(
+            "No company whose people work on your deals has PTM installed without a "
+            f"partnership already. {_install_hint(ctx)}; or run `/ptm partnership` in the "
+            "Slack Connect channel you share with them."
+        )
+    ranked = sorted(with_bot, key=lambda t: names.get(t, "").lower())
+    return ProposalForm(None, "", None, tuple((t, names.get(t, "")) for t in ranked[:MAX_CHOICES]))
 
 
 async def propose(
-    ctx: Ctx, caller: Caller, *, other: int, shares: list[str], channel_id: str | None
+    ctx: Ctx, caller: Caller, *, other: int | None, shares: list[str], channel_id: str | None
 ) -> Outcome:
+    """Propose to `other` (None: an App Home form whose company select was left empty)."""
+    if other is None:
+        raise BadInput("Choose the company to propose the partnership to.")
     chosen = rules.read_shares(shares)
     now = ctx.now()
     async with ctx.uow() as uow:
         await uow.tenants.lock_own()
         await _require_admin(ctx, uow, caller)
+        if other == uow.tenant_id or not await uow.tenants.has_bot(other):
+            raise BadInput(
+                "That company has not installed PTM (or no longer has it): a partnership needs "
+                f"both. {_install_hint(ctx)}."
+            )
         if await uow.partnerships.live_with(other) is not None:
             raise Conflict("A partnership with that company was proposed meanwhile; see App Home.")
         p_id = await uow.partnerships.propose(

@@ -11,9 +11,13 @@ from bot.domain.partnership import Partnership
 
 @dataclass(frozen=True)
 class ProposalForm:
-    other_tenant: int
+    """To one company (from its shared channel), or to one of `choices` (tenant, name) picked
+    in the form (from App Home)."""
+
+    other_tenant: int | None
     other_name: str
     channel_id: str | None
+    choices: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)

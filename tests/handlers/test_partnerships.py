@@ -4,6 +4,7 @@ paused, resumed and ended from App Home; every move audited, each side moving on
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from tests.handlers.test_install import MANY, OURS, THEIRS, install
 from tests.support.harness import RunningBot, start_bot
 
 SHARED = "CSHARED"
+ADDRESS = "https://ptm.example.com"  # where this PTM is served (SLACK_REDIRECT_URI's origin)
 
 
 @pytest.fixture
@@ -22,7 +24,9 @@ async def two(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBo
     fake_slack.install_codes = {"code-ours": OURS, "code-theirs": THEIRS}
     fake_slack.users.update({"UINSTALLER": "T0URS", "USELLER": "T0URS", "UTHEIRS": "TPARTNER"})
     fake_slack.channel_teams[SHARED] = ["T0URS", "TPARTNER"]
-    running = await start_bot(fake_slack, sqlite_url, **MANY)
+    running = await start_bot(
+        fake_slack, sqlite_url, SLACK_REDIRECT_URI=f"{ADDRESS}/slack/oauth_redirect", **MANY
+    )
     await install(running, "code-ours")
     await install(running, "code-theirs")
     yield running
@@ -151,11 +155,24 @@ async def test_who_may_propose_and_to_whom(two: RunningBot, fake_slack: FakeSlac
     # Shared with a company that has not installed PTM.
     fake_slack.channel_teams["CGUEST"] = ["T0URS", "TNOPTM"]
     _, answer = await bot.slack.command("partnership", user="UINSTALLER", channel="CGUEST")
-    assert "has not installed PTM yet" in str(answer) and "Add to Slack" in str(answer)
-    # A second proposal while one waits.
+    assert "has not installed PTM yet" in str(answer)
+    assert f"<{ADDRESS}/slack/install|Add to Slack page>" in str(answer)  # the install link
+    # A second proposal while one waits: where it stands, nothing proposed twice.
     await propose(bot, ["name"])
+    bot.fake.calls.clear()
     _, answer = await bot.slack.command("partnership", user="UINSTALLER", channel=SHARED)
-    assert "already have a partnership with Partner Co (waiting for an answer)" in str(answer)
+    assert "You proposed a partnership to Partner Co, sharing deal name; their admins have " \
+        "not answered yet" in str(answer)  # fmt: skip
+    assert not bot.fake.of_calls("views.open")
+    assert await bot.rows("SELECT count(*) FROM partnerships") == [(1,)]
+    # Their admin reviews it with the same command in the shared channel: the answer form,
+    # through their own installation.
+    _, answer = await bot.slack.command(
+        "partnership", user="UTHEIRS", team="TPARTNER", channel=SHARED
+    )
+    modal, token = opened(bot)
+    assert (modal["callback_id"], token) == ("ptm_partnership_accept", "xoxb-theirs-1")
+    assert "would share: deal name" in str(modal["blocks"])
     # Their non-admin cannot answer; the proposer cannot accept its own proposal.
     [(p_id,)] = await bot.rows("SELECT id FROM partnerships")
     forged = {"blocks": [{"type": "actions", "elements": [
@@ -177,6 +194,62 @@ async def test_who_may_propose_and_to_whom(two: RunningBot, fake_slack: FakeSlac
     await bot.slack.click_home(end, "ptm_partnership_withdraw", user="UTHIRD", team="TTHIRD")
     assert "no longer exists" in text_of(home_of(bot, "UTHIRD"))
     assert await bot.rows("SELECT state FROM partnerships") == [("proposed",)]
+
+
+async def test_an_admin_proposes_from_app_home_to_a_company_we_work_with(
+    two: RunningBot, fake_slack: FakeSlack
+) -> None:
+    bot = two
+    # A third company installed PTM but nobody of it works on our deals: it is not offered.
+    third = Workspace("TTHIRD", "Third Co", installer="UTHIRD", bot_token="xoxb-third-1")
+    fake_slack.install_codes["code-third"] = third
+    fake_slack.users.update({"UTHIRD": "TTHIRD", "UREP": "TPARTNER"})
+    await install(bot, "code-third")
+    home = await open_home(bot, "UINSTALLER")
+    await bot.slack.click_home(home, "ptm_partnership_start", user="UINSTALLER")
+    said = text_of(home_of(bot, "UINSTALLER"))
+    assert "No company whose people work on your deals has PTM installed" in said
+    assert f"<{ADDRESS}/slack/install|Add to Slack page>" in said
+    assert not bot.fake.of_calls("views.open")
+
+    # Their rep is on one of our deals: their company is offered, and only it.
+    await bot.slack.command("new Acme expansion", user="UINSTALLER", channel=SHARED)
+    await bot.slack.command("trio partner <@UREP>", user="UINSTALLER", channel=SHARED)
+    bot.fake.calls.clear()
+    await bot.slack.click_home(home, "ptm_partnership_start", user="UINSTALLER")
+    modal, token = opened(bot)
+    assert (modal["callback_id"], token) == ("ptm_partnership_propose", "xoxb-ours-1")
+    [pick] = [b for b in modal["blocks"] if b.get("block_id") == "partnership_with"]
+    assert [o["text"]["text"] for o in pick["element"]["options"]] == ["Partner Co"]
+
+    # A company slipped into the form that was not offered: refused, nothing proposed.
+    [(third_id,)] = await bot.rows("SELECT id FROM tenants WHERE team_id = 'TTHIRD'")
+    forged = json.loads(json.dumps(modal))
+    [block] = [b for b in forged["blocks"] if b.get("block_id") == "partnership_with"]
+    block["element"]["options"].append({"text": {"type": "plain_text", "text": "Third"},
+                                        "value": str(third_id)})  # fmt: skip
+    _, answer = await bot.slack.submit(
+        forged, {"partnership_with": str(third_id), "shares": ["name"]}, user="UINSTALLER"
+    )
+    assert "cannot be proposed to" in str(answer)
+    assert await bot.rows("SELECT count(*) FROM partnerships") == [(0,)]
+
+    # Proposed to the company picked; their admins are asked through their installation.
+    value = pick["element"]["options"][0]["value"]
+    bot.fake.calls.clear()
+    _, answer = await bot.slack.submit(
+        modal, {"partnership_with": value, "shares": ["name", "stage"]}, user="UINSTALLER"
+    )
+    assert not (answer or {}).get("errors"), answer
+    assert await bot.rows("SELECT state, proposer_shares FROM partnerships") in (
+        [("proposed", ["name", "stage"])], [("proposed", '["name", "stage"]')]
+    )  # fmt: skip
+    message, token = dm_to(bot, "UTHEIRS")
+    assert token == "xoxb-theirs-1" and "proposes a PTM partnership" in str(message)
+    assert "Proposed a partnership to Partner Co" in text_of(home_of(bot, "UINSTALLER"))
+    # Offered no more: the partnership is live.
+    await bot.slack.click_home(home, "ptm_partnership_start", user="UINSTALLER")
+    assert "No company whose people work on your deals" in text_of(home_of(bot, "UINSTALLER"))
 
 
 async def test_one_workspace_says_partnerships_need_both_companies(

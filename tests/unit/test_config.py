@@ -80,6 +80,12 @@ def test_many_workspaces_is_chosen_by_the_client_id() -> None:
     rotated = load_settings({**MANY, "PTM_SECRET_KEY": f"{'n' * 43}=, {KEY}"})
     assert rotated.oauth is not None and len(rotated.oauth.secret_keys) == 2
     assert not load_settings(BASE).many_workspaces
+    assert s.oauth.install_url is None  # PTM does not know its own address
+    served = load_settings(
+        {**MANY, "SLACK_REDIRECT_URI": "https://ptm.example.com/slack/oauth_redirect"}
+    )
+    assert served.oauth is not None
+    assert served.oauth.install_url == "https://ptm.example.com/slack/install"
 
 
 @pytest.mark.parametrize(
@@ -94,6 +100,7 @@ def test_many_workspaces_is_chosen_by_the_client_id() -> None:
         ({**MANY, "SLACK_APP_TOKEN": "xapp-1"}, "SLACK_APP_TOKEN"),
         ({k: v for k, v in MANY.items() if k != "SLACK_SIGNING_SECRET"}, "SLACK_SIGNING_SECRET"),
         ({**MANY, "SLACK_CLIENT_ID": "my-app"}, "SLACK_CLIENT_ID"),
+        ({**MANY, "SLACK_REDIRECT_URI": "ptm.example.com/slack"}, "SLACK_REDIRECT_URI"),
     ],
 )
 def test_mixed_or_incomplete_modes_are_one_clear_error(env: dict[str, str], variable: str) -> None:
