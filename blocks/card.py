@@ -64,7 +64,8 @@ def card_metadata(card: CardView) -> dict[str, Any]:
     forecast category, trigger and CRM state never go here. Absent values are left out (Slack
     takes strings, numbers and booleans)."""
     if card.paused_note is not None:
-        return {"event_type": CARD_EVENT, "event_payload": {"deal_key": card.key, "paused": True}}
+        paused = {"deal_key": card.key, "version": card.version, "paused": True}
+        return {"event_type": CARD_EVENT, "event_payload": paused}
     step = card.next_step
     payload: dict[str, Any] = {
         "deal_key": card.key,

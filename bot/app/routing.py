@@ -130,8 +130,9 @@ async def home_of(
                 rooms.put(subject.room, owners)
             home = await _room_home(routing, own, owners, subject)
             if home is None and subject.number is not None and subject.team:
-                # A key typed in one's own workspace: a deal shared with us by an active partner.
-                partners = await routing.partners(own, (State.ACTIVE,))
+                # A key typed in one's own workspace: a deal shared with us by a partner (paused:
+                # still theirs to name, so the answer says the pause, not "no such deal").
+                partners = await routing.partners(own, (State.ACTIVE, State.PAUSED))
                 found = await routing.shared_deal_owners(subject.number, partners, subject.team)
                 home = found[0] if len(found) == 1 else None
     return home if home != own else None

@@ -480,7 +480,10 @@ METADATA_FIELDS = frozenset(
 
 
 def metadata_fields(card: CardView) -> tuple[str, ...]:
-    """The metadata always says the deal's status, open or not."""
+    """The metadata always says the deal's status, open or not — except while the
+    partnership is paused, when it says only that (see `card_metadata`)."""
+    if card.paused_note is not None:
+        return ()
     shown = [f for f in shared_card_fields(card) if f in METADATA_FIELDS]
     return tuple(shown if "status" in shown else [*shown, "status"])
 

@@ -54,6 +54,10 @@ class Fault:
 @dataclass
 class FakeSlack:
     calls: list[Call] = field(default_factory=list)
+    # Every call since the fake started: tests clear `calls` as they go, never this.
+    calls_ever: list[Call] = field(default_factory=list)
+    # chat.update calls refused because another installation posted the message.
+    refused_updates: list[Call] = field(default_factory=list)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     users: dict[str, str] = field(default_factory=dict)  # user id -> team id
     invalid: list[str] = field(default_factory=list)
@@ -177,7 +181,9 @@ class FakeSlack:
         payload = await self._payload(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
-        self.calls.append(Call(method, payload, token=token or payload.get("token")))
+        call = Call(method, payload, token=token or payload.get("token"))
+        self.calls.append(call)
+        self.calls_ever.append(call)
         if self.faults.get(method):
             fault = self.faults[method].pop(0)
             if fault.drop:
@@ -202,6 +208,7 @@ class FakeSlack:
             # Only the installation that posted a message may update it.
             poster = self.posted_by.get((payload.get("channel"), payload.get("ts")))
             if poster is not None and poster != installation:
+                self.refused_updates.append(call)
                 return web.json_response({"ok": False, "error": "cant_update_message"})
         answer = self._answer(method, payload)
         if method == "chat.postMessage" and answer.get("ok"):

@@ -344,7 +344,10 @@ async def test_a_shared_copy_shows_only_what_our_policy_shares_and_says_so_when_
     paused = bot.card(SHARED, ts)
     assert "partnership with Partner Co is paused (they paused it)" in card_text(paused)
     assert "Validate" not in str(paused["blocks"]) and "Acme expansion" in card_text(paused)
-    assert metadata_of(bot, SHARED, ts)["event_payload"] == {"deal_key": "PTM-1", "paused": True}
+    [(paused_at,)] = await bot.rows("SELECT version FROM deals")
+    assert metadata_of(bot, SHARED, ts)["event_payload"] == {
+        "deal_key": "PTM-1", "version": paused_at, "paused": True
+    }  # fmt: skip
     assert not [b for b in paused["blocks"] if b["type"] == "actions"]
     await bot.slack.command("stage Propose", user="USELLER", channel=SHARED)
     assert "Propose" not in str(bot.card(SHARED, ts)["blocks"])

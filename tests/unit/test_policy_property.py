@@ -39,6 +39,12 @@ STEP = "Stepmarktext"
 STEP_DUE = date(2032, 3, 4)
 SELLER, ALLY, REP = "U0SELLERQ", "U0ALLYQ", "U0REPQ"
 NOTES = "Internalnotesmark"
+# Which field each key of the card's metadata tells.
+METADATA_KEYS = {
+    "name": "name", "stage": "stage", "status": "status", "account": "account",
+    "amount": "amount", "close_date": "close_date", "attribution": "attribution",
+    "next_step_owner_role": "next_step", "next_step_due": "next_step",
+}  # fmt: skip
 # Where each governed field's value shows, as text a render would contain.
 MARKS = {
     "account": (ACCOUNT,),
@@ -146,6 +152,8 @@ def test_a_partner_company_sees_only_what_our_policy_shares(case: tuple[Deal, Po
             assert f"Attribution*\\n{deal.attribution.value}" not in text
     meta = message["metadata"]["event_payload"]
     assert not {"stage", "amount", "close_date", "account", "attribution"} & withheld & set(meta)
+    # The ledger's metadata rows are exactly the fields the metadata tells (paused: none).
+    assert set(metadata_fields(card)) == {METADATA_KEYS[k] for k in meta if k in METADATA_KEYS}
     # The ledger records only what was shown.
     recorded = {*shared_card_fields(card), *metadata_fields(card), *brief_fields(brief)}
     assert not recorded & withheld
