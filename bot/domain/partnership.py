@@ -145,6 +145,15 @@ def governed_field(change_key: str) -> str | None:
     }.get(head)
 
 
+def govern_delivery(body: dict[str, object], policy: Policy | None) -> dict[str, object]:
+    """A CRM delivery for a partner company, less what our policy toward it withholds (its
+    keys are the webhook's: PRODUCT.md "Co-sell engine")."""
+    if policy is None:
+        return body
+    withheld = policy.withheld()
+    return {k: v for k, v in body.items() if governed_field(k) not in withheld}
+
+
 def visible_under(changes: dict[str, object], policy: Policy | None) -> dict[str, object]:
     """The part of an audit entry another company may see under our policy toward it."""
     if policy is None:

@@ -22,8 +22,9 @@ from bot.domain.outbox import (
     partner_companies,
     payload,
 )
+from bot.domain.partnership import govern_delivery
 from bot.domain.rules import log_outcome as log_outcome_rule
-from bot.services import disclosures
+from bot.services import disclosures, governance
 from bot.services.changes import change
 from bot.services.common import Caller, Ctx, changed_reply, resolve_deal
 from bot.services.crm import ConnectorPort, note_health, write_back
@@ -89,8 +90,11 @@ async def log_outcome(
         )  # fmt: skip
         # Partner companies hidden from each other: none is told which partner was matched.
         hidden = several and not await uow.tenants.partners_see_each_other()
+        # A partner company in a partnership with us gets only what our policy shares with it.
+        policies = await governance.policies_for(ctx, uow, {t for _, t, _ in companies if t})
         for key, team, kind in companies or [("", None, None)]:
             body = payload(deal, outcome, Side.PARTNER, (team or key, kind) if key else None)
+            body = govern_delivery(body, policies.get(team or ""))
             if hidden:
                 body["partner"] = None
             await uow.outbox.enqueue(

@@ -315,6 +315,8 @@ async def test_the_partner_side_of_log_to_both_is_the_partner_companys_own_crm(
         # Our deal with their rep; our side has no connector, theirs is their own CRM.
         await bot.slack.command("new Acme", user="UINSTALLER", team="T0URS")
         await bot.slack.command("trio <@UINSTALLER> <@UINSTALLER> <@UTHEIRS>", user="UINSTALLER")
+        await bot.write("UPDATE deals SET account = 'Globex Health', amount = 250000")
+        await bot.slack.command("attribution co-sell", user="UINSTALLER")
         _, logged = await bot.slack.command("log joint call held", user="UINSTALLER")
         assert "No CRM connector for ours:" in str(logged)
         assert bot.runtime.tenants is not None
@@ -323,6 +325,13 @@ async def test_the_partner_side_of_log_to_both_is_the_partner_companys_own_crm(
         [received] = crm.delivered("theirs")
         assert received.signature == signed("their-own-secret-key", received.body)
         assert b"joint call held" in received.body
+        # Only what we share with them: not the account, amount or attribution.
+        body = json.loads(received.body)
+        assert body["name"] == "Acme" and body["stage"] == "Qualify"
+        assert not {"account", "amount", "currency", "attribution"} & set(body)
+        assert b"Globex" not in received.body and b"250000" not in received.body
+        told = {f for (f,) in await bot.rows("SELECT field FROM disclosures WHERE surface = 'crm'")}
+        assert {"name", "stage", "outcome"} <= told and not told & {"account", "amount"}
         # Their address and secret never show on our side.
         ours = text_of(await open_home(bot, "UINSTALLER"))
         assert crm.url("theirs") not in ours and "their-own-secret" not in ours
