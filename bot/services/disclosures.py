@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 
 from bot.domain.model import BadInput, Deal
-from bot.services.common import Ctx
+from bot.domain.partnership import governed_field
+from bot.services.common import Caller, Ctx
 from bot.views.deal_views import metadata_fields, shared_card_fields
 from bot.views.models import CardRender, CardView
 from store import UnitOfWork
@@ -115,6 +116,25 @@ async def record_sent(
     company = await _company(ctx, uow, team)
     rows = [Disclosure(deal.id, f, deal.version, surface, team, company) for f in fields]
     await uow.disclosures.record(rows, ctx.now())
+
+
+async def record_answer(ctx: Ctx, caller: Caller, deal_id: int) -> None:
+    """A change made by someone of another company is confirmed to them in words: the deal's
+    name and what changed (as the change's audit entry names it), at the new version."""
+    team = caller.actor.team_id
+    if caller.actor.internal or not team:
+        return
+    async with ctx.uow() as uow:
+        recent = await uow.deals.recent_events(deal_id, limit=5)
+        # Theirs, not one that landed a moment later.
+        event = next((e for e in recent if e.actor == caller.actor.user_id), None)
+        if event is None:
+            return
+        told = {"name"} | {f for key in event.changes if (f := governed_field(key)) is not None}
+        company = await _company(ctx, uow, team)
+        rows = [Disclosure(deal_id, f, event.version, "reply", team, company) for f in sorted(told)]
+        await uow.disclosures.record(rows, ctx.now())
+        await uow.commit()
 
 
 async def record_card_pass(ctx: Ctx, render: CardRender) -> None:

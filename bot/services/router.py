@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.domain import intents
 from bot.domain.model import BadInput, Source
+from bot.services import disclosures
 from bot.services.common import Caller, Ctx, resolve_deal_id
 from bot.services.deals import (
     add_partner_company,
@@ -40,7 +41,11 @@ async def run_intent(
         raise BadInput("That command is not supported here. Try `/ptm help`.")
     async with ctx.uow.reads() as uow:
         deal_id = await resolve_deal_id(uow, number=parsed.deal_number, caller=caller)
-    return await on_deal(ctx, caller, deal_id, intent, source)
+    reply = await on_deal(ctx, caller, deal_id, intent, source)
+    if reply.changed and reply.deal_id is not None and not caller.actor.internal:
+        # The answer to someone of another company tells them what they changed: the ledger.
+        await disclosures.record_answer(ctx, caller, reply.deal_id)
+    return reply
 
 
 async def _new_deal(ctx: Ctx, caller: Caller, intent: intents.NewDeal) -> Reply:

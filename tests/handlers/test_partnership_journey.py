@@ -197,6 +197,10 @@ async def test_two_companies_share_a_deal_from_proposal_to_pause(
                                           "account", "amount", "close_date"}  # fmt: skip
     assert {f for f, v, s, _ in ledger if v == paused_at and s == "card"} == {"name"}
     assert ("next_step", version, "dm", "TPARTNER") in ledger  # their rep's digest
+    # The answer to their rep's /ptm next: the deal's name and the step they set.
+    assert {(f, v) for f, v, s, _ in ledger if s == "reply"} == {
+        ("name", version), ("next_step", version)
+    }  # fmt: skip
     code, out, err = await run_ptm(bot.fake, db_url, "disclosures", "--team", "T0URS", "--to",
                                    "TPARTNER", "--deal", "PTM-1")  # fmt: skip
     assert code == 0, err
