@@ -143,6 +143,20 @@ async def test_an_old_database_is_refused_then_upgraded_without_loss(
         assert won.closed_at == datetime(2026, 6, 15, 16, 30, tzinfo=UTC)
         _, body = await bot.slack.command("list", user="US")
         assert "PTM-2" in str(body)
+        # A one-partner deal is unchanged: its partner rep is its one partner company (no role
+        # on the deal named yet), synced as before, on its card.
+        trio = await bot.rows(
+            "SELECT deal_id, role, user_id, team_id, is_external, synced_version, partner_kind "
+            "FROM trio_members ORDER BY deal_id, role"
+        )
+        assert [(*r[:4], bool(r[4]), *r[5:]) for r in trio] == [
+            (1, "partner", "UP", "TP", True, 2, None),
+            (1, "seller", "US", "T0URS", False, 3, None),
+            (2, "seller", "US", "T0URS", False, 2, None),
+        ]
+        await bot.slack.command("card PTM-1", user="US", channel="CROOM")
+        [(channel, ts)] = bot.posted_cards()
+        assert "<@UP>" in str(bot.card(channel, ts)["blocks"])
     finally:
         await bot.stop()
 
