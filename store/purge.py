@@ -42,6 +42,7 @@ from store.tenant_models import (
     OwnDealFieldsRow,
     PartnershipEventRow,
     PartnershipRow,
+    SlackBudgetRow,
     TenantAdminRow,
     TenantEventRow,
     TenantRow,
@@ -73,6 +74,7 @@ OWNED = (
     TenantAdminRow,
     CrmConnectorRow,
     TenantEventRow,
+    SlackBudgetRow,
 )
 # Never written to an export: a connector's secret (sealed, but the export leaves PTM).
 SECRET_COLUMNS = frozenset({("crm_connectors", "secret")})

@@ -138,6 +138,19 @@ class PartnershipRow(SQLModel, table=True):
     updated_at: datetime = _utc()
 
 
+class SlackBudgetRow(TenantOwned, table=True):
+    """A workspace's budget for one rate-limited Slack method, shared by every PTM process: a
+    token bucket holding `tokens` as of `at` (refilled at the method's rate, up to its
+    burst). Processes take tokens from it in small grants (`store.budget`)."""
+
+    __tablename__ = "slack_budgets"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "method"),)
+
+    method: str = Field(max_length=40)
+    tokens: float
+    at: datetime = _utc()
+
+
 class PartnershipEventRow(SQLModel, table=True):
     """Every move of a partnership: which company's admin made it, when, under what policy."""
 

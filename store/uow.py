@@ -10,6 +10,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.domain.model import MessageAlreadyApplied
+from store.budget import BudgetRepository
 from store.copies import BindingRepository, CardCopyRepository, ChannelRepository
 from store.cosell import CoSellRepository, InvitationRepository
 from store.crm import CrmLinkRepository
@@ -52,6 +53,7 @@ class UnitOfWork:
 
     deals: DealRepository
     copies: CardCopyRepository
+    budget: BudgetRepository
     bindings: BindingRepository
     channels: ChannelRepository
     events: ProcessedEventRepository
@@ -111,6 +113,7 @@ class UnitOfWork:
         )
         self.deals = DealRepository(self._session)
         self.copies = CardCopyRepository(self._session)
+        self.budget = BudgetRepository(self._session)
         self.bindings = BindingRepository(self._session)
         self.channels = ChannelRepository(self._session)
         self.events = ProcessedEventRepository(self._session)

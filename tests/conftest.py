@@ -52,12 +52,13 @@ async def bot(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBo
 async def live_bot(fake_slack: FakeSlack, sqlite_url: str) -> AsyncIterator[RunningBot]:
     """The bot as in production: it answers Slack at the ack and works on afterwards."""
     from bot.app.cardsync import SyncTuning
+    from tests.support.harness import AMPLE
 
     running = await start_bot(
         fake_slack,
         sqlite_url,
         process_before_response=False,
-        tuning=SyncTuning(debounce=0.3, retry_base=0.05, retry_cap=0.2),
+        tuning=SyncTuning(debounce=0.3, retry_base=0.05, retry_cap=0.2, budget=AMPLE),
     )
     yield running
     await running.stop()

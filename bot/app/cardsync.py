@@ -14,6 +14,7 @@ from typing import Any
 
 from blocks.card import build_deal_card
 from bot.adapters.slack import SlackGateway, UpdateResult
+from bot.app.budget import BudgetTuning, UpdateBudget
 from bot.app.deps import PROCESS_ID
 from bot.services import cards, disclosures
 from bot.services.common import Ctx
@@ -33,6 +34,8 @@ class SyncTuning:
     retry_base: float = 2.0
     retry_cap: float = 600.0
     home_delay: float = 1.0  # App Home tabs: one republish per user per burst of changes
+    # The workspace's chat.update budget (Slack's Tier 3), shared by every process.
+    budget: BudgetTuning = field(default_factory=BudgetTuning)
 
 
 @dataclass
@@ -64,11 +67,16 @@ class CardSyncer:
         owner: str = PROCESS_ID,
         tuning: SyncTuning | None = None,
         homes: Callable[[tuple[str, ...]], None] | None = None,
+        budget: UpdateBudget | None = None,
     ) -> None:
         self.gateway = gateway
         self.ctx = ctx
         self.owner = owner
         self.tuning = tuning or SyncTuning()
+        # The workspace's chat.update budget, shared with other processes; None: unlimited.
+        self.budget = budget
+        self._changed: dict[int, float] = {}  # deal -> when a pass was last asked for it
+        self._copies: dict[int, int] = {}  # deal -> how many copies its last pass updated
         # Told who has the deal in their App Home after each pass (their tab shows it too).
         self._homes = homes
         # Many workspaces: told the deal's people from other companies after each pass (their
@@ -82,6 +90,7 @@ class CardSyncer:
         """Bring every copy up to date; False if some copy failed (a retry is then scheduled)."""
         state = self._deals.setdefault(deal_id, _DealSync())
         state.requested += 1
+        self._changed[deal_id] = time.monotonic()  # its place in the budget's queue
         ticket = state.requested
         try:
             async with state.lock:
@@ -107,21 +116,30 @@ class CardSyncer:
         if len(self._last_pass) > 10_000:  # forget deals that are quiet again
             quiet = now - self.tuning.debounce
             self._last_pass = {d: t for d, t in self._last_pass.items() if t > quiet}
+            self._changed = {d: t for d, t in self._changed.items() if t > quiet}
+            self._copies = {d: n for d, n in self._copies.items() if d in self._changed}
 
     async def _exclusive_pass(self, deal_id: int) -> bool:
         """A pass under the deal's lease. If another process holds it, its pass may have read
         the deal before the change this call must show: ask it for one more pass instead."""
         ctx, owner = self.ctx, self.owner
+        # Paid before reading the deal: a pass that waited for the budget sends the state
+        # as it is when its turn comes (as many copies as last time; the difference later).
+        reserved = await self._reserve(deal_id, self._copies.get(deal_id, 1))
         while (render := await cards.start_card_pass(ctx, deal_id, owner)) is None:
             if await cards.hand_over_card_sync(ctx, deal_id):
+                self._refund(reserved)
                 return True
             # The lease ended between the two statements: try to take it again.
         try:
             while True:
-                converged, done, gone = await self._send(render)
+                converged, done, gone = await self._send(render, reserved)
                 if await cards.end_card_pass(ctx, deal_id, owner, render.version, done, gone):
                     break
-                # Asked for one more pass: the lease is still ours, read the latest state.
+                # Asked for one more pass (another process's change): the lease is still
+                # ours; each copy still gets at most one update per `debounce`.
+                await asyncio.sleep(self.tuning.debounce)
+                reserved = await self._reserve(deal_id, len(render.targets))
                 next_render = await cards.start_card_pass(ctx, deal_id, owner)
                 assert next_render is not None
                 render = next_render
@@ -134,9 +152,24 @@ class CardSyncer:
             await self.partner_homes(render.partner_viewers)
         return converged
 
-    async def _send(self, render: CardRender) -> tuple[bool, list[int], list[int]]:
+    async def _reserve(self, deal_id: int, copies: int) -> int:
+        if self.budget is not None:
+            await self.budget.acquire(copies, self._changed.get(deal_id, time.monotonic()))
+        return copies
+
+    def _refund(self, tokens: int) -> None:
+        if self.budget is not None:
+            self.budget.refund(tokens)
+
+    async def _send(self, render: CardRender, reserved: int) -> tuple[bool, list[int], list[int]]:
         """Update every copy; returns (all took it or are gone, copies updated, copies gone).
         What shared copies will show is in the disclosure ledger first."""
+        copies = len(render.targets)
+        self._copies[render.deal_id] = copies
+        if copies > reserved:
+            await self._reserve(render.deal_id, copies - reserved)
+        else:
+            self._refund(reserved - copies)
         await disclosures.record_card_pass(self.ctx, render)
         # One message per audience: our own org, a guest, each partner company's policy.
         built: dict[int, dict[str, Any]] = {}
@@ -184,6 +217,8 @@ class CardSyncer:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.budget is not None:
+            await self.budget.close()
 
     async def idle(self) -> None:
         """Wait for scheduled retries (tests and shutdown)."""

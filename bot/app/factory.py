@@ -23,6 +23,7 @@ from bot.adapters.installations import EncryptedInstallationStore
 from bot.adapters.secrets import SecretBox
 from bot.adapters.slack import SlackGateway, make_client
 from bot.app.activity import ActivityThrottle
+from bot.app.budget import UpdateBudget
 from bot.app.cardsync import CardSyncer, SyncTuning
 from bot.app.config import DEFAULT_API_URL, NO_TOKEN, CrmTarget, Settings
 from bot.app.deps import Clock, Deps, SystemClock, inject_middleware
@@ -32,6 +33,7 @@ from bot.app.workspaces import oauth_settings, tenant_deps, token_finder
 from bot.domain.crm import ConnectorConfig, CrmKind
 from bot.domain.model import is_our_org
 from bot.domain.outbox import Side
+from bot.services.cards import take_update_tokens
 from handlers import register_all
 from handlers.events import replay_stalled_mentions
 from store import UowFactory, create_schema, make_engine, make_session_factory, uow_factory
@@ -102,7 +104,14 @@ def build_deps(
         lambda user_id, notice=None: _publish_home(ctx, slack, user_id, notice),
         delay=(tuning or SyncTuning()).home_delay,
     )
-    cards = CardSyncer(slack, ctx, tuning=tuning, homes=homes.refresh)
+    tuned = tuning or SyncTuning()
+    limits = tuned.budget
+
+    async def take(want: int, extra: int) -> int:
+        return await take_update_tokens(ctx, want, extra, rate=limits.rate, burst=limits.burst)
+
+    budget = UpdateBudget(take, limits)
+    cards = CardSyncer(slack, ctx, tuning=tuned, homes=homes.refresh, budget=budget)
     if many and box is not None:
         crm = CrmConnectors(
             load=lambda: services.connector_targets(ctx),

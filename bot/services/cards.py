@@ -265,3 +265,14 @@ async def _aws_line(ctx: Ctx, uow: UnitOfWork, deal_id: int) -> str | None:
     if submission is None or (submission.step == "draft" and not submission.problem):
         return None
     return status_of(submission).line()
+
+
+async def take_update_tokens(ctx: Ctx, want: int, extra: int, *, rate: float, burst: int) -> int:
+    """Tokens of this workspace's `chat.update` budget (see bot.app.budget), from the bucket
+    every process shares: how many were granted."""
+    async with ctx.uow() as uow:
+        got = await uow.budget.take(
+            "chat.update", want, rate=rate, burst=burst, now=ctx.now(), extra=extra
+        )
+        await uow.commit()
+    return got

@@ -10,7 +10,7 @@ from bot import services
 from bot.app.cardsync import SyncTuning
 from tests.fakes.slack_api import FakeSlack, Fault
 from tests.support.cards import card_stage, card_version
-from tests.support.harness import RunningBot, start_bot
+from tests.support.harness import AMPLE, RunningBot, start_bot
 from tests.support.waiting import eventually
 
 
@@ -129,7 +129,7 @@ async def test_a_burst_of_changes_is_coalesced(live_bot: RunningBot) -> None:
 async def test_a_restart_brings_stale_copies_up_to_date(
     fake_slack: FakeSlack, sqlite_url: str
 ) -> None:
-    first = await start_bot(fake_slack, sqlite_url, tuning=SyncTuning(0, 30, 60))
+    first = await start_bot(fake_slack, sqlite_url, tuning=SyncTuning(0, 30, 60, budget=AMPLE))
     copies = await two_copies(first)
     fake_slack.fail("chat.update", *[Fault(status=503)] * 6)  # Slack is down...
     await first.slack.command("stage propose")
@@ -235,7 +235,7 @@ async def test_a_lone_change_reaches_the_copies_at_once_and_a_burst_is_paced(
         fake_slack,
         sqlite_url,
         process_before_response=False,
-        tuning=SyncTuning(debounce=1.0, retry_base=0.05, retry_cap=0.2),
+        tuning=SyncTuning(debounce=1.0, retry_base=0.05, retry_cap=0.2, budget=AMPLE),
     )
     try:
         await bot.slack.command("new Acme expansion")

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from bot.adapters.server import EVENTS_PATH, make_web_app
+from bot.app.budget import BudgetTuning
 from bot.app.cardsync import SyncTuning
 from bot.app.config import load_settings
 from bot.app.crm_inbound import candidates_of, crm_inbound
@@ -72,8 +73,10 @@ def is_card(message: dict[str, Any]) -> bool:
     )
 
 
-# Tests answer after the whole listener ran, so no debounce; failed copies retry quickly.
-TEST_TUNING = SyncTuning(debounce=0, retry_base=0.05, retry_cap=0.2, home_delay=0.3)
+# Tests answer after the whole listener ran, so no debounce; failed copies retry quickly; the
+# workspace's update budget is taken as in production, but ample (tests of it set their own).
+AMPLE = BudgetTuning(rate=10_000, burst=10_000)
+TEST_TUNING = SyncTuning(debounce=0, retry_base=0.05, retry_cap=0.2, home_delay=0.3, budget=AMPLE)
 
 
 async def start_bot(
