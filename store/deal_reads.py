@@ -220,8 +220,29 @@ def _join(
     return [_to_deal(r, trio_of.get(r.id or 0, []), step_of.get(r.id or 0)) for r in rows]
 
 
+# Enum members by their stored value: a dict lookup, not an Enum call per row (digests and
+# lists turn tens of thousands of rows into deals).
+_STAGE = {s.value: s for s in Stage}
+_STATUS = {s.value: s for s in Status}
+_ROLE = {r.value: r for r in Role}
+_ATTRIBUTION = {a.value: a for a in Attribution}
+_FORECAST = {f.value: f for f in ForecastCategory}
+# The trio's order: seller, alliance manager, then partner companies as they joined the deal.
+_ROLE_RANK = {r.value: i for i, r in enumerate(Role)}
+_NO_COSELL: frozenset[str] = frozenset()
+
+
+def _member(m: TrioMemberRow) -> TrioMember:
+    return TrioMember(
+        _ROLE[m.role], m.user_id, m.team_id, m.is_external, m.synced_version, m.last_acted_at,
+        m.partner_kind,
+    )  # fmt: skip
+
+
 def _to_deal(row: DealRow, trio: Sequence[TrioMemberRow], step: NextStepRow | None) -> Deal:
     assert row.id is not None and row.key is not None
+    if len(trio) > 1:
+        trio = sorted(trio, key=lambda m: (_ROLE_RANK[m.role], m.id or 0))
     return Deal(
         id=row.id,
         key=row.key,
@@ -230,45 +251,25 @@ def _to_deal(row: DealRow, trio: Sequence[TrioMemberRow], step: NextStepRow | No
         amount=row.amount,
         currency=row.currency,
         close_date=row.close_date,
-        stage=Stage(row.stage),
-        status=Status(row.status),
-        attribution=Attribution(row.attribution) if row.attribution else None,
+        stage=_STAGE[row.stage],
+        status=_STATUS[row.status],
+        attribution=_ATTRIBUTION[row.attribution] if row.attribution else None,
         partner=row.partner,
-        cosell=frozenset(row.cosell or ()),
+        cosell=frozenset(row.cosell) if row.cosell else _NO_COSELL,
         internal_notes=row.internal_notes or "",
         trigger_reason=row.trigger_reason or "",
         close_reason=row.close_reason or "",
-        forecast_category=ForecastCategory(row.forecast_category)
-        if row.forecast_category
-        else None,
+        forecast_category=_FORECAST[row.forecast_category] if row.forecast_category else None,
         version=row.version,
         created_by=row.created_by,
         updated_by=row.updated_by,
         updated_at=row.updated_at,
-        trio=tuple(
-            sorted(
-                (
-                    TrioMember(
-                        role=Role(m.role),
-                        user_id=m.user_id,
-                        team_id=m.team_id,
-                        is_external=m.is_external,
-                        synced_version=m.synced_version,
-                        last_acted_at=m.last_acted_at,
-                        kind=m.partner_kind,
-                    )
-                    # Partner companies in the order they joined the deal (the first is the
-                    # trio's partner: routing defaults and `/ptm trio` name that one).
-                    for m in sorted(trio, key=lambda row: row.id or 0)
-                ),
-                key=lambda m: list(Role).index(m.role),
-            )
-        ),
+        trio=tuple(_member(m) for m in trio),
         next_step=(
             NextStep(
                 id=step.id or 0,
                 text=step.text,
-                owner_role=Role(step.owner_role) if step.owner_role else None,
+                owner_role=_ROLE[step.owner_role] if step.owner_role else None,
                 owner_user=step.owner_user,
                 due=step.due,
                 set_by=step.set_by,

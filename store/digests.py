@@ -44,6 +44,9 @@ class DigestWork:
     pending: set[int]  # tenants with a digest run waiting to be sent
 
 
+ID_CHUNK = 5_000  # ids per IN list: within SQLite's and asyncpg's bound-parameter limits
+
+
 class DigestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -155,22 +158,28 @@ class DigestRepository:
         )
 
     async def events_since(
-        self, user_ids: Sequence[str], since: datetime
+        self, deal_ids: Sequence[int], since: datetime
     ) -> list[tuple[int, str, dict[str, Any], datetime]]:
-        """Audit events since `since` on open deals of these trio members, in one query."""
-        deal_ids = (
-            sa.select(TrioMemberRow.deal_id)
-            .join(DealRow, DealRow.id == TrioMemberRow.deal_id)  # type: ignore[arg-type]
-            .where(TrioMemberRow.user_id.in_(list(user_ids)), DealRow.status == "open")  # type: ignore[attr-defined,arg-type]
-        )
-        rows = await self.session.execute(
-            sa.select(
-                DealEventRow.deal_id, DealEventRow.actor, DealEventRow.changes, DealEventRow.at
+        """Audit events since `since` on these deals (a digest batch's open deals): a query
+        per 5,000 deals, each through the deal's index, so a batch costs what its deals do."""
+        found: list[tuple[int, int, str, dict[str, Any], datetime]] = []
+        ids = sorted(set(deal_ids))
+        for start in range(0, len(ids), ID_CHUNK):
+            rows = await self.session.execute(
+                sa.select(
+                    DealEventRow.id,
+                    DealEventRow.deal_id,
+                    DealEventRow.actor,
+                    DealEventRow.changes,
+                    DealEventRow.at,
+                ).where(
+                    DealEventRow.deal_id.in_(ids[start : start + ID_CHUNK]),  # type: ignore[attr-defined]
+                    DealEventRow.at > since,  # type: ignore[arg-type]
+                )
             )
-            .where(DealEventRow.deal_id.in_(deal_ids), DealEventRow.at > since)  # type: ignore[attr-defined,arg-type]
-            .order_by(DealEventRow.id)  # type: ignore[arg-type]
-        )
-        return [(d, a, c, at) for d, a, c, at in rows.all()]
+            found += [(i, d, a, c, at) for i, d, a, c, at in rows.all()]
+        found.sort(key=lambda row: row[0])  # in the order they happened
+        return [(d, a, c, at) for _, d, a, c, at in found]
 
     async def claim_nudge(self, deal_id: int, day: date, user_id: str, now: datetime) -> bool:
         """Claim today's deal-room nudge for a deal; False if any process already did."""

@@ -9,7 +9,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from blocks.card import build_deal_card
@@ -43,6 +43,8 @@ class _DealSync:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     requested: int = 0
     completed: int = 0
+    # Only the background re-sync asked: copies already at the deal's version are left alone.
+    stale_only: bool = True
 
 
 class CardSyncer:
@@ -86,10 +88,13 @@ class CardSyncer:
         self._retries: dict[int, asyncio.Task[None]] = {}
         self._last_pass: dict[int, float] = {}  # deal -> when its last pass ended (monotonic)
 
-    async def sync(self, deal_id: int) -> bool:
-        """Bring every copy up to date; False if some copy failed (a retry is then scheduled)."""
+    async def sync(self, deal_id: int, *, stale_only: bool = False) -> bool:
+        """Bring every copy up to date; False if some copy failed (a retry is then scheduled).
+        `stale_only` (the background re-sync): only copies behind the deal's version are sent —
+        a copy a pass brought up to date since the re-sync looked is not sent again."""
         state = self._deals.setdefault(deal_id, _DealSync())
         state.requested += 1
+        state.stale_only = state.stale_only and stale_only
         self._changed[deal_id] = time.monotonic()  # its place in the budget's queue
         ticket = state.requested
         try:
@@ -99,8 +104,12 @@ class CardSyncer:
                 wait = self._last_pass.get(deal_id, -math.inf) + self.tuning.debounce
                 if wait > time.monotonic():  # a pass went out lately: this one gathers the rest
                     await asyncio.sleep(wait - time.monotonic())
-                target = state.requested
-                converged = await self._exclusive_pass(deal_id)
+                # Paid before reading the deal: a pass that waited for the budget sends the
+                # state as it is when its turn comes, and serves every request made meanwhile.
+                reserved = await self._reserve(deal_id, self._copies.get(deal_id, 1))
+                target, stale_only = state.requested, state.stale_only
+                state.stale_only = True  # for requests that come during this pass
+                converged = await self._exclusive_pass(deal_id, reserved, stale_only)
                 self._passed(deal_id)
                 state.completed = target
         finally:
@@ -119,13 +128,10 @@ class CardSyncer:
             self._changed = {d: t for d, t in self._changed.items() if t > quiet}
             self._copies = {d: n for d, n in self._copies.items() if d in self._changed}
 
-    async def _exclusive_pass(self, deal_id: int) -> bool:
+    async def _exclusive_pass(self, deal_id: int, reserved: int, stale_only: bool = False) -> bool:
         """A pass under the deal's lease. If another process holds it, its pass may have read
         the deal before the change this call must show: ask it for one more pass instead."""
         ctx, owner = self.ctx, self.owner
-        # Paid before reading the deal: a pass that waited for the budget sends the state
-        # as it is when its turn comes (as many copies as last time; the difference later).
-        reserved = await self._reserve(deal_id, self._copies.get(deal_id, 1))
         while (render := await cards.start_card_pass(ctx, deal_id, owner)) is None:
             if await cards.hand_over_card_sync(ctx, deal_id):
                 self._refund(reserved)
@@ -133,7 +139,7 @@ class CardSyncer:
             # The lease ended between the two statements: try to take it again.
         try:
             while True:
-                converged, done, gone = await self._send(render, reserved)
+                converged, done, gone = await self._send(render, reserved, stale_only)
                 if await cards.end_card_pass(ctx, deal_id, owner, render.version, done, gone):
                     break
                 # Asked for one more pass (another process's change): the lease is still
@@ -161,11 +167,17 @@ class CardSyncer:
         if self.budget is not None:
             self.budget.refund(tokens)
 
-    async def _send(self, render: CardRender, reserved: int) -> tuple[bool, list[int], list[int]]:
+    async def _send(
+        self, render: CardRender, reserved: int, stale_only: bool = False
+    ) -> tuple[bool, list[int], list[int]]:
         """Update every copy; returns (all took it or are gone, copies updated, copies gone).
         What shared copies will show is in the disclosure ledger first."""
+        self._copies[render.deal_id] = len(render.targets)
+        if stale_only:
+            render = replace(
+                render, targets=tuple(t for t in render.targets if t.rendered < render.version)
+            )
         copies = len(render.targets)
-        self._copies[render.deal_id] = copies
         if copies > reserved:
             await self._reserve(render.deal_id, copies - reserved)
         else:

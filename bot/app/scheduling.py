@@ -145,7 +145,7 @@ async def resync_stale_cards(deps: Deps) -> None:
     between a change and its card update). The card syncer serialises per deal, so this is
     harmless next to live traffic."""
     for deal_id in await services.deals_with_stale_copies(deps.ctx):
-        await deps.cards.sync(deal_id)
+        await deps.cards.sync(deal_id, stale_only=True)
 
 
 async def recover_mentions(deps: Deps) -> None:

@@ -143,7 +143,7 @@ CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 # --- state ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrioMember:
     role: Role
     user_id: str
@@ -160,7 +160,7 @@ PARTNER_KIND_LABELS = {"cloud": "cloud", "isv": "ISV", "si": "SI", "reseller": "
                        "other": "partner"}  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NextStep:
     id: int
     text: str
@@ -170,7 +170,7 @@ class NextStep:
     set_by: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Deal:
     """A deal as the rules see it: the aggregate root, versioned as a whole."""
 

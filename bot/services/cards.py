@@ -161,7 +161,7 @@ async def start_card_pass(ctx: Ctx, deal_id: int, owner: str) -> CardRender | No
         disclosed=teams is not None,
         governed=governed,
         targets=tuple(
-            CopyTarget(c.id, c.channel_id, c.ts, internal=sharing[c.channel_id] is False)
+            CopyTarget(c.id, c.channel_id, c.ts, sharing[c.channel_id] is False, c.rendered_version)
             for c in copies
         ),
         home_viewers=tuple(viewers),

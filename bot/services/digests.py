@@ -127,7 +127,7 @@ async def compose_many(
         deals = await uow.deals.list_open_for_members(users)
         last = await uow.digests.last_sent(users)
         since_all = min([*last.values(), now - FIRST_DIGEST_LOOKBACK])
-        events = group_events(await uow.digests.events_since(users, since_all))
+        events = group_events(await uow.digests.events_since([d.id for d in deals], since_all))
         managers = {m.user_id for d in deals for m in d.trio if m.role is Role.ALLIANCE}
         wanted = [u for u in users if u in managers] if activation else []
         activations = await activation_of(uow, wanted, ctx.today())

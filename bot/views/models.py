@@ -215,6 +215,7 @@ class CopyTarget:
     channel_id: str
     ts: str
     internal: bool
+    rendered: int = 0  # the version the copy last showed
 
 
 @dataclass(frozen=True)

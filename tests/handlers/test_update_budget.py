@@ -94,3 +94,28 @@ async def test_processes_share_one_budget(fake_slack: FakeSlack, db_url: str) ->
         for budget in processes:
             await budget.close()
         await bot.stop()
+
+
+async def test_the_background_resync_sends_only_copies_still_behind(
+    fake_slack: FakeSlack, db_url: str
+) -> None:
+    """A copy that a pass brought up to date since the re-sync looked costs no second update
+    (the workspace's budget is spent once per copy and version)."""
+    from bot.app.scheduling import resync_stale_cards
+
+    bot = await start_bot(fake_slack, db_url)
+    try:
+        await bot.slack.command("new Acme")
+        await bot.slack.command("card PTM-1", channel="COTHER")
+        await bot.slack.command("stage Discover")
+        # One copy missed the change (Slack was down for it, say); the other has it.
+        await bot.write("UPDATE card_copies SET rendered_version = 1 WHERE channel_id = 'COTHER'")
+        bot.fake.calls.clear()
+        await resync_stale_cards(bot.runtime.deps)
+        assert [c.payload["channel"] for c in bot.fake.of_calls("chat.update")] == ["COTHER"]
+        # Nothing is behind any more: the next re-sync sends nothing.
+        bot.fake.calls.clear()
+        await resync_stale_cards(bot.runtime.deps)
+        assert not bot.fake.of_calls("chat.update")
+    finally:
+        await bot.stop()
