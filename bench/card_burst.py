@@ -35,6 +35,7 @@ from bench.live import (  # noqa: E402
     ptm_env,
     spawn,
     stop,
+    unique_database,
 )
 from tests.support.cards import card_version  # noqa: E402
 from tests.support.databases import fresh_postgres  # noqa: E402
@@ -50,6 +51,14 @@ async def scalar(url: str, sql: str) -> object:
 
 
 async def run(changes: int, url: str | None, processes: int, shared: bool = False) -> None:
+    if url is not None and url.startswith("postgresql"):
+        async with unique_database(url) as own:  # this run's own database, dropped after
+            await _run(changes, own, processes, shared)
+    else:
+        await _run(changes, url, processes, shared)
+
+
+async def _run(changes: int, url: str | None, processes: int, shared: bool) -> None:
     fake = await fake_slack()
     if shared:
         fake.channel_teams["CSHARED"] = ["T0URS", "TPARTNER"]

@@ -123,29 +123,62 @@ class DealReads:
             DealRow.id.in_(self.deal_ids_of_members(user_ids)),  # type: ignore[union-attr]
         )
 
+    async def open_ids_for_members(self, user_ids: Sequence[str]) -> list[int]:
+        """The ids of the open deals with any of `user_ids` in the trio or as creator, in id
+        order: one query (a morning's digests then read the deals a chunk at a time)."""
+        users = list(user_ids)
+        rows = await self.session.scalars(
+            sa.select(DealRow.id)
+            .where(
+                DealRow.status == "open",  # type: ignore[arg-type]
+                sa.or_(
+                    DealRow.id.in_(self.deal_ids_of_members(users)),  # type: ignore[union-attr]
+                    DealRow.created_by.in_(users),  # type: ignore[attr-defined]
+                ),
+            )
+            .order_by(DealRow.id)  # type: ignore[arg-type]
+        )
+        return [int(i) for i in rows.all()]
+
+    async def by_ids(self, ids: Sequence[int]) -> list[Deal]:
+        """These deals with their trios and open steps, in three queries (a chunk of ids: at
+        most a few thousand, within every driver's limit on bound parameters)."""
+        return await self._assemble_where(DealRow.id.in_(list(ids)))  # type: ignore[union-attr]
+
     def deal_ids_of_members(self, user_ids: Sequence[str]) -> sa.Select[Any]:
         return sa.select(TrioMemberRow.deal_id).where(TrioMemberRow.user_id.in_(list(user_ids)))  # type: ignore[attr-defined]
 
     async def _assemble_where(self, *conditions: Any) -> list[Deal]:
         """Deals matching `conditions` with their trios and open steps, in three queries; the
         children are selected by the same conditions, never by a (possibly huge) id list.
-        Plain rows, not ORM objects: no identity map to fill, a fraction of the memory."""
+        Plain rows of known columns, unpacked by position: no identity map to fill, a fraction
+        of the memory, and a tenth of the time of reading each value by name."""
         ids = sa.select(DealRow.id).where(*conditions)
-        deals, members, steps = (
-            DealRow.__table__,
-            TrioMemberRow.__table__,
-            NextStepRow.__table__,  # type: ignore[attr-defined]
-        )
-        rows = (await self.session.execute(sa.select(deals).where(*conditions))).all()
+        rows = (await self.session.execute(sa.select(*DEAL_COLUMNS).where(*conditions))).all()
         trios = (
-            await self.session.execute(sa.select(members).where(members.c.deal_id.in_(ids)))
+            await self.session.execute(
+                sa.select(*MEMBER_COLUMNS).where(TrioMemberRow.deal_id.in_(ids))  # type: ignore[attr-defined]
+            )
         ).all()
         open_steps = (
             await self.session.execute(
-                sa.select(steps).where(steps.c.deal_id.in_(ids), steps.c.status == "open")
+                sa.select(*STEP_COLUMNS).where(
+                    NextStepRow.deal_id.in_(ids),  # type: ignore[attr-defined]
+                    NextStepRow.status == "open",  # type: ignore[arg-type]
+                )
             )
         ).all()
-        return _join(rows, trios, open_steps)  # type: ignore[arg-type]
+        members: dict[int, list[TrioMember]] = {}
+        for row in sorted(trios, key=lambda r: (r[1], _ROLE_RANK[r[2]], r[0])):
+            _id, deal_id, role, user, team, external, synced, acted, kind = row
+            members.setdefault(deal_id, []).append(
+                TrioMember(_ROLE[role], user, team, external, synced, acted, kind)
+            )
+        steps = {}
+        for step_id, deal_id, text, owner_role, owner, due, set_by in open_steps:
+            role = _ROLE[owner_role] if owner_role else None
+            steps[deal_id] = NextStep(step_id or 0, text, role, owner, due, set_by)
+        return [_deal_of(row, members.get(row[0], ()), steps.get(row[0])) for row in rows]
 
     async def list_open_with_external_owner(self) -> list[Deal]:
         """Open deals whose open next step is owned by an external trio member."""
@@ -230,6 +263,41 @@ _FORECAST = {f.value: f for f in ForecastCategory}
 # The trio's order: seller, alliance manager, then partner companies as they joined the deal.
 _ROLE_RANK = {r.value: i for i, r in enumerate(Role)}
 _NO_COSELL: frozenset[str] = frozenset()
+
+
+# The columns `_assemble_where` reads, in the order `_deal_of` and its loop unpack them.
+DEAL_COLUMNS = (
+    DealRow.id, DealRow.key, DealRow.name, DealRow.account, DealRow.amount, DealRow.currency,
+    DealRow.close_date, DealRow.stage, DealRow.status, DealRow.attribution, DealRow.partner,
+    DealRow.cosell, DealRow.internal_notes, DealRow.trigger_reason, DealRow.close_reason,
+    DealRow.forecast_category, DealRow.version, DealRow.created_by, DealRow.updated_by,
+    DealRow.updated_at,
+)  # fmt: skip
+MEMBER_COLUMNS = (
+    TrioMemberRow.id, TrioMemberRow.deal_id, TrioMemberRow.role, TrioMemberRow.user_id,
+    TrioMemberRow.team_id, TrioMemberRow.is_external, TrioMemberRow.synced_version,
+    TrioMemberRow.last_acted_at, TrioMemberRow.partner_kind,
+)  # fmt: skip
+STEP_COLUMNS = (
+    NextStepRow.id, NextStepRow.deal_id, NextStepRow.text, NextStepRow.owner_role,
+    NextStepRow.owner_user, NextStepRow.due, NextStepRow.set_by,
+)  # fmt: skip
+
+
+def _deal_of(row: Any, trio: Sequence[TrioMember], step: NextStep | None) -> Deal:
+    """A deal from a row of DEAL_COLUMNS and its trio (in order) and open step."""
+    (
+        deal_id, key, name, account, amount, currency, close_date, stage, status, attribution,
+        partner, cosell, notes, trigger, close_reason, forecast, version, created_by, updated_by,
+        updated_at,
+    ) = row  # fmt: skip
+    return Deal(
+        deal_id, key, name, account, amount, currency, close_date, _STAGE[stage], _STATUS[status],
+        _ATTRIBUTION[attribution] if attribution else None, partner,
+        frozenset(cosell) if cosell else _NO_COSELL, version, created_by, updated_by, updated_at,
+        tuple(trio), step, notes or "", _FORECAST[forecast] if forecast else None,
+        trigger or "", close_reason or "",
+    )  # fmt: skip
 
 
 def _member(m: TrioMemberRow) -> TrioMember:

@@ -201,6 +201,13 @@ class MetricsRepository:
         }
         return ActivationFacts(deals, dict(scopes), await self._seller_days(horizon, in_scope))
 
+    async def seller_active(self, deal_ids: Collection[int], horizon: Period) -> set[int]:
+        """Of these deals, those whose seller acted on them within `horizon` (a change, a step
+        done, "I'm synced", a message in the deal room): what seller activation counts, for a
+        chunk of deals at a time (two statements)."""
+        ids = list(deal_ids)
+        return set(await self._seller_days(horizon, lambda deal_id: (deal_id.in_(ids),)))
+
     def _scope(self, user_id: str | None) -> Any:
         if user_id is None:
             return lambda _deal_id: ()

@@ -18,6 +18,7 @@ from aiohttp import web
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import exc as sa_exc
 
+from bot import heap
 from bot.adapters.server import make_web_app
 from bot.app.config import ConfigError, Settings, load_settings
 from bot.app.crm_inbound import candidates_of, crm_inbound
@@ -59,6 +60,7 @@ async def _start_runtime(settings: Settings) -> Runtime:
         raise StartupError(
             f"cannot use the database {_safe_url(settings.database_url)}: {reason}"
         ) from None
+    heap.settle()  # start-up's objects live as long as the process: out of the GC's sight
     return runtime
 
 

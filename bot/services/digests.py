@@ -8,14 +8,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from bot.domain.digest import group_events, is_due, local_day
-from bot.domain.model import Actor, Deal, Role
+from bot.domain.metrics import activity_horizon
+from bot.domain.model import Actor, Deal
+from bot.domain.periods import Period
 from bot.domain.rules import is_overdue
+from bot.heap import fewer_collections
 from bot.services import governance
 from bot.services.common import Caller, Ctx
 from bot.services.disclosures import record_sent
-from bot.services.metrics import activation_of, home_trend
+from bot.services.metrics import home_trend
 from bot.services.partnerships import partner_installations, shared_deal_lines
-from bot.views.digest import DigestView, HomeView, Nudge, compose
+from bot.views.digest import DigestParts, DigestView, HomeView, Nudge
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +108,8 @@ async def send_digests(
 # batches of 2,000: 14.1 s and 168 MB against 6.4 s and 297 MB at once, BENCHMARKS.md), so a
 # batch is large: most mornings are one.
 DIGEST_BATCH = 10_000
+# Deals read at a time while composing: bounded memory and IN lists within drivers' limits.
+DEAL_CHUNK = 5_000
 
 
 async def compose_batches(
@@ -119,33 +124,49 @@ async def compose_batches(
 async def compose_many(
     ctx: Ctx, runs: list[tuple[str, date]], *, activation: bool = True
 ) -> dict[str, DigestView]:
-    """Every claimed digest from a fixed number of queries, however many people; without
-    `activation` (the App Home, which shows the metrics' own) the alliance line is left out."""
+    """Every claimed digest from a fixed number of queries per chunk of deals, however many
+    people. The deals are read `DEAL_CHUNK` at a time, each going into the digest of each of its
+    people (and into the seller activation of each of them and of its creator), so memory holds
+    the digests, not every deal. Without `activation` (the App Home, which shows the metrics'
+    own) the alliance line is left out."""
     users = [u for u, _ in runs]
+    today = ctx.today()
+    # Seller activation as `/ptm metrics` counts it today (bot.domain.metrics): the window's days.
+    horizon = activity_horizon(Period(today, today))
+    with fewer_collections():  # tens of thousands of deals and lines, briefly
+        return await _compose(ctx, runs, users, horizon, activation=activation)
+
+
+async def _compose(
+    ctx: Ctx,
+    runs: list[tuple[str, date]],
+    users: list[str],
+    horizon: Period,
+    *,
+    activation: bool,
+) -> dict[str, DigestView]:
     now = ctx.now()
     async with ctx.uow.reads() as uow:
-        deals = await uow.deals.list_open_for_members(users)
+        ids = await uow.deals.open_ids_for_members(users)
         last = await uow.digests.last_sent(users)
         since_all = min([*last.values(), now - FIRST_DIGEST_LOOKBACK])
-        events = group_events(await uow.digests.events_since([d.id for d in deals], since_all))
-        managers = {m.user_id for d in deals for m in d.trio if m.role is Role.ALLIANCE}
-        wanted = [u for u in users if u in managers] if activation else []
-        activations = await activation_of(uow, wanted, ctx.today())
-    by_user: dict[str, list] = {u: [] for u in users}  # type: ignore[type-arg]
-    for deal in deals:
-        for member in deal.trio:
-            if member.user_id in by_user:
-                by_user[member.user_id].append(deal)
+        parts = {u: DigestParts(u, last.get(u, now - FIRST_DIGEST_LOOKBACK)) for u in users}
+        days = dict(runs)
+        for start in range(0, len(ids), DEAL_CHUNK):
+            chunk = ids[start : start + DEAL_CHUNK]
+            events = group_events(await uow.digests.events_since(chunk, since_all))
+            acted = await uow.metrics.seller_active(chunk, horizon) if activation else set()
+            for deal in await uow.deals.by_ids(chunk):
+                members = {m.user_id for m in deal.trio}
+                for user in members | {deal.created_by}:
+                    person = parts.get(user)
+                    if person is None:
+                        continue
+                    if user in members:
+                        person.add(deal, events.get(deal.id, ()), now=now, today=days[user])
+                    person.count_seller(deal, acted=deal.id in acted)
     return {
-        user: compose(
-            user,
-            by_user[user],
-            events,
-            now=now,
-            day=day,
-            since=last.get(user, now - FIRST_DIGEST_LOOKBACK),
-            activation=activations.get(user),
-        )
+        user: parts[user].view(day, parts[user].activation if activation else None)
         for user, day in runs
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -13,7 +14,7 @@ from bot.domain.rules import is_overdue
 from bot.views.models import DealLine
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepLine:
     key: str
     deal_name: str
@@ -23,7 +24,7 @@ class StepLine:
     overdue: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChangeLine:
     key: str
     actor: str
@@ -77,6 +78,80 @@ class Nudge:
     home: str = ""
 
 
+MAX_CHANGES = 20  # a digest lists the latest changes on one's deals, at most this many
+
+
+class DigestParts:
+    """One person's digest, gathered deal by deal (the deals need not all be in memory at
+    once: a morning's digests are composed from the deals a chunk at a time)."""
+
+    __slots__ = (
+        "user_id", "since", "mine", "waiting", "stale", "changes", "is_alliance", "_n",
+        "sellers", "active_sellers",
+    )  # fmt: skip
+
+    def __init__(self, user_id: str, since: datetime) -> None:
+        self.user_id, self.since = user_id, since
+        self.mine: list[StepLine] = []
+        self.waiting: list[StepLine] = []
+        self.stale: list[tuple[str, str]] = []
+        # The latest changes only, as a min-heap on time (a busy person's deals may have
+        # thousands): (at, arrival, line).
+        self.changes: list[tuple[datetime, int, ChangeLine]] = []
+        self.is_alliance = False
+        self._n = 0
+        # Seller activation on one's own open deals (trio member or creator), as `/ptm
+        # metrics` counts it: the sellers on them, and those who acted on one lately.
+        self.sellers: set[str] = set()
+        self.active_sellers: set[str] = set()
+
+    def count_seller(self, deal: Deal, *, acted: bool) -> None:
+        """One of this person's own open deals, for their seller activation."""
+        seller = deal.member(Role.SELLER)
+        if seller is not None:
+            self.sellers.add(seller.user_id)
+            if acted:
+                self.active_sellers.add(seller.user_id)
+
+    @property
+    def activation(self) -> Ratio:
+        return Ratio(len(self.active_sellers), len(self.sellers))
+
+    def add(self, deal: Deal, events: Sequence[Event], *, now: datetime, today: date) -> None:
+        role = deal.role_of(self.user_id)
+        if role is Role.ALLIANCE:
+            self.is_alliance = True
+        if deal.status is Status.OPEN and role is not None:
+            step = deal.next_step
+            if step is not None:
+                line = StepLine(
+                    deal.key, deal.name, step.text, step.owner_user, step.due,
+                    is_overdue(step, today),
+                )  # fmt: skip
+                (self.mine if step.owner_user == self.user_id else self.waiting).append(line)
+            if is_quiet(deal, now):
+                self.stale.append((deal.key, deal.name))
+        for e in events:
+            if e.actor != self.user_id and e.at > self.since and e.fields:
+                self._n += 1
+                item = (e.at, self._n, ChangeLine(deal.key, e.actor, e.fields, e.at))
+                if len(self.changes) < MAX_CHANGES:
+                    heapq.heappush(self.changes, item)
+                elif item[:2] > self.changes[0][:2]:
+                    heapq.heapreplace(self.changes, item)
+
+    def view(self, day: date, activation: Ratio | None = None) -> DigestView:
+        return DigestView(
+            user_id=self.user_id,
+            day=day,
+            mine=tuple(sorted(self.mine, key=_urgency)),
+            waiting=tuple(sorted(self.waiting, key=_urgency)),
+            changes=tuple(line for *_, line in sorted(self.changes, key=lambda c: c[:2])),
+            stale=tuple(self.stale),
+            activation=activation if self.is_alliance else None,
+        )
+
+
 def compose(
     user_id: str,
     deals: Sequence[Deal],
@@ -90,35 +165,10 @@ def compose(
     """What `user_id` should hear about on `day`: their moves first, overdue before due.
     `events` are the audit events by deal id; `activation` is their seller activation
     (`bot.domain.metrics`), shown to alliance managers only."""
-    today = day
-    mine, waiting, stale = [], [], []
+    parts = DigestParts(user_id, since)
     for deal in deals:
-        if deal.status is not Status.OPEN or deal.role_of(user_id) is None:
-            continue
-        step = deal.next_step
-        if step is not None:
-            line = StepLine(
-                deal.key, deal.name, step.text, step.owner_user, step.due, is_overdue(step, today)
-            )
-            (mine if step.owner_user == user_id else waiting).append(line)
-        if is_quiet(deal, now):
-            stale.append((deal.key, deal.name))
-    changes = [
-        ChangeLine(deal.key, e.actor, e.fields, e.at)
-        for deal in deals
-        for e in events.get(deal.id, ())
-        if e.actor != user_id and e.at > since and e.fields
-    ]
-    is_alliance = any(d.role_of(user_id) is Role.ALLIANCE for d in deals)
-    return DigestView(
-        user_id=user_id,
-        day=day,
-        mine=tuple(sorted(mine, key=_urgency)),
-        waiting=tuple(sorted(waiting, key=_urgency)),
-        changes=tuple(sorted(changes, key=lambda c: c.at))[-20:],
-        stale=tuple(stale),
-        activation=activation if is_alliance else None,
-    )
+        parts.add(deal, events.get(deal.id, ()), now=now, today=day)
+    return parts.view(day, activation)
 
 
 def _urgency(line: StepLine) -> tuple[bool, date]:
