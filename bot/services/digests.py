@@ -109,7 +109,7 @@ async def send_digests(
 # batch is large: most mornings are one.
 DIGEST_BATCH = 10_000
 # Deals read at a time while composing: bounded memory and IN lists within drivers' limits.
-DEAL_CHUNK = 5_000
+DEAL_CHUNK = 2_000
 
 
 async def compose_batches(
@@ -165,10 +165,11 @@ async def _compose(
                     if user in members:
                         person.add(deal, events.get(deal.id, ()), now=now, today=days[user])
                     person.count_seller(deal, acted=deal.id in acted)
-    return {
-        user: parts[user].view(day, parts[user].activation if activation else None)
-        for user, day in runs
-    }
+    views = {}
+    for user, day in runs:  # each person's parts let go as their view is made: not both at once
+        person = parts.pop(user)
+        views[user] = person.view(day, person.activation if activation else None)
+    return views
 
 
 async def set_paused(ctx: Ctx, user_id: str, paused: bool) -> None:
