@@ -30,7 +30,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from bench.support import BENCH_TENANT, add_bench_tenant, offline_ctx, peak_rss_mb  # noqa: E402
-from bot import heap  # noqa: E402
+from bot.app import heap  # noqa: E402
 from bot.services.digests import DIGEST_BATCH, compose_batches  # noqa: E402
 from store import create_schema, make_engine  # noqa: E402
 from store.models import DealEventRow, DealRow, NextStepRow, TrioMemberRow  # noqa: E402
@@ -134,17 +134,18 @@ async def measure(db: str, users: int, fraction: float, batch: int) -> dict[str,
         queries += 1
 
     ctx = offline_ctx(engine, NOW)
-    heap.settle()  # as a PTM process does once it has started (bot.heap)
+    heap.settle()  # as a PTM process does once it has started (bot.app.heap)
     chosen = [f"U{i:07d}" for i in range(int(users * fraction))]
     runs = [(u, date(2026, 11, 24)) for u in chosen]
     started, cpu = time.perf_counter(), time.process_time()
     non_empty = items = 0
     # As the sender does: a batch composed, used (here: counted), let go, then the next.
-    async for _batch, views in compose_batches(ctx, runs, size=batch):
-        non_empty += sum(not v.is_empty for v in views.values())
-        items += sum(
-            len(v.mine) + len(v.waiting) + len(v.changes) + len(v.stale) for v in views.values()
-        )
+    with heap.fewer_collections():  # as the digest job does (bot.app.scheduling)
+        async for _batch, views in compose_batches(ctx, runs, size=batch):
+            non_empty += sum(not v.is_empty for v in views.values())
+            items += sum(
+                len(v.mine) + len(v.waiting) + len(v.changes) + len(v.stale) for v in views.values()
+            )
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu  # this process's CPU (SQLite's thread included)
     await engine.dispose()

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import heap, services
+from bot import services
+from bot.app import heap
 from bot.app.config import ConfigError, Settings, load_settings
 from bot.app.deps import Deps
 from bot.app.factory import build_runtime, token_team
@@ -136,7 +137,7 @@ async def _job_deps(settings: Settings, team: str | None) -> AsyncIterator[Deps]
     """What a command-line job needs — with many workspaces, for the one `--team` names —
     closed (database pool included) when the job is done."""
     runtime = await build_runtime(settings)
-    heap.settle()  # see bot.heap: a digest job builds many objects
+    heap.settle()  # see bot.app.heap: a digest job builds many objects
     try:
         if runtime.deps is not None:
             yield runtime.deps

@@ -12,6 +12,7 @@ from typing import Any
 from blocks.cosell import build_referral_card
 from blocks.digest import build_digest_message, build_nudge, build_partner_moves
 from bot import services
+from bot.app import heap
 from bot.app.deps import PROCESS_ID, Deps
 from bot.app.tenancy import Gate, TenantDeps
 from bot.services import batches, cosell, referrals
@@ -54,7 +55,8 @@ async def run_digests(
         if on_sent is not None:
             on_sent(user)
 
-    report = await services.send_digests(deps.ctx, send, owner=PROCESS_ID, only=only)
+    with heap.fewer_collections():  # a batch is tens of thousands of deals and lines
+        report = await services.send_digests(deps.ctx, send, owner=PROCESS_ID, only=only)
     if only is None:
         await nudge_partners(deps, hour=hour)
     return report

@@ -18,8 +18,8 @@ from aiohttp import web
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import exc as sa_exc
 
-from bot import heap
 from bot.adapters.server import make_web_app
+from bot.app import heap
 from bot.app.config import ConfigError, Settings, load_settings
 from bot.app.crm_inbound import candidates_of, crm_inbound
 from bot.app.factory import Runtime, build_runtime

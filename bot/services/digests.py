@@ -12,7 +12,6 @@ from bot.domain.metrics import activity_horizon
 from bot.domain.model import Actor, Deal
 from bot.domain.periods import Period
 from bot.domain.rules import is_overdue
-from bot.heap import fewer_collections
 from bot.services import governance
 from bot.services.common import Caller, Ctx
 from bot.services.disclosures import record_sent
@@ -102,11 +101,10 @@ async def send_digests(
     return report
 
 
-# People per composition: their deals, events and views are in memory together; a morning
-# of 100,000 digests is composed (and sent) a batch at a time, so memory does not grow with it.
-# Each batch repeats the same queries, which cost more than their share (10,000 people in
-# batches of 2,000: 14.1 s and 168 MB against 6.4 s and 297 MB at once, BENCHMARKS.md), so a
-# batch is large: most mornings are one.
+# People per composition: their digests are in memory together (their deals are read a chunk
+# at a time, `DEAL_CHUNK`); a morning of 100,000 digests is composed and sent a batch at a time.
+# A deal whose people fall in two batches is read twice, so a batch is large: most mornings are
+# one.
 DIGEST_BATCH = 10_000
 # Deals read at a time while composing: bounded memory and IN lists within drivers' limits.
 DEAL_CHUNK = 2_000
@@ -133,18 +131,6 @@ async def compose_many(
     today = ctx.today()
     # Seller activation as `/ptm metrics` counts it today (bot.domain.metrics): the window's days.
     horizon = activity_horizon(Period(today, today))
-    with fewer_collections():  # tens of thousands of deals and lines, briefly
-        return await _compose(ctx, runs, users, horizon, activation=activation)
-
-
-async def _compose(
-    ctx: Ctx,
-    runs: list[tuple[str, date]],
-    users: list[str],
-    horizon: Period,
-    *,
-    activation: bool,
-) -> dict[str, DigestView]:
     now = ctx.now()
     async with ctx.uow.reads() as uow:
         ids = await uow.deals.open_ids_for_members(users)

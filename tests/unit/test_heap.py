@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 
-from bot.heap import fewer_collections
+from bot.app.heap import fewer_collections
 
 
 def test_overlapping_batches_restore_the_thresholds() -> None:
