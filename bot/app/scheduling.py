@@ -266,6 +266,10 @@ class Background:
         return run
 
     async def _housekeeping(self) -> None:
+        root = self.deps.ctx.uow if self.deps is not None else None
+        root = root or (self.tenants.root if self.tenants is not None else None)
+        if root is not None:
+            await batches.refresh_statistics(root)
         if self.deps is not None:
             await housekeeping(self.deps)
             return

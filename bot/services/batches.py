@@ -84,3 +84,11 @@ async def prune_dedupe_batch(batch: UowFactory, now: datetime) -> int:
         removed = await uow.events.prune(older_than=now - DEDUPE_KEEP)
         await uow.commit()
     return removed
+
+
+async def refresh_statistics(root: UowFactory) -> None:
+    """The database's query-planner statistics, refreshed (hourly, and at start: see
+    UnitOfWork.refresh_statistics); touches no company's rows."""
+    async with root.unscoped()() as uow:
+        await uow.refresh_statistics()
+        await uow.commit()
