@@ -179,6 +179,10 @@ async def test_two_companies_share_a_deal_from_proposal_to_pause(
     # The ledger lists exactly what crossed: each shared copy's metadata, field by field and
     # version by version; a card row for every version a shared copy showed; nothing internal,
     # nothing we do not share, and only the name while paused.
+    assert bot.runtime.tenants is not None
+    for deps in bot.runtime.tenants.known():  # App Home redraws (their Home lists our deal)
+        await deps.homes.idle()
+        await deps.cards.idle()
     ledger = await bot.rows(
         "SELECT field, version, surface, receiving_team FROM disclosures d "
         "JOIN tenants t ON t.id = d.tenant_id WHERE t.team_id = 'T0URS'"
