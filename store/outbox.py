@@ -157,51 +157,53 @@ class OutboxRepository:
         )
 
     async def latest_states(self, deal_ids: Sequence[int]) -> dict[int, dict[str, tuple[str, int]]]:
-        """Per deal, per side: (status, attempts) of its latest logged outcome; one query."""
+        """Per deal, per side: (status, attempts) of its latest logged outcome, the newest
+        write-back that has not gone through, and the sides whose connector needs an admin —
+        one statement (a card pass asks on every change)."""
+        ids = list(deal_ids)
         latest = (
             sa.select(sa.func.max(OutboxRow.outcome_id))
-            .where(
-                OutboxRow.deal_id.in_(list(deal_ids)),  # type: ignore[attr-defined]
-                OutboxRow.kind == "outcome",  # type: ignore[arg-type]
-            )
+            .where(OutboxRow.deal_id.in_(ids), OutboxRow.kind == "outcome")  # type: ignore[attr-defined,arg-type]
             .group_by(OutboxRow.deal_id)
         )
-        rows = await self.session.execute(
-            sa.select(
-                OutboxRow.deal_id,
-                OutboxRow.side,
-                OutboxRow.company,
-                OutboxRow.status,
-                OutboxRow.attempts,
-            ).where(OutboxRow.outcome_id.in_(latest))  # type: ignore[attr-defined]
-        )
-        states: dict[int, dict[str, tuple[str, int]]] = {}
-        for deal_id, side, company, status, attempts in rows.all():
-            # One state per side, and per partner company on the partner side ("partner:T1").
-            key = f"{side}:{company}" if company else side
-            states.setdefault(deal_id, {})[key] = (status, attempts)
+        outcomes = sa.select(
+            sa.literal("outcome"), OutboxRow.deal_id, OutboxRow.side, OutboxRow.company,
+            OutboxRow.status, OutboxRow.attempts, OutboxRow.id.label("row_id"),  # type: ignore[union-attr]
+        ).where(OutboxRow.outcome_id.in_(latest))  # type: ignore[attr-defined]  # fmt: skip
         # A write-back of the record's fields that has not gone through yet (retrying, or
         # given up): the newest one per deal, as the card's "our CRM record" state.
-        writes = await self.session.execute(
-            sa.select(OutboxRow.deal_id, OutboxRow.status, OutboxRow.attempts)
-            .where(
-                OutboxRow.deal_id.in_(list(deal_ids)),  # type: ignore[attr-defined]
-                OutboxRow.kind == "update",  # type: ignore[arg-type]
-                sa.or_(
-                    OutboxRow.status == "dead",  # type: ignore[arg-type]
-                    sa.and_(OutboxRow.status == "pending", OutboxRow.attempts > 0),  # type: ignore[arg-type,operator]
-                ),
-            )
-            .order_by(OutboxRow.id)  # type: ignore[arg-type]
-        )
-        for deal_id, status, attempts in writes.all():
-            states.setdefault(deal_id, {})["record"] = (status, attempts)
+        writes = sa.select(
+            sa.literal("record"), OutboxRow.deal_id, sa.literal(""), sa.literal(""),
+            OutboxRow.status, OutboxRow.attempts, OutboxRow.id,
+        ).where(
+            OutboxRow.deal_id.in_(ids),  # type: ignore[attr-defined]
+            OutboxRow.kind == "update",  # type: ignore[arg-type]
+            sa.or_(
+                OutboxRow.status == "dead",  # type: ignore[arg-type]
+                sa.and_(OutboxRow.status == "pending", OutboxRow.attempts > 0),  # type: ignore[arg-type,operator]
+            ),
+        )  # fmt: skip
         # A side whose connector an admin must fix reads so on every card, outcome or not.
-        refused = await self.session.scalars(
-            sa.select(CrmHealthRow.side).where(CrmHealthRow.needs_attention)  # type: ignore[arg-type]
+        refused = sa.select(
+            sa.literal("attention"), sa.cast(sa.null(), sa.Integer), CrmHealthRow.side,
+            sa.literal(""), sa.literal(""), sa.literal(0), sa.literal(0),
+        ).where(CrmHealthRow.needs_attention)  # type: ignore[arg-type]  # fmt: skip
+        rows = await self.session.execute(
+            sa.union_all(outcomes, writes, refused).order_by(sa.literal_column("row_id"))
         )
-        for side in refused.all():
-            for deal_id in deal_ids:
+        states: dict[int, dict[str, tuple[str, int]]] = {}
+        attention = []
+        for what, deal_id, side, company, status, attempts, _id in rows.all():
+            if what == "outcome":
+                # One state per side, and per partner company on the partner side ("partner:T1").
+                key = f"{side}:{company}" if company else side
+                states.setdefault(deal_id, {})[key] = (status, attempts)
+            elif what == "record":
+                states.setdefault(deal_id, {})["record"] = (status, attempts)
+            else:
+                attention.append(side)
+        for side in attention:
+            for deal_id in ids:
                 waiting = states.setdefault(deal_id, {}).get(side, ("", 0))[1]
                 states[deal_id][side] = ("attention", waiting)
         return states
