@@ -131,8 +131,7 @@ async def start_card_pass(ctx: Ctx, deal_id: int, owner: str) -> CardRender | No
             deal_id, owner=owner, now=now, until=now + CARD_SYNC_LEASE
         ):
             return None
-        copies = await uow.copies.list_for_deal(deal_id)
-        known = await uow.channels.get_many([c.channel_id for c in copies])
+        copies, known = await uow.copies.list_with_channels(deal_id)
         deal = await _deal(uow, deal_id)
         crm = (await uow.outbox.latest_states([deal_id])).get(deal_id)
         aws = await _aws_line(ctx, uow, deal_id)
