@@ -174,10 +174,7 @@ class DealReads:
             members.setdefault(deal_id, []).append(
                 TrioMember(_ROLE[role], user, team, external, synced, acted, kind)
             )
-        steps = {}
-        for step_id, deal_id, text, owner_role, owner, due, set_by in open_steps:
-            role = _ROLE[owner_role] if owner_role else None
-            steps[deal_id] = NextStep(step_id or 0, text, role, owner, due, set_by)
+        steps = {row[1]: _step(row) for row in open_steps}
         return [_deal_of(row, members.get(row[0], ()), steps.get(row[0])) for row in rows]
 
     async def list_open_with_external_owner(self) -> list[Deal]:
@@ -307,42 +304,19 @@ def _member(m: TrioMemberRow) -> TrioMember:
     )  # fmt: skip
 
 
+def _step(row: Any) -> NextStep:
+    """An open step from a row of STEP_COLUMNS' values (id, deal, text, role, owner, due, by)."""
+    step_id, _deal, text, owner_role, owner, due, set_by = row
+    return NextStep(
+        step_id or 0, text, _ROLE[owner_role] if owner_role else None, owner, due, set_by
+    )
+
+
 def _to_deal(row: DealRow, trio: Sequence[TrioMemberRow], step: NextStepRow | None) -> Deal:
+    """A deal from its ORM rows: the same construction as `_deal_of`, by the same columns."""
     assert row.id is not None and row.key is not None
     if len(trio) > 1:
         trio = sorted(trio, key=lambda m: (_ROLE_RANK[m.role], m.id or 0))
-    return Deal(
-        id=row.id,
-        key=row.key,
-        name=row.name,
-        account=row.account,
-        amount=row.amount,
-        currency=row.currency,
-        close_date=row.close_date,
-        stage=_STAGE[row.stage],
-        status=_STATUS[row.status],
-        attribution=_ATTRIBUTION[row.attribution] if row.attribution else None,
-        partner=row.partner,
-        cosell=frozenset(row.cosell) if row.cosell else _NO_COSELL,
-        internal_notes=row.internal_notes or "",
-        trigger_reason=row.trigger_reason or "",
-        close_reason=row.close_reason or "",
-        forecast_category=_FORECAST[row.forecast_category] if row.forecast_category else None,
-        version=row.version,
-        created_by=row.created_by,
-        updated_by=row.updated_by,
-        updated_at=row.updated_at,
-        trio=tuple(_member(m) for m in trio),
-        next_step=(
-            NextStep(
-                id=step.id or 0,
-                text=step.text,
-                owner_role=_ROLE[step.owner_role] if step.owner_role else None,
-                owner_user=step.owner_user,
-                due=step.due,
-                set_by=step.set_by,
-            )
-            if step
-            else None
-        ),
-    )
+    values = tuple(getattr(row, column.key) for column in DEAL_COLUMNS)
+    open_step = _step(tuple(getattr(step, c.key) for c in STEP_COLUMNS)) if step else None
+    return _deal_of(values, [_member(m) for m in trio], open_step)

@@ -13,7 +13,6 @@ from bot.domain.partnership import State
 from bot.domain.periods import Period
 from bot.services import governance
 from bot.services.common import Caller, Ctx, admins_of
-from store import UnitOfWork
 
 HOME_TREND_WEEKS = 8
 HOME_METRICS_KEPT = timedelta(minutes=1)
@@ -80,21 +79,6 @@ async def shared_activation(ctx: Ctx, users: Sequence[str] | None, *, as_of: dat
         async with ctx.uow.for_tenant(partner).reads() as theirs:
             members += await theirs.deals.team_on_open_deals(team, users)
     return metrics.people_activation(members, as_of=as_of) if members else None
-
-
-async def activation_of(uow: UnitOfWork, users: Sequence[str], today: date) -> dict[str, Ratio]:
-    """Each person's seller activation on their own deals as of `today`: the number
-    `/ptm metrics` shows them that day, for many people in a fixed number of queries."""
-    horizon = metrics.activity_horizon(Period(today, today))
-    facts = await uow.metrics.activation_facts(users, horizon)
-    return {
-        user: metrics.seller_activation(
-            [facts.deals[i] for i in facts.scopes.get(user, ()) if i in facts.deals],
-            facts.activity,
-            as_of=today,
-        )
-        for user in users
-    }
 
 
 async def home_trend(ctx: Ctx, caller: Caller) -> MetricsReport:

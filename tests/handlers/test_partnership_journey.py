@@ -15,13 +15,12 @@ import pytest
 
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.handlers.test_admin_home import open_home
-from tests.handlers.test_install import MANY, OURS, install
 from tests.handlers.test_partnerships import SHARED, accepted
-from tests.handlers.test_shared_deals import THEIRS
+from tests.handlers.test_shared_deals import two_installed
 from tests.handlers.test_visibility import set_internal_fields
 from tests.support.cards import card_stage, card_text
 from tests.support.cli import run_ptm
-from tests.support.harness import RunningBot, start_bot
+from tests.support.harness import RunningBot
 
 OUR_NOTE = "Ourmarginnote"  # our internal notes on the deal
 THEIR_NOTE = "Theirmarginnote"  # their company's own notes on the same deal
@@ -37,14 +36,7 @@ METADATA_KEYS = {
 
 @pytest.fixture
 async def two_companies(fake_slack: FakeSlack, db_url: str) -> AsyncIterator[RunningBot]:
-    fake_slack.install_codes = {"code-ours": OURS, "code-theirs": THEIRS}
-    fake_slack.users.update(
-        {"UINSTALLER": "T0URS", "USELLER": "T0URS", "UTHEIRS": "TPARTNER", "UREP": "TPARTNER"}
-    )
-    fake_slack.channel_teams[SHARED] = ["T0URS", "TPARTNER"]
-    bot = await start_bot(fake_slack, db_url, **MANY)
-    await install(bot, "code-ours")
-    await install(bot, "code-theirs")
+    bot = await two_installed(fake_slack, db_url)
     yield bot
     await bot.stop()
 

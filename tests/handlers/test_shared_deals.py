@@ -23,8 +23,8 @@ THEIRS = Workspace(
 )
 
 
-@pytest.fixture
-async def partnered(fake_slack: FakeSlack, db_url: str) -> AsyncIterator[RunningBot]:
+async def two_installed(fake_slack: FakeSlack, db_url: str) -> RunningBot:
+    """Our company and theirs, each with its own installation, sharing SHARED."""
     fake_slack.install_codes = {"code-ours": OURS, "code-theirs": THEIRS}
     fake_slack.users.update(
         {"UINSTALLER": "T0URS", "USELLER": "T0URS", "UTHEIRS": "TPARTNER", "UREP": "TPARTNER"}
@@ -33,6 +33,12 @@ async def partnered(fake_slack: FakeSlack, db_url: str) -> AsyncIterator[Running
     bot = await start_bot(fake_slack, db_url, **MANY)
     await install(bot, "code-ours")
     await install(bot, "code-theirs")
+    return bot
+
+
+@pytest.fixture
+async def partnered(fake_slack: FakeSlack, db_url: str) -> AsyncIterator[RunningBot]:
+    bot = await two_installed(fake_slack, db_url)
     await accepted(bot)
     yield bot
     await bot.stop()

@@ -173,3 +173,31 @@ async def test_crm_links_and_aws_submissions_are_each_companys_own(engine: Async
     async with theirs.reads() as uow:
         assert (await uow.invitations.get("engi-1")).status == "pending"  # type: ignore[union-attr]
         assert (await uow.cosell.of_deal(b1)).client_token == f"t{b1}"  # type: ignore[union-attr]
+
+
+async def test_this_rounds_reads_and_budget_are_each_companys_own(engine: AsyncEngine) -> None:
+    """The card pass's combined reads (copies with their channels; outcome states with write-backs
+    and connector health), the digest's reads by deal ids, the partnership candidates and the
+    Slack budget: each company's own, even when handed another company's ids."""
+    ours, theirs = await tenant_uows(engine, "T0URS"), await tenant_uows(engine, "TPARTNER")
+    a1 = await new_deal(ours, "Ours", "CSAME")
+    b1 = await new_deal(theirs, "Theirs", "CSAME")  # the same channel id in both workspaces
+    async with theirs() as uow:
+        await uow.channels.put("CSAME", True, NOW)
+        await uow.crm.set_health("ours", now=NOW, needs_attention=True)
+        await uow.budget.take("chat.update", 5, rate=1.0, burst=5, now=NOW)
+        await uow.commit()
+    async with ours() as uow:
+        copies, known = await uow.copies.list_with_channels(a1)
+        assert [c.deal_id for c in copies] == [a1] and known == {}  # their channel row unseen
+        assert await uow.copies.list_with_channels(b1) == ([], {})
+        assert await uow.outbox.latest_states([a1, b1]) == {}  # their connector's trouble unseen
+        assert await uow.deals.by_ids([a1, b1]) and [
+            d.id for d in await uow.deals.by_ids([a1, b1])
+        ] == [a1]
+        assert await uow.deals.open_ids_for_members(["U1"]) == [a1]
+        assert await uow.digests.events_since([b1], NOW.replace(year=2000)) == []
+        assert await uow.partnerships.teams_we_work_with() == []
+        # Their bucket is empty; ours is full.
+        assert await uow.budget.take("chat.update", 3, rate=1.0, burst=5, now=NOW) == 3
+        await uow.commit()
