@@ -50,6 +50,10 @@ RULES: dict[str, Rule] = {
     ),
     # Composition and runtime: everything (only the factory may import the listeners, below).
     "bot/app/": Rule(may=("bot", "store", "blocks", "briefs", "handlers")),
+    # The demo's Slack and its runner: the app as `ptm serve` builds it, never the listeners.
+    "bot/demo/": Rule(may=("bot", "store")),
+    # Block Kit as HTML: a pure function of the blocks, the standard library only.
+    "bot/demo/render.py": Rule(may=(), outside=()),
 }
 HANDLER_IMPORTERS = {"bot/app/factory.py"}
 

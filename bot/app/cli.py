@@ -140,7 +140,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     purge.add_argument("team_id", metavar="TEAM_ID", help="the workspace (T…) or Grid org (E…)")
     purge.add_argument("--export", metavar="FILE", help="write everything to FILE (JSON) first")
+    demo = sub.add_parser(
+        "demo",
+        help="try PTM without Slack: a local Slack in your browser",
+        description="Start PTM unchanged beside a built-in Slack simulator (no Slack token "
+        "needed) and print the address of its page: our seller, alliance manager and an "
+        "outsider, a partner rep from another company, a Slack Connect deal room, an internal "
+        "channel, DMs and App Home.",
+    )
+    demo.add_argument("--port", type=int, default=3000, help="port of the page (default 3000)")
+    demo.add_argument(
+        "--seed", action="store_true", help="load a capability map and a few deals first"
+    )
+    demo.add_argument(
+        "--db", metavar="FILE", help="SQLite file to keep the demo in (default: a new one)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        from bot.demo.run import run_demo  # the simulator loads only for the demo
+
+        return run_demo(args.port, args.db, args.seed)
     if args.command == "org":
         return jobs.run_job(
             lambda url: jobs.purge_org(url, args.team_id, args.export), load=database_url

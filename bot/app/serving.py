@@ -44,7 +44,7 @@ def _safe_url(url: str) -> str:
     return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)
 
 
-async def _start_runtime(settings: Settings) -> Runtime:
+async def start_runtime(settings: Settings) -> Runtime:
     """Connect the database and check the bot token, or say in one line why not."""
     try:
         runtime = await build_runtime(settings)
@@ -112,7 +112,7 @@ async def _unless_stopped(work: Awaitable[Any], stop: asyncio.Event) -> bool:
 
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then finish in-flight requests and close the database."""
-    runtime = await _start_runtime(settings)
+    runtime = await start_runtime(settings)
     background = start_background(runtime.deps, tenants=runtime.tenants)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -157,12 +157,12 @@ async def serve(settings: Settings) -> None:
         # periodic jobs finish their current run and the work Bolt runs after each ack (card
         # posts, copy updates), then give back this process's claims and close the database.
         await background.stop(grace=10)
-        await _finish_background_work(timeout=10)
+        await finish_background_work(timeout=10)
         await background.release_claims()
         await runtime.close()
 
 
-async def _finish_background_work(*, timeout: float) -> None:
+async def finish_background_work(*, timeout: float) -> None:
     """Let listeners that Bolt runs after the ack (card posts, copy updates) finish before the
     database closes; otherwise a card posted just before shutdown would not be tracked."""
     pending = asyncio.all_tasks() - {asyncio.current_task()}

@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from slack_sdk.models.blocks import Block
-from slack_sdk.models.views import View
+
+from bot.demo.blockkit import validate_blocks, validate_view
 
 OUR_TEAM = "T0URS"
 BOT_USER = "UPTMBOT"
@@ -358,48 +357,3 @@ class FakeSlack:
             if not payload.get("text"):
                 problems.append("message without a text fallback")
         self.invalid += [f"{method}: {p}" for p in problems]
-
-
-# In mrkdwn, `<…>` is a mention, channel, date or link; anything else means unescaped text.
-STRAY_ANGLE = re.compile(r"<(?![@#]|!date\^|https?://|mailto:)[^>]*>")
-
-
-def stray_markup(text: str) -> list[str]:
-    return [f"unescaped {m!r}" for m in STRAY_ANGLE.findall(text)]
-
-
-def mrkdwn_texts(blocks: list[dict[str, Any]]) -> list[str]:
-    texts = []
-    for block in blocks:
-        items = [block.get("text")] + block.get("fields", []) + block.get("elements", [])
-        texts += [i["text"] for i in items if isinstance(i, dict) and i.get("type") == "mrkdwn"]
-    return texts
-
-
-def validate_blocks(blocks: list[dict[str, Any]] | None, *, limit: int = 50) -> list[str]:
-    problems: list[str] = []
-    if blocks is None:
-        return problems
-    for text in mrkdwn_texts(blocks):
-        problems += stray_markup(text)
-    if len(blocks) > limit:
-        problems.append(f"{len(blocks)} blocks (limit {limit})")
-    for raw in blocks:
-        try:
-            block = Block.parse(raw)
-            if block is None:
-                problems.append(f"unknown block {raw.get('type')}")
-                continue
-            block.validate_json()
-            Block.parse(raw).to_dict()  # type: ignore[union-attr]
-        except Exception as err:  # noqa: BLE001
-            problems.append(f"{raw.get('type')}: {err}")
-    return problems
-
-
-def validate_view(view: dict[str, Any]) -> list[str]:
-    try:
-        View(**view).validate_json()
-    except Exception as err:  # noqa: BLE001
-        return [f"view: {err}"]
-    return validate_blocks(view.get("blocks"), limit=100)

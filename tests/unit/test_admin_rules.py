@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 import pytest
 
 from blocks.home import build_home
+from bot.demo.blockkit import validate_view
 from bot.domain import admin, metrics, periods
 from bot.domain.model import BadInput, NotAllowed
 from bot.views.admin import AdminLine, AdminView, ConnectorLine
 from bot.views.digest import DigestView, HomeView, StepLine
-from tests.fakes.slack_api import validate_view
 
 SECRET = "0123456789abcdef"
 

@@ -13,8 +13,8 @@ from blocks.ids import Action
 from blocks.metadata import CardRef, EditDealMeta
 from blocks.modals import build_edit_deal_modal, build_new_deal_modal, build_next_step_modal
 from blocks.replies import build_deal_list, build_help, build_notice
+from bot.demo.blockkit import validate_blocks, validate_view
 from bot.views.models import CardView, DealLine, EditForm, MemberView, NextStepForm, StepView
-from tests.fakes.slack_api import validate_blocks, validate_view
 
 
 def card(
