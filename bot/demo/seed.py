@@ -6,6 +6,8 @@ data`, `/ptm digest` and `/ptm metrics` show something real from the first minut
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot import services
 from bot.app.deps import Deps
 from bot.demo.simulator import Simulator
@@ -88,26 +90,63 @@ PARTNERS = (
 )
 CAPABILITY_MAP = "\n".join([",".join(CSV_HEADER), *(",".join(row) for row in PARTNERS)]) + "\n"
 
-# (who, where, what they type), in order; "@PTM …" lines are messages, the rest commands.
-SCRIPT: tuple[tuple[str, str, str], ...] = (
+# (who, where, what they type, and the form they fill when it opens one); "@PTM …" lines are
+# messages, the rest commands. Dates in forms are relative to today (days from now).
+Step = tuple[str, str, str, dict[str, str | int] | None]
+SCRIPT: tuple[Step, ...] = (
     # PTM-1: the Slack Connect deal room with Northwind, a live co-sell.
-    ("USAM", "CROOM", "/ptm new Acme Health data platform"),
-    ("USAM", "CROOM", "/ptm trio @sam @alex @pat"),
-    ("USAM", "CROOM", "/ptm trigger Acme asked for a HIPAA-ready data lake on Northwind's cloud"),
-    ("USAM", "CROOM", "/ptm stage Validate"),
-    ("USAM", "CROOM", "/ptm attribution co-sell"),
-    ("UPAT", "CROOM", "@PTM next: send the security questionnaire by tomorrow"),
-    ("UALEX", "CROOM", "/ptm log Joint discovery call held with Acme's CIO"),
+    (
+        "USAM",
+        "CROOM",
+        "/ptm new",
+        {
+            "name": "Acme Health data platform",
+            "account": "Acme Health",
+            "amount": "250000",
+            "currency": "USD",
+            "close_date": 60,
+            "trigger": "Acme asked for a HIPAA-ready data lake on Northwind's cloud",
+            "stage": "Discover",
+        },
+    ),
+    ("USAM", "CROOM", "/ptm trio @sam @alex @pat", None),
+    ("USAM", "CROOM", "/ptm stage Validate", None),
+    ("USAM", "CROOM", "/ptm attribution co-sell", None),
+    ("UPAT", "CROOM", "@PTM next: send the security questionnaire by tomorrow", None),
+    ("UALEX", "CROOM", "/ptm log Joint discovery call held with Acme's CIO", None),
     # PTM-2: an internal deal waiting on the seller, due today.
-    ("USAM", "CSALES", "/ptm new Globex analytics renewal"),
-    ("USAM", "CSALES", "/ptm trio @sam @alex @pat"),
-    ("USAM", "CSALES", "/ptm stage Propose"),
-    ("USAM", "CSALES", "/ptm next Send the revised pricing for @sam by today"),
+    (
+        "USAM",
+        "CSALES",
+        "/ptm new",
+        {
+            "name": "Globex analytics renewal",
+            "account": "Globex",
+            "amount": "120000",
+            "currency": "USD",
+            "close_date": 30,
+            "stage": "Propose",
+        },
+    ),
+    ("USAM", "CSALES", "/ptm trio PTM-2 @sam @alex @pat", None),
+    ("USAM", "CSALES", "/ptm next PTM-2 Send the revised pricing for @sam by today", None),
     # PTM-3: won together.
-    ("UALEX", "CSALES", "/ptm new Initech cloud migration"),
-    ("UALEX", "CSALES", "/ptm trio PTM-3 @sam @alex @pat"),
-    ("UALEX", "CSALES", "/ptm attribution PTM-3 sourced"),
-    ("USAM", "CSALES", "/ptm won PTM-3"),
+    (
+        "UALEX",
+        "CSALES",
+        "/ptm new",
+        {
+            "name": "Initech cloud migration",
+            "account": "Initech",
+            "amount": "90000",
+            "currency": "EUR",
+            "close_date": 7,
+            "stage": "Negotiate",
+        },
+    ),
+    ("UALEX", "CSALES", "/ptm trio PTM-3 @sam @alex @pat", None),
+    ("UALEX", "CSALES", "/ptm attribution PTM-3 sourced", None),
+    ("USAM", "CSALES", "/ptm won PTM-3", None),
 )
 
 
@@ -115,9 +154,20 @@ async def seed(sim: Simulator, deps: Deps) -> int:
     """Load the map, then play the script; the number of steps played."""
     report = await services.import_partners(deps.ctx, CAPABILITY_MAP)
     assert not report.rejected, report.rejected  # the map above is ours: a bad row is a bug
+    today = deps.ctx.now().date()
     played = 0
-    for who, where, text in SCRIPT:
+    for who, where, text, form in SCRIPT:
         await sim.say(who, where, text)
         await sim.settle()
+        if form is not None:
+            modal = sim.world.top_modal(who)
+            if modal is None:
+                raise RuntimeError(f"{text!r} opened no form: the demo script is out of date")
+            values = {
+                k: (today + timedelta(days=v)).isoformat() if isinstance(v, int) else v
+                for k, v in form.items()
+            }
+            await sim.submit(who, modal.id, values)
+            await sim.settle()
         played += 1
     return played
