@@ -259,8 +259,16 @@ class World:
         for orphans in replies.values():
             drawn += [self._message(r, names, reply=True) for r in orphans]
         if not drawn:
-            return tag("div", {"class": "sim-empty"}, "No messages yet.")
+            return tag("div", {"class": "sim-empty"}, self._first_steps(user_id, channel_id))
         return "".join(drawn)
+
+    def _first_steps(self, user_id: str, channel_id: str) -> str:
+        """What an empty conversation suggests doing first, for who is looking."""
+        if self.channels[channel_id].is_im:
+            return "No messages yet. Your daily digest and the metrics picture arrive here."
+        if not self.may_use_ptm(self.person(user_id)):
+            return "No messages yet. When a deal card is posted here, use its buttons or @PTM."
+        return "No messages yet. Start a deal here: /ptm new Acme expansion (or /ptm help)."
 
     def _message(self, m: Message, names: render.Names, *, reply: bool = False) -> str:
         author = names.user(m.user)

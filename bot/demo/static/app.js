@@ -207,8 +207,8 @@ async function act(control) {
 // --- events -------------------------------------------------------------------------------
 
 ui.as.addEventListener("change", () => {
+  // Stay in the same conversation when the new person is in it too (the server says if not).
   view.me = ui.as.value;
-  view.conv = "";
   view.thread = null;
   view.drawnPane = "";
   refresh();
