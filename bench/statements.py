@@ -44,7 +44,9 @@ async def count(url: str, changes: int) -> None:
         seen: list[str] = []
 
         def hook(*args: object) -> None:
-            seen.append(re.sub(r"\s+", " ", str(args[2]))[:100])
+            seen.append(
+                re.sub(r"\s+", " ", str(args[2]))[: int(os.environ.get("PTM_BENCH_WIDTH", "100"))]
+            )
 
         engine = bot.runtime.engine.sync_engine
         event.listen(engine, "before_cursor_execute", hook)

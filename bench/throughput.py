@@ -2,7 +2,7 @@
 
     python bench/throughput.py [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/ptm_bench]
                                [--deals 40] [--changes 1600] [--concurrency 32] [--warmup 400]
-                               [--rounds 3]
+                               [--rounds 3] [--modes both|one|many|none] [--floor]
 
 Each round runs 1 and then 2 `python app.py` processes on a fresh schema, serving one workspace
 (SLACK_BOT_TOKEN) and then many (OAuth, installed with "Add to Slack" first): 40 deals, each in its
@@ -12,7 +12,10 @@ between the processes. Reports changes per second, lost updates (every deal's ve
 risen by exactly its share), the CPU spent per change by the PTM processes, PostgreSQL and this
 load generator (which also plays Slack's Web API), PostgreSQL transactions per change and new
 connections, and the machine's CPU time by kind, to say where the time goes; then the ratio of
-each round and their median."""
+each round and their median. `--floor` first runs, each round, the floor (bench/floor.py: aiohttp
+and asyncpg running PTM's statements for the change and its card pass) and PTM with one process
+on the same deals, and reports PTM ÷ floor for CPU per change and throughput (issue 18, target
+1); `--modes none --floor` runs only that."""
 
 from __future__ import annotations
 
@@ -134,9 +137,11 @@ async def one_run(
     *,
     many: bool = False,
     shared: bool = False,
+    floor: bool = False,
 ) -> dict[str, float]:
     """One measured run; `many`: the processes serve many workspaces (OAuth), installed first
-    through "Add to Slack" by the one workspace the load comes from."""
+    through "Add to Slack" by the one workspace the load comes from; `floor`: PTM makes the
+    deals, then bench/floor.py (aiohttp + asyncpg, PTM's statements) takes the load instead."""
     await fresh_postgres(url)
     fake = await fake_slack()
     fake.install_codes = {"bench": Workspace("T0URS", "Ours", "USELLER", "xoxb-bench-many")}
@@ -159,6 +164,14 @@ async def one_run(
                 await clients[d % processes].command(
                     "trio <@USELLER> <@UALLY> <@UPARTNER>", channel=f"CROOM{d}"
                 )
+            if floor:  # the same deals, rooms and cards, served by the floor from here on
+                await asyncio.sleep(1)  # PTM's card passes after its last answers
+                for i, proc in enumerate(procs):
+                    await stop(proc)
+                    env = ptm_env(fake, url, ports[i])
+                    procs[i] = await spawn(
+                        ["bench/floor.py"], env, ports[i], work / f"floor{i}.log"
+                    )
             gate = asyncio.Semaphore(concurrency)
 
             async def send(i: int, text: str) -> int:
@@ -242,6 +255,7 @@ async def run(
     rounds: int,
     modes: tuple[bool, ...] = (False, True),
     shared: bool = False,
+    floor: bool = False,
 ) -> None:
     print(  # noqa: T201
         f"machine: {machine()}; PostgreSQL; {changes} changes over {deals} deals after "
@@ -249,7 +263,7 @@ async def run(
         "one workspace then many"
     )
     async with unique_database(url) as own:
-        await _rounds(own, deals, changes, concurrency, warmup, rounds, modes, shared)
+        await _rounds(own, deals, changes, concurrency, warmup, rounds, modes, shared, floor)
 
 
 async def _rounds(
@@ -261,10 +275,26 @@ async def _rounds(
     rounds: int,
     modes: tuple[bool, ...],
     shared: bool,
+    floor: bool = False,
 ) -> None:
     ratios: dict[bool, list[float]] = {False: [], True: []}
     rates: dict[tuple[bool, int], list[float]] = {}
+    floors: list[tuple[float, float]] = []  # PTM ÷ floor: (CPU per change, changes per second)
     for round_no in range(1, rounds + 1):
+        if floor:
+            base = await one_run(url, 1, deals, changes, concurrency, warmup, floor=True)
+            ptm = await one_run(url, 1, deals, changes, concurrency, warmup)
+            floors.append((ptm["ptm_cpu"] / base["ptm_cpu"], ptm["rate"] / base["rate"]))
+            print(  # noqa: T201
+                f"round {round_no}, floor (aiohttp + asyncpg, PTM's statements), 1 process: "
+                f"{base['rate']:.0f} changes/s, CPU {1000 * base['ptm_cpu'] / changes:.2f} ms "
+                f"per change (PostgreSQL {1000 * base['pg_cpu'] / changes:.2f}), lost updates "
+                f"{base['lost']:.0f}, chat.update calls {base['updates']:.0f}; PTM beside it: "
+                f"{ptm['rate']:.0f} changes/s, CPU {1000 * ptm['ptm_cpu'] / changes:.2f} ms per "
+                f"change (PostgreSQL {1000 * ptm['pg_cpu'] / changes:.2f}), chat.update calls "
+                f"{ptm['updates']:.0f}; PTM ÷ floor: CPU {floors[-1][0]:.2f}x, throughput "
+                f"{floors[-1][1]:.2f}x"
+            )
         for many in modes:
             mode = "many workspaces" if many else "one workspace"
             for processes in (1, 2):
@@ -295,6 +325,12 @@ async def _rounds(
             f"{statistics.median(ratios[many]):.2f}x (rounds: "
             f"{', '.join(f'{x:.2f}' for x in ratios[many])})"
         )
+    if floors:
+        print(  # noqa: T201
+            f"PTM ÷ floor (medians of {len(floors)} rounds): CPU per change "
+            f"{statistics.median(f[0] for f in floors):.2f}x, throughput "
+            f"{statistics.median(f[1] for f in floors):.2f}x"
+        )
     for processes in (1, 2) if len(modes) == 2 else ():
         one = statistics.median(rates[(False, processes)])
         many_rate = statistics.median(rates[(True, processes)])
@@ -311,7 +347,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--modes", choices=["both", "one", "many"], default="both")
+    parser.add_argument("--modes", choices=["both", "one", "many", "none"], default="both")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="each round, first the floor (bench/floor.py) and PTM with one process, side by side",
+    )
     parser.add_argument("--shared", action="store_true", help="deal rooms are Slack Connect")
     args = parser.parse_args()
     asyncio.run(
@@ -322,8 +363,9 @@ def main() -> None:
             args.concurrency,
             args.warmup,
             args.rounds,
-            {"both": (False, True), "one": (False,), "many": (True,)}[args.modes],
+            {"both": (False, True), "one": (False,), "many": (True,), "none": ()}[args.modes],
             args.shared,
+            args.floor,
         )
     )
 
