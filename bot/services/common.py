@@ -124,5 +124,29 @@ async def resolve_deal_id(uow: UnitOfWork, *, number: int | None, caller: Caller
     )
 
 
+# A channel's deal room never changes once bound (a binding is only ever added, and goes only
+# with its whole tenant, `ptm org purge`): each process keeps the ones it has looked up, so a
+# command in a deal room goes straight to the change's own transaction.
+BINDINGS_KEY = "bindings"
+BINDINGS_KEPT = 20_000
+
+
+async def deal_id_for(ctx: Ctx, *, number: int | None, caller: Caller) -> int:
+    """`resolve_deal_id` in a read of its own, or none at all for a deal room known here."""
+    channel = caller.channel_id if number is None else None
+    known = ctx.cache.setdefault(BINDINGS_KEY, {})
+    assert isinstance(known, dict)
+    if channel and channel in known:
+        return int(known[channel])
+    async with ctx.uow.reads() as uow:
+        bound = await uow.bindings.deal_for(channel) if channel else None
+        if bound is None:
+            return await resolve_deal_id(uow, number=number, caller=caller)
+    if len(known) >= BINDINGS_KEPT:
+        known.clear()
+    known[channel] = bound
+    return bound
+
+
 def changed_reply(deal: Deal, changed: bool, text: str) -> Reply:
     return Reply(text=text, deal_id=deal.id, changed=changed)

@@ -9,7 +9,7 @@ from typing import Any
 from bot.domain import intents
 from bot.domain.model import BadInput, Source
 from bot.services import disclosures
-from bot.services.common import Caller, Ctx, resolve_deal_id
+from bot.services.common import Caller, Ctx, deal_id_for
 from bot.services.deals import (
     add_partner_company,
     close_deal,
@@ -39,8 +39,7 @@ async def run_intent(
     on_deal = _ON_DEAL.get(type(intent))
     if on_deal is None:
         raise BadInput("That command is not supported here. Try `/ptm help`.")
-    async with ctx.uow.reads() as uow:
-        deal_id = await resolve_deal_id(uow, number=parsed.deal_number, caller=caller)
+    deal_id = await deal_id_for(ctx, number=parsed.deal_number, caller=caller)
     reply = await on_deal(ctx, caller, deal_id, intent, source)
     if reply.changed and reply.deal_id is not None and not caller.actor.internal:
         # The answer to someone of another company tells them what they changed: the ledger.
