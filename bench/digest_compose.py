@@ -31,6 +31,7 @@ from sqlalchemy import event  # noqa: E402
 
 from bench.support import BENCH_TENANT, add_bench_tenant, offline_ctx, peak_rss_mb  # noqa: E402
 from bot.app import heap  # noqa: E402
+from bot.services import batches  # noqa: E402
 from bot.services.digests import DIGEST_BATCH, compose_batches  # noqa: E402
 from store import create_schema, make_engine  # noqa: E402
 from store.models import DealEventRow, DealRow, NextStepRow, TrioMemberRow  # noqa: E402
@@ -134,6 +135,9 @@ async def measure(db: str, users: int, fraction: float, batch: int) -> dict[str,
         queries += 1
 
     ctx = offline_ctx(engine, NOW)
+    # As a PTM process's housekeeping does at start and hourly (bot.app.scheduling).
+    await batches.refresh_statistics(ctx.uow)
+    queries = 0  # the composition's own
     heap.settle()  # as a PTM process does once it has started (bot.app.heap)
     chosen = [f"U{i:07d}" for i in range(int(users * fraction))]
     runs = [(u, date(2026, 11, 24)) for u in chosen]

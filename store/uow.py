@@ -159,6 +159,19 @@ class UnitOfWork:
             return
         await self._session.execute(sa.text("PRAGMA analysis_limit = 400"))
         await self._session.execute(sa.text("ANALYZE"))
+        # A sample of a few hundred rows sees one value of `tenant_id` where there are only a
+        # few tenants, and SQLite then takes it for a selective column: it read every event of
+        # the tenant for each chunk of a digest instead of the chunk's deals by their index
+        # (30 ms a chunk against 4.4 ms). These narrow indexes are read in full: 25 ms at
+        # 500,000 events.
+        tenant_indexes = await self._session.scalars(
+            sa.text(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_%_tenant_id'"
+            )
+        )
+        await self._session.execute(sa.text("PRAGMA analysis_limit = 0"))
+        for name in list(tenant_indexes):
+            await self._session.execute(sa.text(f'ANALYZE "{name}"'))
 
     async def commit(self) -> None:
         assert self._session is not None
