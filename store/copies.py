@@ -31,6 +31,40 @@ class CardCopy:
     rendered_version: int
 
 
+# What every card pass runs, built once (building a statement costs a few hundred Python calls;
+# a parameter may not share a column's name in an UPDATE or DELETE).
+_COPIES_WITH_CHANNELS = (
+    sa.select(
+        CardCopyRow.id,
+        CardCopyRow.deal_id,
+        CardCopyRow.channel_id,
+        CardCopyRow.ts,
+        CardCopyRow.is_shared,
+        CardCopyRow.rendered_version,
+        ChannelRow.channel_id,
+        ChannelRow.is_ext_shared,
+        ChannelRow.checked_at,
+    )  # fmt: skip
+    .outerjoin(ChannelRow, ChannelRow.channel_id == CardCopyRow.channel_id)  # type: ignore[arg-type]
+    .where(CardCopyRow.deal_id == sa.bindparam("copies_of"))  # type: ignore[arg-type]
+    .order_by(CardCopyRow.id)  # type: ignore[arg-type]
+)
+_MARK_RENDERED = (
+    sa.update(CardCopyRow)
+    .where(
+        CardCopyRow.id.in_(sa.bindparam("copy_ids", expanding=True)),  # type: ignore[union-attr]
+        CardCopyRow.rendered_version < sa.bindparam("below"),  # type: ignore[arg-type]
+    )
+    .values(rendered_version=sa.bindparam("shown"))
+    .execution_options(synchronize_session=False)
+)
+_RELEASE_CLEAN = sa.delete(CardSyncLeaseRow).where(
+    CardSyncLeaseRow.deal_id == sa.bindparam("lease_deal"),  # type: ignore[arg-type]
+    CardSyncLeaseRow.owner == sa.bindparam("lease_owner"),  # type: ignore[arg-type]
+    CardSyncLeaseRow.dirty.is_(False),  # type: ignore[attr-defined]
+)
+
+
 class CardCopyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -74,22 +108,7 @@ class CardCopyRepository:
     ) -> tuple[list[CardCopy], dict[str, ChannelInfo]]:
         """The deal's copies, and what we know of each one's channel, in one statement (a
         card pass reads both on every change)."""
-        rows = await self.session.execute(
-            sa.select(
-                CardCopyRow.id,
-                CardCopyRow.deal_id,
-                CardCopyRow.channel_id,
-                CardCopyRow.ts,
-                CardCopyRow.is_shared,
-                CardCopyRow.rendered_version,
-                ChannelRow.channel_id,
-                ChannelRow.is_ext_shared,
-                ChannelRow.checked_at,
-            )  # fmt: skip
-            .outerjoin(ChannelRow, ChannelRow.channel_id == CardCopyRow.channel_id)  # type: ignore[arg-type]
-            .where(CardCopyRow.deal_id == deal_id)  # type: ignore[arg-type]
-            .order_by(CardCopyRow.id)  # type: ignore[arg-type]
-        )
+        rows = await self.session.execute(_COPIES_WITH_CHANNELS, {"copies_of": deal_id})
         copies, known = [], {}
         for copy_id, deal, channel, ts, shared, version, known_id, ext, checked in rows.all():
             copies.append(CardCopy(copy_id, deal, channel, ts, shared, version))
@@ -108,12 +127,8 @@ class CardCopyRepository:
 
     async def mark_rendered(self, copy_ids: Sequence[int], version: int) -> None:
         """Record that these copies were sent `version` (never moving one back)."""
-        await self.session.execute(
-            sa.update(CardCopyRow)
-            .where(CardCopyRow.id.in_(copy_ids), CardCopyRow.rendered_version < version)  # type: ignore[union-attr,arg-type]
-            .values(rendered_version=version)
-            .execution_options(synchronize_session=False)
-        )
+        params = {"copy_ids": list(copy_ids), "below": version, "shown": version}
+        await self.session.execute(_MARK_RENDERED, params)
 
     async def remove(self, copy_id: int) -> None:
         await self.session.execute(sa.delete(CardCopyRow).where(CardCopyRow.id == copy_id))  # type: ignore[arg-type]
@@ -155,11 +170,7 @@ class CardCopyRepository:
         """End the holder's lease unless another process marked it dirty; if it did, clear the
         mark, extend the lease and return False: the holder passes again."""
         result = await self.session.execute(
-            sa.delete(CardSyncLeaseRow).where(
-                CardSyncLeaseRow.deal_id == deal_id,  # type: ignore[arg-type]
-                CardSyncLeaseRow.owner == owner,  # type: ignore[arg-type]
-                CardSyncLeaseRow.dirty.is_(False),  # type: ignore[attr-defined]
-            )
+            _RELEASE_CLEAN, {"lease_deal": deal_id, "lease_owner": owner}
         )
         if result.rowcount:  # type: ignore[attr-defined]
             return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,43 @@ class Delivery:
     target_tenant: int | None = None
     kind: str = "outcome"  # or "update": a write-back of CRM-owned fields
     company: str = ""
+
+
+def _latest_states() -> Any:
+    """The statement behind `latest_states`, for the deals in the expanding parameter `deals`."""
+    deals = sa.bindparam("deals", expanding=True)
+    latest = (
+        sa.select(sa.func.max(OutboxRow.outcome_id))
+        .where(OutboxRow.deal_id.in_(deals), OutboxRow.kind == "outcome")  # type: ignore[attr-defined,arg-type]
+        .group_by(OutboxRow.deal_id)
+    )
+    outcomes = sa.select(
+        sa.literal("outcome"), OutboxRow.deal_id, OutboxRow.side, OutboxRow.company,
+        OutboxRow.status, OutboxRow.attempts, OutboxRow.id.label("row_id"),  # type: ignore[union-attr]
+    ).where(OutboxRow.outcome_id.in_(latest))  # type: ignore[attr-defined]  # fmt: skip
+    # A write-back of the record's fields that has not gone through yet (retrying, or given
+    # up): the newest one per deal, as the card's "our CRM record" state.
+    writes = sa.select(
+        sa.literal("record"), OutboxRow.deal_id, sa.literal(""), sa.literal(""),
+        OutboxRow.status, OutboxRow.attempts, OutboxRow.id,
+    ).where(
+        OutboxRow.deal_id.in_(deals),  # type: ignore[attr-defined]
+        OutboxRow.kind == "update",  # type: ignore[arg-type]
+        sa.or_(
+            OutboxRow.status == "dead",  # type: ignore[arg-type]
+            sa.and_(OutboxRow.status == "pending", OutboxRow.attempts > 0),  # type: ignore[arg-type,operator]
+        ),
+    )  # fmt: skip
+    # A side whose connector an admin must fix reads so on every card, outcome or not.
+    refused = sa.select(
+        sa.literal("attention"), sa.cast(sa.null(), sa.Integer), CrmHealthRow.side,
+        sa.literal(""), sa.literal(""), sa.literal(0), sa.literal(0),
+    ).where(CrmHealthRow.needs_attention)  # type: ignore[arg-type]  # fmt: skip
+    return sa.union_all(outcomes, writes, refused).order_by(sa.literal_column("row_id"))
+
+
+# Built once: a card pass asks on every change, and building it cost a thousand Python calls.
+_LATEST_STATES = _latest_states()
 
 
 class OutboxRepository:
@@ -161,36 +199,7 @@ class OutboxRepository:
         write-back that has not gone through, and the sides whose connector needs an admin —
         one statement (a card pass asks on every change)."""
         ids = list(deal_ids)
-        latest = (
-            sa.select(sa.func.max(OutboxRow.outcome_id))
-            .where(OutboxRow.deal_id.in_(ids), OutboxRow.kind == "outcome")  # type: ignore[attr-defined,arg-type]
-            .group_by(OutboxRow.deal_id)
-        )
-        outcomes = sa.select(
-            sa.literal("outcome"), OutboxRow.deal_id, OutboxRow.side, OutboxRow.company,
-            OutboxRow.status, OutboxRow.attempts, OutboxRow.id.label("row_id"),  # type: ignore[union-attr]
-        ).where(OutboxRow.outcome_id.in_(latest))  # type: ignore[attr-defined]  # fmt: skip
-        # A write-back of the record's fields that has not gone through yet (retrying, or
-        # given up): the newest one per deal, as the card's "our CRM record" state.
-        writes = sa.select(
-            sa.literal("record"), OutboxRow.deal_id, sa.literal(""), sa.literal(""),
-            OutboxRow.status, OutboxRow.attempts, OutboxRow.id,
-        ).where(
-            OutboxRow.deal_id.in_(ids),  # type: ignore[attr-defined]
-            OutboxRow.kind == "update",  # type: ignore[arg-type]
-            sa.or_(
-                OutboxRow.status == "dead",  # type: ignore[arg-type]
-                sa.and_(OutboxRow.status == "pending", OutboxRow.attempts > 0),  # type: ignore[arg-type,operator]
-            ),
-        )  # fmt: skip
-        # A side whose connector an admin must fix reads so on every card, outcome or not.
-        refused = sa.select(
-            sa.literal("attention"), sa.cast(sa.null(), sa.Integer), CrmHealthRow.side,
-            sa.literal(""), sa.literal(""), sa.literal(0), sa.literal(0),
-        ).where(CrmHealthRow.needs_attention)  # type: ignore[arg-type]  # fmt: skip
-        rows = await self.session.execute(
-            sa.union_all(outcomes, writes, refused).order_by(sa.literal_column("row_id"))
-        )
+        rows = await self.session.execute(_LATEST_STATES, {"deals": ids})
         states: dict[int, dict[str, tuple[str, int]]] = {}
         attention = []
         for what, deal_id, side, company, status, attempts, _id in rows.all():
