@@ -44,6 +44,10 @@ _REPLACE_STEP = _OPEN_STEP.values(status="replaced").execution_options(synchroni
 _COMPLETE_STEP = _OPEN_STEP.values(
     status="done", done_by=sa.bindparam("by"), done_at=sa.bindparam("at")
 ).execution_options(synchronize_session=False)
+# One row each, every column named (a statement applies no model defaults); the unit of work's
+# tenant is the column default of `tenant_id` (store.tenancy).
+_INSERT_EVENT = sa.insert(DealEventRow)
+_INSERT_STEP = sa.insert(NextStepRow)
 _TOUCH = (
     sa.update(TrioMemberRow)
     .where(
@@ -151,18 +155,16 @@ class DealRepository(DealReads):
         if mutation.step is not None:
             await self._apply_step(deal, mutation, actor=actor, now=now)
         await self._touch(deal.id, actor.user_id, now)
-        self.session.add(
-            DealEventRow(
-                deal_id=deal.id,
-                version=deal.version + 1,
-                actor=actor.user_id,
-                actor_team=actor.team_id,
-                changes={k: [old, new] for k, (old, new) in mutation.audit.items()},
-                source=source.value,
-                at=now,
-            )
-        )
-        await self.session.flush()
+        event = {
+            "deal_id": deal.id,
+            "version": deal.version + 1,
+            "actor": actor.user_id,
+            "actor_team": actor.team_id,
+            "changes": {k: [old, new] for k, (old, new) in mutation.audit.items()},
+            "source": source.value,
+            "at": now,
+        }
+        await self.session.execute(_INSERT_EVENT, event)
         return True
 
     async def _put_member(self, deal_id: int, member: TrioMember) -> None:
@@ -197,18 +199,19 @@ class DealRepository(DealReads):
             await self.session.execute(_COMPLETE_STEP, params)
             return
         await self.session.execute(_REPLACE_STEP, {"step_deal": deal.id})
-        self.session.add(
-            NextStepRow(
-                deal_id=deal.id,
-                text=step.text,
-                owner_role=step.owner_role.value if step.owner_role else None,
-                owner_user=step.owner_user,
-                due=step.due,
-                set_by=actor.user_id,
-                set_at=now,
-            )
-        )
-        await self.session.flush()
+        opened = {
+            "deal_id": deal.id,
+            "text": step.text,
+            "owner_role": step.owner_role.value if step.owner_role else None,
+            "owner_user": step.owner_user,
+            "due": step.due,
+            "status": "open",
+            "set_by": actor.user_id,
+            "set_at": now,
+            "done_by": None,
+            "done_at": None,
+        }
+        await self.session.execute(_INSERT_STEP, opened)
 
     async def _touch(self, deal_id: int, user_id: str, now: datetime) -> None:
         await self.touch_activity(deal_id, user_id, now)
