@@ -13,6 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.db import upsert_insert
 from store.tenant_models import SlackBudgetRow
 
+# A bucket's row, locked until commit, and its spending: built once (a card pass takes tokens).
+_LOCKED = (
+    sa.select(SlackBudgetRow.tokens, SlackBudgetRow.at)
+    .where(SlackBudgetRow.method == sa.bindparam("budget_method"))  # type: ignore[arg-type]
+    .with_for_update()
+)
+_SPEND = (
+    sa.update(SlackBudgetRow)
+    .where(SlackBudgetRow.method == sa.bindparam("budget_method"))  # type: ignore[arg-type]
+    .values(tokens=sa.bindparam("left"), at=sa.bindparam("spent_at"))
+    .execution_options(synchronize_session=False)
+)
+
 
 class BudgetRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -24,12 +37,8 @@ class BudgetRepository:
         """Up to `want` tokens (and up to `extra` more while the bucket is over half full, to
         save round trips): how many were granted, 0 when the bucket is empty. The bucket's row
         is locked until commit, so two processes never both spend its last token."""
-        locked = (
-            sa.select(SlackBudgetRow)
-            .where(SlackBudgetRow.method == method)  # type: ignore[arg-type]
-            .with_for_update()
-        )
-        row = await self.session.scalar(locked)
+        key = {"budget_method": method}
+        row = (await self.session.execute(_LOCKED, key)).first()
         if row is None:  # the workspace's first call of this method: a full bucket
             insert = upsert_insert(self.session)
             await self.session.execute(
@@ -37,12 +46,12 @@ class BudgetRepository:
                 .values(method=method, tokens=float(burst), at=now)
                 .on_conflict_do_nothing(index_elements=["tenant_id", "method"])
             )
-            row = await self.session.scalar(locked)
+            row = (await self.session.execute(_LOCKED, key)).first()
         assert row is not None
-        at = row.at if row.at.tzinfo is not None else row.at.replace(tzinfo=now.tzinfo)
-        tokens = min(float(burst), row.tokens + rate * max((now - at).total_seconds(), 0.0))
+        held, at = row
+        at = at if at.tzinfo is not None else at.replace(tzinfo=now.tzinfo)
+        tokens = min(float(burst), held + rate * max((now - at).total_seconds(), 0.0))
         room = want + (extra if tokens >= burst / 2 else 0)
         granted = max(min(room, int(tokens)), 0)
-        row.tokens, row.at = tokens - granted, now
-        await self.session.flush()
+        await self.session.execute(_SPEND, {**key, "left": tokens - granted, "spent_at": now})
         return granted

@@ -58,6 +58,24 @@ _MARK_RENDERED = (
     .values(rendered_version=sa.bindparam("shown"))
     .execution_options(synchronize_session=False)
 )
+# Taking a deal's card lease, one statement per dialect (their INSERT … ON CONFLICT).
+_CLAIMS: dict[str, Any] = {}
+
+
+def _claim(insert: Any) -> Any:
+    """On the table itself: leases belong to no tenant, and a Core statement answers with the
+    rows it changed (the ORM's INSERT with parameters does not)."""
+    table = CardSyncLeaseRow.__table__  # type: ignore[attr-defined]
+    lease = table.c
+    return insert(table).on_conflict_do_update(
+        index_elements=["deal_id"],
+        set_={"owner": sa.bindparam("taker"), "until": sa.bindparam("taken_until"), "dirty": False},
+        where=sa.or_(
+            lease.until < sa.bindparam("lapsed_before"), lease.owner == sa.bindparam("holder")
+        ),
+    )
+
+
 _RELEASE_CLEAN = sa.delete(CardSyncLeaseRow).where(
     CardSyncLeaseRow.deal_id == sa.bindparam("lease_deal"),  # type: ignore[arg-type]
     CardSyncLeaseRow.owner == sa.bindparam("lease_owner"),  # type: ignore[arg-type]
@@ -135,18 +153,13 @@ class CardCopyRepository:
 
     async def claim_sync(self, deal_id: int, *, owner: str, now: datetime, until: datetime) -> bool:
         """Take the deal's card-update lease unless another process holds a live one."""
-        insert = upsert_insert(self.session)
-        stmt = insert(CardSyncLeaseRow).values(
-            deal_id=deal_id, owner=owner, until=until, dirty=False
-        )
-        lease = CardSyncLeaseRow.__table__.c  # type: ignore[attr-defined]
-        result = await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["deal_id"],
-                set_={"owner": owner, "until": until, "dirty": False},
-                where=sa.or_(lease.until < now, lease.owner == owner),
-            )
-        )
+        dialect = self.session.bind.dialect.name  # type: ignore[union-attr]
+        claim = _CLAIMS.get(dialect)
+        if claim is None:
+            claim = _CLAIMS[dialect] = _claim(upsert_insert(self.session))
+        params = {"deal_id": deal_id, "owner": owner, "until": until, "dirty": False}
+        params.update(taker=owner, taken_until=until, lapsed_before=now, holder=owner)
+        result = await self.session.execute(claim, params)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def release_sync(self, deal_ids: Sequence[int] | None, *, owner: str) -> int:

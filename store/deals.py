@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -134,12 +135,10 @@ class DealRepository(DealReads):
         if "status" in values:
             # Closing stamps the time the deal closed; reopening clears it.
             values["closed_at"] = None if values["status"] == Status.OPEN.value else now
-        result = await self.session.execute(
-            sa.update(DealRow)
-            .where(DealRow.id == deal.id, DealRow.version == deal.version)  # type: ignore[arg-type]
-            .values(**values, version=deal.version + 1, updated_by=actor.user_id, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        values.update(version=deal.version + 1, updated_by=actor.user_id, updated_at=now)
+        params = {f"set_{k}": v for k, v in values.items()}
+        params.update(bump_id=deal.id, bump_version=deal.version)
+        result = await self.session.execute(_bump(tuple(sorted(values))), params)
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
         for user_id in mutation.trio_drop:
@@ -303,6 +302,28 @@ class DealRepository(DealReads):
                 },
             )
         )
+
+
+# The compare-and-swap UPDATE of a deal, one per set of columns a change writes (a handful of
+# shapes, each built once): `set_<column>` for the values, `bump_id` and `bump_version` for
+# the row and the version it must still be at.
+_BUMPS: dict[tuple[str, ...], Any] = {}
+
+
+def _bump(columns: tuple[str, ...]) -> Any:
+    found = _BUMPS.get(columns)
+    if found is None:
+        found = (
+            sa.update(DealRow)
+            .where(
+                DealRow.id == sa.bindparam("bump_id"),  # type: ignore[arg-type]
+                DealRow.version == sa.bindparam("bump_version"),  # type: ignore[arg-type]
+            )
+            .values({name: sa.bindparam(f"set_{name}") for name in columns})
+            .execution_options(synchronize_session=False)
+        )
+        _BUMPS[columns] = found
+    return found
 
 
 def _column_value(value: object) -> object:
