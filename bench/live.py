@@ -145,6 +145,9 @@ class SignedClient:
         self.url = f"http://127.0.0.1:{port}/slack/events"
         self.response_url = response_url
         self.verifier = SignatureVerifier(SECRET)
+        # PTM's own time from the request's arrival to its ack, as its server reports it
+        # (`Server-Timing: ack;dur=…`), for the last request; None from a server that does not.
+        self.server_ms: float | None = None
 
     async def post(self, body: str, content_type: str) -> tuple[int, Any, float]:
         """Returns status, parsed body and the seconds the server took to answer."""
@@ -158,6 +161,8 @@ class SignedClient:
         async with self.session.post(self.url, data=body.encode(), headers=headers) as resp:
             text = await resp.text()
         elapsed = time.perf_counter() - started
+        timing = resp.headers.get("Server-Timing", "")
+        self.server_ms = float(timing.split("dur=")[1]) if "dur=" in timing else None
         return resp.status, (json.loads(text) if text.startswith("{") else text), elapsed
 
     async def command(

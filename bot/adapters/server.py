@@ -15,6 +15,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.adapters.prompt_ack import PromptAck
 from bot.domain.crm import Notification
 
 EVENTS_PATH = "/slack/events"
@@ -80,6 +81,7 @@ def make_web_app(
     crm: CrmInbound | None = None,
 ) -> web.Application:
     async def slack_events(request: web.Request) -> web.Response:
+        arrived = time.perf_counter()
         body = await request.read()
         # Verified here, before Bolt sees anything: an unverified request gets 401 and makes
         # PTM do nothing at all (no listener, no error handler, no outbound call).
@@ -87,8 +89,12 @@ def make_web_app(
             return web.Response(status=401)
         if not is_readable(body, request.headers.get("Content-Type", "")):
             return web.Response(status=400)
-        bolt_response = await app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(bolt_response)
+        bolt_request = await to_bolt_request(request)
+        ack = bolt_request.context["ack"] = PromptAck(arrived)
+        answer = await to_aiohttp_response(await app.async_dispatch(bolt_request))
+        if ack.took_ms is not None:  # PTM's own time from arrival to its ack (benchmarks read it)
+            answer.headers["Server-Timing"] = f"ack;dur={ack.took_ms:.3f}"
+        return answer
 
     async def healthz(_request: web.Request) -> web.Response:
         try:

@@ -20,6 +20,7 @@ from bot import services
 from bot.adapters.aws import PartnerCentral
 from bot.adapters.crm import CrmConnectors
 from bot.adapters.installations import EncryptedInstallationStore
+from bot.adapters.prompt_ack import PromptListenerRunner
 from bot.adapters.secrets import SecretBox
 from bot.adapters.slack import SlackGateway, make_client
 from bot.app.activity import ActivityThrottle
@@ -216,6 +217,8 @@ def create_app(
         oauth_settings=oauth,
         installation_store_bot_only=True if oauth is not None else None,
     )
+    # Answer the moment a listener acks, not at Bolt's next 10 ms poll (bot.adapters.prompt_ack).
+    app._async_listener_runner = PromptListenerRunner.replacing(app._async_listener_runner)
     if deps is not None:
         app.use(inject_middleware(deps))
         deps.replay_mentions = replay_stalled_mentions

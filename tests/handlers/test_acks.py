@@ -111,3 +111,37 @@ async def test_a_mention_is_acked_in_time_while_the_database_is_held(
     assert status == 200 and took < SLACK_DEADLINE
     await eventually(lambda: any(p.get("thread_ts") for p in bot.fake.of("chat.postMessage")))
     assert await bot.rows("SELECT text FROM next_steps") == [("send the pricing",)]
+
+
+async def test_the_answer_says_how_long_ptm_took_to_ack(live_bot: RunningBot) -> None:
+    """As in production (the answer at the ack, the work after it): the server reports PTM's own
+    time from the request's arrival to its ack, and does not wait for Bolt's next poll."""
+    import aiohttp
+
+    from bot.adapters.prompt_ack import PromptListenerRunner
+    from bot.demo import wire
+    from tests.support.slack_requests import SECRET
+
+    bot = live_bot
+    assert isinstance(bot.runtime.app._async_listener_runner, PromptListenerRunner)
+    await bot.slack.command("new Acme expansion")
+    form = wire.command_form(
+        "stage Discover",
+        user="USELLER",
+        channel="CROOM",
+        team="T0URS",
+        response_url=bot.fake.response_url(),
+        trigger_id="t-1",
+    )
+    body = wire.encode_form(form)
+    async with aiohttp.ClientSession() as session:
+        started = time.perf_counter()
+        async with session.post(
+            bot.slack.url, data=body, headers=wire.signed_headers(SECRET, body, wire.FORM)
+        ) as response:
+            assert response.status == 200
+            timing = response.headers["Server-Timing"]
+        took = (time.perf_counter() - started) * 1000
+    name, _, duration = timing.partition(";dur=")
+    assert name == "ack" and 0 < float(duration) <= took
+    await eventually(lambda: bot.fake.count("chat.update") >= 1)  # the card, after the answer
