@@ -125,6 +125,8 @@ async def test_the_answer_says_how_long_ptm_took_to_ack(live_bot: RunningBot) ->
     bot = live_bot
     assert isinstance(bot.runtime.app._async_listener_runner, PromptListenerRunner)
     await bot.slack.command("new Acme expansion")
+    await eventually(lambda: bot.posted_cards())
+    [(channel, ts)] = bot.posted_cards()
     form = wire.command_form(
         "stage Discover",
         user="USELLER",
@@ -144,4 +146,12 @@ async def test_the_answer_says_how_long_ptm_took_to_ack(live_bot: RunningBot) ->
         took = (time.perf_counter() - started) * 1000
     name, _, duration = timing.partition(";dur=")
     assert name == "ack" and 0 < float(duration) <= took
-    await eventually(lambda: bot.fake.count("chat.update") >= 1)  # the card, after the answer
+
+    # The change was made before the answer; the card follows it after the answer.
+    def stage_shown() -> bool:
+        blocks = bot.card(channel, ts)["blocks"]
+        fields = [f["text"] for b in blocks for f in b.get("fields", [])]
+        return "*Stage*\nDiscover" in fields
+
+    assert not stage_shown()  # the card was posted at Qualify
+    await eventually(stage_shown)
