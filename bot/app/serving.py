@@ -157,12 +157,12 @@ async def serve(settings: Settings) -> None:
         # periodic jobs finish their current run and the work Bolt runs after each ack (card
         # posts, copy updates), then give back this process's claims and close the database.
         await background.stop(grace=10)
-        await finish_background_work(timeout=10)
+        await _finish_background_work(timeout=10)
         await background.release_claims()
         await runtime.close()
 
 
-async def finish_background_work(*, timeout: float) -> None:
+async def _finish_background_work(*, timeout: float) -> None:
     """Let listeners that Bolt runs after the ack (card posts, copy updates) finish before the
     database closes; otherwise a card posted just before shutdown would not be tracked."""
     pending = asyncio.all_tasks() - {asyncio.current_task()}

@@ -26,7 +26,7 @@ from bot.app.config import Settings, load_settings
 from bot.app.crm_inbound import candidates_of, crm_inbound
 from bot.app.factory import Runtime
 from bot.app.scheduling import Background, start_background
-from bot.app.serving import StartupError, finish_background_work, start_runtime
+from bot.app.serving import StartupError, start_runtime
 from bot.demo import seed as seeding
 from bot.demo.simulator import Simulator
 from bot.demo.world import LUMEN, World, demo_channels, demo_people
@@ -53,7 +53,10 @@ class Demo:
     async def stop(self) -> None:
         await self.runner.cleanup()
         await self.background.stop(grace=5)
-        await finish_background_work(timeout=5)
+        # The work PTM does after its answers (card passes, Home tabs) ends with calls to the
+        # demo's Slack: once those have stopped, it is done. (Waiting for every task, as `ptm
+        # serve` does, would wait on the page's own kept-alive connections.)
+        await self.sim.settle(quiet=0.2, limit=5)
         await self.background.release_claims()
         await self.runtime.close()
         await self.sim.stop()
@@ -113,11 +116,12 @@ async def start_demo(
 
 
 async def serve_demo(port: int, database: Path | None, seed: bool) -> None:
-    demo = await start_demo(port=port, database=database, seed=seed)
+    # Ctrl-C while seeding ends the demo once the seed is in, not with a traceback.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    demo = await start_demo(port=port, database=database, seed=seed)
     print(  # the one line a newcomer needs
         f"PTM demo: open {demo.url} (database {demo.database}); Ctrl-C stops it.", flush=True
     )

@@ -100,12 +100,16 @@ class Simulator:
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._session = aiohttp.ClientSession()
         self._runner = web.AppRunner(self.web_app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError:
+            await self._runner.cleanup()
+            raise
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._session = aiohttp.ClientSession()  # once listening: nothing to close on a taken port
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -129,7 +133,7 @@ class Simulator:
     async def _api(self, request: web.Request) -> web.Response:
         self._touch()
         method = request.match_info["method"]
-        payload = await _payload(request)
+        payload = await read_payload(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else payload.get("token")
         if token != self.token:
@@ -187,17 +191,7 @@ class Simulator:
         error = self._check_message("chat.postMessage", channel.id, p)
         if error:
             return {"ok": False, "error": error}
-        message = self.world.post(
-            Message(
-                channel.id,
-                self.world.new_ts(),
-                BOT_USER,
-                text=str(p.get("text") or ""),
-                blocks=p.get("blocks"),
-                thread_ts=p.get("thread_ts") or None,
-                metadata=p.get("metadata"),
-            )
-        )
+        message = self._from_bot(channel.id, p, thread_ts=p.get("thread_ts") or None)
         return {"ok": True, "channel": channel.id, "ts": message.ts, "message": {"ts": message.ts}}
 
     def api_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -209,11 +203,7 @@ class Simulator:
         error = self._check_message("chat.update", message.channel, p)
         if error:
             return {"ok": False, "error": error}
-        message.text = str(p.get("text") or "")
-        message.blocks = p.get("blocks")
-        message.metadata = p.get("metadata") or message.metadata
-        message.edits += 1
-        self.world.changed()
+        self._rewrite(message, p)
         return {"ok": True, "channel": message.channel, "ts": message.ts}
 
     def api_chat_delete(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -233,23 +223,40 @@ class Simulator:
         error = self._check_message("chat.postEphemeral", channel.id, p)
         if error:
             return {"ok": False, "error": error}
-        message = self._ephemeral(user, channel.id, p, thread_ts=p.get("thread_ts") or None)
+        thread_ts = p.get("thread_ts") or None
+        message = self._from_bot(channel.id, p, thread_ts=thread_ts, only_for=user)
         return {"ok": True, "message_ts": message.ts}
 
-    def _ephemeral(
-        self, user: str, channel: str, p: dict[str, Any], *, thread_ts: str | None
+    def _from_bot(
+        self,
+        channel: str,
+        p: dict[str, Any],
+        *,
+        thread_ts: str | None,
+        only_for: str | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> Message:
-        return self.world.post(
-            Message(
-                channel,
-                self.world.new_ts(),
-                BOT_USER,
-                text=str(p.get("text") or ""),
-                blocks=p.get("blocks"),
-                thread_ts=thread_ts,
-                only_for=user,
-            )
+        """A message PTM posts (`only_for`: an ephemeral one); `p` as the Web API got it."""
+        message = Message(
+            channel,
+            self.world.new_ts(),
+            BOT_USER,
+            text=str(p.get("text") or p.get("initial_comment") or ""),
+            blocks=p.get("blocks"),
+            thread_ts=thread_ts,
+            only_for=only_for,
+            files=files or [],
+            metadata=p.get("metadata"),
         )
+        return self.world.post(message)
+
+    def _rewrite(self, message: Message, p: dict[str, Any]) -> None:
+        """A message PTM changed in place (chat.update, or a response_url replacing it)."""
+        message.text = str(p.get("text") or "")
+        message.blocks = p.get("blocks")
+        message.metadata = p.get("metadata") or message.metadata
+        message.edits += 1
+        self.world.changed()
 
     def _trigger_user(self, trigger_id: str) -> str | None:
         trigger = self._triggers.pop(trigger_id, None)
@@ -369,16 +376,7 @@ class Simulator:
             channel = self._channel_for(str(channel_id))
             if channel is None:
                 return {"ok": False, "error": "channel_not_found"}
-            self.world.post(
-                Message(
-                    channel.id,
-                    self.world.new_ts(),
-                    BOT_USER,
-                    text=str(p.get("initial_comment") or ""),
-                    files=done,
-                    thread_ts=p.get("thread_ts") or None,
-                )
-            )
+            self._from_bot(channel.id, p, thread_ts=p.get("thread_ts") or None, files=done)
         return {"ok": True, "files": done}
 
     async def _upload(self, request: web.Request) -> web.Response:
@@ -394,7 +392,7 @@ class Simulator:
         reply = self._replies.get(request.match_info["key"])
         if reply is None:
             return web.json_response({"ok": False, "error": "expired_url"}, status=404)
-        p = await _payload(request)
+        p = await read_payload(request)
         self.answer(reply, p, method="response_url")
         return web.json_response({"ok": True})
 
@@ -409,25 +407,12 @@ class Simulator:
         if self._check_message(method, reply.channel, p):
             return
         if _truthy(p.get("replace_original")) and source is not None:
-            source.text = str(p.get("text") or "")
-            source.blocks = p.get("blocks")
-            source.edits += 1
-            self.world.changed()
+            self._rewrite(source, p)
             return
         thread_ts = p.get("thread_ts") or reply.thread_ts
-        if p.get("response_type") == "in_channel":
-            self.world.post(
-                Message(
-                    reply.channel,
-                    self.world.new_ts(),
-                    BOT_USER,
-                    text=str(p.get("text") or ""),
-                    blocks=p.get("blocks"),
-                    thread_ts=thread_ts,
-                )
-            )
-            return
-        self._ephemeral(reply.user, reply.channel, p, thread_ts=thread_ts)
+        ephemeral = p.get("response_type") != "in_channel"
+        only_for = reply.user if ephemeral else None
+        self._from_bot(reply.channel, p, thread_ts=thread_ts, only_for=only_for)
 
     # --- what the page sends: people acting ------------------------------------------
 
@@ -830,7 +815,12 @@ class Simulator:
         return web.json_response(self.state(user_id, request.query.get("conv", "")))
 
     async def _body(self, request: web.Request) -> tuple[str, dict[str, Any]]:
-        body = await request.json()
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="expected a JSON object, as the page sends") from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="expected a JSON object, as the page sends")
         user_id = str(body.get("as", ""))
         if user_id not in self.world.people:
             raise web.HTTPBadRequest(text=f"no person {html.escape(user_id)}")
@@ -909,7 +899,9 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-async def _payload(request: web.Request) -> dict[str, Any]:
+async def read_payload(request: web.Request) -> dict[str, Any]:
+    """A Web API call's arguments as Slack reads them: query, form or JSON body, with
+    `blocks`, `view`, `attachments` and `metadata` given as JSON text decoded."""
     payload: dict[str, Any] = dict(request.query)
     if request.can_read_body:
         if request.content_type == "application/json":

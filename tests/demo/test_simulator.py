@@ -203,3 +203,20 @@ def test_ptm_demo_starts_without_a_slack_token_and_prints_its_address(tmp_path: 
     finally:
         process.terminate()
         assert process.wait(timeout=20) == 0
+
+
+async def test_what_the_page_sends_badly_is_refused_and_changes_nothing(seeded: Page) -> None:
+    world = seeded.demo.sim.world
+    before = len(world.messages)
+    for path, data in (
+        ("/sim/say", "not json"),
+        ("/sim/say", "[1, 2]"),
+        ("/sim/act", '{"as": "UNOBODY", "action_id": "x"}'),
+    ):
+        async with seeded.session.post(seeded.url + path, data=data) as r:
+            assert r.status == 400, (path, data)
+            assert "JSON object" in await r.text() or "no person" in await r.text()
+    await seeded.post("/sim/act", **{"as": "USAM", "where": {"channel": "CROOM", "ts": "1.0"}})
+    notices = [n["text"] for n in (await seeded.state("USAM", "CROOM"))["notices"]]
+    assert "That message is gone." in notices
+    assert len(world.messages) == before
