@@ -54,10 +54,7 @@ class DealReads:
             (row[_MEMBER_AT:_STEP_AT] for row in rows if row[_MEMBER_AT] is not None),
             key=lambda m: (_ROLE_RANK[m[2]], m[0]),
         )
-        trio = [
-            TrioMember(_ROLE[role], user, team, external, synced, acted, kind)
-            for _id, _deal, role, user, team, external, synced, acted, kind in members
-        ]
+        trio = [_member_of(m) for m in members]
         first = rows[0]
         step = _step(first[_STEP_AT:]) if first[_STEP_AT] is not None else None
         return _deal_of(first[:_MEMBER_AT], trio, step)
@@ -170,10 +167,7 @@ class DealReads:
         ).all()
         members: dict[int, list[TrioMember]] = {}
         for row in sorted(trios, key=lambda r: (r[1], _ROLE_RANK[r[2]], r[0])):
-            _id, deal_id, role, user, team, external, synced, acted, kind = row
-            members.setdefault(deal_id, []).append(
-                TrioMember(_ROLE[role], user, team, external, synced, acted, kind)
-            )
+            members.setdefault(row[1], []).append(_member_of(row))
         steps = {row[1]: _step(row) for row in open_steps}
         return [_deal_of(row, members.get(row[0], ()), steps.get(row[0])) for row in rows]
 
@@ -315,6 +309,12 @@ def _deal_of(row: Any, trio: Sequence[TrioMember], step: NextStep | None) -> Dea
         tuple(trio), step, notes or "", _FORECAST[forecast] if forecast else None,
         trigger or "", close_reason or "",
     )  # fmt: skip
+
+
+def _member_of(row: Any) -> TrioMember:
+    """A trio member from a row of MEMBER_COLUMNS' values."""
+    _id, _deal, role, user, team, external, synced, acted, kind = row
+    return TrioMember(_ROLE[role], user, team, external, synced, acted, kind)
 
 
 def _member(m: TrioMemberRow) -> TrioMember:

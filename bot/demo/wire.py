@@ -125,6 +125,28 @@ def chosen_action(
     return action
 
 
+def _interaction(
+    kind: str,
+    *,
+    team: str,
+    domain: str,
+    user: str,
+    user_team: str,
+    user_name: str | None,
+    trigger_id: str,
+) -> dict[str, Any]:
+    """What every interaction payload starts with: its type, the workspace Slack sends it to,
+    who acted (and from which company), the app and the trigger."""
+    return {
+        "type": kind,
+        "team": {"id": team, "domain": domain},
+        "user": {"id": user, "username": user_name or user.lower(), "team_id": user_team},
+        "api_app_id": APP_ID,
+        "token": "legacy",
+        "trigger_id": trigger_id,
+    }
+
+
 def message_action_payload(
     message: dict[str, Any],
     action: dict[str, Any],
@@ -151,14 +173,12 @@ def message_action_payload(
     }
     if not ephemeral:
         container.pop("is_ephemeral")
+    who = {"user": user, "user_team": user_team, "user_name": user_name}
     payload: dict[str, Any] = {
-        "type": "block_actions",
-        "team": {"id": team, "domain": team_domain},
-        "user": {"id": user, "username": user_name or user.lower(), "team_id": user_team},
-        "api_app_id": APP_ID,
-        "token": "legacy",
+        **_interaction(
+            "block_actions", team=team, domain=team_domain, trigger_id=trigger_id, **who
+        ),
         "container": container,
-        "trigger_id": trigger_id,
         "channel": {"id": channel, "name": channel_name},
         "response_url": response_url,
         "actions": [action],
@@ -186,14 +206,10 @@ def view_action_payload(
     user_name: str | None = None,
 ) -> dict[str, Any]:
     """block_actions from a view: App Home, or a control of an open modal."""
+    who = {"user": user, "user_team": user_team or team, "user_name": user_name}
     return {
-        "type": "block_actions",
-        "team": {"id": team, "domain": "ours"},
-        "user": {"id": user, "username": user_name or user.lower(), "team_id": user_team or team},
-        "api_app_id": APP_ID,
-        "token": "legacy",
+        **_interaction("block_actions", team=team, domain="ours", trigger_id=trigger_id, **who),
         "container": {"type": "view", "view_id": view_id},
-        "trigger_id": trigger_id,
         "view": {
             **view,
             "id": view_id,
@@ -229,13 +245,9 @@ def view_submission_payload(
     user_name: str | None = None,
 ) -> dict[str, Any]:
     """A modal submitted; `installed_team`: the workspace of the installation that opened it."""
+    who = {"user": user, "user_team": user_team, "user_name": user_name}
     return {
-        "type": "view_submission",
-        "team": {"id": user_team, "domain": "x"},
-        "user": {"id": user, "username": user_name or user.lower(), "team_id": user_team},
-        "api_app_id": APP_ID,
-        "token": "legacy",
-        "trigger_id": trigger_id,
+        **_interaction("view_submission", team=user_team, domain="x", trigger_id=trigger_id, **who),
         "view": {
             **view,
             "id": view_id,

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.demo.blockkit import validate_blocks, validate_view
+from bot.demo.simulator import read_payload
 
 OUR_TEAM = "T0URS"
 BOT_USER = "UPTMBOT"
@@ -147,18 +148,6 @@ class FakeSlack:
 
     # --- the wire ----------------------------------------------------------------------
 
-    async def _payload(self, request: web.Request) -> dict[str, Any]:
-        payload: dict[str, Any] = dict(request.query)
-        if request.can_read_body:
-            if request.content_type == "application/json":
-                payload.update(await request.json())
-            else:
-                payload.update(dict(await request.post()))
-        for key in ("blocks", "view", "attachments"):
-            if isinstance(payload.get(key), str):
-                payload[key] = json.loads(payload[key])
-        return payload
-
     async def _upload(self, request: web.Request) -> web.Response:
         """Step two of files_upload_v2: the bytes go to the URL getUploadURLExternal gave."""
         file_id = request.match_info["file_id"]
@@ -168,7 +157,7 @@ class FakeSlack:
         return web.Response(text=f"OK - {len(self.uploads[file_id])}")
 
     async def _respond(self, request: web.Request) -> web.Response:
-        payload = await self._payload(request)
+        payload = await read_payload(request)
         self.calls.append(Call("response_url", payload))
         self._validate("response_url", payload)
         return web.json_response({"ok": True})
@@ -177,7 +166,7 @@ class FakeSlack:
         method = request.match_info["method"]
         if request.transport is not None:
             self.peers.append(request.transport.get_extra_info("peername"))
-        payload = await self._payload(request)
+        payload = await read_payload(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
         call = Call(method, payload, token=token or payload.get("token"))
