@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.db import upsert_insert
+from store.db import one_tenant_on_postgres, upsert_insert
 from store.models import (
     CardCopyRow,
     CardSyncLeaseRow,
@@ -82,6 +82,19 @@ _RELEASE_CLEAN = sa.delete(CardSyncLeaseRow).where(
     CardSyncLeaseRow.dirty.is_(False),  # type: ignore[attr-defined]
 )
 
+# On PostgreSQL: the copies' rendered version and the clean lease's end in one statement (the
+# copies' UPDATE runs whether or not the lease is clean; it names its tenant, being in a CTE).
+_END_PASS = _RELEASE_CLEAN.add_cte(
+    sa.update(CardCopyRow)
+    .where(
+        CardCopyRow.id.in_(sa.bindparam("copy_ids", expanding=True)),  # type: ignore[union-attr]
+        CardCopyRow.rendered_version < sa.bindparam("below"),  # type: ignore[arg-type]
+        CardCopyRow.tenant_id == sa.bindparam("tenant", type_=sa.Integer),  # type: ignore[arg-type]
+    )
+    .values(rendered_version=sa.bindparam("shown"))
+    .cte("shown")
+)
+
 
 class CardCopyRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -142,6 +155,23 @@ class CardCopyRepository:
     async def tenants_with_stale_copies(self) -> set[int]:
         """Of the tenants this unit of work is for, those with a stale copy (one query)."""
         return set((await self.session.scalars(_stale(CardCopyRow.tenant_id).distinct())).all())
+
+    async def end_pass(
+        self, deal_id: int, *, owner: str, sent: Sequence[int], version: int, until: datetime
+    ) -> bool:
+        """Record that copies `sent` show `version` and end the holder's lease, as
+        `mark_rendered` then `release_sync_if_clean` do; on PostgreSQL both in one statement
+        when the lease is clean (the usual case)."""
+        tenant = one_tenant_on_postgres(self.session)
+        if tenant is None or not sent:
+            if sent:
+                await self.mark_rendered(sent, version)
+            return await self.release_sync_if_clean(deal_id, owner=owner, until=until)
+        params = {"copy_ids": list(sent), "below": version, "shown": version, "tenant": tenant,
+                  "lease_deal": deal_id, "lease_owner": owner}  # fmt: skip
+        if (await self.session.execute(_END_PASS, params)).rowcount:  # type: ignore[attr-defined]
+            return True
+        return await self.release_sync_if_clean(deal_id, owner=owner, until=until)
 
     async def mark_rendered(self, copy_ids: Sequence[int], version: int) -> None:
         """Record that these copies were sent `version` (never moving one back)."""

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 import store.models  # noqa: F401  (registers every table)
-from store.tenancy import scope_sessions
+from store.tenancy import TENANTS_KEY, scope_sessions
 from store.tenant_models import TenantOwned, owned_tables
 
 # Execution option for a transaction that only reads (see `read_only`).
@@ -133,6 +133,18 @@ def upsert_insert(session: AsyncSession) -> Any:
     """The dialect's INSERT that supports ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
     dialect = session.bind.dialect.name  # type: ignore[union-attr]
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def one_tenant_on_postgres(session: AsyncSession) -> int | None:
+    """The session's tenant when it is on PostgreSQL and for exactly one tenant: then several
+    writes may go as one statement of data-modifying CTEs, which name the tenant themselves
+    (the ORM's tenant criteria reach a top-level statement, not DML inside a CTE)."""
+    if session.bind.dialect.name != "postgresql":  # type: ignore[union-attr]
+        return None
+    tenants = session.info.get(TENANTS_KEY)
+    if tenants is None or len(tenants) != 1:
+        return None
+    return int(next(iter(tenants)))
 
 
 class ScopedSession(Session):

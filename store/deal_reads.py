@@ -21,7 +21,7 @@ from bot.domain.model import (
     Status,
     TrioMember,
 )
-from store.models import DealEventRow, DealRow, NextStepRow, TrioMemberRow
+from store.models import DealEventRow, DealRow, NextStepRow, TrioMemberRow, UserPrefRow
 
 
 @dataclass(frozen=True)
@@ -46,18 +46,16 @@ class DealReads:
         their compare-and-swap and retrying."""
         query = _AGGREGATE_LOCKED if for_update else _AGGREGATE
         rows = (await self.session.execute(query, {"deal_id": deal_id})).all()
+        return _aggregate_of(rows) if rows else None
+
+    async def get_with_home_viewers(self, deal_id: int) -> tuple[Deal, list[str]] | None:
+        """The deal aggregate, and which of its trio from our own org have opened PTM's App
+        Home (whose Home shows the deal, so is redrawn with its card): one statement."""
+        rows = (await self.session.execute(_AGGREGATE_WITH_HOMES, {"deal_id": deal_id})).all()
         if not rows:
             return None
-        # At most one open step, so the rows are the trio members (or one row without any):
-        # plain rows of known columns, unpacked by position (no ORM objects to build).
-        members = sorted(
-            (row[_MEMBER_AT:_STEP_AT] for row in rows if row[_MEMBER_AT] is not None),
-            key=lambda m: (_ROLE_RANK[m[2]], m[0]),
-        )
-        trio = [_member_of(m) for m in members]
-        first = rows[0]
-        step = _step(first[_STEP_AT:]) if first[_STEP_AT] is not None else None
-        return _deal_of(first[:_MEMBER_AT], trio, step)
+        viewers = {row[_MEMBER_AT + 3] for row in rows if row[_HOME_AT] and not row[_MEMBER_AT + 5]}
+        return _aggregate_of(rows), sorted(viewers)
 
     async def id_of(self, number: int) -> int | None:
         """The id of this tenant's deal PTM-<number>."""
@@ -288,11 +286,30 @@ _AGGREGATE = (
     .where(DealRow.id == sa.bindparam("deal_id"))  # type: ignore[arg-type]
 )
 _AGGREGATE_LOCKED = _AGGREGATE.with_for_update(of=DealRow)  # type: ignore[arg-type]
+# The same, with whether each trio member has opened App Home (the card pass's read).
+_AGGREGATE_WITH_HOMES = _AGGREGATE.add_columns(
+    UserPrefRow.home_opened_at.is_not(None)  # type: ignore[union-attr]
+).outerjoin(UserPrefRow, UserPrefRow.user_id == TrioMemberRow.user_id)  # type: ignore[arg-type]
 
 
 # Where each table's columns start in a row of `get` (deal, then member, then step columns).
 _MEMBER_AT = len(DEAL_COLUMNS)
 _STEP_AT = _MEMBER_AT + len(MEMBER_COLUMNS)
+_HOME_AT = _STEP_AT + len(STEP_COLUMNS)
+
+
+def _aggregate_of(rows: Sequence[Any]) -> Deal:
+    """The deal from the rows of `_AGGREGATE`: at most one open step, so the rows are the
+    trio members (or one row without any), plain rows of known columns unpacked by position
+    (no ORM objects to build)."""
+    members = sorted(
+        (row[_MEMBER_AT:_STEP_AT] for row in rows if row[_MEMBER_AT] is not None),
+        key=lambda m: (_ROLE_RANK[m[2]], m[0]),
+    )
+    trio = [_member_of(m) for m in members]
+    first = rows[0]
+    step = _step(first[_STEP_AT:_HOME_AT]) if first[_STEP_AT] is not None else None
+    return _deal_of(first[:_MEMBER_AT], trio, step)
 
 
 def _deal_of(row: Any, trio: Sequence[TrioMember], step: NextStep | None) -> Deal:

@@ -3,6 +3,7 @@ with compare-and-swap, and its audit trail."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,13 +17,16 @@ from bot.domain.model import (
     Deal,
     ForecastCategory,
     Mutation,
+    NextStep,
     Role,
     Source,
     Stage,
     Status,
+    StepChange,
     TrioMember,
 )
-from store.db import upsert_insert
+from store.change_statement import change_statement
+from store.db import one_tenant_on_postgres, upsert_insert
 from store.deal_reads import DealReads
 from store.models import (
     DealEventRow,
@@ -48,7 +52,7 @@ _COMPLETE_STEP = _OPEN_STEP.values(
 # One row each, every column named (a statement applies no model defaults); the unit of work's
 # tenant is the column default of `tenant_id` (store.tenancy).
 _INSERT_EVENT = sa.insert(DealEventRow)
-_INSERT_STEP = sa.insert(NextStepRow)
+_INSERT_STEP = sa.insert(NextStepRow).returning(NextStepRow.id)  # type: ignore[arg-type]
 _TOUCH = (
     sa.update(TrioMemberRow)
     .where(
@@ -126,10 +130,12 @@ class DealRepository(DealReads):
 
     async def apply(
         self, deal: Deal, mutation: Mutation, *, actor: Actor, source: Source, now: datetime
-    ) -> bool:
+    ) -> Deal | None:
         """Compare-and-swap the deal's version, then write the change and its audit event.
 
-        Returns False (having written nothing) when the deal is no longer at `deal.version`.
+        Returns the deal as it now is, or None (having written nothing) when the deal is no
+        longer at `deal.version`. The new state is derived from what was written (the deal
+        is read again only when its trio changed, or its amount, whose scale is the column's).
         """
         values = {k: _column_value(v) for k, v in mutation.fields.items()}
         if "status" in values:
@@ -138,9 +144,16 @@ class DealRepository(DealReads):
         values.update(version=deal.version + 1, updated_by=actor.user_id, updated_at=now)
         params = {f"set_{k}": v for k, v in values.items()}
         params.update(bump_id=deal.id, bump_version=deal.version)
+        changes = {k: [old, new] for k, (old, new) in mutation.audit.items()}
+        tenant = one_tenant_on_postgres(self.session)
+        if tenant is not None and not mutation.trio and not mutation.trio_drop:
+            return await self._apply_in_one(
+                deal, mutation, values, params, changes, tenant=tenant, actor=actor,
+                source=source, now=now,
+            )  # fmt: skip
         result = await self.session.execute(_bump(tuple(sorted(values))), params)
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            return False
+            return None
         for user_id in mutation.trio_drop:
             await self.session.execute(
                 sa.delete(TrioMemberRow).where(
@@ -151,20 +164,47 @@ class DealRepository(DealReads):
             )
         for member in mutation.trio:
             await self._put_member(deal.id, member)
+        step_id = None
         if mutation.step is not None:
-            await self._apply_step(deal, mutation, actor=actor, now=now)
+            step_id = await self._apply_step(deal, mutation, actor=actor, now=now)
         await self._touch(deal.id, actor.user_id, now)
         event = {
             "deal_id": deal.id,
             "version": deal.version + 1,
             "actor": actor.user_id,
             "actor_team": actor.team_id,
-            "changes": {k: [old, new] for k, (old, new) in mutation.audit.items()},
+            "changes": changes,
             "source": source.value,
             "at": now,
         }
         await self.session.execute(_INSERT_EVENT, event)
-        return True
+        if mutation.trio or mutation.trio_drop or "amount" in mutation.fields:
+            return await self.get(deal.id)
+        return changed(deal, mutation, actor=actor, now=now, step_id=step_id)
+
+    async def _apply_in_one(
+        self, deal: Deal, mutation: Mutation, values: dict[str, object],
+        params: dict[str, object], changes: dict[str, list[object]], *, tenant: int,
+        actor: Actor, source: Source, now: datetime,
+    ) -> Deal | None:  # fmt: skip
+        """`apply` on PostgreSQL for a change that leaves the trio alone: the deal, the open
+        step, the trio member's last action and the audit event in one statement, and a new
+        open step in a second."""
+        step = mutation.step
+        params.update(
+            tenant=tenant, by=actor.user_id, at=now, ev_version=deal.version + 1,
+            ev_actor=actor.user_id, ev_team=actor.team_id, ev_changes=changes,
+            ev_source=source.value,
+        )  # fmt: skip
+        statement = change_statement(tuple(sorted(values)), step.kind if step else None)
+        if not (await self.session.execute(statement, params)).all():
+            return None
+        step_id = None
+        if step is not None and step.kind != "complete":
+            step_id = await self._open_step(deal.id, step, actor=actor, now=now)
+        if "amount" in mutation.fields:
+            return await self.get(deal.id)
+        return changed(deal, mutation, actor=actor, now=now, step_id=step_id)
 
     async def _put_member(self, deal_id: int, member: TrioMember) -> None:
         """Name a member: the seller or alliance manager replaces the one before; a partner
@@ -190,16 +230,23 @@ class DealRepository(DealReads):
 
     async def _apply_step(
         self, deal: Deal, mutation: Mutation, *, actor: Actor, now: datetime
-    ) -> None:
+    ) -> int | None:
+        """Complete the open step, or replace it with a new one (whose id is returned)."""
         step = mutation.step
         assert step is not None
         if step.kind == "complete":
             params = {"step_deal": deal.id, "by": actor.user_id, "at": now}
             await self.session.execute(_COMPLETE_STEP, params)
-            return
+            return None
         await self.session.execute(_REPLACE_STEP, {"step_deal": deal.id})
+        return await self._open_step(deal.id, step, actor=actor, now=now)
+
+    async def _open_step(
+        self, deal_id: int, step: StepChange, *, actor: Actor, now: datetime
+    ) -> int:
+        """Insert the deal's new open step (the one before it closed already); its id."""
         opened = {
-            "deal_id": deal.id,
+            "deal_id": deal_id,
             "text": step.text,
             "owner_role": step.owner_role.value if step.owner_role else None,
             "owner_user": step.owner_user,
@@ -210,7 +257,8 @@ class DealRepository(DealReads):
             "done_by": None,
             "done_at": None,
         }
-        await self.session.execute(_INSERT_STEP, opened)
+        result = await self.session.execute(_INSERT_STEP, opened)
+        return int(result.scalar_one())
 
     async def _touch(self, deal_id: int, user_id: str, now: datetime) -> None:
         await self.touch_activity(deal_id, user_id, now)
@@ -324,6 +372,51 @@ def _bump(columns: tuple[str, ...]) -> Any:
         )
         _BUMPS[columns] = found
     return found
+
+
+def changed(
+    deal: Deal, mutation: Mutation, *, actor: Actor, now: datetime, step_id: int | None
+) -> Deal:
+    """The deal after `apply` wrote `mutation` (its trio unchanged): the same values a fresh
+    read returns, without the read (tests/store/test_deal_changes.py holds the two equal)."""
+    fields: dict[str, Any] = dict(mutation.fields)
+    for name, by_value in _ENUM_FIELDS.items():
+        if fields.get(name) is not None:
+            fields[name] = by_value[_column_value(fields[name])]
+    if "cosell" in fields:
+        fields["cosell"] = frozenset(fields["cosell"] or ())
+    for text in ("internal_notes", "trigger_reason", "close_reason"):
+        if text in fields:
+            fields[text] = fields[text] or ""
+    step = mutation.step
+    if step is not None:
+        fields["next_step"] = (
+            None
+            if step.kind == "complete"
+            else NextStep(
+                step_id or 0, step.text, step.owner_role, step.owner_user, step.due, actor.user_id
+            )
+        )
+    at = now.astimezone(UTC)  # as every time is read back
+    trio = tuple(
+        replace(m, last_acted_at=at)
+        if m.user_id == actor.user_id and (m.last_acted_at is None or m.last_acted_at < at)
+        else m
+        for m in deal.trio
+    )
+    return replace(
+        deal, **fields, trio=trio, version=deal.version + 1, updated_by=actor.user_id,
+        updated_at=at,
+    )  # fmt: skip
+
+
+# The fields stored by value and read back as enum members.
+_ENUM_FIELDS: dict[str, dict[object, Any]] = {
+    "stage": {s.value: s for s in Stage},
+    "status": {s.value: s for s in Status},
+    "attribution": {a.value: a for a in Attribution},
+    "forecast_category": {f.value: f for f in ForecastCategory},
+}
 
 
 def _column_value(value: object) -> object:

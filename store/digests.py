@@ -23,19 +23,9 @@ from store.models import (
     UserPrefRow,
 )
 
+
 # Who of our people on a deal has opened PTM's Home (a card pass asks on every change): built
 # once, as building a statement costs a few hundred Python calls.
-_HOME_VIEWERS = (
-    sa.select(UserPrefRow.user_id)
-    .join(TrioMemberRow, TrioMemberRow.user_id == UserPrefRow.user_id)  # type: ignore[arg-type]
-    .where(
-        TrioMemberRow.deal_id == sa.bindparam("viewers_of"),  # type: ignore[arg-type]
-        TrioMemberRow.is_external.is_(False),  # type: ignore[attr-defined]
-        UserPrefRow.home_opened_at.is_not(None),  # type: ignore[union-attr]
-    )
-)
-
-
 @dataclass(frozen=True)
 class Pref:
     user_id: str
@@ -227,10 +217,6 @@ class DigestRepository:
             rank = 0 if shared else (1 if bound else 2)
             ranked.setdefault(deal_id, []).append((rank, channel, ts))
         return {d: [(c, t) for _, c, t in sorted(found)] for d, found in ranked.items()}
-
-    async def home_viewers(self, deal_id: int) -> list[str]:
-        rows = await self.session.scalars(_HOME_VIEWERS, {"viewers_of": deal_id})
-        return list(rows.all())
 
     async def work(self, *, since: date, now: datetime) -> DigestWork:
         """The facts behind DigestWork for every tenant of this unit of work: six queries,

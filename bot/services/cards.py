@@ -132,10 +132,12 @@ async def start_card_pass(ctx: Ctx, deal_id: int, owner: str) -> CardRender | No
         ):
             return None
         copies, known = await uow.copies.list_with_channels(deal_id)
-        deal = await _deal(uow, deal_id)
+        found = await uow.deals.get_with_home_viewers(deal_id)
+        if found is None:
+            raise NotFound(f"Deal {deal_id} no longer exists.")
+        deal, viewers = found
         crm = (await uow.outbox.latest_states([deal_id])).get(deal_id)
         aws = await _aws_line(ctx, uow, deal_id)
-        viewers = await uow.digests.home_viewers(deal_id)
         today = ctx.today()
         shared_card = card_view(deal, today, internal=False, crm=crm, aws=aws)
         fresh = _fresh_sharing(known, [c.channel_id for c in copies], ctx.now())
@@ -206,12 +208,10 @@ async def end_card_pass(
     lease, in one transaction; False (lease kept) when another process asked for one more
     pass meanwhile."""
     async with ctx.uow() as uow:
-        if sent:
-            await uow.copies.mark_rendered(sent, version)
         for copy_id in gone:
             await uow.copies.remove(copy_id)
-        done = await uow.copies.release_sync_if_clean(
-            deal_id, owner=owner, until=ctx.now() + CARD_SYNC_LEASE
+        done = await uow.copies.end_pass(
+            deal_id, owner=owner, sent=sent, version=version, until=ctx.now() + CARD_SYNC_LEASE
         )
         await uow.commit()
     return done

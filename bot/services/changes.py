@@ -8,6 +8,7 @@ import json
 import random
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 
 from bot.domain.cosell import synced_changes
@@ -46,7 +47,7 @@ async def change(
                 raise NotFound(f"Deal {deal_id} no longer exists.")
             if source not in (Source.CRM, Source.AWS):  # news from outside: authenticated there
                 await require_right(ctx, uow, deal, caller.actor)
-                await learn_member_team(uow, deal, caller)
+                deal = await learn_member_team(uow, deal, caller)
             if unless is not None and await unless(uow, deal):
                 await uow.commit()
                 return deal, False
@@ -58,9 +59,10 @@ async def change(
                 policy = await governance.policy_for_caller(ctx, uow, caller)
                 require_shared(mutation.audit, policy)
             now = ctx.now()
-            if await uow.deals.apply(deal, mutation, actor=caller.actor, source=source, now=now):
-                fresh = await uow.deals.get(deal_id)
-                assert fresh is not None
+            fresh = await uow.deals.apply(
+                deal, mutation, actor=caller.actor, source=source, now=now
+            )
+            if fresh is not None:
                 if also is not None:
                     await also(uow, fresh)
                 if write_back and source is not Source.CRM:
@@ -68,7 +70,6 @@ async def change(
                 if source is not Source.AWS:
                     await queue_aws_update(uow, fresh, synced_changes(mutation.audit), now)
                 await uow.commit()
-                assert fresh is not None
                 return fresh, True
         # Lost the race (the row lock makes this rare): back off a little, with jitter.
         await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
@@ -118,11 +119,22 @@ async def queue_aws_update(
     )  # fmt: skip
 
 
-async def learn_member_team(uow: UnitOfWork, deal: Deal, caller: Caller) -> None:
-    """A trio member's own interaction tells us their org for sure; record it."""
+async def learn_member_team(uow: UnitOfWork, deal: Deal, caller: Caller) -> Deal:
+    """A trio member's own interaction tells us their org for sure; record it. Returns the
+    deal as it now is."""
     actor = caller.actor
-    member = next((m for m in deal.trio if m.user_id == actor.user_id), None)
-    if member is not None and actor.team_id and member.team_id != actor.team_id:
-        await uow.deals.note_member_team(
-            deal.id, actor.user_id, team_id=actor.team_id, is_external=not actor.internal
-        )
+    if not actor.team_id or all(
+        m.user_id != actor.user_id or m.team_id == actor.team_id for m in deal.trio
+    ):
+        return deal
+    external = not actor.internal
+    await uow.deals.note_member_team(
+        deal.id, actor.user_id, team_id=actor.team_id, is_external=external
+    )
+    trio = tuple(
+        replace(m, team_id=actor.team_id, is_external=external)
+        if m.user_id == actor.user_id and m.team_id != actor.team_id
+        else m
+        for m in deal.trio
+    )
+    return replace(deal, trio=trio)

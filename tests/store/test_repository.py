@@ -90,7 +90,7 @@ async def test_compare_and_swap_refuses_a_stale_version(uow: UnitOfWork) -> None
             stale, change_stage(stale, Stage.PROPOSE), actor=ACTOR, source=Source.COMMAND, now=NOW
         )
         await uow.commit()
-    assert ok is False
+    assert ok is None
     async with uow:
         deal = await uow.deals.get(deal_id)
         events = await uow.deals.events_since(deal_id, 0)
@@ -237,3 +237,102 @@ async def test_a_stopping_process_gives_back_its_claims(uow: UnitOfWork) -> None
 
 async def _none() -> None:
     return None
+
+
+async def test_the_deal_a_change_returns_is_the_deal_read_back(uow: UnitOfWork) -> None:
+    """`apply` derives the new state instead of reading it: every kind of change it derives
+    gives what a fresh read gives, to the last field (the card is drawn from it)."""
+    from bot.domain.model import Attribution, ForecastCategory, Status
+
+    deal_id = await new_deal(uow)
+    seller = TrioMember(Role.SELLER, ACTOR.user_id, team_id="T0URS")
+    partner = TrioMember(Role.PARTNER, "U0PAT", team_id="TPARTNER", is_external=True)
+    paris = timezone(timedelta(hours=1))
+    changes = [
+        Mutation(trio=(seller, partner), audit={"trio": (None, 2)}),  # read back (trio)
+        Mutation(fields={"stage": Stage.PROPOSE}, audit={"stage": (1, 2)}),
+        Mutation(fields={"stage": "Negotiate"}, audit={"stage": (1, 2)}),  # stored value
+        Mutation(
+            step=StepChange("set", "call Pat", Role.PARTNER, "U0PAT", date(2027, 1, 3)),
+            audit={"next_step": (None, "call Pat")},
+        ),
+        Mutation(step=StepChange("set", "send the deck"), audit={"next_step": (1, 2)}),
+        Mutation(step=StepChange("complete"), audit={"next_step.done": (1, True)}),
+        Mutation(
+            fields={"internal_notes": "", "trigger_reason": "migration", "cosell": ["trigger"]},
+            audit={"trigger_reason": (None, "migration")},
+        ),
+        Mutation(
+            fields={
+                "attribution": Attribution.SOURCED,
+                "forecast_category": ForecastCategory.COMMIT,
+                "partner": "Northwind",
+                "close_date": date(2027, 2, 1),
+                "currency": "USD",
+                "name": "Acme renewal",
+                "account": "Acme Group",
+            },
+            audit={"fields": (1, 2)},
+        ),  # fmt: skip
+        Mutation(
+            fields={"status": Status.WON, "stage": Stage.CLOSED_WON, "close_reason": "champion"},
+            audit={"status": (1, 2)},
+        ),
+        Mutation(fields={"status": Status.OPEN, "close_reason": ""}, audit={"status": (2, 1)}),
+        Mutation(fields={"amount": Decimal("99")}, audit={"amount": (1, 2)}),  # read back
+    ]
+    for i, mutation in enumerate(changes):
+        actor = ACTOR if i % 2 == 0 else Actor("U0PAT", "TPARTNER")
+        at = NOW + timedelta(minutes=i)
+        async with uow:
+            deal = await uow.deals.get(deal_id, for_update=True)
+            assert deal
+            derived = await uow.deals.apply(
+                deal, mutation, actor=actor, source=Source.COMMAND,
+                now=at.astimezone(paris) if i == 3 else at,
+            )  # fmt: skip
+            await uow.commit()
+        async with uow:
+            read = await uow.deals.get(deal_id)
+        assert derived == read, mutation
+        assert derived is not None and derived.updated_at.utcoffset() == timedelta(0)
+    assert read is not None and read.version == len(changes) + 1
+    assert read.trio[0].last_acted_at == NOW + timedelta(minutes=len(changes) - 1)
+
+
+async def test_a_lost_compare_and_swap_writes_nothing_of_the_change(uow: UnitOfWork) -> None:
+    """On PostgreSQL a change's writes go as one statement (store.change_statement): when the
+    deal moved on, neither its step, nor the trio's last action, nor the audit trail moves."""
+    deal_id = await new_deal(uow)
+    seller = TrioMember(Role.SELLER, ACTOR.user_id, team_id="T0URS")
+    async with uow:
+        deal = await uow.deals.get(deal_id)
+        assert deal
+        await uow.deals.apply(
+            deal, Mutation(trio=(seller,), step=StepChange("set", "first"), audit={"t": (0, 1)}),
+            actor=Actor("U0OTHER"), source=Source.COMMAND, now=NOW,
+        )  # fmt: skip
+        await uow.commit()
+    async with uow:
+        stale = await uow.deals.get(deal_id)
+        assert stale
+        assert await uow.deals.apply(
+            stale, change_stage(stale, Stage.DISCOVER), actor=Actor("U0OTHER"),
+            source=Source.COMMAND, now=NOW,
+        )  # fmt: skip
+        await uow.commit()
+    for step in (StepChange("set", "second"), StepChange("complete")):
+        async with uow:
+            lost = await uow.deals.apply(
+                stale, Mutation(fields={"stage": Stage.PROPOSE}, step=step, audit={"s": (1, 2)}),
+                actor=ACTOR, source=Source.COMMAND, now=NOW + timedelta(hours=1),
+            )  # fmt: skip
+            await uow.commit()
+        assert lost is None
+        async with uow:
+            deal = await uow.deals.get(deal_id)
+            events = await uow.deals.events_since(deal_id, 0)
+        assert deal and (deal.version, deal.stage) == (3, Stage.DISCOVER)
+        assert deal.next_step and deal.next_step.text == "first"
+        assert deal.trio[0].last_acted_at is None  # the seller's change did not get in
+        assert [e.version for e in events] == [1, 2, 3]
