@@ -1,14 +1,15 @@
 """Benchmark: Python function calls per change — a CPU yardstick that does not move with the
 machine's load (wall and CPU times here vary by a third within minutes).
 
-    python bench/calls_per_change.py [--changes 200]
+    python bench/calls_per_change.py [--changes 200] [--database-url URL] [--top N]
 
 Starts the bot in this process (as the tests do: signed requests into the real Bolt app, a fake
 Slack Web API, SQLite in a file of this run's own), makes a deal with its trio, warms up with 30
 changes, then counts with cProfile every Python function call while `/ptm next …` runs
 `--changes` times, one after another, each with its card pass. The count includes the test
 client and the fake Slack (the same for every version of PTM); the same code gives the same
-count run after run.
+count run after run. `--database-url` runs it on PostgreSQL (a database of this run's own);
+`--top N` also prints the N functions with the most calls under them, per change.
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.live import unique_database  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 from tests.support.harness import start_bot  # noqa: E402
 
 
-async def count(changes: int) -> None:
+async def count(url: str, changes: int, top: int) -> None:
     fake = FakeSlack(validate=False)
     await fake.start()
     fake.users.update({"USELLER": "T0URS", "UALLY": "T0URS", "UPARTNER": "TPARTNER"})
-    work = Path(tempfile.mkdtemp(prefix="ptm-calls-"))
-    bot = await start_bot(fake, f"sqlite+aiosqlite:///{work}/calls.db")
+    bot = await start_bot(fake, url)
     try:
         await bot.slack.command("new Acme")
         await bot.slack.command("trio <@USELLER> <@UALLY> <@UPARTNER>")
@@ -49,10 +50,26 @@ async def count(changes: int) -> None:
         await bot.stop()
         await fake.stop()
     stats = pstats.Stats(profile)
-    print(f"Python function calls per change: {stats.total_calls / changes:,.0f}")  # noqa: T201
+    print(
+        f"{url.split(':')[0]}: Python function calls per change: {stats.total_calls / changes:,.0f}"
+    )  # noqa: T201
+    if top:
+        stats.sort_stats("cumulative").print_stats(top)
+
+
+async def main(url: str | None, changes: int, top: int) -> None:
+    if url is None:
+        work = Path(tempfile.mkdtemp(prefix="ptm-calls-"))
+        await count(f"sqlite+aiosqlite:///{work}/calls.db", changes, top)
+    else:
+        async with unique_database(url) as own:
+            await count(own, changes, top)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--changes", type=int, default=200)
-    asyncio.run(count(parser.parse_args().changes))
+    parser.add_argument("--database-url")
+    parser.add_argument("--top", type=int, default=0)
+    args = parser.parse_args()
+    asyncio.run(main(args.database_url, args.changes, args.top))
