@@ -5,10 +5,11 @@
 Issue 18, target 1 measures PTM against this. It runs the statements PTM runs for the change
 (`python bench/statements.py --database-url …` lists them), in the same order, with the same
 row lock and compare-and-swap, on the tables PTM made. It also runs PTM's card pass after the
-answer: a lease, the deal, its copies, the outbox states, the Home viewers, one `chat.update`
-per copy, the rendered versions, and the lease released. Passes are coalesced per deal and
-paced at Slack's Tier 3 budget (50 a minute, bursts of 20), as PTM's are, but the budget is
-kept in memory (PTM shares it between processes through the database).
+answer: a lease, the copies, the deal with its Home viewers, the outbox states, one
+`chat.update` per copy, then the rendered versions and the lease released in one statement.
+Passes are coalesced per deal and paced at Slack's Tier 3 budget (50 a minute, bursts of 20),
+as PTM's are, but the budget is kept in memory (PTM shares it between processes through the
+database).
 
 What it leaves out is what a plain handler does not need: Bolt's dispatch, the ORM, the
 domain's rules and Block Kit builders, the tenancy criteria, the audit of who saw what. The
@@ -51,26 +52,24 @@ DEAL = (
     "WHERE deals.id = $2 AND deals.tenant_id = $1"
 )
 DEAL_LOCKED = DEAL + " FOR UPDATE OF deals"
-BUMP = (
-    "UPDATE deals SET version = $1, updated_by = $2, updated_at = $3 "
-    "WHERE id = $4 AND version = $5 AND tenant_id = $6"
-)
-CLOSE_STEP = (
-    "UPDATE next_steps SET status = 'replaced' "
-    "WHERE deal_id = $1 AND status = 'open' AND tenant_id = $2"
+# The change's writes as PTM writes them on PostgreSQL (store/change_statement.py): the
+# compare-and-swap, the open step replaced, the member's last action and the audit event in one
+# statement, then the new step.
+CHANGE = (
+    "WITH bumped AS (UPDATE deals SET version = $1, updated_by = $2, updated_at = $3 "
+    "WHERE id = $4 AND version = $5 AND tenant_id = $6 RETURNING id), "
+    "stepped AS (UPDATE next_steps SET status = 'replaced' WHERE deal_id = "
+    "(SELECT id FROM bumped) AND status = 'open' AND tenant_id = $6), "
+    "touched AS (UPDATE trio_members SET last_acted_at = $3 WHERE deal_id = "
+    "(SELECT id FROM bumped) AND user_id = $2 AND (last_acted_at IS NULL OR "
+    "last_acted_at < $3) AND tenant_id = $6) "
+    "INSERT INTO deal_events (tenant_id, deal_id, version, actor, actor_team, changes, source, "
+    "at) SELECT $6, id, $1, $2, $7, $8, 'command', $3 FROM bumped RETURNING id"
 )
 OPEN_STEP = (
     "INSERT INTO next_steps (tenant_id, deal_id, text, owner_role, owner_user, due, status, "
     "set_by, set_at, done_by, done_at) VALUES ($1, $2, $3, $4, $5, NULL, 'open', $6, $7, NULL, "
     "NULL) RETURNING id"
-)
-TOUCH = (
-    "UPDATE trio_members SET last_acted_at = $1 WHERE deal_id = $2 AND user_id = $3 AND "
-    "(last_acted_at IS NULL OR last_acted_at < $1) AND tenant_id = $4"
-)
-AUDIT = (
-    "INSERT INTO deal_events (tenant_id, deal_id, version, actor, actor_team, changes, source, "
-    "at) VALUES ($1, $2, $3, $4, $5, $6, 'command', $7) RETURNING id"
 )
 LEASE = (
     "INSERT INTO card_sync_leases (deal_id, owner, until, dirty) VALUES ($1, $2, $3, false) "
@@ -93,17 +92,20 @@ OUTBOX = (
     "status = 'failed' AND attempts > 0) AND tenant_id = $2 UNION ALL SELECT 'health', NULL, "
     "side, '', '', 0, 0 FROM crm_health WHERE needs_attention AND tenant_id = $2 ORDER BY row_id"
 )
-HOME_VIEWERS = (
-    "SELECT user_prefs.user_id FROM user_prefs JOIN trio_members ON trio_members.user_id = "
-    "user_prefs.user_id AND trio_members.tenant_id = $1 WHERE trio_members.deal_id = $2 AND "
-    "trio_members.is_external IS false AND user_prefs.home_opened_at IS NOT NULL AND "
-    "user_prefs.tenant_id = $1"
+# The card pass's deal, with which trio members have opened App Home (one statement, as PTM's).
+DEAL_WITH_HOMES = DEAL.replace(
+    " FROM deals ", ", user_prefs.home_opened_at IS NOT NULL AS home FROM deals "
+).replace(
+    " WHERE deals.id",
+    " LEFT OUTER JOIN user_prefs ON user_prefs.user_id = trio_members.user_id AND "
+    "user_prefs.tenant_id = $1 WHERE deals.id",
 )
-RENDERED = (
-    "UPDATE card_copies SET rendered_version = $1 WHERE id = ANY($2::int[]) AND "
-    "rendered_version < $1 AND tenant_id = $3"
+# The copies' rendered version and the lease's end, in one statement (as PTM's).
+END_PASS = (
+    "WITH shown AS (UPDATE card_copies SET rendered_version = $1 WHERE id = ANY($2::int[]) AND "
+    "rendered_version < $1 AND tenant_id = $3) "
+    "DELETE FROM card_sync_leases WHERE deal_id = $4 AND owner = $5 AND dirty IS false"
 )
-RELEASE = "DELETE FROM card_sync_leases WHERE deal_id = $1 AND owner = $2 AND dirty IS false"
 
 # Slack's Tier 3 for chat.update, as PTM paces it (bot.app.budget): 50 a minute, bursts of 20.
 RATE, BURST = 50 / 60, 20.0
@@ -133,6 +135,7 @@ class Floor:
         self.token = os.environ.get("SLACK_BOT_TOKEN", "xoxb-floor")
         self.owner = uuid.uuid4().hex
         self.passes: dict[int, bool] = {}  # deal id -> changed again while its pass ran
+        self.rooms: dict[str, int] = {}  # channel id -> its deal (bindings never change)
         self.bucket = Bucket()
 
     def signed(self, request: web.Request, body: bytes) -> bool:
@@ -153,30 +156,28 @@ class Floor:
             return web.json_response({"text": "the floor knows only /ptm next"})
         user, team = form["user_id"], form["team_id"]
         async with self.pool.acquire() as conn:
-            deal_id = await conn.fetchval(BINDING, form["channel_id"], self.tenant)
+            # A channel's deal never changes: kept per process, as PTM keeps it.
+            deal_id = self.rooms.get(form["channel_id"])
+            if deal_id is None:
+                deal_id = await conn.fetchval(BINDING, form["channel_id"], self.tenant)
+                self.rooms[form["channel_id"]] = deal_id
             async with conn.transaction():
                 rows = await conn.fetch(DEAL_LOCKED, self.tenant, deal_id)
                 deal = rows[0]
                 now = datetime.now(UTC)
                 version = deal["version"]
-                bumped = await conn.execute(
-                    BUMP, version + 1, user, now, deal_id, version, self.tenant
+                changes = json.dumps({"next_step": [deal["text"], text[5:]]})
+                written = await conn.fetchval(
+                    CHANGE, version + 1, user, now, deal_id, version, self.tenant, team, changes
                 )
-                if bumped != "UPDATE 1":
+                if written is None:
                     return web.json_response({"text": "conflict"}, status=409)
                 seller = next((r["user_id"] for r in rows if r["role"] == "seller"), None)
-                await conn.execute(CLOSE_STEP, deal_id, self.tenant)
                 await conn.fetchval(
                     OPEN_STEP, self.tenant, deal_id, text[5:], "seller", seller, user, now
                 )
-                await conn.execute(TOUCH, now, deal_id, user, self.tenant)
-                changes = json.dumps({"next_step": [deal["text"], text[5:]]})
-                await conn.fetchval(
-                    AUDIT, self.tenant, deal_id, version + 1, user, team, changes, now
-                )
-                fresh = await conn.fetch(DEAL, self.tenant, deal_id)
         self.card_pass(deal_id)
-        key = fresh[0]["key"]
+        key = deal["key"]
         return web.json_response(
             {"response_type": "ephemeral", "text": f"Next step on {key}: {text[5:]}"}
         )
@@ -204,10 +205,9 @@ class Floor:
         now = datetime.now(UTC)
         async with self.pool.acquire() as conn:
             await conn.execute(LEASE, deal_id, self.owner, now, now)
-            rows = await conn.fetch(DEAL, self.tenant, deal_id)
             copies = await conn.fetch(COPIES, self.tenant, deal_id)
+            rows = await conn.fetch(DEAL_WITH_HOMES, self.tenant, deal_id)
             await conn.fetch(OUTBOX, deal_id, self.tenant)
-            await conn.fetch(HOME_VIEWERS, self.tenant, deal_id)
         deal = rows[0]
         title = {"type": "plain_text", "text": f"{deal['key']} · {deal['name']}"}
         step = {"type": "mrkdwn", "text": f"*Next step*: {deal['text']}"}
@@ -225,8 +225,7 @@ class Floor:
                 await resp.read()
         async with self.pool.acquire() as conn:
             ids = [c["id"] for c in copies]
-            await conn.execute(RENDERED, deal["version"], ids, self.tenant)
-            await conn.execute(RELEASE, deal_id, self.owner)
+            await conn.execute(END_PASS, deal["version"], ids, self.tenant, deal_id, self.owner)
 
 
 async def serve() -> None:

@@ -12,6 +12,7 @@ batch of tenants) and every statement its session runs on a tenant's rows is sco
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Collection
 from typing import Any
 
@@ -82,37 +83,69 @@ def _scope(state: ORMExecuteState) -> None:
                 "a statement on a tenant's rows in a unit of work for no tenant"
             )
         return
-    state.statement = state.statement.options(_criteria(tenants))
+    state.statement = _scoped(state.statement, len(tenants) == 1)
+    state.parameters = _with_tenants(state.parameters, tenants)
 
 
-# One criteria option per tenant (or batch of tenants), made once and reused: building it for
-# every statement (its lambda analysed, its option object made) was a twentieth of the CPU of
-# a change. The tenant ids are the lambda's closure variables, so they are bound parameters:
-# the compiled statement is shared by every tenant either way.
-_CRITERIA: dict[frozenset[int], Any] = {}
-CRITERIA_KEPT = 4096
+# The tenant criteria, two options made once for every tenant: the tenant (or the batch of
+# tenants) is a named parameter that `_scope` adds to each statement's parameters, not a value
+# in the option. So a statement built once (a module constant) and scoped is the same scoped
+# statement for every tenant: it is made once (`_SCOPED`) and keeps its cache key, where a
+# per-tenant option made a new statement on every execution and SQLAlchemy walked it again to
+# find its cache key (a seventh of a change's CPU).
+TENANT_PARAM = "ptm_scope_tenant"
+TENANTS_PARAM = "ptm_scope_tenants"
+_TENANT = sa.bindparam(TENANT_PARAM, type_=sa.Integer)
+_TENANTS = sa.bindparam(TENANTS_PARAM, type_=sa.Integer, expanding=True)
+_OPTIONS: dict[bool, Any] = {}
+# Each statement scoped, by statement (weak: an ad-hoc statement's entry goes with it).
+_SCOPED: weakref.WeakKeyDictionary[Any, dict[bool, Any]] = weakref.WeakKeyDictionary()
 
 
-def _criteria(tenants: Collection[int]) -> Any:
-    key = tenants if isinstance(tenants, frozenset) else frozenset(tenants)
-    found = _CRITERIA.get(key)
-    if found is not None:
-        return found
-    base = _OWNED["base"]
-    if len(key) == 1:
-        (tenant,) = key
-        found = with_loader_criteria(
-            base, lambda cls: cls.tenant_id == tenant, include_aliases=True
-        )
-    else:
-        batch = tuple(sorted(key))
-        found = with_loader_criteria(
-            base, lambda cls: cls.tenant_id.in_(batch), include_aliases=True
-        )
-    if len(_CRITERIA) >= CRITERIA_KEPT:  # batches of many tenants: never grow without bound
-        _CRITERIA.clear()
-    _CRITERIA[key] = found
+def _criteria(one: bool) -> Any:
+    found = _OPTIONS.get(one)
+    if found is None:
+        base = _OWNED["base"]
+        if one:
+            found = with_loader_criteria(
+                base,
+                lambda cls: cls.tenant_id == _TENANT,
+                include_aliases=True,
+                track_closure_variables=False,
+            )
+        else:
+            found = with_loader_criteria(
+                base,
+                lambda cls: cls.tenant_id.in_(_TENANTS),
+                include_aliases=True,
+                track_closure_variables=False,
+            )
+        _OPTIONS[one] = found
     return found
+
+
+def _scoped(statement: Any, one: bool) -> Any:
+    try:
+        kinds = _SCOPED.get(statement)
+    except TypeError:  # not weakly referenceable: scope it afresh
+        return statement.options(_criteria(one))
+    if kinds is None:
+        kinds = _SCOPED[statement] = {}
+    found = kinds.get(one)
+    if found is None:
+        found = kinds[one] = statement.options(_criteria(one))
+    return found
+
+
+def _with_tenants(parameters: Any, tenants: Collection[int]) -> Any:
+    """The statement's parameters with its tenant (or batch of tenants) added."""
+    if len(tenants) == 1:
+        extra: dict[str, Any] = {TENANT_PARAM: next(iter(tenants))}
+    else:
+        extra = {TENANTS_PARAM: sorted(tenants)}
+    if isinstance(parameters, list):
+        return [{**p, **extra} for p in parameters]
+    return {**parameters, **extra} if parameters else extra
 
 
 def _touches_owned_table(statement: Any) -> bool:
