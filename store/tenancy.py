@@ -148,9 +148,25 @@ def _with_tenants(parameters: Any, tenants: Collection[int]) -> Any:
     return {**parameters, **extra} if parameters else extra
 
 
+# Whether a Core statement touches a tenant's table, by statement (weak, as `_SCOPED`): a
+# statement built once (the card lease's) is walked once, not on every execution.
+_TOUCHES: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
 def _touches_owned_table(statement: Any) -> bool:
+    try:
+        found = _TOUCHES.get(statement)
+    except TypeError:  # not weakly referenceable
+        found = None
+    if found is not None:
+        return found
     owned = _OWNED["tables"]
-    return any(
+    found = any(
         isinstance(element, sa.Table) and element.name in owned
         for element in visitors.iterate(statement)
     )
+    try:
+        _TOUCHES[statement] = found
+    except TypeError:
+        pass
+    return found
