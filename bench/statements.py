@@ -1,12 +1,13 @@
 """Benchmark: SQL statements per change, card pass included.
 
-    python bench/statements.py [--database-url URL] [--changes 20]
+    python bench/statements.py [--database-url URL] [--changes 20] [--stage]
 
 Starts the bot in this process (as the tests do: signed requests into the real Bolt app, a fake
 Slack Web API), makes a deal with its trio and a second card copy, warms up, then counts every
 statement the database receives while `/ptm next …` runs `--changes` times — the change's own
 transaction and its card pass over both copies — and prints the count per change with the most
-frequent statements. SQLite by default (a file of this run's own); BEGIN is counted where the
+frequent statements (`--stage`: `/ptm stage …`, alternating two stages, instead of `/ptm next`).
+SQLite by default (a file of this run's own); BEGIN is counted where the
 driver sends it (SQLite), COMMIT is not.
 """
 
@@ -30,7 +31,7 @@ from tests.fakes.slack_api import FakeSlack  # noqa: E402
 from tests.support.harness import start_bot  # noqa: E402
 
 
-async def count(url: str, changes: int) -> None:
+async def count(url: str, changes: int, stage: bool) -> None:
     fake = FakeSlack(validate=False)
     await fake.start()
     fake.users.update({"USELLER": "T0URS", "UALLY": "T0URS", "UPARTNER": "TPARTNER"})
@@ -51,7 +52,10 @@ async def count(url: str, changes: int) -> None:
         engine = bot.runtime.engine.sync_engine
         event.listen(engine, "before_cursor_execute", hook)
         for i in range(changes):
-            await bot.slack.command(f"next step {i}")
+            if stage:
+                await bot.slack.command(f"stage {('discover', 'validate')[i % 2]}")
+            else:
+                await bot.slack.command(f"next step {i}")
         await bot.runtime.deps.cards.idle()
         event.remove(engine, "before_cursor_execute", hook)
     finally:
@@ -62,18 +66,19 @@ async def count(url: str, changes: int) -> None:
         print(f"  {n / changes:5.2f}  {statement}")  # noqa: T201
 
 
-async def main(url: str | None, changes: int) -> None:
+async def main(url: str | None, changes: int, stage: bool) -> None:
     if url is None:
         work = Path(tempfile.mkdtemp(prefix="ptm-statements-"))
-        await count(f"sqlite+aiosqlite:///{work}/ptm-{os.getpid()}.db", changes)
+        await count(f"sqlite+aiosqlite:///{work}/ptm-{os.getpid()}.db", changes, stage)
     else:
         async with unique_database(url) as own:
-            await count(own, changes)
+            await count(own, changes, stage)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--database-url")
     parser.add_argument("--changes", type=int, default=20)
+    parser.add_argument("--stage", action="store_true")
     args = parser.parse_args()
-    asyncio.run(main(args.database_url, args.changes))
+    asyncio.run(main(args.database_url, args.changes, args.stage))

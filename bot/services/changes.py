@@ -42,9 +42,10 @@ async def change(
     unless it came from the CRM."""
     for attempt in range(MAX_ATTEMPTS):
         async with ctx.uow() as uow:
-            deal = await uow.deals.get(deal_id, for_update=True)
-            if deal is None:
+            found = await uow.deals.lock_for_change(deal_id)
+            if found is None:
                 raise NotFound(f"Deal {deal_id} no longer exists.")
+            deal, outlets = found
             if source not in (Source.CRM, Source.AWS):  # news from outside: authenticated there
                 await require_right(ctx, uow, deal, caller.actor)
                 deal = await learn_member_team(uow, deal, caller)
@@ -65,9 +66,11 @@ async def change(
             if fresh is not None:
                 if also is not None:
                     await also(uow, fresh)
-                if write_back and source is not Source.CRM:
+                # Without a CRM link or an AWS opportunity (read with the deal) there is nothing
+                # to look up; `also` may have just made one.
+                if write_back and source is not Source.CRM and (outlets.crm_link or also):
                     await queue_write_back(uow, fresh, mutation, now)
-                if source is not Source.AWS:
+                if source is not Source.AWS and (outlets.aws_opportunity or also):
                     await queue_aws_update(uow, fresh, synced_changes(mutation.audit), now)
                 await uow.commit()
                 return fresh, True
