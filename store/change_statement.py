@@ -9,7 +9,8 @@ statement as the UPDATE that closes the old one, the database's one-open-step-pe
 could see both (the sub-statements of one statement run in no set order).
 
 The statements name the tenant themselves (`:tenant`): the ORM adds its tenant criteria to a
-top-level SELECT, UPDATE or DELETE, not to DML inside a CTE.
+top-level SELECT, UPDATE or DELETE, not to DML inside a CTE. So they run on the session's
+connection, as Core, without the ORM's execution around them (store.deals).
 """
 
 from __future__ import annotations

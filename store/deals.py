@@ -203,11 +203,16 @@ class DealRepository(DealReads):
             ev_source=source.value,
         )  # fmt: skip
         statement = change_statement(tuple(sorted(values)), step.kind if step else None)
-        if not (await self.session.execute(statement, params)).all():
+        # On the session's connection, as Core: these statements name their tenant, so the
+        # ORM's execution (scoping, ORM results) would add a third of their cost and nothing.
+        connection = await self.session.connection()
+        if not (await connection.execute(statement, params)).all():
             return None
         step_id = None
         if step is not None and step.kind != "complete":
-            step_id = await self._open_step(deal.id, step, actor=actor, now=now)
+            opened = _opened_step(deal.id, step, actor=actor, now=now)
+            opened["tenant_id"] = tenant
+            step_id = int((await connection.execute(_INSERT_STEP, opened)).scalar_one())
         if "amount" in mutation.fields:
             return await self.get(deal.id)
         return changed(deal, mutation, actor=actor, now=now, step_id=step_id)
@@ -251,18 +256,7 @@ class DealRepository(DealReads):
         self, deal_id: int, step: StepChange, *, actor: Actor, now: datetime
     ) -> int:
         """Insert the deal's new open step (the one before it closed already); its id."""
-        opened = {
-            "deal_id": deal_id,
-            "text": step.text,
-            "owner_role": step.owner_role.value if step.owner_role else None,
-            "owner_user": step.owner_user,
-            "due": step.due,
-            "status": "open",
-            "set_by": actor.user_id,
-            "set_at": now,
-            "done_by": None,
-            "done_at": None,
-        }
+        opened = _opened_step(deal_id, step, actor=actor, now=now)
         result = await self.session.execute(_INSERT_STEP, opened)
         return int(result.scalar_one())
 
@@ -378,6 +372,24 @@ def _bump(columns: tuple[str, ...]) -> Any:
         )
         _BUMPS[columns] = found
     return found
+
+
+def _opened_step(
+    deal_id: int, step: StepChange, *, actor: Actor, now: datetime
+) -> dict[str, object]:
+    """The row of a new open step (every column named: a statement applies no defaults)."""
+    return {
+        "deal_id": deal_id,
+        "text": step.text,
+        "owner_role": step.owner_role.value if step.owner_role else None,
+        "owner_user": step.owner_user,
+        "due": step.due,
+        "status": "open",
+        "set_by": actor.user_id,
+        "set_at": now,
+        "done_by": None,
+        "done_at": None,
+    }
 
 
 def changed(
