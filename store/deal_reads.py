@@ -30,6 +30,7 @@ from store.models import (
     TrioMemberRow,
     UserPrefRow,
 )
+from store.tenancy import rows_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +63,13 @@ class DealReads:
         deal's row until commit (PostgreSQL), so concurrent changes queue instead of losing
         their compare-and-swap and retrying."""
         query = _AGGREGATE_LOCKED if for_update else _AGGREGATE
-        rows = (await self.session.execute(query, {"deal_id": deal_id})).all()
+        rows = await rows_of(self.session, query, {"deal_id": deal_id})
         return _aggregate_of(rows) if rows else None
 
     async def lock_for_change(self, deal_id: int) -> tuple[Deal, Outlets] | None:
         """The deal aggregate locked for a change (as `get(for_update=True)`), with what a change
         of it may have to tell outside PTM: one statement."""
-        rows = (await self.session.execute(_AGGREGATE_FOR_CHANGE, {"deal_id": deal_id})).all()
+        rows = await rows_of(self.session, _AGGREGATE_FOR_CHANGE, {"deal_id": deal_id})
         if not rows:
             return None
         first = rows[0]
@@ -77,7 +78,7 @@ class DealReads:
     async def get_with_home_viewers(self, deal_id: int) -> tuple[Deal, list[str]] | None:
         """The deal aggregate, and which of its trio from our own org have opened PTM's App
         Home (whose Home shows the deal, so is redrawn with its card): one statement."""
-        rows = (await self.session.execute(_AGGREGATE_WITH_HOMES, {"deal_id": deal_id})).all()
+        rows = await rows_of(self.session, _AGGREGATE_WITH_HOMES, {"deal_id": deal_id})
         if not rows:
             return None
         viewers = {row[_MEMBER_AT + 3] for row in rows if row[_HOME_AT] and not row[_MEMBER_AT + 5]}

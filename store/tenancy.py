@@ -137,6 +137,18 @@ def _scoped(statement: Any, one: bool) -> Any:
     return found
 
 
+async def rows_of(session: Any, statement: Any, parameters: dict[str, Any]) -> list[Any]:
+    """The rows of an ORM SELECT (its columns as plain rows), scoped to the session's tenants
+    as `_scope` scopes it, run on the session's connection: the ORM's execution and loading
+    (a third of a short query's cost) are left out. For the hot reads (a change's deal)."""
+    tenants = session.info.get(TENANTS_KEY)
+    if tenants is None:
+        raise UnscopedStatement("a read of a tenant's rows in a unit of work for no tenant")
+    scoped = _scoped(statement, len(tenants) == 1)
+    connection = await session.connection()
+    return list((await connection.execute(scoped, _with_tenants(parameters, tenants))).all())
+
+
 def _with_tenants(parameters: Any, tenants: Collection[int]) -> Any:
     """The statement's parameters with its tenant (or batch of tenants) added."""
     if len(tenants) == 1:

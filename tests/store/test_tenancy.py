@@ -92,6 +92,11 @@ async def test_changes_and_deletes_reach_only_the_own_company(engine: AsyncEngin
     # A change to another company's deal finds nothing to change.
     async with ours() as uow:
         assert await uow.deals.get(b1, for_update=True) is None
+        # The change's and the card pass's reads (run on the connection, scoped by rows_of).
+        assert await uow.deals.lock_for_change(b1) is None
+        assert await uow.deals.get_with_home_viewers(b1) is None
+    async with theirs() as uow:
+        assert await uow.deals.lock_for_change(b1) is not None
     async with theirs.reads() as uow:
         theirs_deal = await uow.deals.get(b1)
     assert theirs_deal is not None
