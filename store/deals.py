@@ -35,6 +35,7 @@ from store.models import (
     RoomActivityRow,
     TrioMemberRow,
 )
+from store.tenancy import run_scoped
 from store.tenants import TenantRepository
 from store.types import UTCDateTime
 
@@ -157,7 +158,7 @@ class DealRepository(DealReads):
                 deal, mutation, values, params, changes, tenant=tenant, actor=actor,
                 source=source, now=now,
             )  # fmt: skip
-        result = await self.session.execute(_bump(tuple(sorted(values))), params)
+        result = await run_scoped(self.session, _bump(tuple(sorted(values))), params)
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return None
         for user_id in mutation.trio_drop:
@@ -183,7 +184,7 @@ class DealRepository(DealReads):
             "source": source.value,
             "at": now,
         }
-        await self.session.execute(_INSERT_EVENT, event)
+        await run_scoped(self.session, _INSERT_EVENT, event)
         if mutation.trio or mutation.trio_drop or "amount" in mutation.fields:
             return await self.get(deal.id)
         return changed(deal, mutation, actor=actor, now=now, step_id=step_id)
@@ -247,9 +248,9 @@ class DealRepository(DealReads):
         assert step is not None
         if step.kind == "complete":
             params = {"step_deal": deal.id, "by": actor.user_id, "at": now}
-            await self.session.execute(_COMPLETE_STEP, params)
+            await run_scoped(self.session, _COMPLETE_STEP, params)
             return None
-        await self.session.execute(_REPLACE_STEP, {"step_deal": deal.id})
+        await run_scoped(self.session, _REPLACE_STEP, {"step_deal": deal.id})
         return await self._open_step(deal.id, step, actor=actor, now=now)
 
     async def _open_step(
@@ -257,7 +258,7 @@ class DealRepository(DealReads):
     ) -> int:
         """Insert the deal's new open step (the one before it closed already); its id."""
         opened = _opened_step(deal_id, step, actor=actor, now=now)
-        result = await self.session.execute(_INSERT_STEP, opened)
+        result = await run_scoped(self.session, _INSERT_STEP, opened)
         return int(result.scalar_one())
 
     async def _touch(self, deal_id: int, user_id: str, now: datetime) -> None:
@@ -308,7 +309,7 @@ class DealRepository(DealReads):
     async def touch_activity(self, deal_id: int, user_id: str, at: datetime) -> bool:
         """Move a trio member's last activity forward to `at`; True if a row changed."""
         params = {"member_deal": deal_id, "member_user": user_id, "acted": at, "since": at}
-        result = await self.session.execute(_TOUCH, params)
+        result = await run_scoped(self.session, _TOUCH, params)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def note_room_message(self, deal_id: int, user_id: str, at: datetime) -> None:
