@@ -117,3 +117,45 @@ async def test_reads_on_postgresql_run_each_query_on_its_own(
         await asyncio.sleep(0.01)
         second = (await session.execute(sa.text("SELECT now()"))).scalar_one()
     assert second == first
+
+
+async def test_sqlite_writers_of_one_process_take_turns_first_come_first_served(
+    sqlite_url: str,
+) -> None:
+    """A writer that finds another one busy waits for its turn in the process, not in SQLite's
+    busy handler (which sleeps 1, 2, 5 ms... between tries): it sends BEGIN IMMEDIATE only
+    once the writer before it is done, and writers go in the order they came."""
+    engine = make_engine(sqlite_url)
+    await create_schema(engine)
+    factory = await tenant_uows(engine)
+    begins: list[str] = []
+
+    def on_execute(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("BEGIN IMMEDIATE"):
+            begins.append(statement)
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+    order: list[str] = []
+
+    async def writer(name: str) -> None:
+        async with factory() as uow:
+            await uow.digests.put_pref(name, tz="UTC")
+            order.append(name)
+            await uow.commit()
+
+    try:
+        async with factory() as first:
+            await first.digests.put_pref("UFIRST", tz="UTC")  # holds the write lock
+            waiting = []
+            for name in ("UB", "UC", "UD"):
+                waiting.append(asyncio.create_task(writer(name)))
+                await asyncio.sleep(0.02)
+            # The three wait for their turn without asking SQLite for the lock meanwhile.
+            assert len(begins) == 1 and order == []
+            order.append("UFIRST")
+            await first.commit()
+        await asyncio.wait_for(asyncio.gather(*waiting), 5)
+        assert order == ["UFIRST", "UB", "UC", "UD"]
+        assert len(begins) == 4
+    finally:
+        await engine.dispose()
