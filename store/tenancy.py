@@ -8,6 +8,9 @@ batch of tenants) and every statement its session runs on a tenant's rows is sco
 - A statement the ORM cannot scope — written against a `Table` instead of a mapped class — on a
   tenant's table is refused (`UnscopedStatement`), as is any statement on a tenant's rows in a
   unit of work opened for no tenant. Forgetting a `WHERE` cannot leak a row.
+- The hot path (a change, its card pass) runs its statements on the session's connection with
+  `run_scoped`, which scopes them with the same criteria; a statement that is DML inside a CTE
+  is not reached by the criteria and names its tenant itself (store.change_statement).
 """
 
 from __future__ import annotations
@@ -125,6 +128,7 @@ def _criteria(one: bool) -> Any:
 
 
 def _scoped(statement: Any, one: bool) -> Any:
+    """The statement with the tenant criteria (for one tenant, or a batch), made once each."""
     try:
         kinds = _SCOPED.get(statement)
     except TypeError:  # not weakly referenceable: scope it afresh
