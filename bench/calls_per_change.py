@@ -19,12 +19,11 @@ import asyncio
 import cProfile
 import pstats
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.live import unique_database  # noqa: E402
+from bench.live import own_database  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 from tests.support.harness import start_bot  # noqa: E402
 
@@ -58,12 +57,8 @@ async def count(url: str, changes: int, top: int) -> None:
 
 
 async def main(url: str | None, changes: int, top: int) -> None:
-    if url is None:
-        work = Path(tempfile.mkdtemp(prefix="ptm-calls-"))
-        await count(f"sqlite+aiosqlite:///{work}/calls.db", changes, top)
-    else:
-        async with unique_database(url) as own:
-            await count(own, changes, top)
+    async with own_database(url, "ptm-calls-") as own:
+        await count(own, changes, top)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import secrets
 import socket
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -77,6 +78,18 @@ async def unique_database(url: str) -> AsyncIterator[str]:
                 await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         finally:
             await admin.dispose()
+
+
+@contextlib.asynccontextmanager
+async def own_database(url: str | None, prefix: str) -> AsyncIterator[str]:
+    """This run's own database: a new SQLite file (no `url`), or a PostgreSQL database of its
+    own beside `url`'s (`unique_database`)."""
+    if url is None:
+        work = tempfile.mkdtemp(prefix=prefix)
+        yield f"sqlite+aiosqlite:///{work}/ptm-{os.getpid()}.db"
+        return
+    async with unique_database(url) as own:
+        yield own
 
 
 def free_port() -> int:

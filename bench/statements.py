@@ -19,14 +19,13 @@ import collections
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import event  # noqa: E402
 
-from bench.live import unique_database  # noqa: E402
+from bench.live import own_database  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 from tests.support.harness import start_bot  # noqa: E402
 
@@ -67,12 +66,8 @@ async def count(url: str, changes: int, stage: bool) -> None:
 
 
 async def main(url: str | None, changes: int, stage: bool) -> None:
-    if url is None:
-        work = Path(tempfile.mkdtemp(prefix="ptm-statements-"))
-        await count(f"sqlite+aiosqlite:///{work}/ptm-{os.getpid()}.db", changes, stage)
-    else:
-        async with unique_database(url) as own:
-            await count(own, changes, stage)
+    async with own_database(url, "ptm-statements-") as own:
+        await count(own, changes, stage)
 
 
 if __name__ == "__main__":

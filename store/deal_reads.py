@@ -276,6 +276,12 @@ _STATUS = {s.value: s for s in Status}
 _ROLE = {r.value: r for r in Role}
 _ATTRIBUTION = {a.value: a for a in Attribution}
 _FORECAST = {f.value: f for f in ForecastCategory}
+# The deal's fields stored by value and read back as enum members (store.deals derives a
+# changed deal with them).
+ENUM_FIELDS: dict[str, dict[Any, Any]] = {
+    "stage": _STAGE, "status": _STATUS, "attribution": _ATTRIBUTION,
+    "forecast_category": _FORECAST,
+}  # fmt: skip
 # The trio's order: seller, alliance manager, then partner companies as they joined the deal.
 _ROLE_RANK = {r.value: i for i, r in enumerate(Role)}
 _NO_COSELL: frozenset[str] = frozenset()

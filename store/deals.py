@@ -27,7 +27,7 @@ from bot.domain.model import (
 )
 from store.change_statement import change_statement
 from store.db import one_tenant_on_postgres, upsert_insert
-from store.deal_reads import DealReads
+from store.deal_reads import ENUM_FIELDS, DealReads
 from store.models import (
     DealEventRow,
     DealRow,
@@ -399,7 +399,7 @@ def changed(
     """The deal after `apply` wrote `mutation` (its trio unchanged): the same values a fresh
     read returns, without the read (tests/store/test_deal_changes.py holds the two equal)."""
     fields: dict[str, Any] = dict(mutation.fields)
-    for name, by_value in _ENUM_FIELDS.items():
+    for name, by_value in ENUM_FIELDS.items():
         if fields.get(name) is not None:
             fields[name] = by_value[_column_value(fields[name])]
     if "cosell" in fields:
@@ -427,15 +427,6 @@ def changed(
         deal, **fields, trio=trio, version=deal.version + 1, updated_by=actor.user_id,
         updated_at=at,
     )  # fmt: skip
-
-
-# The fields stored by value and read back as enum members.
-_ENUM_FIELDS: dict[str, dict[object, Any]] = {
-    "stage": {s.value: s for s in Stage},
-    "status": {s.value: s for s in Status},
-    "attribution": {a.value: a for a in Attribution},
-    "forecast_category": {f.value: f for f in ForecastCategory},
-}
 
 
 def _column_value(value: object) -> object:

@@ -68,9 +68,10 @@ async def change(
                     await also(uow, fresh)
                 # Without a CRM link or an AWS opportunity (read with the deal) there is nothing
                 # to look up; `also` may have just made one.
-                if write_back and source is not Source.CRM and (outlets.crm_link or also):
+                made = also is not None
+                if write_back and source is not Source.CRM and (outlets.crm_link or made):
                     await queue_write_back(uow, fresh, mutation, now)
-                if source is not Source.AWS and (outlets.aws_opportunity or also):
+                if source is not Source.AWS and (outlets.aws_opportunity or made):
                     await queue_aws_update(uow, fresh, synced_changes(mutation.audit), now)
                 await uow.commit()
                 return fresh, True
