@@ -185,6 +185,13 @@ class DealRepository(DealReads):
             "at": now,
         }
         await run_scoped(self.session, _INSERT_EVENT, event)
+        return await self._after(deal, mutation, actor=actor, now=now, step_id=step_id)
+
+    async def _after(
+        self, deal: Deal, mutation: Mutation, *, actor: Actor, now: datetime, step_id: int | None
+    ) -> Deal | None:
+        """The deal once `mutation` is written: derived from it, or read again when the trio
+        changed (new rows) or the amount did (the column sets its scale)."""
         if mutation.trio or mutation.trio_drop or "amount" in mutation.fields:
             return await self.get(deal.id)
         return changed(deal, mutation, actor=actor, now=now, step_id=step_id)
@@ -214,9 +221,7 @@ class DealRepository(DealReads):
             opened = _opened_step(deal.id, step, actor=actor, now=now)
             opened["tenant_id"] = tenant
             step_id = int((await connection.execute(_INSERT_STEP, opened)).scalar_one())
-        if "amount" in mutation.fields:
-            return await self.get(deal.id)
-        return changed(deal, mutation, actor=actor, now=now, step_id=step_id)
+        return await self._after(deal, mutation, actor=actor, now=now, step_id=step_id)
 
     async def _put_member(self, deal_id: int, member: TrioMember) -> None:
         """Name a member: the seller or alliance manager replaces the one before; a partner
