@@ -53,5 +53,9 @@ class BudgetRepository:
         tokens = min(float(burst), held + rate * max((now - at).total_seconds(), 0.0))
         room = want + (extra if tokens >= burst / 2 else 0)
         granted = max(min(room, int(tokens)), 0)
-        await self.session.execute(_SPEND, {**key, "left": tokens - granted, "spent_at": now})
+        # The bucket's time never runs backwards. `now` was read before the row's lock was
+        # ours, so a taker that waited may bring an earlier time than the last one wrote (or
+        # another process's clock may lag): writing it back would refill that interval twice.
+        spent_at = max(at, now)
+        await self.session.execute(_SPEND, {**key, "left": tokens - granted, "spent_at": spent_at})
         return granted
