@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.digest import DealGlance, GlanceMember, GlanceStep
 from bot.domain.model import (
     Attribution,
     Deal,
@@ -167,6 +168,32 @@ class DealReads:
         most a few thousand, within every driver's limit on bound parameters)."""
         return await self._assemble_where(DealRow.id.in_(list(ids)))  # type: ignore[union-attr]
 
+    async def glances(self, ids: Sequence[int]) -> list[DealGlance]:
+        """What the digests need of these deals (a chunk of ids), in two statements built once:
+        the deals with their open steps, and their trios."""
+        chunk = {"glance_ids": list(ids)}
+        members: dict[int, list[GlanceMember]] = {}
+        for deal_id, _id, role, user, acted in sorted(
+            await rows_of(self.session, _GLANCE_TRIOS, chunk),
+            key=lambda r: (r[0], _ROLE_RANK[r[2]], r[1]),
+        ):
+            members.setdefault(deal_id, []).append(GlanceMember(_ROLE[role], user, acted))
+        return [
+            DealGlance(
+                deal_id,
+                key,
+                name,
+                _STATUS[status],
+                created_by,
+                updated_at,
+                tuple(members.get(deal_id, ())),
+                GlanceStep(text, owner, due) if text is not None else None,
+            )  # fmt: skip
+            for deal_id, key, name, status, created_by, updated_at, text, owner, due in (
+                await rows_of(self.session, _GLANCE_DEALS, chunk)
+            )
+        ]
+
     def deal_ids_of_members(self, user_ids: Sequence[str]) -> sa.Select[Any]:
         return sa.select(TrioMemberRow.deal_id).where(TrioMemberRow.user_id.in_(list(user_ids)))  # type: ignore[attr-defined]
 
@@ -305,6 +332,33 @@ STEP_COLUMNS = (
     NextStepRow.owner_user, NextStepRow.due, NextStepRow.set_by,
 )  # fmt: skip
 
+
+# A chunk of deals as the digests glance at them (`DealReads.glances`), built once.
+_GLANCE_IDS = sa.bindparam("glance_ids", expanding=True)
+_GLANCE_DEALS = (
+    sa.select(
+        DealRow.id,
+        DealRow.key,
+        DealRow.name,
+        DealRow.status,
+        DealRow.created_by,
+        DealRow.updated_at,
+        NextStepRow.text,
+        NextStepRow.owner_user,
+        NextStepRow.due,
+    )  # fmt: skip
+    .select_from(DealRow)
+    .outerjoin(
+        NextStepRow,
+        sa.and_(NextStepRow.deal_id == DealRow.id, NextStepRow.status == "open"),  # type: ignore[arg-type]
+    )
+    .where(DealRow.id.in_(_GLANCE_IDS))  # type: ignore[union-attr]
+    .order_by(DealRow.id)  # type: ignore[arg-type]
+)
+_GLANCE_TRIOS = sa.select(
+    TrioMemberRow.deal_id, TrioMemberRow.id, TrioMemberRow.role, TrioMemberRow.user_id,
+    TrioMemberRow.last_acted_at,
+).where(TrioMemberRow.deal_id.in_(_GLANCE_IDS))  # type: ignore[attr-defined]  # fmt: skip
 
 # The deal aggregate (deal, trio, open step) by id, built once: the most frequent read, run
 # at least twice per change. Building it each time cost a few hundred Python calls.

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from sys import intern
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.domain.model import Deal
+from bot.domain.model import Deal, Role, Status
 
 STALE_AFTER = timedelta(days=7)
 
@@ -21,6 +23,51 @@ class Event:
     actor: str
     fields: tuple[str, ...]
     at: datetime
+
+
+class GlanceMember(NamedTuple):
+    role: Role
+    user_id: str
+    last_acted_at: datetime | None
+
+
+class GlanceStep(NamedTuple):
+    text: str
+    owner_user: str | None
+    due: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class DealGlance:
+    """What the digests need of a deal, and no more. A morning's digests read every open deal
+    of their people (half a million at 100,000 people), and reading only these columns takes
+    half the time of reading whole deals."""
+
+    id: int
+    key: str
+    name: str
+    status: Status
+    created_by: str
+    updated_at: datetime
+    trio: tuple[GlanceMember, ...]  # in the deal's order: by role, then by joining
+    next_step: GlanceStep | None  # the open one
+
+    @classmethod
+    def of(cls, deal: Deal) -> DealGlance:
+        step = deal.next_step
+        return cls(
+            deal.id, deal.key, deal.name, deal.status, deal.created_by, deal.updated_at,
+            tuple(GlanceMember(m.role, m.user_id, m.last_acted_at) for m in deal.trio),
+            GlanceStep(step.text, step.owner_user, step.due) if step else None,
+        )  # fmt: skip
+
+    def role_of(self, user_id: str) -> Role | None:
+        """As `Deal.role_of`: the first of the user's roles on the deal."""
+        return next((m.role for m in self.trio if m.user_id == user_id), None)
+
+    @property
+    def seller(self) -> str | None:
+        return next((m.user_id for m in self.trio if m.role is Role.SELLER), None)
 
 
 def zone(tz_name: str | None) -> ZoneInfo:
@@ -40,7 +87,7 @@ def is_due(now: datetime, tz_name: str | None, hour: int) -> bool:
     return now.astimezone(zone(tz_name)).hour >= hour
 
 
-def is_quiet(deal: Deal, now: datetime) -> bool:
+def is_quiet(deal: Deal | DealGlance, now: datetime) -> bool:
     """Nobody has changed the deal or acted on it for a week: a nudge may help."""
     acted = [m.last_acted_at for m in deal.trio if m.last_acted_at]
     return max([deal.updated_at, *acted]) < now - STALE_AFTER
@@ -52,6 +99,7 @@ def group_events(
     """Audit rows -> digest events by deal; acknowledgements ("synced") are not changes."""
     by_deal: dict[int, list[Event]] = {}
     for deal_id, actor, changes, at in rows:
-        event = Event(deal_id, actor, tuple(k for k in changes if k != "synced"), at)
+        # The few field names are interned: a morning's digests keep many thousands of events.
+        event = Event(deal_id, actor, tuple(intern(k) for k in changes if k != "synced"), at)
         by_deal.setdefault(deal_id, []).append(event)
     return by_deal

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol
 
 from bot.domain.model import (
     DEFAULT_OWNER,
@@ -16,7 +17,6 @@ from bot.domain.model import (
     Conflict,
     Deal,
     Mutation,
-    NextStep,
     NotAllowed,
     Role,
     Stage,
@@ -281,7 +281,14 @@ def visible_changes(changes: dict[str, object], *, internal: bool) -> dict[str, 
     return {k: v for k, v in changes.items() if k not in INTERNAL_FIELDS}
 
 
-def is_overdue(step: NextStep | None, today: date) -> bool:
+class Dated(Protocol):
+    """A step as far as being overdue goes (a deal's `NextStep`, a digest's glance of it)."""
+
+    @property
+    def due(self) -> date | None: ...
+
+
+def is_overdue(step: Dated | None, today: date) -> bool:
     return bool(step and step.due and step.due < today)
 
 

@@ -102,10 +102,13 @@ async def send_digests(
 
 
 # People per composition: their digests are in memory together (their deals are read a chunk
-# at a time, `DEAL_CHUNK`); a morning of 100,000 digests is composed and sent a batch at a time.
-# A deal whose people fall in two batches is read twice, so a batch is large: most mornings are
-# one.
-DIGEST_BATCH = 10_000
+# at a time, `DEAL_CHUNK`, and only what the digests keep of them stays), and a larger morning
+# is composed and sent a batch at a time. A deal whose people fall in two batches is read twice,
+# and with trios spread over the workspace most deals have people in most batches: 100,000
+# people over 500,000 deals took 49 s in batches of 10,000 (each deal read about twice) and
+# 24 s in one, at 621 MB (BENCHMARKS.md, "Digests in one pass"). So a batch is as large as
+# memory allows: a morning of up to 100,000 people is one pass over their deals.
+DIGEST_BATCH = 100_000
 # Deals read at a time while composing: bounded memory and IN lists within drivers' limits.
 DEAL_CHUNK = 2_000
 
@@ -142,7 +145,7 @@ async def compose_many(
             chunk = ids[start : start + DEAL_CHUNK]
             events = group_events(await uow.digests.events_since(chunk, since_all))
             acted = await uow.metrics.seller_active(chunk, horizon) if activation else set()
-            for deal in await uow.deals.by_ids(chunk):
+            for deal in await uow.deals.glances(chunk):
                 members = {m.user_id for m in deal.trio}
                 for user in members | {deal.created_by}:
                     person = parts.get(user)

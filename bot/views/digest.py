@@ -6,8 +6,9 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from sys import intern
 
-from bot.domain.digest import Event, is_quiet
+from bot.domain.digest import DealGlance, Event, is_quiet
 from bot.domain.metrics import ACTIVATION_WINDOW_DAYS, MetricsReport, Ratio
 from bot.domain.model import Deal, Role, Status
 from bot.domain.rules import is_overdue
@@ -83,11 +84,12 @@ MAX_CHANGES = 20  # a digest lists the latest changes on one's deals, at most th
 
 class DigestParts:
     """One person's digest, gathered deal by deal (the deals need not all be in memory at
-    once: a morning's digests are composed from the deals a chunk at a time)."""
+    once: a morning's digests are composed from the deals a chunk at a time). A morning holds
+    many at once, so what they keep is kept small: the people they name are interned (each
+    deal's rows bring their own copy of every user id)."""
 
     __slots__ = (
-        "user_id", "since", "mine", "waiting", "stale", "changes", "is_alliance", "_n",
-        "sellers", "active_sellers",
+        "user_id", "since", "mine", "waiting", "stale", "changes", "is_alliance", "_n", "sellers",
     )  # fmt: skip
 
     def __init__(self, user_id: str, since: datetime) -> None:
@@ -101,40 +103,39 @@ class DigestParts:
         self.is_alliance = False
         self._n = 0
         # Seller activation on one's own open deals (trio member or creator), as `/ptm
-        # metrics` counts it: the sellers on them, and those who acted on one lately.
-        self.sellers: set[str] = set()
-        self.active_sellers: set[str] = set()
+        # metrics` counts it: the sellers on them, each True once they acted on one lately.
+        # One dict, not two sets: a morning of 100,000 digests holds 100,000 of them.
+        self.sellers: dict[str, bool] = {}
 
-    def count_seller(self, deal: Deal, *, acted: bool) -> None:
+    def count_seller(self, deal: DealGlance, *, acted: bool) -> None:
         """One of this person's own open deals, for their seller activation."""
-        seller = deal.member(Role.SELLER)
+        seller = deal.seller
         if seller is not None:
-            self.sellers.add(seller.user_id)
-            if acted:
-                self.active_sellers.add(seller.user_id)
+            user = intern(seller)
+            self.sellers[user] = acted or self.sellers.get(user, False)
 
     @property
     def activation(self) -> Ratio:
-        return Ratio(len(self.active_sellers), len(self.sellers))
+        return Ratio(sum(self.sellers.values()), len(self.sellers))
 
-    def add(self, deal: Deal, events: Sequence[Event], *, now: datetime, today: date) -> None:
+    def add(self, deal: DealGlance, events: Sequence[Event], *, now: datetime, today: date) -> None:
         role = deal.role_of(self.user_id)
         if role is Role.ALLIANCE:
             self.is_alliance = True
         if deal.status is Status.OPEN and role is not None:
             step = deal.next_step
             if step is not None:
+                owner = intern(step.owner_user) if step.owner_user else None
                 line = StepLine(
-                    deal.key, deal.name, step.text, step.owner_user, step.due,
-                    is_overdue(step, today),
-                )  # fmt: skip
+                    deal.key, deal.name, step.text, owner, step.due, is_overdue(step, today)
+                )
                 (self.mine if step.owner_user == self.user_id else self.waiting).append(line)
             if is_quiet(deal, now):
                 self.stale.append((deal.key, deal.name))
         for e in events:
             if e.actor != self.user_id and e.at > self.since and e.fields:
                 self._n += 1
-                item = (e.at, self._n, ChangeLine(deal.key, e.actor, e.fields, e.at))
+                item = (e.at, self._n, ChangeLine(deal.key, intern(e.actor), e.fields, e.at))
                 if len(self.changes) < MAX_CHANGES:
                     heapq.heappush(self.changes, item)
                 elif item[:2] > self.changes[0][:2]:
@@ -167,7 +168,7 @@ def compose(
     (`bot.domain.metrics`), shown to alliance managers only."""
     parts = DigestParts(user_id, since)
     for deal in deals:
-        parts.add(deal, events.get(deal.id, ()), now=now, today=day)
+        parts.add(DealGlance.of(deal), events.get(deal.id, ()), now=now, today=day)
     return parts.view(day, activation)
 
 

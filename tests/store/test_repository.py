@@ -336,3 +336,49 @@ async def test_a_lost_compare_and_swap_writes_nothing_of_the_change(uow: UnitOfW
         assert deal.next_step and deal.next_step.text == "first"
         assert deal.trio[0].last_acted_at is None  # the seller's change did not get in
         assert [e.version for e in events] == [1, 2, 3]
+
+
+async def test_the_digests_glance_at_a_deal_is_the_deal_read_whole(uow: UnitOfWork) -> None:
+    """The digests read deals lean (`glances`): what they read of each deal is what the whole
+    deal says, the trio in its order (seller, alliance manager, partner companies as they
+    joined), the open step or none, whatever the deal's shape."""
+    from bot.domain.digest import DealGlance
+
+    full, bare, done = [await new_deal(uow, n) for n in ("Full", "Bare", "Done")]
+    trio = (
+        TrioMember(Role.PARTNER, "U0REP2", team_id="TSECOND", is_external=True),
+        TrioMember(Role.ALLIANCE, "U0ALLY"),
+        TrioMember(Role.SELLER, ACTOR.user_id, team_id="T0URS"),
+        TrioMember(Role.PARTNER, "U0REP1", team_id="TFIRST", is_external=True),
+    )
+    changes = {
+        full: [
+            Mutation(trio=trio, audit={"trio": (None, 4)}),
+            Mutation(
+                step=StepChange("set", "call Pat", Role.PARTNER, "U0REP1", date(2027, 1, 3)),
+                audit={"next_step": (None, "call Pat")},
+            ),
+        ],
+        done: [
+            Mutation(step=StepChange("set", "send the deck"), audit={"next_step": (None, 1)}),
+            Mutation(step=StepChange("complete"), audit={"next_step.done": (1, True)}),
+        ],
+    }
+    for deal_id, mutations in changes.items():
+        for i, mutation in enumerate(mutations):
+            async with uow:
+                deal = await uow.deals.get(deal_id, for_update=True)
+                assert deal
+                await uow.deals.apply(
+                    deal, mutation, actor=ACTOR, source=Source.COMMAND,
+                    now=NOW + timedelta(minutes=i),
+                )  # fmt: skip
+                await uow.commit()
+    ids = [full, bare, done]
+    async with uow:
+        glances = await uow.deals.glances(ids)
+        whole = await uow.deals.by_ids(ids)
+    assert glances == [DealGlance.of(d) for d in whole]
+    assert [m.user_id for m in glances[0].trio] == ["U0SELLER", "U0ALLY", "U0REP2", "U0REP1"]
+    assert glances[0].next_step is not None and glances[0].next_step.owner_user == "U0REP1"
+    assert glances[1].next_step is None and glances[2].next_step is None

@@ -200,6 +200,7 @@ async def test_this_rounds_reads_and_budget_are_each_companys_own(engine: AsyncE
         assert await uow.deals.by_ids([a1, b1]) and [
             d.id for d in await uow.deals.by_ids([a1, b1])
         ] == [a1]
+        assert [g.id for g in await uow.deals.glances([a1, b1])] == [a1]
         assert await uow.deals.open_ids_for_members(["U1"]) == [a1]
         assert await uow.digests.events_since([b1], NOW.replace(year=2000)) == []
         assert await uow.partnerships.teams_we_work_with() == []
