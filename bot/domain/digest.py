@@ -28,7 +28,6 @@ class Event:
 class GlanceMember(NamedTuple):
     role: Role
     user_id: str
-    last_acted_at: datetime | None
 
 
 class GlanceStep(NamedTuple):
@@ -48,7 +47,7 @@ class DealGlance:
     name: str
     status: Status
     created_by: str
-    updated_at: datetime
+    touched_at: datetime  # its last change, or its trio's last action if later (`touched`)
     trio: tuple[GlanceMember, ...]  # in the deal's order: by role, then by joining
     next_step: GlanceStep | None  # the open one
 
@@ -56,8 +55,8 @@ class DealGlance:
     def of(cls, deal: Deal) -> DealGlance:
         step = deal.next_step
         return cls(
-            deal.id, deal.key, deal.name, deal.status, deal.created_by, deal.updated_at,
-            tuple(GlanceMember(m.role, m.user_id, m.last_acted_at) for m in deal.trio),
+            deal.id, deal.key, deal.name, deal.status, deal.created_by, touched(deal),
+            tuple(GlanceMember(m.role, m.user_id) for m in deal.trio),
             GlanceStep(step.text, step.owner_user, step.due) if step else None,
         )  # fmt: skip
 
@@ -87,10 +86,15 @@ def is_due(now: datetime, tz_name: str | None, hour: int) -> bool:
     return now.astimezone(zone(tz_name)).hour >= hour
 
 
-def is_quiet(deal: Deal | DealGlance, now: datetime) -> bool:
-    """Nobody has changed the deal or acted on it for a week: a nudge may help."""
+def touched(deal: Deal) -> datetime:
+    """When the deal last changed or anyone of its trio last acted on it."""
     acted = [m.last_acted_at for m in deal.trio if m.last_acted_at]
-    return max([deal.updated_at, *acted]) < now - STALE_AFTER
+    return max([deal.updated_at, *acted])
+
+
+def is_quiet(touched_at: datetime, now: datetime) -> bool:
+    """Nobody has changed the deal or acted on it for a week (`touched`): a nudge may help."""
+    return touched_at < now - STALE_AFTER
 
 
 def group_events(

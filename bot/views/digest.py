@@ -130,7 +130,7 @@ class DigestParts:
                     deal.key, deal.name, step.text, owner, step.due, is_overdue(step, today)
                 )
                 (self.mine if step.owner_user == self.user_id else self.waiting).append(line)
-            if is_quiet(deal, now):
+            if is_quiet(deal.touched_at, now):
                 self.stale.append((deal.key, deal.name))
         for e in events:
             if e.actor != self.user_id and e.at > self.since and e.fields:

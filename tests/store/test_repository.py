@@ -374,6 +374,9 @@ async def test_the_digests_glance_at_a_deal_is_the_deal_read_whole(uow: UnitOfWo
                     now=NOW + timedelta(minutes=i),
                 )  # fmt: skip
                 await uow.commit()
+    async with uow:  # the alliance manager acted on it since (in its deal room): not quiet
+        assert await uow.deals.touch_activity(full, "U0ALLY", NOW + timedelta(days=8))
+        await uow.commit()
     ids = [full, bare, done]
     async with uow:
         glances = await uow.deals.glances(ids)
@@ -382,3 +385,5 @@ async def test_the_digests_glance_at_a_deal_is_the_deal_read_whole(uow: UnitOfWo
     assert [m.user_id for m in glances[0].trio] == ["U0SELLER", "U0ALLY", "U0REP2", "U0REP1"]
     assert glances[0].next_step is not None and glances[0].next_step.owner_user == "U0REP1"
     assert glances[1].next_step is None and glances[2].next_step is None
+    assert glances[0].touched_at == NOW + timedelta(days=8)  # the trio's last action, later
+    assert glances[1].touched_at == NOW  # the deal's last change (no one acted since)
