@@ -1,7 +1,8 @@
 """A change's writes as one statement on PostgreSQL.
 
 A change to a deal's fields or next step writes four tables: the deal (compare-and-swap on its
-version), the open step (replaced or done), the actor's last action on the trio, and the audit
+version), the open step (replaced or done), the actor's last action and seen version on the
+trio, and the audit
 event. On PostgreSQL these go as one statement, each write a data-modifying CTE that runs only
 when the compare-and-swap did (they select the deal's id from it), so a change costs one round
 trip for them instead of four. A new open step is inserted by a statement of its own: in the same
@@ -71,18 +72,18 @@ def _build(columns: tuple[str, ...], step: str | None) -> Any:
             .cte("stepped")
         )
     at = sa.bindparam("at", type_=DealEventRow.__table__.c.at.type)  # type: ignore[attr-defined]
+    # The actor, when on the trio, acted now and saw the version they made (store.deals._ACTED).
     ctes.append(
         sa.update(TrioMemberRow)
         .where(
             TrioMemberRow.deal_id == the_deal,  # type: ignore[arg-type]
             TrioMemberRow.user_id == sa.bindparam("by"),  # type: ignore[arg-type]
-            sa.or_(
-                TrioMemberRow.last_acted_at.is_(None),  # type: ignore[union-attr]
-                TrioMemberRow.last_acted_at < at,  # type: ignore[operator]
-            ),
             TrioMemberRow.tenant_id == tenant,  # type: ignore[arg-type]
         )
-        .values(last_acted_at=at)
+        .values(
+            last_acted_at=sa.func.greatest(sa.func.coalesce(TrioMemberRow.last_acted_at, at), at),
+            synced_version=sa.bindparam("ev_version", type_=sa.Integer),
+        )
         .cte("touched")
     )
     events = DealEventRow.__table__.c  # type: ignore[attr-defined]

@@ -74,6 +74,26 @@ _TOUCH = (
     .execution_options(synchronize_session=False)
 )
 
+# The actor of a change, when on the trio: they acted now (a last action only moves forward)
+# and they saw the version they made. Without the second half, a seller who moved the stage
+# read "behind (saw v3)" beside their own name on the card they had just changed.
+_ACTED = (
+    sa.update(TrioMemberRow)
+    .where(
+        TrioMemberRow.deal_id == sa.bindparam("member_deal"),  # type: ignore[arg-type]
+        TrioMemberRow.user_id == sa.bindparam("member_user"),  # type: ignore[arg-type]
+    )
+    .values(
+        last_acted_at=sa.case(
+            (TrioMemberRow.last_acted_at.is_(None), sa.bindparam("acted")),  # type: ignore[union-attr]
+            (TrioMemberRow.last_acted_at < sa.bindparam("acted"), sa.bindparam("acted")),  # type: ignore[operator]
+            else_=TrioMemberRow.last_acted_at,
+        ),
+        synced_version=sa.bindparam("made_version"),
+    )
+    .execution_options(synchronize_session=False)
+)
+
 
 class DealRepository(DealReads):
     """Deals with their trio and open next step, read and changed as one aggregate."""
@@ -174,7 +194,8 @@ class DealRepository(DealReads):
         step_id = None
         if mutation.step is not None:
             step_id = await self._apply_step(deal, mutation, actor=actor, now=now)
-        await self._touch(deal.id, actor.user_id, now)
+        acted = {"member_deal": deal.id, "member_user": actor.user_id, "acted": now}
+        await run_scoped(self.session, _ACTED, {**acted, "made_version": deal.version + 1})
         event = {
             "deal_id": deal.id,
             "version": deal.version + 1,
@@ -423,8 +444,14 @@ def changed(
         )
     at = now.astimezone(UTC)  # as every time is read back
     trio = tuple(
-        replace(m, last_acted_at=at)
-        if m.user_id == actor.user_id and (m.last_acted_at is None or m.last_acted_at < at)
+        replace(
+            m,
+            last_acted_at=at
+            if m.last_acted_at is None or m.last_acted_at < at
+            else m.last_acted_at,
+            synced_version=deal.version + 1,  # they saw the version they made
+        )
+        if m.user_id == actor.user_id
         else m
         for m in deal.trio
     )

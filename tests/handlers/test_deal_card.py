@@ -172,11 +172,24 @@ async def test_synced_marks_member_and_card(bot: RunningBot) -> None:
     assert ephemeral["user"] == "UPARTNER" and "synced with PTM-1 v2" in ephemeral["text"]
     text = card_text(bot.card("CROOM", ts))
     assert "Partner: <@UPARTNER> (partner org) · :white_check_mark: synced" in text
-    assert "Seller: <@USELLER> · :hourglass: not synced yet" in text
+    # The seller named the trio (v2): they saw the version they made.
+    assert "Seller: <@USELLER> · :white_check_mark: synced" in text
+    assert "Alliance: <@UALLY> · :hourglass: not synced yet" in text
     # Syncing is an acknowledgement, not a change: the version stays.
     assert await bot.rows("SELECT version FROM deals") == [(2,)]
-    await bot.slack.command("stage discover")
-    assert "behind (saw v2)" in card_text(bot.card("CROOM", ts))
+    await bot.slack.command("stage discover")  # the seller's own change: they saw what they made
+    text = card_text(bot.card("CROOM", ts))
+    assert "Partner: <@UPARTNER> (partner org) · :hourglass: behind (saw v2)" in text
+    assert "Seller: <@USELLER> · :white_check_mark: synced" in text
+    assert "Alliance: <@UALLY> · :hourglass: not synced yet" in text
+    # A click is a change too: the partner rep who sets the stage from the card is synced.
+    await bot.slack.click(
+        bot.card("CROOM", ts), "ptm_card_stage", channel="CROOM", ts=ts, option="Validate",
+        user="UPARTNER", user_team="TPARTNER",
+    )  # fmt: skip
+    text = card_text(bot.card("CROOM", ts))
+    assert "Partner: <@UPARTNER> (partner org) · :white_check_mark: synced" in text
+    assert "Seller: <@USELLER> · :hourglass: behind (saw v3)" in text
 
 
 async def test_list_shows_callers_open_deals(bot: RunningBot) -> None:
