@@ -2,12 +2,12 @@
 
 A change to a deal's fields or next step writes four tables: the deal (compare-and-swap on its
 version), the open step (replaced or done), the actor's last action and seen version on the
-trio, and the audit
-event. On PostgreSQL these go as one statement, each write a data-modifying CTE that runs only
-when the compare-and-swap did (they select the deal's id from it), so a change costs one round
-trip for them instead of four. A new open step is inserted by a statement of its own: in the same
-statement as the UPDATE that closes the old one, the database's one-open-step-per-deal index
-could see both (the sub-statements of one statement run in no set order).
+trio, and the audit event. On PostgreSQL these go as one statement, each write a data-modifying
+CTE that runs only when the compare-and-swap did (they select the deal's id from it), so a
+change costs one round trip for them instead of four. A new open step is inserted by a
+statement of its own: in the same statement as the UPDATE that closes the old one, the
+database's one-open-step-per-deal index could see both (the sub-statements of one statement run
+in no set order).
 
 The statements name the tenant themselves (`:tenant`): the ORM adds its tenant criteria to a
 top-level SELECT, UPDATE or DELETE, not to DML inside a CTE. So they run on the session's

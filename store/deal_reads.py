@@ -189,7 +189,7 @@ class DealReads:
                 updated_at if acted is None or acted < updated_at else acted,
                 tuple(members.get(deal_id, ())),
                 GlanceStep(text, owner, due) if text is not None else None,
-            )  # fmt: skip
+            )
             for deal_id, key, name, status, created_by, updated_at, acted, text, owner, due in (
                 await rows_of(self.session, _GLANCE_DEALS, chunk)
             )
@@ -356,7 +356,7 @@ _GLANCE_DEALS = (
         NextStepRow.text,
         NextStepRow.owner_user,
         NextStepRow.due,
-    )  # fmt: skip
+    )
     .select_from(DealRow)
     .outerjoin(
         NextStepRow,
