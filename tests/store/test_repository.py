@@ -387,3 +387,25 @@ async def test_the_digests_glance_at_a_deal_is_the_deal_read_whole(uow: UnitOfWo
     assert glances[1].next_step is None and glances[2].next_step is None
     assert glances[0].touched_at == NOW + timedelta(days=8)  # the trio's last action, later
     assert glances[1].touched_at == NOW  # the deal's last change (no one acted since)
+
+
+async def test_a_late_budget_taker_with_an_earlier_time_refills_nothing_twice(
+    uow: UnitOfWork,
+) -> None:
+    """The shared `chat.update` bucket (store.budget): a taker that brings an earlier time than
+    the last one wrote (it read its clock before the row's lock was its own, or its process's
+    clock lags) refills nothing, and does not move the bucket's time back to refill that
+    interval twice."""
+
+    async def take(want: int, at: datetime) -> int:
+        async with uow:
+            got = await uow.budget.take("chat.update", want, rate=1.0, burst=5, now=at)
+            await uow.commit()
+        return got
+
+    assert await take(5, NOW) == 5  # the full bucket, emptied
+    assert await take(5, NOW + timedelta(seconds=10)) == 5  # refilled (to its burst), emptied
+    # A taker whose clock read 8 s earlier: nothing has refilled since the last taker's time.
+    assert await take(5, NOW + timedelta(seconds=2)) == 0
+    # One second after the last time: one token, not the 9 an earlier bucket time would give.
+    assert await take(5, NOW + timedelta(seconds=11)) == 1
